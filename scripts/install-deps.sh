@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what the tests, the demo and the benchmarks need on a Debian machine:
+# tgtd (package tgt, the reference target) and libiscsi's tools (package
+# libiscsi-bin, the reference client). Does nothing when both are present.
+set -euo pipefail
+need=()
+command -v tgtd >/dev/null 2>&1 || need+=(tgt)
+command -v iscsi-ls >/dev/null 2>&1 || need+=(libiscsi-bin)
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+timeout 600 $sudo apt-get update -qq
+timeout 600 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
