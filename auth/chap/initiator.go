@@ -12,11 +12,11 @@ import (
 type state uint8
 
 const (
-	stateStart           state = iota // nothing sent yet
-	stateAwaitChallenge               // CHAP_A sent; waiting for CHAP_A, CHAP_I, CHAP_C
-	stateAwaitResponse                // our answer and challenge sent; waiting for CHAP_N, CHAP_R
-	stateDone                         // authenticated as far as this side can tell
-	stateFailed                       // an error ended the exchange
+	stateStart          state = iota // nothing sent yet
+	stateAwaitChallenge              // CHAP_A sent; waiting for CHAP_A, CHAP_I, CHAP_C
+	stateAwaitResponse               // our answer and challenge sent; waiting for CHAP_N, CHAP_R
+	stateDone                        // authenticated as far as this side can tell
+	stateFailed                      // an error ended the exchange
 )
 
 func (s state) String() string {
