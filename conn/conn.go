@@ -1,0 +1,385 @@
+// Package conn is one iSCSI TCP connection: it frames PDUs on a net.Conn,
+// sends and verifies header and data digests, and lets the caller choose
+// where each data segment lands.
+//
+// Reading is in two steps, as x/net/http2's Framer does it: ReadHeader reads
+// the BHS, checks the lengths it announces against the Limits, then reads the
+// AHS and header digest; the caller looks at the header (which task is this
+// for? at what offset?) and then calls ReadData, ReadDataVector or
+// DiscardData to consume the data segment. Small PDUs come out of one
+// buffered read; a data segment larger than the buffer goes from the socket
+// straight into the caller's memory.
+//
+// Writing is batched: Queue and QueueVector add PDUs to a pending list,
+// Flush sends them all in one writev. Data segments given as iovector ranges
+// are not copied.
+//
+// A Conn is not safe for concurrent use, except that one goroutine may read
+// while another writes (the session's reader and writer goroutines).
+package conn
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync/atomic"
+
+	"github.com/iscsi-go/iscsi/digest"
+	"github.com/iscsi-go/iscsi/iovector"
+	"github.com/iscsi-go/iscsi/pdu"
+)
+
+// DefaultPort is the IANA port of iSCSI.
+const DefaultPort = "3260"
+
+// ReadBufferSize is the size of the buffered reader. Data segments at least
+// this long are read straight into the destination.
+const ReadBufferSize = 64 << 10
+
+// Errors of a connection.
+var (
+	// ErrHeaderDigest: a PDU header failed its CRC32C check. The stream can
+	// no longer be trusted; the connection must be closed.
+	ErrHeaderDigest = errors.New("iscsi: header digest mismatch")
+	// ErrDataDigest: a data segment failed its CRC32C check. The stream is
+	// still in step (the segment was consumed); the task it belongs to fails.
+	ErrDataDigest = errors.New("iscsi: data digest mismatch")
+	// ErrState: a Conn method was called out of order.
+	ErrState = errors.New("conn: call out of order")
+)
+
+// A Dialer makes the TCP connection; *net.Dialer is one.
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// Dial connects to address (host:port, IPv6 in brackets) with d, or a
+// default *net.Dialer when d is nil.
+func Dial(ctx context.Context, d Dialer, address string) (*Conn, error) {
+	if d == nil {
+		d = &net.Dialer{}
+	}
+	nc, err := d.DialContext(ctx, "tcp", address)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	return New(nc), nil
+}
+
+// Conn is one iSCSI connection.
+type Conn struct {
+	nc net.Conn
+
+	// Set between login phases by the owner, read by the reader and writer.
+	hd, dd atomic.Bool
+	limits atomic.Pointer[pdu.Limits]
+
+	// Reader state.
+	br      *bufio.Reader
+	hdr     pdu.BHS
+	ahs     []byte
+	pending int // data segment bytes (with padding and digest) not yet consumed
+	dataLen int
+	scratch [8]byte
+
+	// Writer state.
+	hbuf []byte      // headers, small copied data, digests of the pending batch
+	out  net.Buffers // the pending batch, referencing hbuf and caller buffers
+	tmp  net.Buffers // WriteTo consumes its receiver: this is the copy it eats
+	refs []span      // where in hbuf each element of out lives, -1 for caller memory
+
+	// Trace, when set, is called with every header read or written.
+	Trace func(sent bool, h *pdu.BHS)
+}
+
+type span struct{ off, end int }
+
+// DefaultLimits are in force until SetLimits: what a login response may carry.
+var DefaultLimits = pdu.Limits{MaxDataSegmentLength: 8192, MaxAHSLength: 0}
+
+// New wraps an established net.Conn.
+func New(nc net.Conn) *Conn {
+	c := &Conn{nc: nc, br: bufio.NewReaderSize(nc, ReadBufferSize)}
+	l := DefaultLimits
+	c.limits.Store(&l)
+	return c
+}
+
+// NetConn returns the underlying connection (for deadlines and addresses).
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// Close closes the connection. It unblocks a reader and a writer.
+func (c *Conn) Close() error { return c.nc.Close() }
+
+// SetDigests turns header and data digests on or off, as login negotiated
+// them. Call it between PDUs.
+func (c *Conn) SetDigests(d pdu.Digests) {
+	c.hd.Store(d.Header)
+	c.dd.Store(d.Data)
+}
+
+// Digests returns the digests in force.
+func (c *Conn) Digests() pdu.Digests { return pdu.Digests{Header: c.hd.Load(), Data: c.dd.Load()} }
+
+// SetLimits sets what incoming PDUs may announce.
+func (c *Conn) SetLimits(l pdu.Limits) { c.limits.Store(&l) }
+
+// ReadHeader reads the next PDU's BHS, AHS and header digest. The BHS and
+// AHS returned are valid until the next ReadHeader. The data segment, if any,
+// must then be consumed with ReadData, ReadDataVector or DiscardData before
+// the next ReadHeader. Any error is fatal to the connection.
+func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
+	if c.pending != 0 {
+		return nil, nil, fmt.Errorf("%w: %d bytes of the last data segment not consumed", ErrState, c.dataLen)
+	}
+	if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
+		return nil, nil, err
+	}
+	h := &c.hdr
+	if err := c.limits.Load().Check(h); err != nil {
+		return nil, nil, err
+	}
+	c.ahs = c.ahs[:0]
+	if n := h.TotalAHSLength(); n > 0 {
+		if cap(c.ahs) < n {
+			c.ahs = make([]byte, n, pdu.MaxAHSLength)
+		}
+		c.ahs = c.ahs[:n]
+		if _, err := io.ReadFull(c.br, c.ahs); err != nil {
+			return nil, nil, noEOF(err)
+		}
+	}
+	if c.hd.Load() {
+		if _, err := io.ReadFull(c.br, c.scratch[:4]); err != nil {
+			return nil, nil, noEOF(err)
+		}
+		crc := digest.Update(digest.Checksum(h[:]), c.ahs)
+		if got := digest.Get(c.scratch[:4]); got != crc {
+			return nil, nil, fmt.Errorf("%w: %v: received %08x, computed %08x", ErrHeaderDigest, h.Opcode(), got, crc)
+		}
+	}
+	c.dataLen = h.DataSegmentLength()
+	c.pending = c.dataLen
+	if c.Trace != nil {
+		c.Trace(false, h)
+	}
+	return h, c.ahs, nil
+}
+
+// DataLen returns the length of the data segment of the last header read.
+func (c *Conn) DataLen() int { return c.dataLen }
+
+// ReadData reads the whole data segment into dst, which must be exactly
+// DataLen bytes, then its padding and digest. ErrDataDigest leaves the
+// connection usable; other errors are fatal.
+func (c *Conn) ReadData(dst []byte) error {
+	if len(dst) != c.pending || c.pending != c.dataLen {
+		return fmt.Errorf("%w: ReadData of %d bytes, data segment is %d", ErrState, len(dst), c.pending)
+	}
+	if c.dataLen == 0 {
+		return nil
+	}
+	if _, err := io.ReadFull(c.br, dst); err != nil {
+		return noEOF(err)
+	}
+	var crc uint32
+	if c.dd.Load() {
+		crc = digest.Checksum(dst)
+	}
+	return c.finishData(crc)
+}
+
+// ReadDataVector reads the whole data segment into v at offset off. The range
+// must lie inside v; the caller checks that before (a target that lies about
+// offsets is the caller's protocol error to report), and this method checks it
+// again so that nothing is ever written outside v.
+func (c *Conn) ReadDataVector(v *iovector.Vector, off int64) error {
+	n := c.pending
+	if n != c.dataLen {
+		return fmt.Errorf("%w: data segment partly consumed", ErrState)
+	}
+	if n == 0 {
+		return nil
+	}
+	if off < 0 || off+int64(n) > v.Len() {
+		return fmt.Errorf("%w: %d bytes at offset %d do not fit a %d-byte vector", ErrState, n, off, v.Len())
+	}
+	dd := c.dd.Load()
+	var crc uint32
+	err := v.Range(off, n, func(b []byte) error {
+		if _, err := io.ReadFull(c.br, b); err != nil {
+			return noEOF(err)
+		}
+		if dd {
+			crc = digest.Update(crc, b)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.finishData(crc)
+}
+
+// DiscardData skips the data segment (for a task that no longer exists),
+// still checking its digest.
+func (c *Conn) DiscardData() error {
+	n := c.pending
+	if n == 0 {
+		return nil
+	}
+	dd := c.dd.Load()
+	var crc uint32
+	for n > 0 {
+		b, err := c.br.Peek(min(n, c.br.Size()))
+		if err != nil && len(b) == 0 {
+			return noEOF(err)
+		}
+		if dd {
+			crc = digest.Update(crc, b)
+		}
+		_, _ = c.br.Discard(len(b))
+		n -= len(b)
+	}
+	return c.finishData(crc)
+}
+
+// finishData reads padding and digest of the current data segment.
+func (c *Conn) finishData(crc uint32) error {
+	pad := pdu.PadLen(c.dataLen)
+	c.pending = 0
+	want := pad
+	if c.dd.Load() {
+		want += 4
+	}
+	if want == 0 {
+		return nil
+	}
+	if _, err := io.ReadFull(c.br, c.scratch[:want]); err != nil {
+		return noEOF(err)
+	}
+	if !c.dd.Load() {
+		return nil
+	}
+	crc = digest.Update(crc, c.scratch[:pad])
+	if got := digest.Get(c.scratch[pad : pad+4]); got != crc {
+		return fmt.Errorf("%w: %v ITT %#x: received %08x, computed %08x", ErrDataDigest, c.hdr.Opcode(), c.hdr.ITT(), got, crc)
+	}
+	return nil
+}
+
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// Queue adds a PDU whose data segment is copied into the batch (login, text,
+// immediate data of small commands). ahs must be padded (pdu.AppendCommandAHS).
+func (c *Conn) Queue(m pdu.Message, ahs, data []byte) {
+	start := len(c.hbuf)
+	c.hbuf = pdu.AppendHeader(c.hbuf, m, ahs, len(data), c.hd.Load())
+	c.hbuf = pdu.AppendData(c.hbuf, data, c.dd.Load())
+	c.traceSent(start)
+	c.addSpan(start, len(c.hbuf))
+}
+
+// QueueVector adds a PDU whose data segment is n bytes of v at off, sent
+// from v's buffers without a copy. The buffers must not change until Flush
+// returns.
+func (c *Conn) QueueVector(m pdu.Message, v *iovector.Vector, off int64, n int) error {
+	if n < 0 || off < 0 || off+int64(n) > v.Len() {
+		return fmt.Errorf("%w: %d bytes at offset %d outside a %d-byte vector", ErrState, n, off, v.Len())
+	}
+	start := len(c.hbuf)
+	c.hbuf = pdu.AppendHeader(c.hbuf, m, nil, n, c.hd.Load())
+	c.traceSent(start)
+	c.addSpan(start, len(c.hbuf))
+	if n == 0 {
+		return nil
+	}
+	var err error
+	c.out, err = v.AppendBuffers(c.out, off, n)
+	if err != nil {
+		return err
+	}
+	for len(c.refs) < len(c.out) {
+		c.refs = append(c.refs, span{-1, -1})
+	}
+	tail := len(c.hbuf)
+	c.hbuf = append(c.hbuf, pdu.Padding(n)...)
+	if c.dd.Load() {
+		var crc uint32
+		_ = v.Range(off, n, func(b []byte) error { crc = digest.Update(crc, b); return nil })
+		crc = digest.Update(crc, pdu.Padding(n))
+		c.hbuf = digest.Append(c.hbuf, crc)
+	}
+	if len(c.hbuf) > tail {
+		c.addSpan(tail, len(c.hbuf))
+	}
+	return nil
+}
+
+func (c *Conn) traceSent(start int) {
+	if c.Trace != nil {
+		c.Trace(true, (*pdu.BHS)(c.hbuf[start:start+pdu.BHSLen]))
+	}
+}
+
+// addSpan records a piece of hbuf as the next element of the batch. The
+// slices are made at Flush time, because hbuf may move while it grows.
+func (c *Conn) addSpan(off, end int) {
+	if n := len(c.refs); n > 0 && c.refs[n-1].off >= 0 && c.refs[n-1].end == off && len(c.out) == n {
+		c.refs[n-1].end = end // merge with the previous piece of hbuf
+		return
+	}
+	c.out = append(c.out, nil)
+	c.refs = append(c.refs, span{off, end})
+}
+
+// Buffered reports the bytes queued and not yet flushed.
+func (c *Conn) Buffered() int {
+	n := 0
+	for i, s := range c.refs {
+		if s.off >= 0 {
+			n += s.end - s.off
+		} else {
+			n += len(c.out[i])
+		}
+	}
+	return n
+}
+
+// Flush writes every queued PDU in one writev. After an error the
+// connection is unusable: some of the batch may have been sent.
+func (c *Conn) Flush() error {
+	if len(c.out) == 0 {
+		return nil
+	}
+	for i, s := range c.refs {
+		if s.off >= 0 {
+			c.out[i] = c.hbuf[s.off:s.end]
+		}
+	}
+	c.tmp = c.out
+	_, err := c.tmp.WriteTo(c.nc)
+	clear(c.out)
+	c.out = c.out[:0]
+	c.refs = c.refs[:0]
+	c.hbuf = c.hbuf[:0]
+	c.tmp = nil
+	return err
+}
+
+// WritePDU queues one PDU with its data copied and flushes.
+func (c *Conn) WritePDU(m pdu.Message, ahs, data []byte) error {
+	c.Queue(m, ahs, data)
+	return c.Flush()
+}
