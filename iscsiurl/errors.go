@@ -56,8 +56,10 @@ const PortalSyntax = "iscsi://[<username>[%<password>]@]<host>[:<port>]"
 
 // redact returns s with the password parts replaced by "<redacted>". It is
 // deliberately more eager than the parser: it works on strings with any
-// scheme or none, and hides the value of every argument whose key mentions
-// "pass", so that a misspelt target_password does not end up in an error.
+// scheme or none; without an '@' it still hides what follows a '%' in the
+// host (a forgotten "@host"); and it hides the value of every argument except
+// those known to hold no secret, so that a misspelt target_password does not
+// end up in an error.
 func redact(s string) string {
 	head := ""
 	rest := s
@@ -72,6 +74,14 @@ func redact(s string) string {
 		if p := passwordStart(rest[:at]); p >= 0 {
 			rest = rest[:p+1] + redacted + rest[at:]
 		}
+	} else if !strings.HasPrefix(rest, "[") {
+		end := strings.IndexByte(rest, '/')
+		if end < 0 {
+			end = len(rest)
+		}
+		if p := strings.IndexByte(rest[:end], '%'); p >= 0 {
+			rest = rest[:p+1] + redacted + rest[end:]
+		}
 	}
 	if !hasQuery {
 		return head + rest
@@ -79,8 +89,12 @@ func redact(s string) string {
 	args := strings.Split(query, "&")
 	for i, a := range args {
 		k, _, ok := strings.Cut(a, "=")
-		if ok && strings.Contains(strings.ToLower(k), "pass") {
-			args[i] = k + "=" + redacted
+		switch k {
+		case "header_digest", "data_digest", "auth", "target_user", "force_usn", "iser":
+		default:
+			if ok {
+				args[i] = k + "=" + redacted
+			}
 		}
 	}
 	return head + rest + "?" + strings.Join(args, "&")
