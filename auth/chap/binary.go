@@ -138,6 +138,9 @@ func decodeBase64(body string) ([]byte, string) {
 	if err != nil || len(out) == 0 {
 		return nil, "invalid base64"
 	}
+	if len(out) > MaxBinaryLength {
+		return nil, "value longer than " + strconv.Itoa(MaxBinaryLength) + " bytes"
+	}
 	return out, ""
 }
 

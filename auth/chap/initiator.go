@@ -267,7 +267,14 @@ func (in *Initiator) Mutual() bool { return in.cfg.Mutual() }
 func (in *Initiator) Algorithm() Algorithm { return in.alg }
 
 // String describes the exchange without secrets.
-func (in *Initiator) String() string {
+func (in *Initiator) String() string { return in.describe() }
+
+// Format prints String for every verb, for an Initiator and a pointer to
+// one alike: fmt would otherwise print the unexported configuration,
+// secrets included, for %#v.
+func (in Initiator) Format(f fmt.State, verb rune) { io.WriteString(f, in.describe()) }
+
+func (in *Initiator) describe() string {
 	return fmt.Sprintf("chap.Initiator{Username:%q Mutual:%v Algorithm:%v State:%s}",
 		in.cfg.Username, in.cfg.Mutual(), in.alg, in.state)
 }

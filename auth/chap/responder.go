@@ -321,6 +321,12 @@ func (r *Responder) IssuedChallenge() []byte { return r.challenge }
 func (r *Responder) PeerChallenge() []byte { return r.peer }
 
 // String describes the exchange without secrets.
-func (r *Responder) String() string {
+func (r *Responder) String() string { return r.describe() }
+
+// Format prints String for every verb, for a Responder and a pointer to
+// one alike, so that %#v cannot reach the unexported secrets.
+func (r Responder) Format(f fmt.State, verb rune) { io.WriteString(f, r.describe()) }
+
+func (r *Responder) describe() string {
 	return fmt.Sprintf("chap.Responder{Username:%q Algorithm:%v State:%s}", r.cfg.Username, r.alg, r.state)
 }
