@@ -35,13 +35,13 @@ func TestDecodeBinary(t *testing.T) {
 		{"0xg0", nil},
 		{"0x-1", nil},
 		{"0b!!!!", nil},
-		{"0bAQ=", nil},   // wrong padding
-		{"0bAR==", nil},  // non-zero trailing bits
-		{"0b====", nil},  // padding only
-		{"0bA", nil},     // one base64 digit is no byte
+		{"0bAQ=", nil},  // wrong padding
+		{"0bAR==", nil}, // non-zero trailing bits
+		{"0b====", nil}, // padding only
+		{"0bA", nil},    // one base64 digit is no byte
 		{"0bAQ==AQ==", nil},
 		{"0x" + strings.Repeat("ab", MaxBinaryLength) + "a", nil}, // 1025 bytes
-		{"0b" + strings.Repeat("AAAA", 342), nil},                  // 1026 bytes
+		{"0b" + strings.Repeat("AAAA", 342), nil},                 // 1026 bytes
 	}
 	for _, tt := range tests {
 		got, err := DecodeBinary(tt.in)
