@@ -74,7 +74,7 @@ func TestParseGood(t *testing.T) {
 		// Empty target_user/target_password values turn mutual CHAP off without complaint.
 		{"iscsi://alice%pw@h/iqn.x/1?target_user=&target_password=", URL{Host: "h", Port: 3260, Target: "iqn.x", LUN: 1,
 			User: "alice", Password: sec("pw")}},
-		// '?' ends the authority even inside what looks like a password.
+		// An empty target_user without any credentials is no request for mutual CHAP.
 		{"iscsi://h/iqn.x/1?target_user=", URL{Host: "h", Port: 3260, Target: "iqn.x", LUN: 1}},
 	}
 	for _, tt := range tests {
