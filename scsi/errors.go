@@ -15,6 +15,8 @@ var (
 	ErrSenseFormat = errors.New("scsi: unknown sense data format")
 	// ErrWrongPage: a VPD page parser was given another page.
 	ErrWrongPage = errors.New("scsi: wrong VPD page")
+	// ErrMalformed: a length field inside the data points beyond it.
+	ErrMalformed = errors.New("scsi: malformed data")
 	// ErrLUNRange: a LUN number that no single-level SAM address method
 	// can carry.
 	ErrLUNRange = errors.New("scsi: LUN out of range")
