@@ -63,6 +63,11 @@ func (e *RangeError) Error() string {
 // Is reports whether target is ErrOutOfRange.
 func (e *RangeError) Is(target error) bool { return target == ErrOutOfRange }
 
+var (
+	_ io.ReaderAt = (*Vector)(nil)
+	_ io.WriterAt = (*Vector)(nil)
+)
+
 // Vector is an ordered list of byte buffers read and written as if they were
 // one contiguous range of Len bytes. The zero value is an empty Vector ready
 // to use.
