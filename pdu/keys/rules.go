@@ -113,16 +113,17 @@ type Rule struct {
 
 const maxSegLen = 1<<24 - 1
 
-var rules = map[string]*Rule{}
+// rules is built at package initialization, before any init function.
+var rules = buildRules()
 
-func def(r Rule) {
-	if r.MaxLen == 0 {
-		r.MaxLen = 255
+func buildRules() map[string]*Rule {
+	rules := map[string]*Rule{}
+	def := func(r Rule) {
+		if r.MaxLen == 0 {
+			r.MaxLen = 255
+		}
+		rules[r.Key] = &r
 	}
-	rules[r.Key] = &r
-}
-
-func init() {
 	digests := []string{None, CRC32C}
 	def(Rule{Key: KeyHeaderDigest, Kind: List, Default: None, Values: digests})
 	def(Rule{Key: KeyDataDigest, Kind: List, Default: None, Values: digests})
@@ -156,6 +157,7 @@ func init() {
 	for _, k := range []string{KeyIFMarkInt, KeyOFMarkInt} {
 		def(Rule{Key: k, Kind: Obsolete})
 	}
+	return rules
 }
 
 // Lookup returns the rule of a standard key, and false for keys this

@@ -128,7 +128,7 @@ func TestResult(t *testing.T) {
 		{KeyDefaultTime2Wait, "5", NotUnderstood, "2", false},
 		{KeyHeaderDigest, "None,CRC32C", Reject, None, false},
 		{KeyHeaderDigest, "CRC32C", Reject, "", true}, // default None not acceptable
-		{KeyCHAPA, "5", Reject, "", true},            // no default
+		{KeyCHAPA, "5", Reject, "", true},             // no default
 		{KeyMaxRecvDataSegmentLength, "8192", Reject, "", true},
 		// Declarative answers are the peer's declaration.
 		{KeyMaxRecvDataSegmentLength, "262144", "8192", "8192", false},
