@@ -192,7 +192,7 @@ func Write16(lba uint64, blocks uint32, f RWFlags) CDB { return rw16(OpWrite16, 
 // whole range, not only its start, must lie below 2^32 so that every LBA the
 // command touches is addressable by READ(10).
 func fits10(lba uint64, blocks uint32) bool {
-	return blocks <= MaxBlocks10 && lba+uint64(blocks) <= MaxLBA10+1
+	return blocks <= MaxBlocks10 && lba <= MaxLBA10 && uint64(blocks) <= MaxLBA10+1-lba
 }
 
 // Read builds READ(10) when the LBA range lies below 2^32 and blocks is at
