@@ -73,8 +73,9 @@ var (
 // to use.
 //
 // A Vector refers to the caller's buffers; it never copies their bytes and
-// never reallocates them. The caller must not change the length of a buffer
-// while it is in a Vector; changing its bytes is fine.
+// never reallocates them. It keeps its own copy of each slice header, so
+// reslicing the caller's variables does not change it, while writes to the
+// bytes are seen both ways.
 type Vector struct {
 	bufs [][]byte
 	ends []int64 // ends[i] is the offset one past the last byte of bufs[i]
