@@ -1,0 +1,255 @@
+package scsi
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func addSeeds(f *testing.F, seeds ...[]byte) {
+	for _, s := range seeds {
+		f.Add(s)
+	}
+}
+
+func FuzzParseStandardInquiry(f *testing.F) {
+	addSeeds(f, tgtdInquiryLUN1, tgtdInquiryLUN0, tgtdInquiryLUN1[:36], []byte{0, 0, 5, 2, 255})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		q, err := ParseStandardInquiry(b)
+		if err != nil {
+			if !errors.Is(err, ErrShortData) || len(b) >= 5 {
+				t.Fatalf("unexpected error %v for %d bytes", err, len(b))
+			}
+			return
+		}
+		if q.Truncated != (len(b) < q.FullLength()) {
+			t.Fatalf("Truncated %v with %d of %d bytes", q.Truncated, len(b), q.FullLength())
+		}
+		if len(q.Vendor) > 8 || len(q.Product) > 16 || len(q.Revision) > 4 || len(q.VendorSpecific) > 20 || len(q.VersionDescriptors) > 8 {
+			t.Fatalf("field too long: %+v", q)
+		}
+		for _, v := range q.VersionDescriptors {
+			if v == 0 {
+				t.Fatal("zero version descriptor kept")
+			}
+			_ = v.String()
+		}
+		_ = q.String()
+		_ = q.DeviceType.String() + q.Qualifier.String() + q.Version.String()
+	})
+}
+
+func FuzzParseVPD(f *testing.F) {
+	addSeeds(f, tgtdSupportedPages, tgtdSerialLUN1, tgtdDeviceIDLUN1, tgtdBlockLimits, tgtdBlockDevChar, tgtdLBP,
+		[]byte{0x00, 0xb2, 0x00, 12, 0x05, 0x13, 0x51, 80, 0x01, 0x03, 0x00, 4, 0x30, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, body, err := ParseVPDHeader(b)
+		if err != nil {
+			if !errors.Is(err, ErrShortData) || len(b) >= 4 {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		if len(body) > int(h.PageLength) || h.Truncated != (len(b) < h.FullLength()) {
+			t.Fatalf("body %d bytes, header %+v, data %d bytes", len(body), h, len(b))
+		}
+		var perr error
+		switch h.PageCode {
+		case VPDSupportedPages:
+			p, err := ParseSupportedPages(b)
+			if !bytes.Equal(p.Pages, body) {
+				t.Fatal("pages differ from body")
+			}
+			perr = err
+		case VPDUnitSerialNumber:
+			_, perr = ParseUnitSerialNumber(b)
+		case VPDDeviceIdentification:
+			id, err := ParseDeviceIdentification(b)
+			perr = err
+			// Re-encode and compare with the body.
+			var enc []byte
+			for _, d := range id.Designators {
+				enc = append(enc, byte(d.ProtocolID)<<4|byte(d.CodeSet), b2byte(d.PIV)<<7|byte(d.Association)<<4|byte(d.Type), 0, byte(len(d.Value)))
+				enc = append(enc, d.Value...)
+				_ = d.String()
+				_, _ = d.NAAFormat()
+				_, _ = d.Number()
+				_, _, _ = d.T10VendorID()
+				_ = d.EUI64Format()
+			}
+			if len(enc) > len(body) || !sameDesignators(enc, body[:len(enc)]) {
+				t.Fatalf("designators re-encode to % x, body % x", enc, body)
+			}
+			if err != nil && !errors.Is(err, ErrMalformed) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			perr = nil
+		case VPDBlockLimits:
+			_, perr = ParseBlockLimits(b)
+		case VPDBlockDeviceCharacteristic:
+			_, perr = ParseBlockDeviceCharacteristics(b)
+		case VPDLogicalBlockProvisioning:
+			l, err := ParseLogicalBlockProvisioning(b)
+			perr = err
+			if l.DP {
+				_, _ = ParseDesignators(l.ProvisioningGroupDescriptor)
+			}
+		default:
+			if _, err := ParseBlockLimits(b); !errors.Is(err, ErrWrongPage) {
+				t.Fatalf("page 0x%02x parsed as block limits: %v", h.PageCode, err)
+			}
+		}
+		if perr != nil {
+			t.Fatalf("page 0x%02x: %v", h.PageCode, perr)
+		}
+		_ = PageName(h.PageCode)
+	})
+}
+
+func b2byte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// sameDesignators compares a re-encoded designator list with the original,
+// ignoring the reserved bit 6 of byte 1 and the reserved byte 2.
+func sameDesignators(enc, orig []byte) bool {
+	for len(enc) > 0 {
+		if enc[0] != orig[0] || enc[1] != orig[1]&^0x40 || enc[3] != orig[3] {
+			return false
+		}
+		n := 4 + int(enc[3])
+		if !bytes.Equal(enc[4:n], orig[4:n]) {
+			return false
+		}
+		enc, orig = enc[n:], orig[n:]
+	}
+	return true
+}
+
+func FuzzParseSense(f *testing.F) {
+	addSeeds(f, fixedSense(SenseIllegalRequest, ASCInvalidFieldInCDB), fixedSense(SenseUnitAttention, ASCPowerOnReset),
+		[]byte{0x72, 0x03, 0x11, 0x00, 0x80, 0, 0, 24,
+			0x00, 0x0a, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34,
+			0x02, 0x06, 0, 0, 0x80, 0x00, 0x10, 0, 0x05, 0x02},
+		[]byte{0xf0, 0, 0x05, 0, 0, 0, 1, 0x0a, 0, 0, 0, 0, 0x21, 0, 0, 0xc0, 0, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := ParseSense(b)
+		if err != nil {
+			if !errors.Is(err, ErrShortData) && !errors.Is(err, ErrSenseFormat) {
+				t.Fatalf("unexpected error %v", err)
+			}
+		} else {
+			for _, d := range s.Descriptors {
+				if len(d.Data) > 255 {
+					t.Fatal("descriptor longer than its length byte allows")
+				}
+			}
+			_ = s.String()
+			_, _, _, _, _ = s.FieldPointer()
+		}
+		e := NewStatusError(StatusCheckCondition, b)
+		_ = e.Error()
+		_ = IsUnitAttention(e) || IsRetryable(e) || errors.Is(e, ErrMediumNotPresent)
+	})
+}
+
+func FuzzParseReportLUNs(f *testing.F) {
+	addSeeds(f, tgtdReportLUNs, tgtdReportLUNs[:16],
+		[]byte{0, 0, 0, 24, 0, 0, 0, 0, 0x41, 0x2c, 0, 0, 0, 0, 0, 0, 0xc1, 0x01, 0, 0, 0, 0, 0, 0, 0xd2, 1, 2, 3, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParseReportLUNs(b)
+		if err != nil && !errors.Is(err, ErrMalformed) {
+			if !errors.Is(err, ErrShortData) || len(b) >= 4 {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		if len(r.LUNs)*8 > max(len(b)-8, 0) || int64(len(r.LUNs))*8 > int64(r.ListLength) {
+			t.Fatalf("%d LUNs from %d bytes, list length %d", len(r.LUNs), len(b), r.ListLength)
+		}
+		for i, l := range r.LUNs {
+			if !bytes.Equal(b[8+8*i:16+8*i], be64(uint64(l))) {
+				t.Fatalf("LUN %d differs from the data", i)
+			}
+			checkLUN(t, l)
+		}
+	})
+}
+
+func be64(v uint64) []byte {
+	return []byte{byte(v >> 56), byte(v >> 48), byte(v >> 40), byte(v >> 32), byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
+}
+
+func checkLUN(t *testing.T, l LUN) {
+	t.Helper()
+	a, err := l.Decode()
+	_ = l.String()
+	if err != nil {
+		if !errors.Is(err, ErrLUNFormat) {
+			t.Fatalf("Decode(%016x): %v", uint64(l), err)
+		}
+		return
+	}
+	single := !a.MultiLevel && ((a.Method == AddrPeripheral && a.Bus == 0) || a.Method == AddrFlatSpace)
+	if !single {
+		return
+	}
+	// A flat-space LUN below 256 is legal but encodes as peripheral;
+	// compare numbers, not structures.
+	enc, err := EncodeLUN(uint32(a.Number))
+	if err != nil {
+		t.Fatalf("EncodeLUN(%d): %v", a.Number, err)
+	}
+	back, _ := enc.Decode()
+	if back.Number != a.Number {
+		t.Fatalf("LUN %d round-trips to %d", a.Number, back.Number)
+	}
+	if a.Number > 255 && enc != l {
+		t.Fatalf("EncodeLUN(%d) = %016x, want %016x", a.Number, uint64(enc), uint64(l))
+	}
+}
+
+func FuzzLUN(f *testing.F) {
+	f.Add(uint64(0x0001_0000_0000_0000))
+	f.Add(uint64(0x412c_0000_0000_0000))
+	f.Add(uint64(WellKnownReportLUNs))
+	f.Add(uint64(0xffff_ffff_ffff_ffff))
+	f.Fuzz(func(t *testing.T, v uint64) {
+		checkLUN(t, LUN(v))
+		n := uint32(v)
+		l, err := EncodeLUN(n)
+		if (err != nil) != (n > 16383) {
+			t.Fatalf("EncodeLUN(%d): %v", n, err)
+		}
+		if err == nil {
+			if a, err := l.Decode(); err != nil || a.Number != uint64(n) || a.MultiLevel {
+				t.Fatalf("EncodeLUN(%d) decodes to %+v, %v", n, a, err)
+			}
+		}
+	})
+}
+
+func FuzzParseReadCapacity(f *testing.F) {
+	addSeeds(f, tgtdCapacity16, tgtdCapacity16[:8], []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, 0, 0x25, 0x33, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c10, err := ParseReadCapacity10(b)
+		if (err != nil) != (len(b) < 8) {
+			t.Fatalf("READ CAPACITY(10) of %d bytes: %v", len(b), err)
+		}
+		_ = c10.Bytes()
+		c16, err := ParseReadCapacity16(b)
+		if (err != nil) != (len(b) < 12) {
+			t.Fatalf("READ CAPACITY(16) of %d bytes: %v", len(b), err)
+		}
+		if err == nil && c16.Truncated != (len(b) < 16) {
+			t.Fatalf("Truncated %v for %d bytes", c16.Truncated, len(b))
+		}
+		if c16.LowestAlignedLBA > 0x3fff || c16.PType > 7 || c16.RCBasis > 3 {
+			t.Fatalf("field out of range: %+v", c16)
+		}
+		_ = c16.Bytes() + c16.PhysicalBlockLength()
+	})
+}
