@@ -56,8 +56,8 @@ const PortalSyntax = "iscsi://[<username>[%<password>]@]<host>[:<port>]"
 
 // redact returns s with the password parts replaced by "<redacted>". It is
 // deliberately more eager than the parser: it works on strings with any
-// scheme or none; without an '@' it still hides what follows a '%' in the
-// host (a forgotten "@host"); and it hides the value of every argument except
+// scheme or none; without an '@' it still hides what may be a password
+// before a forgotten "@host"; and it hides the value of every argument except
 // those known to hold no secret, so that a misspelt target_password does not
 // end up in an error.
 func redact(s string) string {
@@ -75,11 +75,17 @@ func redact(s string) string {
 			rest = rest[:p+1] + redacted + rest[at:]
 		}
 	} else if !strings.HasPrefix(rest, "[") {
+		// No '@': libiscsi sees no password, but "user%pw" or "user:pw"
+		// with a forgotten "@host" may still hold one. A host has no '%',
+		// and a port (or unbracketed IPv6 address) only hex digits.
 		end := strings.IndexByte(rest, '/')
 		if end < 0 {
 			end = len(rest)
 		}
 		if p := strings.IndexByte(rest[:end], '%'); p >= 0 {
+			rest = rest[:p+1] + redacted + rest[end:]
+		} else if p := strings.IndexByte(rest[:end], ':'); p >= 0 &&
+			strings.Trim(rest[p+1:end], "0123456789abcdefABCDEF:.,") != "" {
 			rest = rest[:p+1] + redacted + rest[end:]
 		}
 	}

@@ -245,9 +245,13 @@ func parseHostPort(hp string) (host string, port int, f *fault) {
 		if portText == "" {
 			return "", 0, newFault(ErrPort, "empty port after ':'")
 		}
+		if strings.Trim(portText, "0123456789") != "" {
+			// Not quoted: without an '@' this may be "user:password".
+			return "", 0, newFault(ErrPort, "port is not a decimal number")
+		}
 		n, ok := decimal(portText, 65535)
 		if !ok {
-			return "", 0, newFault(ErrPort, fmt.Sprintf("port %s is not a number in 1..65535", quote(portText)))
+			return "", 0, newFault(ErrPort, fmt.Sprintf("port %s is not in 1..65535", quote(portText)))
 		}
 		if n == 0 {
 			return "", 0, newFault(ErrPort, "port 0")

@@ -162,7 +162,9 @@ func TestParseBad(t *testing.T) {
 		{"iscsi://alice%" + pw + "@h:0/iqn.x/1", false, ErrPort, "port 0"},
 		{"iscsi://alice%" + pw + "@h:65536/iqn.x/1", false, ErrPort, `"65536"`},
 		{"iscsi://alice%" + pw + "@h:99999999999999999999/iqn.x/1", false, ErrPort, ""},
-		{"iscsi://alice%" + pw + "@h:iscsi/iqn.x/1", false, ErrPort, `"iscsi"`},
+		{"iscsi://alice%" + pw + "@h:iscsi/iqn.x/1", false, ErrPort, "not a decimal number"},
+		{"iscsi://alice:" + pw + "/iqn.x/1", false, ErrPort, "not a decimal number"}, // a forgotten "@host"?
+		{"iscsi://alice:" + pw, true, ErrPort, "not a decimal number"},
 		{"iscsi://alice%" + pw + "@h:-1/iqn.x/1", false, ErrPort, ""},
 		{"iscsi://alice%" + pw + "@h:+80/iqn.x/1", false, ErrPort, ""},
 		{"iscsi://alice%" + pw + "@h: 80/iqn.x/1", false, ErrPort, ""},
@@ -409,6 +411,10 @@ func TestRedact(t *testing.T) {
 		{"iscsi://h%x/iqn/1", "iscsi://h%<redacted>/iqn/1"},
 		{"iscsi://h%x", "iscsi://h%<redacted>"},
 		{"iscsi://[fe80::1%eth0]/iqn/1", "iscsi://[fe80::1%eth0]/iqn/1"},
+		{"iscsi://h:3260,1/iqn/1", "iscsi://h:3260,1/iqn/1"},
+		{"iscsi://fe80::1/iqn/1", "iscsi://fe80::1/iqn/1"},
+		{"iscsi://alice:secret/iqn/1", "iscsi://alice:<redacted>/iqn/1"},
+		{"iscsi://alice:secret", "iscsi://alice:<redacted>"},
 	}
 	for _, tt := range tests {
 		if got := redact(tt.in); got != tt.want {
