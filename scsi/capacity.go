@@ -6,7 +6,7 @@ import (
 	"math/bits"
 )
 
-// Capacity10 is the parameter data of READ CAPACITY(10) (SBC-3 5.15.2).
+// Capacity10 is the parameter data of READ CAPACITY(10) (SBC-3).
 type Capacity10 struct {
 	// ReturnedLBA is the last LBA. 0xffffffff means the capacity does
 	// not fit: use READ CAPACITY(16).
@@ -36,8 +36,8 @@ func ParseReadCapacity10(b []byte) (Capacity10, error) {
 	}, nil
 }
 
-// Capacity16 is the parameter data of READ CAPACITY(16) (SBC-3 5.16.2,
-// SBC-4 5.20.2).
+// Capacity16 is the parameter data of READ CAPACITY(16) (SBC-3,
+// SBC-4).
 type Capacity16 struct {
 	ReturnedLBA uint64 // the last LBA
 	BlockLength uint32 // bytes per logical block

@@ -41,7 +41,7 @@ func TestReadCapacity16(t *testing.T) {
 		t.Errorf("Bytes = %d", c.Bytes())
 	}
 
-	// Every field set (SBC-4 table 65).
+	// Every field set (SBC-4).
 	b := []byte{
 		0, 0, 0, 1, 0, 0, 0, 0, // LBA 2^32
 		0, 0, 2, 0, // 512

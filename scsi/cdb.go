@@ -106,10 +106,10 @@ const (
 	MaxBlocks10 = 1<<16 - 1 // most blocks READ(10)/WRITE(10) can transfer
 )
 
-// TestUnitReady builds TEST UNIT READY (SPC-4 6.47).
+// TestUnitReady builds TEST UNIT READY (SPC-4).
 func TestUnitReady() CDB { return newCDB(OpTestUnitReady, 6) }
 
-// Inquiry builds INQUIRY (SPC-4 6.6) for the standard INQUIRY data.
+// Inquiry builds INQUIRY (SPC-4) for the standard INQUIRY data.
 // SPC-4 asks for an allocation length of at least 5; 36 or more returns the
 // vendor, product and revision, 96 everything a target is likely to send.
 func Inquiry(allocLen uint16) CDB {
@@ -128,10 +128,10 @@ func InquiryVPD(page uint8, allocLen uint16) CDB {
 	return c
 }
 
-// ReadCapacity10 builds READ CAPACITY(10) (SBC-3 5.15). It returns 8 bytes.
+// ReadCapacity10 builds READ CAPACITY(10) (SBC-3). It returns 8 bytes.
 func ReadCapacity10() CDB { return newCDB(OpReadCapacity10, 10) }
 
-// ReadCapacity16 builds READ CAPACITY(16) (SBC-3 5.16), SERVICE ACTION IN(16)
+// ReadCapacity16 builds READ CAPACITY(16) (SBC-3), SERVICE ACTION IN(16)
 // with service action 0x10. The answer is 32 bytes.
 func ReadCapacity16(allocLen uint32) CDB {
 	c := newCDB(OpServiceActionIn16, 16)
@@ -143,14 +143,14 @@ func ReadCapacity16(allocLen uint32) CDB {
 // ReportSelect is the SELECT REPORT field of REPORT LUNS.
 type ReportSelect uint8
 
-// SELECT REPORT values (SPC-4 table 284).
+// SELECT REPORT values (SPC-4).
 const (
 	ReportAllLUNs        ReportSelect = 0x00 // logical units, no well-known LUs
 	ReportWellKnownLUNs  ReportSelect = 0x01 // well-known logical units only
 	ReportAllIncludingWK ReportSelect = 0x02 // all logical units
 )
 
-// ReportLUNs builds REPORT LUNS (SPC-4 6.33). SPC-4 requires an allocation
+// ReportLUNs builds REPORT LUNS (SPC-4). SPC-4 requires an allocation
 // length of at least 16; targets (tgtd among them) answer a smaller one with
 // CHECK CONDITION, ILLEGAL REQUEST.
 func ReportLUNs(sel ReportSelect, allocLen uint32) CDB {
@@ -176,16 +176,16 @@ func rw16(op OpCode, lba uint64, blocks uint32, f RWFlags) CDB {
 	return c
 }
 
-// Read10 builds READ(10) (SBC-3 5.11): blocks logical blocks from lba.
+// Read10 builds READ(10) (SBC-3): blocks logical blocks from lba.
 func Read10(lba uint32, blocks uint16, f RWFlags) CDB { return rw10(OpRead10, lba, blocks, f) }
 
-// Read16 builds READ(16) (SBC-3 5.13).
+// Read16 builds READ(16) (SBC-3).
 func Read16(lba uint64, blocks uint32, f RWFlags) CDB { return rw16(OpRead16, lba, blocks, f) }
 
-// Write10 builds WRITE(10) (SBC-3 5.32).
+// Write10 builds WRITE(10) (SBC-3).
 func Write10(lba uint32, blocks uint16, f RWFlags) CDB { return rw10(OpWrite10, lba, blocks, f) }
 
-// Write16 builds WRITE(16) (SBC-3 5.34).
+// Write16 builds WRITE(16) (SBC-3).
 func Write16(lba uint64, blocks uint32, f RWFlags) CDB { return rw16(OpWrite16, lba, blocks, f) }
 
 // fits10 reports whether a transfer can be described by a 10-byte CDB. The
@@ -213,7 +213,7 @@ func Write(lba uint64, blocks uint32, f RWFlags) CDB {
 	return rw16(OpWrite16, lba, blocks, f)
 }
 
-// SynchronizeCache10 builds SYNCHRONIZE CACHE(10) (SBC-3 5.22). blocks == 0
+// SynchronizeCache10 builds SYNCHRONIZE CACHE(10) (SBC-3). blocks == 0
 // means from lba to the end of the medium; lba 0 and blocks 0 flush all.
 // With immed the target answers before the flush completes.
 func SynchronizeCache10(lba uint32, blocks uint16, immed bool) CDB {
@@ -226,7 +226,7 @@ func SynchronizeCache10(lba uint32, blocks uint16, immed bool) CDB {
 	return c
 }
 
-// SynchronizeCache16 builds SYNCHRONIZE CACHE(16) (SBC-3 5.23).
+// SynchronizeCache16 builds SYNCHRONIZE CACHE(16) (SBC-3).
 func SynchronizeCache16(lba uint64, blocks uint32, immed bool) CDB {
 	c := newCDB(OpSynchronizeCache16, 16)
 	if immed {
@@ -240,7 +240,7 @@ func SynchronizeCache16(lba uint64, blocks uint32, immed bool) CDB {
 // PageControl is the PC field of MODE SENSE.
 type PageControl uint8
 
-// PC values (SPC-4 table 141).
+// PC values (SPC-4).
 const (
 	PageCurrent    PageControl = 0
 	PageChangeable PageControl = 1
@@ -252,7 +252,7 @@ const (
 // page without sub-pages; with 0xff, every page and sub-page).
 const ModePageAll = 0x3f
 
-// ModeSense6 builds MODE SENSE(6) (SPC-4 6.11). dbd disables block
+// ModeSense6 builds MODE SENSE(6) (SPC-4). dbd disables block
 // descriptors; page is 6 bits, pc 2 bits.
 func ModeSense6(dbd bool, pc PageControl, page, subpage, allocLen uint8) CDB {
 	c := newCDB(OpModeSense6, 6)

@@ -12,35 +12,35 @@ func TestCDBLayouts(t *testing.T) {
 		want []byte
 	}{
 		{"TEST UNIT READY", TestUnitReady(), []byte{0x00, 0, 0, 0, 0, 0}},
-		// SPC-4 table 142: EVPD bit 0 of byte 1, PAGE CODE byte 2,
+		// SPC-4: EVPD bit 0 of byte 1, PAGE CODE byte 2,
 		// ALLOCATION LENGTH bytes 3-4.
 		{"INQUIRY standard", Inquiry(96), []byte{0x12, 0, 0, 0x00, 0x60, 0}},
 		{"INQUIRY long", Inquiry(0x1234), []byte{0x12, 0, 0, 0x12, 0x34, 0}},
 		{"INQUIRY VPD 0x83", InquiryVPD(VPDDeviceIdentification, 255), []byte{0x12, 0x01, 0x83, 0x00, 0xff, 0}},
 		{"INQUIRY VPD 0xb0", InquiryVPD(VPDBlockLimits, 0xffff), []byte{0x12, 0x01, 0xb0, 0xff, 0xff, 0}},
 		{"READ CAPACITY(10)", ReadCapacity10(), []byte{0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
-		// SBC-3 table 66: SERVICE ACTION 0x10 in byte 1, ALLOCATION
+		// SBC-3: SERVICE ACTION 0x10 in byte 1, ALLOCATION
 		// LENGTH bytes 10-13.
 		{"READ CAPACITY(16)", ReadCapacity16(32), []byte{0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0}},
-		// SPC-4 table 283: SELECT REPORT byte 2, ALLOCATION LENGTH 6-9.
+		// SPC-4: SELECT REPORT byte 2, ALLOCATION LENGTH 6-9.
 		{"REPORT LUNS", ReportLUNs(ReportAllLUNs, 16), []byte{0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0}},
 		{"REPORT LUNS sel 2", ReportLUNs(ReportAllIncludingWK, 0x01020304), []byte{0xa0, 0, 2, 0, 0, 0, 1, 2, 3, 4, 0, 0}},
-		// SBC-3 table 39: DPO bit 4, FUA bit 3 of byte 1; LBA 2-5;
+		// SBC-3: DPO bit 4, FUA bit 3 of byte 1; LBA 2-5;
 		// GROUP 6; TRANSFER LENGTH 7-8.
 		{"READ(10)", Read10(0x01020304, 0x0506, 0), []byte{0x28, 0, 1, 2, 3, 4, 0, 5, 6, 0}},
 		{"READ(10) FUA", Read10(7, 8, FUA), []byte{0x28, 0x08, 0, 0, 0, 7, 0, 0, 8, 0}},
 		{"READ(10) DPO|FUA", Read10(7, 8, DPO|FUA), []byte{0x28, 0x18, 0, 0, 0, 7, 0, 0, 8, 0}},
 		{"READ(10) stray flag bits dropped", Read10(7, 8, 0xff), []byte{0x28, 0x18, 0, 0, 0, 7, 0, 0, 8, 0}},
 		{"WRITE(10)", Write10(0xfffffffe, 0xffff, DPO), []byte{0x2a, 0x10, 0xff, 0xff, 0xff, 0xfe, 0, 0xff, 0xff, 0}},
-		// SBC-3 table 42: LBA 2-9, TRANSFER LENGTH 10-13, GROUP 14.
+		// SBC-3: LBA 2-9, TRANSFER LENGTH 10-13, GROUP 14.
 		{"READ(16)", Read16(0x0102030405060708, 0x090a0b0c, FUA), []byte{0x88, 0x08, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0, 0}},
 		{"WRITE(16)", Write16(1<<40, 1, DPO|FUA), []byte{0x8a, 0x18, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0}},
-		// SBC-3 table 61: IMMED bit 1 of byte 1, NUMBER OF LOGICAL
+		// SBC-3: IMMED bit 1 of byte 1, NUMBER OF LOGICAL
 		// BLOCKS 7-8.
 		{"SYNCHRONIZE CACHE(10)", SynchronizeCache10(0, 0, false), []byte{0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
 		{"SYNCHRONIZE CACHE(10) immed", SynchronizeCache10(0x10, 0x20, true), []byte{0x35, 0x02, 0, 0, 0, 0x10, 0, 0, 0x20, 0}},
 		{"SYNCHRONIZE CACHE(16)", SynchronizeCache16(1<<33, 0x100, true), []byte{0x91, 0x02, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}},
-		// SPC-4 table 140: DBD bit 3 of byte 1, PC bits 7-6 and PAGE
+		// SPC-4: DBD bit 3 of byte 1, PC bits 7-6 and PAGE
 		// CODE 5-0 of byte 2, SUBPAGE 3, ALLOCATION LENGTH 4.
 		{"MODE SENSE(6)", ModeSense6(true, PageChangeable, ModePageAll, 0xff, 0xfc), []byte{0x1a, 0x08, 0x7f, 0xff, 0xfc, 0}},
 		{"MODE SENSE(6) caching", ModeSense6(false, PageCurrent, 0x08, 0, 192), []byte{0x1a, 0, 0x08, 0, 192, 0}},

@@ -54,7 +54,7 @@ func (a Association) String() string {
 }
 
 // DesignatorType is the DESIGNATOR TYPE of a designation descriptor
-// (SPC-4 table 459).
+// (SPC-4).
 type DesignatorType uint8
 
 // Designator types.
@@ -99,7 +99,7 @@ func (t DesignatorType) String() string {
 	return "unknown"
 }
 
-// ProtocolID is a SCSI transport protocol identifier (SPC-4 table 362).
+// ProtocolID is a SCSI transport protocol identifier (SPC-4).
 type ProtocolID uint8
 
 // Protocol identifiers.
@@ -145,7 +145,7 @@ func (p ProtocolID) String() string {
 	return "unknown"
 }
 
-// Designator is one designation descriptor (SPC-4 7.8.6.1).
+// Designator is one designation descriptor (SPC-4).
 type Designator struct {
 	// ProtocolID is meaningful only when PIV is set and Association is
 	// a target port or target device.
@@ -170,7 +170,7 @@ func (d *Designator) Text() string {
 	return string(d.Value)
 }
 
-// NAA formats (the top nibble of an NAA designator, SPC-4 table 469).
+// NAA formats (the top nibble of an NAA designator, SPC-4).
 const (
 	NAAIEEEExtended           = 0x2
 	NAALocallyAssigned        = 0x3
@@ -258,8 +258,7 @@ func (d *Designator) String() string {
 	return fmt.Sprintf("%v %v %s", d.Type, d.Association, d.Text())
 }
 
-// DeviceIdentification is the Device Identification page (0x83, SPC-4
-// 7.8.6).
+// DeviceIdentification is the Device Identification page (0x83, SPC-4).
 type DeviceIdentification struct {
 	VPDHeader
 	// Designators in the order the page lists them. (libiscsi builds a

@@ -14,9 +14,19 @@
 // than the whole answer; a parser decodes what is present, sets Truncated when
 // the length field announces more, and reports the full length so the caller
 // can ask again with a larger allocation length. Data too short to hold even
-// the header is an error wrapping ErrShortData.
+// the header is an error wrapping ErrShortData; a length inside the data
+// that points beyond it is an error wrapping ErrMalformed. Byte slices in
+// parse results alias the parsed buffer: copy the buffer before reusing it.
 //
 // Names printed by String methods (device types, version descriptors,
 // designator fields) are spelled as libiscsi spells them, so tools built on
-// this package print the same lines as libiscsi's iscsi-inq and iscsi-ls.
+// this package print the same lines as libiscsi's iscsi-inq and iscsi-ls,
+// including libiscsi's misspellings ("SEQURITY_MANAGER", "T10_VENDORT_ID")
+// and its "unknown" for every value its tables lack.
+//
+// A command that ends in a status other than GOOD is a *StatusError
+// (NewStatusError builds one from the status and the sense bytes). It
+// matches the sentinels of this package with errors.Is, by status
+// (ErrBusy), sense key (ErrUnitAttention) or additional sense code
+// (ErrMediumNotPresent).
 package scsi

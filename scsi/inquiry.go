@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// DeviceType is the PERIPHERAL DEVICE TYPE of INQUIRY data (SPC-4 table 141).
+// DeviceType is the PERIPHERAL DEVICE TYPE of INQUIRY data (SPC-4).
 type DeviceType uint8
 
 // Peripheral device types.
@@ -108,11 +108,11 @@ func (v Version) String() string {
 }
 
 // VersionDescriptor is a VERSION DESCRIPTOR of standard INQUIRY data
-// (SPC-4 table 147): a standard, and possibly the revision, the device
+// (SPC-4): a standard, and possibly the revision, the device
 // claims conformance to.
 type VersionDescriptor uint16
 
-// A few version descriptors (SPC-4 table 148).
+// A few version descriptors (SPC-4).
 const (
 	VersionSAM2       VersionDescriptor = 0x0040
 	VersionSAM3       VersionDescriptor = 0x0060
@@ -185,7 +185,7 @@ func (v VersionDescriptor) String() string {
 	return "unknown"
 }
 
-// StandardInquiry is standard INQUIRY data (SPC-4 6.6.2).
+// StandardInquiry is standard INQUIRY data (SPC-4).
 type StandardInquiry struct {
 	Qualifier  Qualifier
 	DeviceType DeviceType

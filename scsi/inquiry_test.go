@@ -70,7 +70,7 @@ func TestStandardInquiryTgtd(t *testing.T) {
 }
 
 func TestStandardInquiryFields(t *testing.T) {
-	// Every bit set where SPC-4 table 143 defines one.
+	// Every bit set where SPC-4 defines one.
 	b := make([]byte, 74)
 	b[0] = 0x3<<5 | 0x1e // qualifier 3, well known LUN
 	b[1] = 0x80          // RMB

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// LUN is the 8-byte SAM LUN structure (SAM-5 4.6) read as a big-endian
+// LUN is the 8-byte SAM LUN structure (SAM-5) read as a big-endian
 // integer, the form of the LUN field of pdu.SCSICommand. LUN 1 in the
 // peripheral device addressing method is 0x0001000000000000.
 type LUN uint64
@@ -14,7 +14,7 @@ type LUN uint64
 // first byte).
 type AddressMethod uint8
 
-// Address methods (SAM-5 table 8).
+// Address methods (SAM-5).
 const (
 	AddrPeripheral  AddressMethod = 0 // bus identifier and 8-bit LUN
 	AddrFlatSpace   AddressMethod = 1 // 14-bit LUN
@@ -38,7 +38,7 @@ func (m AddressMethod) String() string {
 }
 
 // Extended address forms (byte 0 of the extended logical unit addressing
-// method: LENGTH and EXTENDED ADDRESS METHOD, SAM-5 table 17).
+// method: LENGTH and EXTENDED ADDRESS METHOD, SAM-5).
 const (
 	extWellKnown        = 0xc1 // length 0 (2 bytes), method 1
 	extFlatSpace        = 0xd2 // length 1 (4 bytes), method 2
@@ -160,7 +160,7 @@ func (l LUN) String() string {
 	return fmt.Sprintf("%016x", uint64(l))
 }
 
-// ReportLUNsData is the parameter data of REPORT LUNS (SPC-4 6.33).
+// ReportLUNsData is the parameter data of REPORT LUNS (SPC-4).
 type ReportLUNsData struct {
 	// ListLength is the LUN LIST LENGTH: 8 times the number of LUNs the
 	// target has.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// SenseKey is the SENSE KEY of sense data (SPC-4 table 27).
+// SenseKey is the SENSE KEY of sense data (SPC-4).
 type SenseKey uint8
 
 // Sense keys.
@@ -42,7 +42,7 @@ func (k SenseKey) String() string {
 	return fmt.Sprintf("SENSE KEY 0x%02x", uint8(k))
 }
 
-// Sense data response codes (SPC-4 4.5.1).
+// Sense data response codes (SPC-4).
 const (
 	SenseFixedCurrent       = 0x70
 	SenseFixedDeferred      = 0x71
@@ -50,8 +50,8 @@ const (
 	SenseDescriptorDeferred = 0x73
 )
 
-// Sense is decoded sense data, fixed (SPC-4 4.5.3) or descriptor format
-// (SPC-4 4.5.2).
+// Sense is decoded sense data, fixed (SPC-4) or descriptor format
+// (SPC-4).
 type Sense struct {
 	ResponseCode uint8    // 0x70, 0x71, 0x72 or 0x73
 	Key          SenseKey // SENSE KEY
@@ -105,7 +105,7 @@ func (s *Sense) DescriptorFormat() bool {
 }
 
 // FieldPointer decodes the sense-key specific bytes of ILLEGAL REQUEST
-// (SPC-4 4.5.2.4.2): in the CDB (cdb) or the parameter data, the byte and,
+// (SPC-4): in the CDB (cdb) or the parameter data, the byte and,
 // when bitValid, the bit in error. ok is false when SKSV is not set.
 func (s *Sense) FieldPointer() (cdb bool, field uint16, bit uint8, bitValid, ok bool) {
 	if !s.SKSV {
@@ -187,7 +187,7 @@ func parseFixedSense(s *Sense, b []byte) error {
 	return nil
 }
 
-// Sense data descriptor types (SPC-4 table 29, SBC-3, SSC-4).
+// Sense data descriptor types (SPC-4, SBC-3, SSC-4).
 const (
 	SenseDescInformation      = 0x00
 	SenseDescCommandSpecific  = 0x01

@@ -33,7 +33,7 @@ func TestParseFixedSense(t *testing.T) {
 		t.Errorf("String = %q", got)
 	}
 
-	// Every field of SPC-4 table 48.
+	// Every field of SPC-4.
 	b := []byte{
 		0x80 | 0x71,                      // VALID, deferred
 		0,                                // obsolete

@@ -2,7 +2,7 @@ package scsi
 
 import "fmt"
 
-// Status is the SCSI status byte of a completed command (SAM-5 5.3).
+// Status is the SCSI status byte of a completed command (SAM-5).
 type Status uint8
 
 // Status codes. Intermediate, IntermediateConditionMet and

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// VPD page codes (SPC-4 7.8, SBC-3 6.5).
+// VPD page codes (SPC-4, SBC-3).
 const (
 	VPDSupportedPages            = 0x00
 	VPDUnitSerialNumber          = 0x80
@@ -88,7 +88,7 @@ func parseVPD(b []byte, page uint8) (VPDHeader, []byte, error) {
 	return h, body, nil
 }
 
-// SupportedPages is the Supported VPD Pages page (0x00, SPC-4 7.8.16).
+// SupportedPages is the Supported VPD Pages page (0x00, SPC-4).
 type SupportedPages struct {
 	VPDHeader
 	Pages []uint8 // aliases the parsed buffer
@@ -100,7 +100,7 @@ func ParseSupportedPages(b []byte) (SupportedPages, error) {
 	return SupportedPages{VPDHeader: h, Pages: body}, err
 }
 
-// UnitSerialNumber is the Unit Serial Number page (0x80, SPC-4 7.8.18).
+// UnitSerialNumber is the Unit Serial Number page (0x80, SPC-4).
 type UnitSerialNumber struct {
 	VPDHeader
 	// Serial is the PRODUCT SERIAL NUMBER as sent (ASCII, possibly
@@ -114,7 +114,7 @@ func ParseUnitSerialNumber(b []byte) (UnitSerialNumber, error) {
 	return UnitSerialNumber{VPDHeader: h, Serial: string(body)}, err
 }
 
-// BlockLimits is the Block Limits page (0xb0, SBC-3 6.5.3; SBC-4 6.6.4).
+// BlockLimits is the Block Limits page (0xb0, SBC-3; SBC-4).
 // Lengths are in logical blocks; 0 means "not reported" or "no limit" as
 // SBC defines for each field. Fields the page was too short to hold are 0.
 type BlockLimits struct {
@@ -170,14 +170,14 @@ func ParseBlockLimits(b []byte) (BlockLimits, error) {
 	return l, nil
 }
 
-// Rotation rates with a special meaning (SBC-3 table 187).
+// Rotation rates with a special meaning (SBC-3).
 const (
 	RotationNotReported = 0x0000
 	RotationNonRotating = 0x0001 // solid state
 )
 
 // BlockDeviceCharacteristics is the Block Device Characteristics page
-// (0xb1, SBC-3 6.5.2; SBC-4 6.6.2).
+// (0xb1, SBC-3; SBC-4).
 type BlockDeviceCharacteristics struct {
 	VPDHeader
 	// MediumRotationRate is in rpm (0x0401-0xfffe), or
@@ -214,7 +214,7 @@ func ParseBlockDeviceCharacteristics(b []byte) (BlockDeviceCharacteristics, erro
 	return c, nil
 }
 
-// Provisioning types (SBC-4 table 208).
+// Provisioning types (SBC-4).
 const (
 	ProvisioningFull = 0 // fully provisioned (or not reported)
 	ProvisioningRes  = 1 // resource provisioned
@@ -222,7 +222,7 @@ const (
 )
 
 // LogicalBlockProvisioning is the Logical Block Provisioning page (0xb2,
-// SBC-3 6.5.4; SBC-4 6.6.6).
+// SBC-3; SBC-4).
 type LogicalBlockProvisioning struct {
 	VPDHeader
 	ThresholdExponent uint8
