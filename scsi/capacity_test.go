@@ -75,3 +75,50 @@ func TestReadCapacity16(t *testing.T) {
 		t.Errorf("saturation: %d %d", max.Blocks(), max.Bytes())
 	}
 }
+
+func TestParseModeSense6(t *testing.T) {
+	// tgtd, read-only LUN, DBD clear: header, one 8-byte block
+	// descriptor, caching page 0x08 (18 bytes) and a sub-page format
+	// control extension page 0x0a/0x01 (28 bytes).
+	b := []byte{0, 0x00, 0x90, 8, 0, 0, 0, 0, 0, 0, 2, 0}
+	b = append(b, 0x88, 18)
+	b = append(b, make([]byte, 18)...)
+	b = append(b, 0x4a, 0x01, 0x00, 28)
+	b = append(b, make([]byte, 28)...)
+	b[0] = byte(len(b) - 1)
+	m, err := ParseModeSense6(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.WriteProtected() || !m.DPOFUA() || len(m.BlockDescriptors) != 8 || m.Truncated || len(m.Pages) != 2 {
+		t.Fatalf("%+v", m)
+	}
+	if p := m.Pages[0]; p.Code != 0x08 || !p.PS || p.SPF || len(p.Data) != 18 {
+		t.Errorf("page 0: %+v", p)
+	}
+	if p := m.Pages[1]; p.Code != 0x0a || p.Subpage != 1 || !p.SPF || len(p.Data) != 28 {
+		t.Errorf("page 1: %+v", p)
+	}
+
+	// The 4-byte answer to a 4-byte allocation length: truncated.
+	m, err = ParseModeSense6(b[:4])
+	if err != nil || !m.Truncated || m.FullLength() != len(b) {
+		t.Errorf("4 bytes: %+v %v", m, err)
+	}
+	m, err = ParseModeSense6(b[:20])
+	if err != nil || !m.Truncated || len(m.Pages) != 0 {
+		t.Errorf("20 bytes: %+v %v", m, err)
+	}
+	if _, err = ParseModeSense6(b[:3]); !errors.Is(err, ErrShortData) {
+		t.Errorf("3 bytes: %v", err)
+	}
+	// A page length that runs past complete data.
+	bad := []byte{5, 0, 0, 0, 0x08, 18}
+	if _, err = ParseModeSense6(bad); !errors.Is(err, ErrMalformed) {
+		t.Errorf("overrun: %v", err)
+	}
+	bad = []byte{3, 0, 0, 8}
+	if _, err = ParseModeSense6(bad); !errors.Is(err, ErrMalformed) {
+		t.Errorf("block descriptors overrun: %v", err)
+	}
+}

@@ -253,3 +253,31 @@ func FuzzParseReadCapacity(f *testing.F) {
 		_ = c16.Bytes() + c16.PhysicalBlockLength()
 	})
 }
+
+func FuzzParseModeSense6(f *testing.F) {
+	addSeeds(f, []byte{13, 0, 0x90, 8, 0, 0, 0, 0, 0, 0, 2, 0, 0x88, 0},
+		[]byte{9, 0, 0, 0, 0x4a, 0x01, 0x00, 2, 1, 2}, []byte{5, 0, 0, 0, 0x08, 18})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseModeSense6(b)
+		if err != nil {
+			if errors.Is(err, ErrShortData) != (len(b) < 4) || (!errors.Is(err, ErrShortData) && !errors.Is(err, ErrMalformed)) {
+				t.Fatalf("unexpected error %v for %d bytes", err, len(b))
+			}
+			if errors.Is(err, ErrMalformed) && m.Truncated {
+				t.Fatal("ErrMalformed for truncated data")
+			}
+			return
+		}
+		total := 4 + len(m.BlockDescriptors)
+		for _, p := range m.Pages {
+			total += 2 + len(p.Data)
+			if p.SPF {
+				total += 2
+			}
+		}
+		if total > len(b) || total > m.FullLength() && len(m.Pages) > 0 {
+			t.Fatalf("decoded %d bytes from %d (full %d)", total, len(b), m.FullLength())
+		}
+		_ = m.WriteProtected() || m.DPOFUA()
+	})
+}
