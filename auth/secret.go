@@ -11,27 +11,41 @@ import (
 // (every verb), log/slog and encoding/json, so a Secret that reaches a log line
 // or an error message by accident shows nothing. Reveal returns the value for
 // the one place that needs it: the authentication computation.
+//
+// The value sits behind a pointer: when a Secret is an unexported field of a
+// struct that fmt prints by reflection (where it cannot call our methods),
+// fmt shows an address, never the value.
 type Secret struct {
-	v string
+	p *string
 }
 
 // NewSecret wraps s.
-func NewSecret(s string) Secret { return Secret{v: s} }
+func NewSecret(s string) Secret {
+	if s == "" {
+		return Secret{}
+	}
+	return Secret{p: &s}
+}
 
 // Reveal returns the secret's value. Never log or print it.
-func (s Secret) Reveal() string { return s.v }
+func (s Secret) Reveal() string {
+	if s.p == nil {
+		return ""
+	}
+	return *s.p
+}
 
 // IsZero reports whether no secret was set.
-func (s Secret) IsZero() bool { return s.v == "" }
+func (s Secret) IsZero() bool { return s.p == nil || *s.p == "" }
 
 // Equal reports whether two secrets hold the same value.
-func (s Secret) Equal(o Secret) bool { return s.v == o.v }
+func (s Secret) Equal(o Secret) bool { return s.Reveal() == o.Reveal() }
 
 const redacted = "<redacted>"
 
 // String implements fmt.Stringer.
 func (s Secret) String() string {
-	if s.v == "" {
+	if s.IsZero() {
 		return ""
 	}
 	return redacted

@@ -15,8 +15,9 @@ func TestSecretNeverPrints(t *testing.T) {
 	type holder struct {
 		User string
 		Pass Secret
+		pass Secret // unexported: fmt cannot call its methods
 	}
-	h := holder{"u", s}
+	h := holder{"u", s, s}
 	var outs []string
 	for _, f := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%10s", "%-20v"} {
 		outs = append(outs, fmt.Sprintf(f, s), fmt.Sprintf(f, h), fmt.Sprintf(f, &h))
