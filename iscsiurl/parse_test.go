@@ -430,3 +430,13 @@ func TestErrorFormat(t *testing.T) {
 		t.Errorf("error\n%v\nwant\n%s", err, want)
 	}
 }
+
+func BenchmarkParse(b *testing.B) {
+	const s = "iscsi://alice%secret@[fec0:2727::3]:3260/iqn.2001-04.com.example%3Adisk/1?header_digest=crc32c&auth=sha-256,md5"
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := noEnv.Parse(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
