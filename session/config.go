@@ -1,0 +1,105 @@
+package session
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/iscsi-go/iscsi/auth"
+	"github.com/iscsi-go/iscsi/auth/chap"
+	"github.com/iscsi-go/iscsi/conn"
+	"github.com/iscsi-go/iscsi/pdu"
+	"github.com/iscsi-go/iscsi/pdu/keys"
+)
+
+// Defaults of Config's zero values.
+const (
+	DefaultLoginTimeout   = 15 * time.Second
+	DefaultCommandTimeout = 30 * time.Second
+	DefaultAbortTimeout   = 10 * time.Second
+	DefaultMaxRedirects   = 4
+	DefaultMaxText        = 1 << 20
+)
+
+// Config tunes a session. The zero value (or nil) means sane defaults:
+// libiscsi's operational offers, a default initiator name, a random ISID.
+type Config struct {
+	// InitiatorName is our iSCSI name; "" means DefaultInitiatorName().
+	InitiatorName string
+	// InitiatorAlias is sent as InitiatorAlias when not empty.
+	InitiatorAlias string
+	// ISID overrides the random ISID (keep it per session: two sessions
+	// with one ISID to one target make the target drop the first).
+	ISID pdu.ISID
+
+	// Dialer makes the TCP connection; nil means a net.Dialer.
+	Dialer conn.Dialer
+
+	// LoginTimeout bounds connecting and logging in (default 15 s).
+	LoginTimeout time.Duration
+	// CommandTimeout bounds each ReadAt/WriteAt call, which take no context
+	// (default 30 s).
+	CommandTimeout time.Duration
+	// AbortTimeout bounds the wait for the answer to an ABORT TASK or a
+	// logout; past it the connection is dropped (default 10 s).
+	AbortTimeout time.Duration
+	// MaxRedirects bounds login redirections followed (default 4).
+	MaxRedirects int
+	// MaxText bounds the total size of a text or login answer spread over
+	// several PDUs, such as a SendTargets list (default 1 MiB).
+	MaxText int
+
+	// Username and Secret are the CHAP credentials used when the URL (and
+	// the LIBISCSI_CHAP_* environment) give none. TargetUsername and
+	// TargetSecret, when set, make CHAP mutual.
+	Username       string
+	Secret         auth.Secret
+	TargetUsername string
+	TargetSecret   auth.Secret
+	// CHAPAlgorithms is the ordered CHAP_A offer; nil means MD5 only, as
+	// libiscsi does (tgtd misreads CHAP_A=7). The URL's auth= argument wins.
+	CHAPAlgorithms []chap.Algorithm
+	// AllowNoAuth accepts a target that answers AuthMethod=None although
+	// CHAP is configured. Off by default: no silent downgrade.
+	AllowNoAuth bool
+
+	// Operational holds the operational keys we offer; zero fields take
+	// libiscsi's defaults. The URL's header_digest and data_digest win.
+	Operational keys.Offer
+
+	// Logger receives the session's log; nil discards it. PDU headers are
+	// logged at slog.LevelDebug-4 when TracePDUs is set.
+	Logger    *slog.Logger
+	TracePDUs bool
+
+	// LookupEnv replaces os.LookupEnv for LIBISCSI_CHAP_* (tests).
+	LookupEnv func(string) (string, bool)
+}
+
+func (c *Config) withDefaults() Config {
+	var out Config
+	if c != nil {
+		out = *c
+	}
+	if out.InitiatorName == "" {
+		out.InitiatorName = DefaultInitiatorName()
+	}
+	if out.LoginTimeout <= 0 {
+		out.LoginTimeout = DefaultLoginTimeout
+	}
+	if out.CommandTimeout <= 0 {
+		out.CommandTimeout = DefaultCommandTimeout
+	}
+	if out.AbortTimeout <= 0 {
+		out.AbortTimeout = DefaultAbortTimeout
+	}
+	if out.MaxRedirects <= 0 {
+		out.MaxRedirects = DefaultMaxRedirects
+	}
+	if out.MaxText <= 0 {
+		out.MaxText = DefaultMaxText
+	}
+	if out.Logger == nil {
+		out.Logger = slog.New(slog.DiscardHandler)
+	}
+	return out
+}

@@ -1,0 +1,387 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/iscsi-go/iscsi/auth/chap"
+	"github.com/iscsi-go/iscsi/conn"
+	"github.com/iscsi-go/iscsi/pdu"
+	"github.com/iscsi-go/iscsi/pdu/keys"
+)
+
+// loginSpec is what one login needs to know.
+type loginSpec struct {
+	cfg       *Config
+	portal    string // host:port dialled
+	target    string // "" for discovery
+	discovery bool
+	chap      *chap.Config // nil: no CHAP
+	offer     keys.Offer
+	isid      pdu.ISID
+	tsih      uint16
+	cid       uint16
+	cmdSN     uint32 // initial CmdSN
+}
+
+// loginResult is the state the full-feature phase starts from.
+type loginResult struct {
+	params    keys.Params
+	tsih      uint16
+	cmdSN     uint32 // next CmdSN to use
+	expStatSN uint32
+	expCmdSN  uint32
+	maxCmdSN  uint32
+}
+
+// redirectError is a login answered with status class 1.
+type redirectError struct {
+	address   string // TargetAddress as sent
+	permanent bool
+}
+
+func (e *redirectError) Error() string {
+	return fmt.Sprintf("iscsi login: redirected to %s", e.address)
+}
+
+// maxLoginRounds bounds the PDU exchanges of one login stage, against a
+// target that never sets the T bit.
+const maxLoginRounds = 16
+
+// loginConn runs the login phase on one connection. Login requests are
+// immediate: they all carry the initial CmdSN.
+type loginConn struct {
+	spec      *loginSpec
+	c         *conn.Conn
+	itt       uint32
+	csg       uint8
+	expStatSN uint32
+	gotStatSN bool
+	rsp       pdu.LoginResponse
+	ra        keys.Reassembler
+	data      []byte
+	sent      []byte
+}
+
+// login performs the whole login on c. ctx bounds it: when ctx ends, the
+// connection's deadline is pulled in so that no read or write can hang.
+func login(ctx context.Context, c *conn.Conn, spec *loginSpec) (*loginResult, error) {
+	nc := c.NetConn()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	defer func() {
+		if stop() {
+			_ = nc.SetDeadline(time.Time{})
+		}
+	}()
+	l := &loginConn{spec: spec, c: c, itt: 0, csg: pdu.StageSecurity}
+	l.ra.Max = spec.cfg.MaxText
+	res, err := l.run()
+	if err != nil && ctx.Err() != nil && isTimeout(err) {
+		return nil, fmt.Errorf("iscsi login to %s: %w (%w)", spec.portal, context.Cause(ctx), err)
+	}
+	return res, err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func (l *loginConn) run() (*loginResult, error) {
+	spec := l.spec
+	neg, err := keys.NewNegotiator(spec.offer)
+	if err != nil {
+		return nil, err
+	}
+
+	// Security stage: always, so that a target wanting CHAP we lack says so.
+	sessionType := "Normal"
+	if spec.discovery {
+		sessionType = "Discovery"
+	}
+	first := []keys.Pair{{Key: "InitiatorName", Value: spec.cfg.InitiatorName}}
+	if spec.cfg.InitiatorAlias != "" {
+		first = append(first, keys.Pair{Key: "InitiatorAlias", Value: spec.cfg.InitiatorAlias})
+	}
+	first = append(first, keys.Pair{Key: "SessionType", Value: sessionType})
+	if !spec.discovery {
+		first = append(first, keys.Pair{Key: "TargetName", Value: spec.target})
+	}
+	useCHAP := spec.chap != nil
+	first = append(first, keys.Pair{Key: "AuthMethod", Value: chap.AuthMethodOffer(useCHAP, spec.cfg.AllowNoAuth)})
+
+	pairs, err := l.exchange(first, !useCHAP, pdu.StageOperational)
+	if err != nil {
+		return nil, err
+	}
+	answered, _, err := single(pairs, "AuthMethod")
+	if err != nil {
+		return nil, err
+	}
+	if err := chap.CheckAuthMethod(useCHAP, spec.cfg.AllowNoAuth, answered); err != nil {
+		return nil, fmt.Errorf("iscsi login to %s: %w", spec.portal, err)
+	}
+	reply, err := neg.Process(otherThanSecurity(pairs))
+	if err != nil {
+		return nil, err
+	}
+	if answered == "CHAP" {
+		if pairs, err = l.chap(spec.chap); err != nil {
+			return nil, err
+		}
+		more, err := neg.Process(otherThanSecurity(pairs))
+		if err != nil {
+			return nil, err
+		}
+		reply = append(reply, more...)
+	}
+	// Until the target agrees to leave the security stage.
+	for i := 0; l.csg == pdu.StageSecurity; i++ {
+		if i == maxLoginRounds {
+			return nil, protoErr("Login Response", "the target did not leave the security stage after %d exchanges", i)
+		}
+		if pairs, err = l.exchange(nil, true, pdu.StageOperational); err != nil {
+			return nil, err
+		}
+		more, err := neg.Process(otherThanSecurity(pairs))
+		if err != nil {
+			return nil, err
+		}
+		reply = append(reply, more...)
+	}
+
+	// Operational stage, unless the target went straight to full feature.
+	if l.csg == pdu.StageOperational {
+		send := append(neg.Pairs(), reply...)
+		for i := 0; l.csg == pdu.StageOperational; i++ {
+			if i == maxLoginRounds {
+				return nil, protoErr("Login Response", "the target did not leave the operational stage after %d exchanges", i)
+			}
+			if pairs, err = l.exchange(send, true, pdu.StageFullFeature); err != nil {
+				return nil, err
+			}
+			if send, err = neg.Process(pairs); err != nil {
+				return nil, err
+			}
+		}
+	}
+	params, err := neg.Finish()
+	if err != nil {
+		return nil, err
+	}
+	return &loginResult{
+		params:    params,
+		tsih:      l.rsp.TSIH,
+		cmdSN:     spec.cmdSN,
+		expStatSN: l.expStatSN,
+		expCmdSN:  l.rsp.ExpCmdSN,
+		maxCmdSN:  l.rsp.MaxCmdSN,
+	}, nil
+}
+
+// chap runs the CHAP exchange after the target chose AuthMethod=CHAP, and
+// returns the pairs of the last response.
+func (l *loginConn) chap(cfg *chap.Config) ([]keys.Pair, error) {
+	in, err := chap.NewInitiator(*cfg)
+	if err != nil {
+		return nil, err
+	}
+	pairs, err := l.exchange(toKeys(in.Start()), false, pdu.StageOperational)
+	if err != nil {
+		return nil, err
+	}
+	answer, err := in.Respond(toCHAP(pairs))
+	if err != nil {
+		return nil, fmt.Errorf("iscsi login to %s: %w", l.spec.portal, err)
+	}
+	if pairs, err = l.exchange(toKeys(answer), true, pdu.StageOperational); err != nil {
+		return nil, err
+	}
+	if in.Mutual() {
+		if err := in.Verify(toCHAP(pairs)); err != nil {
+			return nil, fmt.Errorf("iscsi login to %s: %w", l.spec.portal, err)
+		}
+	}
+	return pairs, nil
+}
+
+// exchange sends pairs in one Login Request (several with the C bit if they
+// do not fit one PDU), and returns the pairs of the target's answer,
+// reassembled when the target used the C bit. transit asks to move to nsg.
+func (l *loginConn) exchange(pairs []keys.Pair, transit bool, nsg uint8) ([]keys.Pair, error) {
+	l.sent = keys.AppendPairs(l.sent[:0], pairs...)
+	segLen := 8192 // the RFC's default MaxRecvDataSegmentLength during login
+	for seg, cont := range keys.Segments(l.sent, segLen) {
+		if err := l.send(seg, transit && !cont, cont, nsg); err != nil {
+			return nil, err
+		}
+		if cont {
+			// The target acknowledges each continued PDU with an empty response.
+			if _, err := l.receive(); err != nil {
+				return nil, err
+			}
+			if l.rsp.Continue || len(l.data) != 0 {
+				return nil, protoErr("Login Response", "answered a Login Request with the C bit with data")
+			}
+		}
+	}
+	for {
+		cont, err := l.receive()
+		if err != nil {
+			return nil, err
+		}
+		text, done, err := l.ra.Add(l.data, cont)
+		if err != nil {
+			return nil, protoErr("Login Response", "%v", err)
+		}
+		if done {
+			if l.rsp.Transit {
+				l.csg = l.rsp.NSG
+			}
+			out, err := keys.Parse(text)
+			if err != nil {
+				return nil, protoErr("Login Response", "%v", err)
+			}
+			return out, nil
+		}
+		// Ask for the rest with an empty request.
+		if err := l.send(nil, false, false, nsg); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (l *loginConn) send(data []byte, transit, cont bool, nsg uint8) error {
+	if !transit {
+		nsg = 0
+	}
+	req := pdu.LoginRequest{
+		Transit:   transit,
+		Continue:  cont,
+		CSG:       l.csg,
+		NSG:       nsg,
+		ISID:      l.spec.isid,
+		TSIH:      l.spec.tsih,
+		ITT:       l.itt,
+		CID:       l.spec.cid,
+		CmdSN:     l.spec.cmdSN,
+		ExpStatSN: l.expStatSN,
+	}
+	return l.c.WritePDU(&req, nil, data)
+}
+
+// receive reads one Login Response into l.rsp and l.data, checks it, and
+// returns its C bit.
+func (l *loginConn) receive() (bool, error) {
+	h, _, err := l.c.ReadHeader()
+	if err != nil {
+		return false, err
+	}
+	if h.Opcode() != pdu.OpLoginResp {
+		_ = l.c.DiscardData()
+		if h.Opcode() == pdu.OpReject {
+			return false, protoErr("Login", "the target sent a Reject during login")
+		}
+		return false, protoErr("Login", "unexpected %v during login", h.Opcode())
+	}
+	if err := l.rsp.Decode(h); err != nil {
+		return false, err
+	}
+	if cap(l.data) < int(l.rsp.DataSegmentLength) {
+		l.data = make([]byte, l.rsp.DataSegmentLength)
+	}
+	l.data = l.data[:l.rsp.DataSegmentLength]
+	if err := l.c.ReadData(l.data); err != nil {
+		return false, err
+	}
+	r := &l.rsp
+	if l.gotStatSN && r.StatSN != l.expStatSN && r.StatusClass == pdu.LoginSuccess {
+		return false, protoErr("Login Response", "StatSN %d, expected %d", r.StatSN, l.expStatSN)
+	}
+	l.expStatSN, l.gotStatSN = r.StatSN+1, true
+	switch r.StatusClass {
+	case pdu.LoginSuccess:
+	case pdu.LoginRedirect:
+		pairs, _ := keys.Parse(l.data)
+		addr, ok, _ := single(pairs, "TargetAddress")
+		if !ok || addr == "" {
+			return false, protoErr("Login Response", "redirection (status 0x%02x%02x) without a TargetAddress", r.StatusClass, r.StatusDetail)
+		}
+		return false, &redirectError{address: addr, permanent: r.StatusDetail == 2}
+	default:
+		return false, &LoginError{Class: r.StatusClass, Detail: r.StatusDetail, Target: l.spec.target, Portal: l.spec.portal}
+	}
+	if r.ITT != l.itt {
+		return false, protoErr("Login Response", "ITT %#x, we sent %#x", r.ITT, l.itt)
+	}
+	if r.VersionActive != 0 {
+		return false, protoErr("Login Response", "VersionActive %d, we speak 0", r.VersionActive)
+	}
+	if r.ISID != l.spec.isid {
+		return false, protoErr("Login Response", "ISID %x, we sent %x", r.ISID, l.spec.isid)
+	}
+	if r.CSG != l.csg {
+		return false, protoErr("Login Response", "CSG %d, we are in stage %d", r.CSG, l.csg)
+	}
+	if r.Transit && r.Continue {
+		return false, protoErr("Login Response", "both T and C bits set")
+	}
+	if r.Transit {
+		if r.NSG <= r.CSG || r.NSG == 2 {
+			return false, protoErr("Login Response", "transit from stage %d to stage %d", r.CSG, r.NSG)
+		}
+		if r.NSG == pdu.StageFullFeature && l.spec.tsih == 0 && r.TSIH == 0 {
+			return false, protoErr("Login Response", "final response of a leading login with TSIH 0")
+		}
+	}
+	return r.Continue, nil
+}
+
+// single returns the value of key among pairs; a key sent twice is an error.
+func single(pairs []keys.Pair, key string) (string, bool, error) {
+	v, found := "", false
+	for _, p := range pairs {
+		if p.Key == key {
+			if found {
+				return "", false, protoErr("Login Response", "key %s sent twice", key)
+			}
+			v, found = p.Value, true
+		}
+	}
+	return v, found, nil
+}
+
+// otherThanSecurity drops the keys of the security stage (AuthMethod, CHAP_*).
+func otherThanSecurity(pairs []keys.Pair) []keys.Pair {
+	out := pairs[:0:0]
+	for _, p := range pairs {
+		if p.Key == "AuthMethod" || strings.HasPrefix(p.Key, "CHAP_") {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func toKeys(in []chap.Pair) []keys.Pair {
+	out := make([]keys.Pair, len(in))
+	for i, p := range in {
+		out[i] = keys.Pair(p)
+	}
+	return out
+}
+
+func toCHAP(in []keys.Pair) []chap.Pair {
+	out := make([]chap.Pair, len(in))
+	for i, p := range in {
+		out[i] = chap.Pair(p)
+	}
+	return out
+}

@@ -1,0 +1,432 @@
+package session
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/iscsi-go/iscsi/conn"
+	"github.com/iscsi-go/iscsi/pdu"
+	"github.com/iscsi-go/iscsi/scsi"
+)
+
+// RejectError is a command the target rejected with a Reject PDU.
+type RejectError struct{ Reason uint8 }
+
+func (e *RejectError) Error() string {
+	return "iscsi: target rejected the command: " + pdu.RejectReasonString(e.Reason)
+}
+
+// readLoop is the only goroutine that reads from the connection.
+func (s *Session) readLoop() {
+	defer s.loops.Done()
+	for {
+		h, _, err := s.c.ReadHeader()
+		if err != nil {
+			s.fail(fmt.Errorf("read: %w", err))
+			return
+		}
+		if err := s.dispatch(h); err != nil {
+			s.fail(err)
+			return
+		}
+	}
+}
+
+// dispatch handles one PDU whose header was read. A returned error is fatal.
+func (s *Session) dispatch(h *pdu.BHS) error {
+	m, err := s.dec.Decode(h)
+	if err != nil {
+		return protoErr("full feature phase", "%v", err)
+	}
+	switch m := m.(type) {
+	case *pdu.DataIn:
+		return s.onDataIn(m)
+	case *pdu.SCSIResponse:
+		return s.onResponse(m)
+	case *pdu.R2T:
+		return s.onR2T(m)
+	case *pdu.NOPIn:
+		return s.onNOPIn(m)
+	case *pdu.TaskMgmtResponse:
+		s.window(m.ExpCmdSN, m.MaxCmdSN)
+		s.statSN(m.StatSN)
+		t, err := s.taskFor(m.ITT, "Task Management Response")
+		if t == nil || err != nil {
+			return s.discard(err)
+		}
+		if err := s.discard(nil); err != nil {
+			return err
+		}
+		t.response = m.Response
+		s.complete(t, nil)
+	case *pdu.TextResponse:
+		return s.onText(m)
+	case *pdu.LogoutResponse:
+		s.window(m.ExpCmdSN, m.MaxCmdSN)
+		s.statSN(m.StatSN)
+		t, err := s.taskFor(m.ITT, "Logout Response")
+		if t == nil || err != nil {
+			return s.discard(err)
+		}
+		if err := s.discard(nil); err != nil {
+			return err
+		}
+		t.response = m.Response
+		if m.Response == pdu.LogoutSuccess {
+			s.loggedOut.Store(true)
+		}
+		s.complete(t, nil)
+	case *pdu.AsyncMessage:
+		return s.onAsync(m)
+	case *pdu.Reject:
+		return s.onReject(m)
+	default:
+		return protoErr(m.Opcode().String(), "not expected in the full feature phase")
+	}
+	return nil
+}
+
+// taskFor finds the task of itt. A PDU for a task that is gone (late, after
+// an abort) returns (nil, nil) and is dropped; an ITT we never issued is a
+// protocol error.
+func (s *Session) taskFor(itt uint32, what string) (*task, error) {
+	t, late := s.tasks.lookup(itt)
+	if t != nil {
+		return t, nil
+	}
+	if late {
+		s.log.Debug("iscsi: dropping PDU for a finished task", "pdu", what, "itt", fmt.Sprintf("%#x", itt))
+		return nil, nil
+	}
+	return nil, protoErr(what, "ITT %#x was never issued", itt)
+}
+
+// discard skips the current data segment and returns err (or the read error).
+func (s *Session) discard(err error) error {
+	if derr := s.c.DiscardData(); derr != nil && !errors.Is(derr, conn.ErrDataDigest) {
+		return derr
+	}
+	return err
+}
+
+// readSmall reads the current data segment into the session's scratch buffer.
+func (s *Session) readSmall() ([]byte, error) {
+	n := s.c.DataLen()
+	if cap(s.small) < n {
+		s.small = make([]byte, n)
+	}
+	b := s.small[:n]
+	return b, s.c.ReadData(b)
+}
+
+// window takes ExpCmdSN and MaxCmdSN from a target PDU (RFC 7143 §4.2.2.1).
+func (s *Session) window(exp, max uint32) {
+	if pdu.SNLess(max, exp-1) {
+		return // MaxCmdSN < ExpCmdSN-1: the fields are to be ignored
+	}
+	if pdu.SNGreater(exp, s.expCmdSN.Load()) {
+		s.expCmdSN.Store(exp)
+	}
+	if pdu.SNGreater(max, s.maxCmdSN.Load()) {
+		s.maxCmdSN.Store(max)
+		s.wake()
+	}
+}
+
+// statSN records a status sequence number: ExpStatSN is the one after it.
+func (s *Session) statSN(sn uint32) {
+	if next := sn + 1; pdu.SNGreater(next, s.expStatSN.Load()) {
+		s.expStatSN.Store(next)
+	}
+}
+
+func (s *Session) onDataIn(m *pdu.DataIn) error {
+	s.window(m.ExpCmdSN, m.MaxCmdSN)
+	if m.HasStatus {
+		s.statSN(m.StatSN)
+	}
+	t, err := s.taskFor(m.ITT, "SCSI Data-In")
+	if t == nil || err != nil {
+		return s.discard(err)
+	}
+	n := m.DataSegmentLength
+	switch {
+	case n == 0:
+	case t.failErr != nil:
+		if err := s.discard(nil); err != nil {
+			return err
+		}
+	case t.kind != kindSCSI || !t.read:
+		t.failErr = protoErr("SCSI Data-In", "data for ITT %#x, which is not a read", m.ITT)
+		if err := s.discard(nil); err != nil {
+			return err
+		}
+	case m.DataSN != t.expDataSN:
+		t.failErr = protoErr("SCSI Data-In", "DataSN %d for ITT %#x, expected %d", m.DataSN, m.ITT, t.expDataSN)
+		if err := s.discard(nil); err != nil {
+			return err
+		}
+	case m.BufferOffset != t.received:
+		t.failErr = protoErr("SCSI Data-In", "BufferOffset %d for ITT %#x, expected %d (data must arrive in order)", m.BufferOffset, m.ITT, t.received)
+		if err := s.discard(nil); err != nil {
+			return err
+		}
+	case uint64(m.BufferOffset)+uint64(n) > uint64(t.expLen):
+		t.failErr = protoErr("SCSI Data-In", "%d bytes at offset %d for ITT %#x, beyond the %d bytes expected", n, m.BufferOffset, m.ITT, t.expLen)
+		if err := s.discard(nil); err != nil {
+			return err
+		}
+	default:
+		t.ioMu.Lock()
+		if t.abandoned.Load() {
+			err = s.c.DiscardData()
+		} else {
+			err = s.c.ReadDataVector(t.vec, int64(m.BufferOffset))
+		}
+		t.ioMu.Unlock()
+		if err != nil {
+			if !errors.Is(err, conn.ErrDataDigest) {
+				return err
+			}
+			t.failErr = err
+		}
+		t.received += n
+	}
+	if m.DataSN == t.expDataSN {
+		t.expDataSN++
+	}
+	if !m.HasStatus {
+		return nil
+	}
+	if !m.Final {
+		return protoErr("SCSI Data-In", "S bit without F bit for ITT %#x", m.ITT)
+	}
+	t.status = m.Status
+	t.setResidual(m.Underflow, m.Overflow, m.ResidualCount)
+	s.finishSCSI(t)
+	return nil
+}
+
+func (t *task) setResidual(under, over bool, count uint32) {
+	t.underflow, t.overflow = under, over
+	if under || over {
+		t.residual = count
+	}
+}
+
+// finishSCSI completes a SCSI task whose status arrived, checking first that
+// a read that reports GOOD delivered every byte it claims: otherwise stale
+// bytes of the caller's buffer would pass for data.
+func (s *Session) finishSCSI(t *task) {
+	if t.failErr == nil && t.read && scsi.Status(t.status).OK() {
+		want := t.expLen
+		if t.underflow {
+			want = t.expLen - min(t.residual, t.expLen)
+		}
+		if t.received != want {
+			t.failErr = protoErr("SCSI status", "GOOD for ITT %#x after %d bytes of Data-In, %d expected", t.itt.Load(), t.received, want)
+		}
+	}
+	s.complete(t, t.failErr)
+}
+
+func (s *Session) onResponse(m *pdu.SCSIResponse) error {
+	s.window(m.ExpCmdSN, m.MaxCmdSN)
+	s.statSN(m.StatSN)
+	t, err := s.taskFor(m.ITT, "SCSI Response")
+	if t == nil || err != nil {
+		return s.discard(err)
+	}
+	data, err := s.readSmall()
+	if err != nil && !errors.Is(err, conn.ErrDataDigest) {
+		return err
+	}
+	if err != nil && t.failErr == nil {
+		t.failErr = err
+	}
+	if t.kind != kindSCSI {
+		return protoErr("SCSI Response", "for ITT %#x, which is not a SCSI command", m.ITT)
+	}
+	if len(data) >= 2 {
+		sl := int(binary.BigEndian.Uint16(data))
+		if sl > len(data)-2 {
+			if t.failErr == nil {
+				t.failErr = protoErr("SCSI Response", "SenseLength %d in a %d-byte data segment", sl, len(data))
+			}
+		} else {
+			t.senseLen = copy(t.senseBuf[:], data[2:2+sl])
+		}
+	}
+	t.status, t.response = m.Status, m.Response
+	t.setResidual(m.Underflow, m.Overflow, m.ResidualCount)
+	if m.Response != pdu.RespCommandCompleted && t.failErr == nil {
+		t.failErr = fmt.Errorf("iscsi: target failure (response 0x%02x) for ITT %#x", m.Response, m.ITT)
+	}
+	s.finishSCSI(t)
+	return nil
+}
+
+func (s *Session) onR2T(m *pdu.R2T) error {
+	s.window(m.ExpCmdSN, m.MaxCmdSN)
+	t, err := s.taskFor(m.ITT, "R2T")
+	if t == nil || err != nil {
+		return s.discard(err)
+	}
+	if err := s.discard(nil); err != nil {
+		return err
+	}
+	var bad error
+	switch {
+	case t.kind != kindSCSI || !t.write:
+		bad = protoErr("R2T", "for ITT %#x, which is not a write", m.ITT)
+	case m.R2TSN != t.r2tSN:
+		bad = protoErr("R2T", "R2TSN %d for ITT %#x, expected %d", m.R2TSN, m.ITT, t.r2tSN)
+	case m.DesiredDataTransferLength == 0:
+		bad = protoErr("R2T", "zero Desired Data Transfer Length for ITT %#x", m.ITT)
+	case m.DesiredDataTransferLength > s.params.MaxBurstLength:
+		bad = protoErr("R2T", "%d bytes asked for ITT %#x, above MaxBurstLength %d", m.DesiredDataTransferLength, m.ITT, s.params.MaxBurstLength)
+	case uint64(m.BufferOffset)+uint64(m.DesiredDataTransferLength) > uint64(t.expLen):
+		bad = protoErr("R2T", "%d bytes at offset %d for ITT %#x, beyond the %d bytes of the command", m.DesiredDataTransferLength, m.BufferOffset, m.ITT, t.expLen)
+	case m.TTT == pdu.ReservedITT:
+		bad = protoErr("R2T", "reserved Target Transfer Tag for ITT %#x", m.ITT)
+	}
+	if bad != nil {
+		// The target waits for data we will not send: fail the task here and
+		// abort it there.
+		t.failErr = bad
+		s.failAndAbort(t)
+		return nil
+	}
+	t.r2tSN++
+	s.post(wreq{kind: wData, t: t, itt: m.ITT, ttt: m.TTT, off: m.BufferOffset, n: m.DesiredDataTransferLength})
+	return nil
+}
+
+func (s *Session) onNOPIn(m *pdu.NOPIn) error {
+	s.window(m.ExpCmdSN, m.MaxCmdSN)
+	if m.ITT == pdu.ReservedITT {
+		// Unsolicited: a ping from the target if TTT is set.
+		if err := s.discard(nil); err != nil {
+			return err
+		}
+		if m.TTT != pdu.ReservedITT {
+			s.post(wreq{kind: wNOPReply, ttt: m.TTT, lun: m.LUN})
+		}
+		return nil
+	}
+	s.statSN(m.StatSN)
+	t, err := s.taskFor(m.ITT, "NOP-In")
+	if t == nil || err != nil {
+		return s.discard(err)
+	}
+	if err := s.discard(nil); err != nil {
+		return err
+	}
+	if t.kind != kindNOP {
+		return protoErr("NOP-In", "for ITT %#x, which is not a ping", m.ITT)
+	}
+	s.complete(t, nil)
+	return nil
+}
+
+func (s *Session) onText(m *pdu.TextResponse) error {
+	s.window(m.ExpCmdSN, m.MaxCmdSN)
+	s.statSN(m.StatSN)
+	t, err := s.taskFor(m.ITT, "Text Response")
+	if t == nil || err != nil {
+		return s.discard(err)
+	}
+	if t.kind != kindText {
+		return s.discard(protoErr("Text Response", "for ITT %#x, which is not a text request", m.ITT))
+	}
+	if len(t.text)+s.c.DataLen() > s.cfg.MaxText {
+		t.failErr = fmt.Errorf("iscsi: text answer longer than %d bytes", s.cfg.MaxText)
+		if err := s.discard(nil); err != nil {
+			return err
+		}
+		s.failAndAbort(t)
+		return nil
+	}
+	data, err := s.readSmall()
+	if err != nil {
+		if !errors.Is(err, conn.ErrDataDigest) {
+			return err
+		}
+		t.failErr = err
+	}
+	t.text = append(t.text, data...)
+	if m.Final {
+		if m.Continue {
+			return protoErr("Text Response", "F and C bits both set")
+		}
+		s.complete(t, t.failErr)
+		return nil
+	}
+	if m.TTT == pdu.ReservedITT {
+		return protoErr("Text Response", "more to come (F=0) with a reserved Target Transfer Tag")
+	}
+	s.post(wreq{kind: wTextCont, t: t, itt: m.ITT, ttt: m.TTT})
+	return nil
+}
+
+func (s *Session) onAsync(m *pdu.AsyncMessage) error {
+	s.window(m.ExpCmdSN, m.MaxCmdSN)
+	s.statSN(m.StatSN)
+	data, err := s.readSmall()
+	if err != nil && !errors.Is(err, conn.ErrDataDigest) {
+		return err
+	}
+	switch m.AsyncEvent {
+	case pdu.AsyncSCSIEvent:
+		var sense []byte
+		if len(data) >= 2 {
+			if sl := int(binary.BigEndian.Uint16(data)); sl <= len(data)-2 {
+				sense = data[2 : 2+sl]
+			}
+		}
+		s.log.Warn("iscsi: asynchronous SCSI event", "lun", fmt.Sprintf("%#x", m.LUN), "sense", fmt.Sprintf("%x", sense))
+		s.disk.invalidate()
+	case pdu.AsyncLogoutRequest:
+		s.log.Warn("iscsi: the target asks us to log out", "within_seconds", m.Parameter3)
+		s.bg.Add(1)
+		go s.logoutOnRequest(m.Parameter3)
+	case pdu.AsyncDropConnection, pdu.AsyncDropAllConnections:
+		return fmt.Errorf("the target announced it drops the connection (async event %d, Time2Wait %d s)", m.AsyncEvent, m.Parameter2)
+	case pdu.AsyncRenegotiate:
+		s.log.Info("iscsi: the target asks to renegotiate parameters; keeping the current ones")
+	default:
+		s.log.Info("iscsi: asynchronous message ignored", "event", m.AsyncEvent, "vcode", m.AsyncVCode)
+	}
+	return nil
+}
+
+func (s *Session) onReject(m *pdu.Reject) error {
+	s.window(m.ExpCmdSN, m.MaxCmdSN)
+	s.statSN(m.StatSN)
+	data, err := s.readSmall()
+	if err != nil && !errors.Is(err, conn.ErrDataDigest) {
+		return err
+	}
+	if len(data) < pdu.BHSLen {
+		return protoErr("Reject", "carries %d bytes, not the rejected PDU's 48-byte header", len(data))
+	}
+	h := (*pdu.BHS)(data[:pdu.BHSLen])
+	itt := h.ITT()
+	s.log.Warn("iscsi: target rejected a PDU", "reason", pdu.RejectReasonString(m.Reason), "op", h.Opcode().String(), "itt", fmt.Sprintf("%#x", itt))
+	if itt == pdu.ReservedITT {
+		return nil
+	}
+	t, _ := s.tasks.lookup(itt)
+	if t == nil {
+		return nil
+	}
+	if h.Opcode() == pdu.OpDataOut || h.Opcode() == pdu.OpSNACKReq {
+		// The command itself lives on at the target: abort it.
+		t.failErr = &RejectError{Reason: m.Reason}
+		s.failAndAbort(t)
+		return nil
+	}
+	s.complete(t, &RejectError{Reason: m.Reason})
+	return nil
+}

@@ -1,0 +1,370 @@
+// Package session is the iSCSI initiator: it logs in to a target (with CHAP
+// when asked), discovers targets, and runs the full-feature phase, in which
+// SCSI commands travel as tasks multiplexed by Initiator Task Tag.
+//
+// Each Session runs one reader and one writer goroutine on its connection.
+// Callers register a task, hand it to the writer (which assigns its CmdSN
+// when the command window allows, so that a command cancelled before that
+// leaves no gap), and wait on a Future. The reader puts Data-In straight
+// into the caller's iovector.Vector at its BufferOffset and completes the
+// task when the status arrives. When the connection dies, every task in
+// flight fails exactly once with an error that unwraps to ErrSessionClosed
+// and carries the cause.
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/iscsi-go/iscsi/auth/chap"
+	"github.com/iscsi-go/iscsi/conn"
+	"github.com/iscsi-go/iscsi/iscsiurl"
+	"github.com/iscsi-go/iscsi/pdu"
+	"github.com/iscsi-go/iscsi/pdu/keys"
+	"github.com/iscsi-go/iscsi/scsi"
+)
+
+var (
+	errTooManyTasks = errors.New("iscsi: too many tasks in flight")
+	// ErrClosedByUser is the cause of a session ended by Close.
+	ErrClosedByUser = errors.New("closed by the application")
+	// ErrLoggedOut is the cause of a session ended by a logout.
+	ErrLoggedOut = errors.New("logged out")
+)
+
+// Session is a logged-in iSCSI session. It is safe for concurrent use.
+type Session struct {
+	cfg    Config
+	log    *slog.Logger
+	url    *iscsiurl.URL
+	portal string
+	target string
+	c      *conn.Conn
+	params keys.Params
+	isid   pdu.ISID
+	tsih   uint16
+	lun    uint64 // the URL's LUN, encoded
+
+	tasks table
+	wq    chan wreq // callers → writer
+
+	rqMu     sync.Mutex // reader → writer, never blocking the reader
+	rq       []wreq
+	rqSignal chan struct{}
+
+	cmdSN     uint32 // writer only
+	expStatSN atomic.Uint32
+	expCmdSN  atomic.Uint32
+	maxCmdSN  atomic.Uint32
+
+	closing   chan struct{}
+	closeOnce sync.Once
+	cause     error
+	done      chan struct{}
+	loops     sync.WaitGroup
+	bg        sync.WaitGroup
+	loggedOut atomic.Bool
+
+	// Reader-owned.
+	dec   pdu.Decoder
+	small []byte
+
+	// Writer-owned.
+	pending []wreq
+	head    int
+	locked  []*task
+	wcmd    pdu.SCSICommand
+	wout    pdu.DataOut
+
+	disk diskState
+}
+
+// Dial logs in to the target and LUN of rawURL
+// (iscsi://[user[%password]@]host[:port]/target-iqn/lun) and starts the
+// session. ctx bounds the login; Config.LoginTimeout bounds it too.
+func Dial(ctx context.Context, rawURL string, cfg *Config) (*Session, error) {
+	c := cfg.withDefaults()
+	u, err := c.parser().Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return dialURL(ctx, u, &c, false)
+}
+
+// DialURL is Dial for a URL already parsed.
+func DialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config) (*Session, error) {
+	c := cfg.withDefaults()
+	return dialURL(ctx, u, &c, false)
+}
+
+func (c *Config) parser() iscsiurl.Parser {
+	look := c.LookupEnv
+	if look == nil {
+		look = os.LookupEnv
+	}
+	return iscsiurl.Parser{LookupEnv: look}
+}
+
+// chapConfig returns the CHAP credentials for u, or nil for none.
+func (c *Config) chapConfig(u *iscsiurl.URL) *chap.Config {
+	var cc chap.Config
+	switch {
+	case u.User != "":
+		cc = chap.Config{Username: u.User, Secret: u.Password, TargetUsername: u.TargetUser, TargetSecret: u.TargetPassword}
+	case c.Username != "":
+		cc = chap.Config{Username: c.Username, Secret: c.Secret, TargetUsername: c.TargetUsername, TargetSecret: c.TargetSecret}
+	default:
+		return nil
+	}
+	cc.Algorithms = c.CHAPAlgorithms
+	if len(u.Auth) > 0 {
+		cc.Algorithms = make([]chap.Algorithm, len(u.Auth))
+		for i, a := range u.Auth {
+			cc.Algorithms[i] = chap.Algorithm(a)
+		}
+	}
+	return &cc
+}
+
+func (c *Config) offer(u *iscsiurl.URL, discovery bool) keys.Offer {
+	o := c.Operational
+	o.Discovery = discovery
+	if v := u.HeaderDigest.Offer(); v != "" {
+		o.HeaderDigest = strings.Split(v, ",")
+	}
+	if v := u.DataDigest.Offer(); v != "" {
+		o.DataDigest = strings.Split(v, ",")
+	}
+	return o
+}
+
+func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) (*Session, error) {
+	s := &Session{
+		cfg:      *cfg,
+		log:      cfg.Logger,
+		url:      u,
+		portal:   u.Portal(),
+		target:   u.Target,
+		isid:     cfg.ISID,
+		wq:       make(chan wreq, 64),
+		rqSignal: make(chan struct{}, 1),
+		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	if s.isid == (pdu.ISID{}) {
+		s.isid = NewISID()
+	}
+	if !discovery {
+		l, err := scsi.EncodeLUN(uint32(u.LUN))
+		if err != nil {
+			return nil, err
+		}
+		s.lun = uint64(l)
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.LoginTimeout)
+	defer cancel()
+	spec := &loginSpec{
+		cfg:       cfg,
+		target:    u.Target,
+		discovery: discovery,
+		chap:      cfg.chapConfig(u),
+		offer:     cfg.offer(u, discovery),
+		isid:      s.isid,
+		cmdSN:     1,
+	}
+	portal := s.portal
+	for redirects := 0; ; redirects++ {
+		spec.portal = portal
+		c, err := conn.Dial(ctx, cfg.Dialer, portal)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("iscsi: connect to %s: %w (%w)", portal, context.Cause(ctx), err)
+			}
+			return nil, fmt.Errorf("iscsi: connect to %s: %w", portal, err)
+		}
+		if cfg.TracePDUs {
+			c.Trace = s.tracePDU
+		}
+		res, err := login(ctx, c, spec)
+		var red *redirectError
+		if errors.As(err, &red) {
+			c.Close()
+			if redirects >= cfg.MaxRedirects {
+				return nil, fmt.Errorf("%w: %d", ErrTooManyRedirects, redirects+1)
+			}
+			portal, err = redirectPortal(red.address)
+			if err != nil {
+				return nil, err
+			}
+			s.log.Info("iscsi: login redirected", "from", spec.portal, "to", portal, "permanent", red.permanent)
+			continue
+		}
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		s.start(c, portal, res)
+		return s, nil
+	}
+}
+
+// redirectPortal turns a TargetAddress ("host:port,tpgt", "[v6]:port", "host")
+// into a dialable host:port.
+func redirectPortal(addr string) (string, error) {
+	if i := strings.LastIndexByte(addr, ','); i >= 0 && !strings.Contains(addr[i:], "]") {
+		addr = addr[:i]
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		host, port = strings.Trim(addr, "[]"), conn.DefaultPort
+	}
+	if host == "" {
+		return "", protoErr("Login Response", "redirection to %q, which names no host", addr)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
+		return "", protoErr("Login Response", "redirection to %q, which has a bad port", addr)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// start moves a logged-in connection to the full-feature phase.
+func (s *Session) start(c *conn.Conn, portal string, res *loginResult) {
+	s.c = c
+	s.portal = portal
+	s.params = res.params
+	s.tsih = res.tsih
+	s.cmdSN = res.cmdSN
+	s.expStatSN.Store(res.expStatSN)
+	s.expCmdSN.Store(res.expCmdSN)
+	s.maxCmdSN.Store(res.maxCmdSN)
+	c.SetDigests(pdu.Digests{Header: res.params.HeaderDigest, Data: res.params.DataDigest})
+	c.SetLimits(pdu.Limits{MaxDataSegmentLength: int(res.params.MaxRecvDataSegmentLength)})
+	s.log.Debug("iscsi: logged in", "target", s.target, "portal", portal, "tsih", s.tsih,
+		"header_digest", res.params.HeaderDigest, "data_digest", res.params.DataDigest)
+	s.loops.Add(2)
+	go s.readLoop()
+	go s.writeLoop()
+	go s.janitor()
+}
+
+func (s *Session) tracePDU(sent bool, h *pdu.BHS) {
+	dir := "recv"
+	if sent {
+		dir = "send"
+	}
+	s.log.Debug("iscsi pdu", "dir", dir, "op", h.Opcode().String(), "itt", fmt.Sprintf("%#x", h.ITT()),
+		"len", h.DataSegmentLength(), "final", h.Final())
+}
+
+// fail starts the end of the session with cause. The first cause wins.
+func (s *Session) fail(cause error) {
+	s.closeOnce.Do(func() {
+		if s.loggedOut.Load() {
+			cause = ErrLoggedOut
+		}
+		s.cause = &closedError{cause: cause}
+		close(s.closing)
+		if s.c != nil {
+			s.c.Close()
+		}
+	})
+}
+
+// janitor waits for the end, then fails every task left, exactly once.
+func (s *Session) janitor() {
+	<-s.closing
+	s.loops.Wait()
+	for _, t := range s.tasks.close(s.cause) {
+		s.complete(t, s.cause)
+	}
+	close(s.done)
+}
+
+// Close ends the session abruptly: the connection is closed and every task
+// in flight fails with an error wrapping ErrSessionClosed. It is idempotent
+// and returns once every goroutine of the session has stopped.
+func (s *Session) Close() error {
+	s.fail(ErrClosedByUser)
+	<-s.done
+	s.bg.Wait()
+	return nil
+}
+
+// Done is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err returns why the session ended (wrapping ErrSessionClosed), or nil.
+func (s *Session) Err() error {
+	select {
+	case <-s.closing:
+		return s.cause
+	default:
+		return nil
+	}
+}
+
+// Params returns the negotiated parameters.
+func (s *Session) Params() keys.Params { return s.params }
+
+// Target returns the target name; Portal the address connected to.
+func (s *Session) Target() string { return s.target }
+
+// Portal returns the host:port the session is connected to.
+func (s *Session) Portal() string { return s.portal }
+
+// ISID returns the session's initiator session ID; TSIH the target's handle.
+func (s *Session) ISID() pdu.ISID { return s.isid }
+
+// TSIH returns the target-assigned session handle.
+func (s *Session) TSIH() uint16 { return s.tsih }
+
+// Logout ends the session gracefully: it asks the target to close the
+// session, waits for the answer (bounded by ctx and AbortTimeout), then
+// closes. Commands still in flight fail with ErrSessionClosed.
+func (s *Session) Logout(ctx context.Context) error {
+	if err := s.Err(); err != nil {
+		<-s.done
+		s.bg.Wait()
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.AbortTimeout)
+	defer cancel()
+	t := getTask()
+	t.kind = kindLogout
+	t.reason = pdu.LogoutCloseSession
+	t.immediate = true
+	f := s.submit(ctx, t)
+	res, err := f.Wait()
+	if err == nil {
+		if res.Response != pdu.LogoutSuccess {
+			err = fmt.Errorf("iscsi: logout refused with response %d", res.Response)
+		} else {
+			s.loggedOut.Store(true)
+		}
+	}
+	s.fail(ErrLoggedOut)
+	<-s.done
+	s.bg.Wait()
+	return err
+}
+
+// sleepCtx sleeps for d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
