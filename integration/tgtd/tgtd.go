@@ -31,6 +31,8 @@ const (
 	// maxStartAttempts is how many ports Start tries when another process
 	// takes the chosen port between the probe and tgtd's bind.
 	maxStartAttempts = 8
+	// maxControl is the largest control number tgtd accepts with -C.
+	maxControl = 32767
 )
 
 // ErrNotInstalled is returned (wrapped) when a required program is not found.
@@ -134,10 +136,11 @@ func startOnce(host string, port int, tgtdPath, tgtadmPath string) (*process, er
 	p := &process{
 		host: host,
 		port: port,
-		// The IPC socket lives in a private directory, so the control
-		// number cannot collide with another instance; the port is
-		// unique among running instances anyway, so it doubles as one.
-		control: port,
+		// The IPC socket ("<sock>.<control>") lives in a private
+		// directory, so the control number cannot collide with another
+		// instance's; derive it from the port anyway so it differs
+		// between instances. tgtd accepts -C 0..32767 only.
+		control: port % (maxControl + 1),
 		dir:     dir,
 		sock:    filepath.Join(dir, "ipc"),
 		logPath: filepath.Join(dir, "tgtd.log"),
