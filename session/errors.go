@@ -59,6 +59,9 @@ type LoginError struct {
 	Detail uint8
 	Target string // the target name asked for, "" for discovery
 	Portal string
+	// NoCredentials is set when we offered no CHAP: an authentication
+	// failure then means the target requires CHAP.
+	NoCredentials bool
 }
 
 var loginDetails = map[uint16]string{
@@ -99,6 +102,9 @@ func (e *LoginError) Error() string {
 	where := e.Portal
 	if e.Target != "" {
 		where = e.Target + " at " + e.Portal
+	}
+	if e.Status() == 0x0201 && e.NoCredentials {
+		what = "authentication failed: the target requires CHAP and no credentials were given (URL user%password@ or LIBISCSI_CHAP_USERNAME/LIBISCSI_CHAP_PASSWORD)"
 	}
 	return fmt.Sprintf("iscsi login to %s: status 0x%04x: %s", where, e.Status(), what)
 }

@@ -316,7 +316,8 @@ func (l *loginConn) receive() (bool, error) {
 		}
 		return false, &redirectError{address: addr, permanent: r.StatusDetail == 2}
 	default:
-		return false, &LoginError{Class: r.StatusClass, Detail: r.StatusDetail, Target: l.spec.target, Portal: l.spec.portal}
+		return false, &LoginError{Class: r.StatusClass, Detail: r.StatusDetail, Target: l.spec.target, Portal: l.spec.portal,
+			NoCredentials: l.spec.chap == nil}
 	}
 	if r.ITT != l.itt {
 		return false, protoErr("Login Response", "ITT %#x, we sent %#x", r.ITT, l.itt)
