@@ -141,13 +141,15 @@ func (t *Target) Name() string { return t.cfg.Name }
 // Target made with New.
 func (t *Target) Addr() string { return t.addr }
 
-// LUNData returns the content of a RAM LUN (the Target's own memory, for
-// tests to check what a WRITE stored or to preload data), nil for a null
-// or unknown LUN.
+// LUNData returns a copy of the content of a RAM LUN, for tests to check
+// what a WRITE stored; nil for a null or unknown LUN. (Preload data with
+// LUN.Data.)
 func (t *Target) LUNData(number uint32) []byte {
 	for _, l := range t.luns {
-		if l.Number == number {
-			return l.Data
+		if l.Number == number && !l.Null {
+			l.mu.RLock()
+			defer l.mu.RUnlock()
+			return append([]byte(nil), l.Data...)
 		}
 	}
 	return nil
