@@ -389,7 +389,6 @@ func (p *Peer) close() {
 	})
 }
 
-
 func wrapf(sentinel error, format string, args ...any) error {
 	return fmt.Errorf("%w: %s", sentinel, fmt.Sprintf(format, args...))
 }

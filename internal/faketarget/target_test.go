@@ -303,7 +303,11 @@ func TestReadWriteRoundTrip(t *testing.T) {
 		{"small bursts", Config{MaxRecvDataSegmentLength: 512, FirstBurstLength: 1024, MaxBurstLength: 4096, MaxOutstandingR2T: 3},
 			func(o *keys.Offer) { o.MaxOutstandingR2T = keys.Some[uint32](4) }, 512, 64, true},
 		{"all immediate", Config{MaxRecvDataSegmentLength: 65536}, nil, 512, 8, false},
-		{"small initiator MRDSL", Config{}, func(o *keys.Offer) { o.MaxRecvDataSegmentLength = keys.Some[uint32](4096); o.MaxBurstLength = keys.Some[uint32](16384); o.FirstBurstLength = keys.Some[uint32](8192) }, 512, 128, true},
+		{"small initiator MRDSL", Config{}, func(o *keys.Offer) {
+			o.MaxRecvDataSegmentLength = keys.Some[uint32](4096)
+			o.MaxBurstLength = keys.Some[uint32](16384)
+			o.FirstBurstLength = keys.Some[uint32](8192)
+		}, 512, 128, true},
 		{"separate status", Config{SeparateStatus: true}, nil, 512, 33, false},
 	}
 	for _, tt := range tests {
