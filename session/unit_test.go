@@ -1,0 +1,146 @@
+package session
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/iscsi-go/iscsi/iscsiurl"
+	"github.com/iscsi-go/iscsi/pdu"
+	"github.com/iscsi-go/iscsi/pdu/keys"
+)
+
+func TestTableGenerations(t *testing.T) {
+	var tb table
+	a, b := &task{}, &task{}
+	if err := tb.add(a); err != nil {
+		t.Fatal(err)
+	}
+	ittA := a.itt.Load()
+	if got, late := tb.lookup(ittA); got != a || late {
+		t.Fatalf("lookup = %v %v", got, late)
+	}
+	tb.release(a)
+	if got, late := tb.lookup(ittA); got != nil || !late {
+		t.Fatalf("released ITT: lookup = %v, late %v; want nil, late", got, late)
+	}
+	if err := tb.add(b); err != nil {
+		t.Fatal(err)
+	}
+	ittB := b.itt.Load()
+	if ittB&0xffff != ittA&0xffff || ittB == ittA {
+		t.Fatalf("slot not reused with a new generation: %#x then %#x", ittA, ittB)
+	}
+	// A late PDU for a's ITT must not reach b.
+	if got, late := tb.lookup(ittA); got != nil || !late {
+		t.Fatalf("late PDU for the slot's previous task found %v", got)
+	}
+	// An ITT never issued is not "late".
+	if got, late := tb.lookup(0x1234_0777); got != nil || late {
+		t.Fatalf("never-issued ITT: %v late=%v", got, late)
+	}
+	if got := tb.close(errors.New("x")); len(got) != 1 || got[0] != b {
+		t.Fatalf("close returned %v", got)
+	}
+	if err := tb.add(&task{}); err == nil {
+		t.Fatal("add after close succeeded")
+	}
+	// The reserved ITT is never handed out, whatever the generation.
+	var tb2 table
+	for i := 0; i < 70000; i++ {
+		x := &task{}
+		if err := tb2.add(x); err != nil {
+			t.Fatal(err)
+		}
+		if x.itt.Load() == pdu.ReservedITT {
+			t.Fatal("reserved ITT handed out")
+		}
+		tb2.release(x)
+	}
+}
+
+func TestParseTargetAddress(t *testing.T) {
+	good := []struct {
+		in   string
+		host string
+		port int
+		tpgt int
+	}{
+		{"127.0.0.1:3260,1", "127.0.0.1", 3260, 1},
+		{"[::1]:13260,7", "::1", 13260, 7},
+		{"10.0.0.1:3260", "10.0.0.1", 3260, -1},
+		{"host.example", "host.example", 3260, -1},
+		{"[fe80::1]", "fe80::1", 3260, -1},
+		{"[fe80::1],2", "fe80::1", 3260, 2},
+	}
+	for _, c := range good {
+		p, err := parseTargetAddress(c.in)
+		if err != nil || p.Host != c.host || p.Port != c.port || p.TPGT != c.tpgt || p.Address != c.in {
+			t.Errorf("parseTargetAddress(%q) = %+v, %v", c.in, p, err)
+		}
+	}
+	for _, in := range []string{"", "1.2.3.4:99999,1", "1.2.3.4:3260,x", "1.2.3.4:3260,-1", ":3260,1", "1.2.3.4:abc"} {
+		if _, err := parseTargetAddress(in); err == nil {
+			t.Errorf("parseTargetAddress(%q) succeeded", in)
+		}
+	}
+	if _, err := parseSendTargets(nil); err != nil {
+		t.Error(err)
+	}
+	if _, err := parseSendTargets([]keys.Pair{{Key: "TargetAddress", Value: "1.2.3.4:3260,1"}}); err == nil {
+		t.Error("TargetAddress before TargetName accepted")
+	}
+}
+
+func TestRedirectPortal(t *testing.T) {
+	for in, want := range map[string]string{
+		"10.1.1.1:3261,1": "10.1.1.1:3261",
+		"[::1]:3262":      "[::1]:3262",
+		"example.com":     "example.com:3260",
+		"[::2]":           "[::2]:3260",
+	} {
+		if got, err := redirectPortal(in); err != nil || got != want {
+			t.Errorf("redirectPortal(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", ":3260", "1.2.3.4:0", "1.2.3.4:70000"} {
+		if _, err := redirectPortal(in); err == nil {
+			t.Errorf("redirectPortal(%q) succeeded", in)
+		}
+	}
+}
+
+func TestIdentity(t *testing.T) {
+	if err := iscsiurl.ValidateName(DefaultInitiatorName()); err != nil {
+		t.Fatalf("default initiator name %q invalid: %v", DefaultInitiatorName(), err)
+	}
+	seen := map[pdu.ISID]bool{}
+	for i := 0; i < 1000; i++ {
+		id := NewISID()
+		if id[0]>>6 != 2 {
+			t.Fatalf("ISID %x is not of the random type (T=10b)", id)
+		}
+		if seen[id] {
+			t.Fatalf("ISID %x handed out twice", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestLoginErrorText(t *testing.T) {
+	e := &LoginError{Class: 2, Detail: 1, Target: "iqn.x", Portal: "1.2.3.4:3260", NoCredentials: true}
+	if !errors.Is(e, ErrAuthenticationFailed) || errors.Is(e, ErrTargetNotFound) {
+		t.Fatal("Is")
+	}
+	if !strings.Contains(e.Error(), "requires CHAP") || !strings.Contains(e.Error(), "0x0201") {
+		t.Fatalf("message %q", e.Error())
+	}
+	e2 := &LoginError{Class: 2, Detail: 3, Portal: "p"}
+	if !errors.Is(e2, ErrTargetNotFound) || !strings.Contains(e2.Error(), "not found") {
+		t.Fatalf("%v", e2)
+	}
+	ce := &closedError{cause: ErrClosedByUser}
+	if !errors.Is(ce, ErrSessionClosed) || !errors.Is(ce, ErrClosedByUser) {
+		t.Fatal("closedError must unwrap to the sentinel and the cause")
+	}
+}
