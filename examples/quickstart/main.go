@@ -17,7 +17,7 @@ import (
 
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: quickstart iscsi://[user[%password]@]host[:port]")
+		os.Stderr.WriteString("usage: quickstart iscsi://[user[%password]@]host[:port]\n")
 		os.Exit(2)
 	}
 	if err := run(os.Args[1]); err != nil {
