@@ -1,0 +1,436 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/iscsi-go/iscsi/iovector"
+	"github.com/iscsi-go/iscsi/scsi"
+	"github.com/iscsi-go/iscsi/session"
+)
+
+// errInterrupted ends a run aborted by a second signal.
+var errInterrupted = errors.New("interrupted twice: commands in flight aborted")
+
+// maxRetries bounds consecutive BUSY or UNIT ATTENTION retries of one worker,
+// like libiscsi's 4 × max_in_flight for the whole client.
+const maxRetries = 4
+
+// issuer is what a worker sends commands through: *session.Session.
+type issuer interface {
+	Read(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector) session.Future
+	Write(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector) session.Future
+}
+
+// worker is one of the -m goroutines, each with one command in flight at a
+// time, its own buffer and vector (so that the I/O path allocates nothing),
+// its own random source and its own counters, read by the progress line.
+type worker struct {
+	ops      atomic.Uint64
+	bytes    atomic.Uint64
+	pos      atomic.Uint64 // the LBA after the last command issued
+	inFlight atomic.Int32
+	busy     atomic.Uint64
+	errs     atomic.Uint64
+	reads    uint64
+	writes   uint64
+
+	buf  []byte
+	vec  iovector.Vector
+	rng  *rand.Rand
+	hist histogram
+	_    [64]byte // keep workers' counters off each other's cache lines
+}
+
+// runner runs the load of one invocation.
+type runner struct {
+	s         issuer
+	o         options
+	blockSize uint64
+	numBlocks uint64
+	out       io.Writer // progress lines
+	stderr    io.Writer
+
+	workers []*worker
+	next    atomic.Uint64 // the next sequential LBA, before wrapping
+	issued  atomic.Uint64 // commands claimed, when o.maxIOs is set
+	stopped atomic.Bool
+	stopCh  chan struct{}
+	stop1   sync.Once
+	errMu   sync.Mutex
+	err     error
+	cancel  context.CancelCauseFunc
+	start   time.Time
+}
+
+func newRunner(s issuer, g session.Geometry, o options, out, stderr io.Writer) *runner {
+	r := &runner{
+		s:         s,
+		o:         o,
+		blockSize: uint64(g.BlockSize),
+		numBlocks: g.Blocks,
+		out:       out,
+		stderr:    stderr,
+		stopCh:    make(chan struct{}),
+	}
+	seed := uint64(time.Now().UnixNano())
+	for i := 0; i < o.maxInFlight; i++ {
+		w := &worker{
+			buf: make([]byte, uint64(o.blocks)*r.blockSize),
+			rng: rand.New(rand.NewPCG(seed, uint64(i))),
+		}
+		if o.write || o.mix > 0 {
+			for j := range w.buf {
+				w.buf[j] = byte(j*7 + i)
+			}
+		}
+		r.workers = append(r.workers, w)
+	}
+	return r
+}
+
+// stop makes the workers finish the command they have in flight and return.
+func (r *runner) stop() {
+	r.stop1.Do(func() {
+		r.stopped.Store(true)
+		close(r.stopCh)
+	})
+}
+
+// fail records the first fatal error, stops the run and aborts the
+// commands in flight.
+func (r *runner) fail(err error) {
+	r.errMu.Lock()
+	if r.err == nil {
+		r.err = err
+	}
+	r.errMu.Unlock()
+	r.stop()
+	r.cancel(err)
+}
+
+// summary is the result of a run, printed at the end (as JSON with --json).
+type summary struct {
+	Mode         string  `json:"mode"`
+	Random       bool    `json:"random"`
+	RandomBlocks bool    `json:"random_blocks"`
+	QueueDepth   int     `json:"queue_depth"`
+	BlockSize    uint64  `json:"block_size"`
+	Blocks       int     `json:"blocks_per_io"`
+	Seconds      float64 `json:"seconds"`
+	IOs          uint64  `json:"ios"`
+	Reads        uint64  `json:"reads"`
+	Writes       uint64  `json:"writes"`
+	Bytes        uint64  `json:"bytes"`
+	IOPS         float64 `json:"iops"`
+	MBps         float64 `json:"mb_per_s"`  // 10^6 bytes per second
+	MiBps        float64 `json:"mib_per_s"` // 2^20 bytes per second
+	LatP50us     float64 `json:"lat_p50_us"`
+	LatP99us     float64 `json:"lat_p99_us"`
+	LatP999us    float64 `json:"lat_p999_us"`
+	LatMaxus     float64 `json:"lat_max_us"`
+	Busy         uint64  `json:"busy"`
+	Errors       uint64  `json:"errors"`
+	CPUUser      float64 `json:"cpu_user_s"`
+	CPUSys       float64 `json:"cpu_sys_s"`
+	CPUPerIOus   float64 `json:"cpu_per_io_us"`
+	AllocsPerIO  float64 `json:"allocs_per_io"`
+}
+
+func (s *summary) print(w io.Writer) {
+	fmt.Fprintf(w, "%s: %d I/Os in %.2f s: %.0f IOPS, %.1f MB/s (%.1f MiB/s)",
+		s.Mode, s.IOs, s.Seconds, s.IOPS, s.MBps, s.MiBps)
+	if s.Reads > 0 && s.Writes > 0 {
+		fmt.Fprintf(w, ", %d reads, %d writes", s.Reads, s.Writes)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "latency: p50 %.1f µs, p99 %.1f µs, p99.9 %.1f µs, max %.1f µs\n",
+		s.LatP50us, s.LatP99us, s.LatP999us, s.LatMaxus)
+	fmt.Fprintf(w, "cpu: user %.3f s, system %.3f s, %.2f µs per I/O; %.2f allocations per I/O\n",
+		s.CPUUser, s.CPUSys, s.CPUPerIOus, s.AllocsPerIO)
+	if s.Busy > 0 || s.Errors > 0 {
+		fmt.Fprintf(w, "busy %d, errors %d\n", s.Busy, s.Errors)
+	}
+}
+
+// cpuTimes returns this process's user and system CPU time.
+func cpuTimes() (user, sys time.Duration) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0
+	}
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
+}
+
+func mallocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
+}
+
+// run issues commands until -t seconds pass, a signal arrives or
+// o.maxIOs commands are done, waits for those in flight, and sums up.
+func (r *runner) run(ctx context.Context, sigs <-chan os.Signal) (*summary, error) {
+	ctx, r.cancel = context.WithCancelCause(ctx)
+	defer r.cancel(nil)
+
+	m0 := mallocs()
+	u0, s0 := cpuTimes()
+	r.start = time.Now()
+	if r.o.runtime > 0 {
+		t := time.AfterFunc(time.Duration(r.o.runtime)*time.Second, r.stop)
+		defer t.Stop()
+	}
+	var wg sync.WaitGroup
+	for _, w := range r.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.work(ctx, w)
+		}()
+	}
+	done := make(chan struct{})
+	var pwg sync.WaitGroup
+	pwg.Add(1)
+	go func() {
+		defer pwg.Done()
+		r.monitor(done, sigs)
+	}()
+	wg.Wait()
+	end := time.Now()
+	u1, s1 := cpuTimes()
+	m1 := mallocs()
+	close(done)
+	pwg.Wait()
+
+	r.errMu.Lock()
+	err := r.err
+	r.errMu.Unlock()
+
+	total := &histogram{}
+	sum := &summary{
+		Mode:         modeName(r.o),
+		Random:       r.o.random,
+		RandomBlocks: r.o.randomBlocks,
+		QueueDepth:   r.o.maxInFlight,
+		BlockSize:    r.blockSize,
+		Blocks:       r.o.blocks,
+		Seconds:      end.Sub(r.start).Seconds(),
+		CPUUser:      (u1 - u0).Seconds(),
+		CPUSys:       (s1 - s0).Seconds(),
+	}
+	for _, w := range r.workers {
+		total.merge(&w.hist)
+		sum.IOs += w.ops.Load()
+		sum.Bytes += w.bytes.Load()
+		sum.Reads += w.reads
+		sum.Writes += w.writes
+		sum.Busy += w.busy.Load()
+		sum.Errors += w.errs.Load()
+	}
+	if sum.Seconds > 0 {
+		sum.IOPS = float64(sum.IOs) / sum.Seconds
+		sum.MBps = float64(sum.Bytes) / sum.Seconds / 1e6
+		sum.MiBps = float64(sum.Bytes) / sum.Seconds / (1 << 20)
+	}
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	sum.LatP50us = us(total.quantile(0.5))
+	sum.LatP99us = us(total.quantile(0.99))
+	sum.LatP999us = us(total.quantile(0.999))
+	sum.LatMaxus = us(time.Duration(total.max))
+	if sum.IOs > 0 {
+		sum.CPUPerIOus = us(u1-u0+s1-s0) / float64(sum.IOs)
+		sum.AllocsPerIO = float64(m1-m0) / float64(sum.IOs)
+	}
+	return sum, err
+}
+
+// work is one worker's loop: one command at a time until stopped.
+func (r *runner) work(ctx context.Context, w *worker) {
+	bs := r.blockSize
+	maxBlocks := uint64(r.o.blocks)
+	curLen := -1
+	retries := 0
+	for !r.stopped.Load() {
+		if r.o.maxIOs > 0 && r.issued.Add(1) > r.o.maxIOs {
+			r.stop()
+			return
+		}
+		n := maxBlocks
+		if r.o.randomBlocks {
+			n = w.rng.Uint64N(maxBlocks) + 1
+		}
+		var lba uint64
+		if r.o.random {
+			lba = w.rng.Uint64N(r.numBlocks)
+		} else {
+			lba = (r.next.Add(n) - n) % r.numBlocks
+		}
+		n = min(n, r.numBlocks-lba)
+		w.pos.Store(lba + n)
+		if int(n) != curLen {
+			w.vec.Set(w.buf[:n*bs])
+			curLen = int(n)
+		}
+		write := r.o.write || (r.o.mix > 0 && w.rng.IntN(100) < r.o.mix)
+
+		w.inFlight.Store(1)
+		t0 := time.Now()
+		var f session.Future
+		if write {
+			f = r.s.Write(ctx, lba, uint32(n), &w.vec)
+		} else {
+			f = r.s.Read(ctx, lba, uint32(n), &w.vec)
+		}
+		_, err := f.Wait()
+		lat := time.Since(t0)
+		w.inFlight.Store(0)
+
+		if err != nil {
+			if ctx.Err() != nil {
+				return // the run was aborted; fail recorded why
+			}
+			if errors.Is(err, scsi.ErrBusy) || errors.Is(err, scsi.ErrUnitAttention) {
+				w.busy.Add(1)
+				if retries++; retries > maxRetries {
+					r.fail(fmt.Errorf("maximum number of command retries reached at lba %d: %w", lba, err))
+					return
+				}
+				continue
+			}
+			op := "READ"
+			if write {
+				op = "WRITE"
+			}
+			err = fmt.Errorf("%s of %d blocks at lba %d failed: %w", op, n, lba, err)
+			if r.o.ignoreErrors && !errors.Is(err, session.ErrSessionClosed) {
+				w.errs.Add(1)
+				fmt.Fprintf(r.stderr, "%v\n", err)
+				continue
+			}
+			w.errs.Add(1)
+			r.fail(err)
+			return
+		}
+		retries = 0
+		w.hist.record(lat)
+		w.ops.Add(1)
+		w.bytes.Add(n * bs)
+		if write {
+			w.writes++
+		} else {
+			w.reads++
+		}
+	}
+}
+
+// counts sums the workers' counters.
+func (r *runner) counts() (ops, bytes uint64, inFlight int, busy uint64) {
+	for _, w := range r.workers {
+		ops += w.ops.Load()
+		bytes += w.bytes.Load()
+		inFlight += int(w.inFlight.Load())
+		busy += w.busy.Load()
+	}
+	return
+}
+
+// monitor prints the progress line once a second, the final average when
+// the run stops, handles signals, and aborts a run in which nothing
+// completes for o.stall.
+func (r *runner) monitor(done <-chan struct{}, sigs <-chan os.Signal) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	stopCh := r.stopCh
+	lastTime := r.start
+	var lastOps, lastBytes uint64
+	lastProgress := r.start
+	for {
+		select {
+		case <-done:
+			if stopCh != nil { // ended by -n's limit or an error before the stop line
+				r.printFinal(time.Now())
+			}
+			return
+		case sig := <-sigs:
+			if r.stopped.Load() {
+				r.fail(fmt.Errorf("%w (%v)", errInterrupted, sig))
+			} else {
+				r.stop()
+			}
+		case <-stopCh:
+			stopCh = nil
+			r.printFinal(time.Now())
+		case now := <-tick.C:
+			ops, bytes, inFlight, busy := r.counts()
+			if ops != lastOps {
+				lastProgress = now
+			} else if inFlight > 0 && now.Sub(lastProgress) >= r.o.stall {
+				r.fail(fmt.Errorf("no command completed for %v", r.o.stall))
+			}
+			if stopCh != nil {
+				r.printProgress(now, ops, bytes, inFlight, busy, lastTime, lastOps, lastBytes)
+			}
+			lastTime, lastOps, lastBytes = now, ops, bytes
+		}
+	}
+}
+
+// printProgress prints libiscsi's progress line.
+func (r *runner) printProgress(now time.Time, ops, bytes uint64, inFlight int, busy uint64, lastTime time.Time, lastOps, lastBytes uint64) {
+	elapsed := now.Sub(r.start)
+	secs := uint64(elapsed / time.Second)
+	if r.o.runtime > 0 {
+		secs = uint64(r.o.runtime) - min(secs, uint64(r.o.runtime))
+	}
+	var pos uint64
+	if r.o.random {
+		pos = r.workers[0].pos.Load()
+	} else {
+		pos = r.next.Load() % r.numBlocks
+	}
+	aiops := rate(ops, elapsed)
+	ambps := rate(bytes, elapsed) >> 20
+	dt := now.Sub(lastTime)
+	iops := rate(ops-lastOps, dt)
+	mbps := rate(bytes-lastBytes, dt) >> 20
+	fmt.Fprintf(r.out, "\r%s - lba %d, iops current %d (%d MB/s), iops average %d (%d MB/s), in_flight %d, busy %d        %s",
+		progressClock(secs), pos, iops, mbps, aiops, ambps, inFlight, busy, r.newline())
+}
+
+// printFinal prints libiscsi's last line: the average over the run.
+func (r *runner) printFinal(now time.Time) {
+	ops, _, _, _ := r.counts()
+	aiops := rate(ops, now.Sub(r.start))
+	fmt.Fprintf(r.out, "\riops average %d (%d MB/s)                                                        %s",
+		aiops, (aiops*uint64(r.o.blocks)*r.blockSize)>>20, r.newline())
+}
+
+func (r *runner) newline() string {
+	if r.o.logging {
+		return "\n"
+	}
+	return ""
+}
+
+// rate returns n per second over d, 0 for a zero d.
+func rate(n uint64, d time.Duration) uint64 {
+	if d <= 0 {
+		return 0
+	}
+	return uint64(float64(n) * float64(time.Second) / float64(d))
+}
+
+// progressClock formats seconds as HH:MM:SS.
+func progressClock(secs uint64) string {
+	return fmt.Sprintf("%02d:%02d:%02d", secs/3600, secs%3600/60, secs%60)
+}
