@@ -549,5 +549,7 @@ func (p *Peer) enterFullFeature() {
 	p.c.SetDigests(pdu.Digests{Header: p.params.HeaderDigest, Data: p.params.DataDigest})
 	// Lengths are checked by the target itself, so that an initiator
 	// sending too much is a recorded violation and not a dead connection.
-	p.c.SetLimits(pdu.Limits{MaxDataSegmentLength: pdu.MaxDataSegmentLength, MaxAHSLength: pdu.MaxAHSLength})
+	// Beyond 16 times the declaration, the connection is dropped.
+	limit := min(16*int(p.params.TargetMaxRecvDataSegmentLength), pdu.MaxDataSegmentLength)
+	p.c.SetLimits(pdu.Limits{MaxDataSegmentLength: limit, MaxAHSLength: pdu.MaxAHSLength})
 }

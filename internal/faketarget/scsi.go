@@ -224,22 +224,16 @@ func (p *Peer) sendResult(tk *task, r *result) error {
 	if r.status != scsi.StatusGood {
 		return p.queueStatus(tk, r, 0, false, false, true)
 	}
-	n := uint32(r.length())
-	edtl := req.ExpectedDataTransferLength
+	n := uint64(r.length())
+	edtl := uint64(req.ExpectedDataTransferLength)
 	if !req.Read {
 		if n > 0 {
 			p.t.violate("SCSI Command ITT %#x (%v): returns data but the R bit is clear", req.ITT, scsi.OpCode(tk.cmd.CDB[0]))
 		}
 		edtl = 0
 	}
-	send := min(n, edtl)
-	var resid uint32
-	over, under := n > edtl, n < edtl
-	if over {
-		resid = n - edtl
-	} else if under {
-		resid = edtl - n
-	}
+	send := uint32(min(n, edtl))
+	resid, over, under := residual(n, edtl)
 	if send == 0 {
 		return p.queueStatus(tk, r, resid, over, under, true)
 	}
@@ -292,6 +286,18 @@ func (p *Peer) sendResult(tk *task, r *result) error {
 	err := p.c.Flush()
 	p.vec.Reset()
 	return err
+}
+
+// residual compares what a command transfers with what the initiator
+// expected, for the SCSI Response's O and U bits and ResidualCount.
+func residual(n, edtl uint64) (resid uint32, over, under bool) {
+	switch {
+	case n > edtl:
+		return uint32(min(n-edtl, 0xffffffff)), true, false
+	case n < edtl:
+		return uint32(edtl - n), false, true
+	}
+	return 0, false, false
 }
 
 // queueStatus queues a SCSI Response (with fixed sense for CHECK

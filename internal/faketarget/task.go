@@ -74,7 +74,7 @@ type task struct {
 	// Write state.
 	write      bool
 	edtl       uint32
-	xfer       uint32 // bytes the CDB transfers
+	xfer       uint64 // bytes the CDB transfers
 	need       uint32 // bytes to R2T for: min(edtl, xfer)
 	dst        []byte // where the data goes, nil to discard
 	res        result // the outcome to report once the data is in

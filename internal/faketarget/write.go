@@ -105,8 +105,8 @@ func (p *Peer) startWrite(tk *task, imm []byte) error {
 			tk.res = resLBARange
 			break
 		}
-		tk.xfer = uint32(n)
-		tk.need = min(tk.edtl, tk.xfer)
+		tk.xfer = n
+		tk.need = uint32(min(uint64(tk.edtl), tk.xfer))
 		if !tk.lun.Null {
 			tk.dst = tk.lun.Data[start : start+uint64(tk.need)]
 		}
@@ -180,12 +180,7 @@ func (p *Peer) advanceWrite(tk *task) error {
 	var resid uint32
 	over, under := false, false
 	if r.status == scsi.StatusGood {
-		over, under = tk.xfer > tk.edtl, tk.xfer < tk.edtl
-		if over {
-			resid = tk.xfer - tk.edtl
-		} else if under {
-			resid = tk.edtl - tk.xfer
-		}
+		resid, over, under = residual(tk.xfer, uint64(tk.edtl))
 	}
 	p.wmu.Lock()
 	err := p.queueStatus(tk, &r, resid, over, under, true)
