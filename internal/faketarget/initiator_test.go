@@ -25,6 +25,8 @@ type ini struct {
 	params keys.Params
 	tpairs []keys.Pair // pairs of the last login response
 
+	lastLogin pdu.LoginResponse
+
 	cmd  pdu.SCSICommand
 	dout pdu.DataOut
 	nop  pdu.NOPOut
@@ -88,6 +90,7 @@ func (i *ini) exchange(csg, nsg uint8, transit bool, pairs []keys.Pair) (*pdu.Lo
 		return nil, nil, err
 	}
 	i.expSN = rsp.StatSN + 1
+	i.lastLogin = rsp
 	got, err := keys.Parse(data)
 	if err != nil {
 		return nil, nil, err

@@ -165,7 +165,7 @@ func (p *Peer) login() error {
 			continue
 		}
 		rsp := x.Response
-		if st.first && rsp.Transit && rsp.NSG == pdu.StageFullFeature && rsp.TSIH == 0 {
+		if rsp.Transit && rsp.NSG == pdu.StageFullFeature && rsp.StatusClass == pdu.LoginSuccess && rsp.TSIH == 0 {
 			rsp.TSIH = st.tsih
 		}
 		payload := x.Raw

@@ -50,6 +50,9 @@ func TestLoginNoneAndLogout(t *testing.T) {
 	if !i.params.HasTargetPortalGroupTag || i.params.TargetPortalGroupTag != 1 {
 		t.Errorf("TargetPortalGroupTag = %d (%v), want 1", i.params.TargetPortalGroupTag, i.params.HasTargetPortalGroupTag)
 	}
+	if i.lastLogin.TSIH == 0 {
+		t.Error("final Login Response without a TSIH")
+	}
 	if i.params.TargetAlias != "fake" {
 		t.Errorf("TargetAlias = %q", i.params.TargetAlias)
 	}
