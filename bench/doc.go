@@ -1,0 +1,13 @@
+// Package bench holds the benchmarks that measure the initiator against
+// fixed yardsticks, and bench/compare.sh, which compares cmd/iscsi-perf with
+// libiscsi's iscsi-perf against tgtd.
+//
+// BenchmarkDistance measures, in the same run, (a) the raw loopback round
+// trip of package rawrt (a zero-work server, 48-byte requests, 48-byte
+// headers plus 4 KiB or 128 KiB of payload, 32 outstanding) and (b) a
+// session reading the same sizes at queue depth 32 from an in-process null
+// target (internal/faketarget) over loopback TCP, and reports (b)/(a): the
+// share of the machine's loopback round-trip rate that survives iSCSI.
+//
+//	go test ./bench -run '^$' -bench Distance -benchtime 3s -count 5
+package bench
