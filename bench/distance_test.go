@@ -25,7 +25,7 @@ const (
 func nullTarget(tb testing.TB) *session.Session {
 	tb.Helper()
 	tgt := faketarget.Start(tb, faketarget.Config{
-		LUNs: []faketarget.LUN{{Number: 1, BlockSize: blockSize, Blocks: 1 << 31, Null: true}},
+		LUNs:  []faketarget.LUN{{Number: 1, BlockSize: blockSize, Blocks: 1 << 31, Null: true}},
 		Hooks: faketarget.Hooks{Login: fixTSIH},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
