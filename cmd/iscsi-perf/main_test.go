@@ -1,0 +1,327 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iscsi-go/iscsi/internal/faketarget"
+	"github.com/iscsi-go/iscsi/iovector"
+	"github.com/iscsi-go/iscsi/pdu"
+	"github.com/iscsi-go/iscsi/scsi"
+	"github.com/iscsi-go/iscsi/session"
+)
+
+const testURL = "iscsi://127.0.0.1:3260/iqn.x:t/1"
+
+func TestParseArgs(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    func(o options) string // "" when o is as expected
+		wantErr bool
+	}{
+		{name: "defaults", args: []string{testURL}, want: func(o options) string {
+			if o.maxInFlight != 32 || o.blocks != 8 || o.runtime != 0 || o.random || o.randomBlocks ||
+				o.logging || o.ignoreErrors || o.write || o.mix != 0 || o.json || o.initiator != defaultInitiator || o.url != testURL {
+				return fmt.Sprintf("%+v", o)
+			}
+			return ""
+		}},
+		{name: "libiscsi short flags", args: []string{"-i", "iqn.a:b", "-m", "4", "-b", "256", "-t", "7", "-r", "-R", "-l", "-n", testURL}, want: func(o options) string {
+			if o.initiator != "iqn.a:b" || o.maxInFlight != 4 || o.blocks != 256 || o.runtime != 7 ||
+				!o.random || !o.randomBlocks || !o.logging || !o.ignoreErrors {
+				return fmt.Sprintf("%+v", o)
+			}
+			return ""
+		}},
+		{name: "libiscsi long flags", args: []string{"--initiator-name=iqn.a:b", "--max=2", "--blocks=1", "--runtime=3", "--random", "--random-blocks", "--logging", "--ignore-errors", testURL}, want: func(o options) string {
+			if o.initiator != "iqn.a:b" || o.maxInFlight != 2 || o.blocks != 1 || o.runtime != 3 || !o.random || !o.randomBlocks || !o.logging || !o.ignoreErrors {
+				return fmt.Sprintf("%+v", o)
+			}
+			return ""
+		}},
+		{name: "write", args: []string{"--write", testURL}, want: func(o options) string {
+			if !o.write || o.mix != 0 {
+				return fmt.Sprintf("%+v", o)
+			}
+			return ""
+		}},
+		{name: "mix", args: []string{"--mix=30", "--json", testURL}, want: func(o options) string {
+			if o.write || o.mix != 30 || !o.json {
+				return fmt.Sprintf("%+v", o)
+			}
+			return ""
+		}},
+		{name: "mix 100 is write", args: []string{"--mix=100", testURL}, want: func(o options) string {
+			if !o.write || o.mix != 0 {
+				return fmt.Sprintf("%+v", o)
+			}
+			return ""
+		}},
+		{name: "hidden profiles", args: []string{"--cpuprofile=c", "--memprofile=m", testURL}, want: func(o options) string {
+			if o.cpuProfile != "c" || o.memProfile != "m" {
+				return fmt.Sprintf("%+v", o)
+			}
+			return ""
+		}},
+		{name: "no URL", args: []string{"-m", "3"}, wantErr: true},
+		{name: "two URLs", args: []string{testURL, testURL}, wantErr: true},
+		{name: "zero in flight", args: []string{"-m", "0", testURL}, wantErr: true},
+		{name: "zero blocks", args: []string{"-b", "0", testURL}, wantErr: true},
+		{name: "negative runtime", args: []string{"-t", "-1", testURL}, wantErr: true},
+		{name: "mix above 100", args: []string{"--mix=101", testURL}, wantErr: true},
+		{name: "mix negative", args: []string{"--mix=-1", testURL}, wantErr: true},
+		{name: "write and mix", args: []string{"--write", "--mix=50", testURL}, wantErr: true},
+		{name: "unknown flag", args: []string{"-z", testURL}, wantErr: true},
+		{name: "help", args: []string{"-h"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			o, err := parseArgs(tt.args, &stderr)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("parseArgs(%q) succeeded: %+v", tt.args, o)
+				}
+				if !strings.Contains(stderr.String(), "Usage: iscsi-perf") {
+					t.Errorf("no usage line on stderr: %q", stderr.String())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseArgs(%q): %v (%s)", tt.args, err, stderr.String())
+			}
+			if diff := tt.want(o); diff != "" {
+				t.Errorf("parseArgs(%q) = %s", tt.args, diff)
+			}
+		})
+	}
+}
+
+func TestProgressClock(t *testing.T) {
+	tests := []struct {
+		secs uint64
+		want string
+	}{
+		{0, "00:00:00"}, {5, "00:00:05"}, {65, "00:01:05"}, {3600, "01:00:00"}, {3723, "01:02:03"}, {360000, "100:00:00"},
+	}
+	for _, tt := range tests {
+		if got := progressClock(tt.secs); got != tt.want {
+			t.Errorf("progressClock(%d) = %q, want %q", tt.secs, got, tt.want)
+		}
+	}
+}
+
+// TestProgressLine pins the progress and final lines to libiscsi's format.
+func TestProgressLine(t *testing.T) {
+	var out bytes.Buffer
+	o := options{maxInFlight: 2, blocks: 8, runtime: 10}
+	r := newRunner(nil, session.Geometry{BlockSize: 512, Blocks: 1000}, o, &out, io.Discard)
+	r.start = time.Unix(100, 0)
+	r.next.Store(1016)
+	now := r.start.Add(3 * time.Second)
+	// 6000 I/Os in 3 s, 3000 of them (12000 KiB) in the last second.
+	r.printProgress(now, 6000, 6000*4096, 2, 1, now.Add(-time.Second), 3000, 3000*4096)
+	want := "\r00:00:07 - lba 16, iops current 3000 (11 MB/s), iops average 2000 (7 MB/s), in_flight 2, busy 1        "
+	if out.String() != want {
+		t.Errorf("progress line\n got %q\nwant %q", out.String(), want)
+	}
+	out.Reset()
+	r.o.logging = true
+	r.workers[0].ops.Store(4000)
+	r.printFinal(r.start.Add(2 * time.Second))
+	want = "\riops average 2000 (7 MB/s)                                                        \n"
+	if out.String() != want {
+		t.Errorf("final line\n got %q\nwant %q", out.String(), want)
+	}
+}
+
+func TestVectorSetAllocatesNothing(t *testing.T) {
+	buf := make([]byte, 8192)
+	var v iovector.Vector
+	v.Set(buf)
+	n := 0
+	allocs := testing.AllocsPerRun(100, func() {
+		n = (n + 1) % 16
+		v.Set(buf[:(n+1)*512])
+	})
+	if allocs != 0 {
+		t.Fatalf("Vector.Set on the worker's buffer allocates %v times", allocs)
+	}
+}
+
+// fixTSIH works around faketarget leaving the TSIH of a multi-step leading
+// login at 0 (see bench/distance_test.go).
+func fixTSIH(x *faketarget.LoginExchange) faketarget.Verdict {
+	if x.Response.Transit && x.Response.NSG == pdu.StageFullFeature && x.Response.TSIH == 0 {
+		x.Response.TSIH = 1
+	}
+	return faketarget.Proceed
+}
+
+// opcodeCounter counts the SCSI opcodes a target receives.
+type opcodeCounter struct {
+	mu sync.Mutex
+	n  map[scsi.OpCode]int
+}
+
+func (c *opcodeCounter) hook(cmd *faketarget.Command) faketarget.Verdict {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[scsi.OpCode]int{}
+	}
+	c.n[scsi.OpCode(cmd.CDB[0])]++
+	return faketarget.Proceed
+}
+
+func (c *opcodeCounter) count(ops ...scsi.OpCode) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	total := 0
+	for _, op := range ops {
+		total += c.n[op]
+	}
+	return total
+}
+
+var (
+	readOps  = []scsi.OpCode{scsi.OpRead10, scsi.OpRead16}
+	writeOps = []scsi.OpCode{scsi.OpWrite10, scsi.OpWrite16}
+)
+
+// TestRunAgainstTarget runs whole invocations against an in-process target
+// with a RAM LUN, a fixed number of I/Os each, and checks the commands the
+// target saw, the summary, and that nothing is written unless asked.
+func TestRunAgainstTarget(t *testing.T) {
+	const blocks = 4096
+	tests := []struct {
+		name       string
+		args       []string
+		ios        uint64
+		wantWrites bool
+		wantReads  bool
+	}{
+		{name: "sequential read", args: []string{"-m", "4", "-b", "8"}, ios: 200, wantReads: true},
+		{name: "random read random blocks", args: []string{"-m", "8", "-b", "16", "-r", "-R"}, ios: 300, wantReads: true},
+		{name: "QD1", args: []string{"-m", "1", "-b", "1"}, ios: 50, wantReads: true},
+		{name: "write", args: []string{"-m", "4", "--write"}, ios: 100, wantWrites: true},
+		{name: "mix", args: []string{"-m", "4", "-r", "--mix=50"}, ios: 400, wantWrites: true, wantReads: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ops opcodeCounter
+			tgt := faketarget.Start(t, faketarget.Config{
+				LUNs:  []faketarget.LUN{{Number: 1, BlockSize: 512, Blocks: blocks}},
+				Hooks: faketarget.Hooks{Login: fixTSIH, Command: ops.hook},
+			})
+			url := fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())
+			o, err := parseArgs(append(append([]string{}, tt.args...), "--json", url), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.maxIOs = tt.ios
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if rc := perf(ctx, o, &stdout, &stderr, make(chan os.Signal)); rc != 0 {
+				t.Fatalf("exit status %d; stderr:\n%s", rc, stderr.String())
+			}
+			var sum summary
+			if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+				t.Fatalf("stdout is not one JSON summary: %v\n%s", err, stdout.String())
+			}
+			if sum.IOs != tt.ios || sum.Reads+sum.Writes != tt.ios {
+				t.Errorf("summary counts %d I/Os (%d reads, %d writes), want %d", sum.IOs, sum.Reads, sum.Writes, tt.ios)
+			}
+			if sum.Errors != 0 || sum.IOPS <= 0 || sum.LatP50us <= 0 || sum.LatP50us > sum.LatP99us || sum.LatP99us > sum.LatP999us || sum.LatP999us > sum.LatMaxus {
+				t.Errorf("implausible summary %+v", sum)
+			}
+			reads, writes := ops.count(readOps...), ops.count(writeOps...)
+			if tt.wantWrites != (writes > 0) || uint64(writes) != sum.Writes {
+				t.Errorf("target saw %d writes, summary %d (want writes: %v)", writes, sum.Writes, tt.wantWrites)
+			}
+			// Reads also include what Geometry may read; count only ours.
+			if tt.wantReads != (sum.Reads > 0) || uint64(reads) < sum.Reads {
+				t.Errorf("target saw %d reads, summary %d (want reads: %v)", reads, sum.Reads, tt.wantReads)
+			}
+			if !tt.wantWrites {
+				data := tgt.LUNData(1)
+				if !bytes.Equal(data, make([]byte, len(data))) {
+					t.Errorf("a read-only run changed the LUN")
+				}
+			}
+			if !strings.Contains(stderr.String(), "finished.") {
+				t.Errorf("no 'finished.' on stderr:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+// TestRunFailsOnError checks that a failing command ends the run with exit
+// status 1, and that -n counts errors and goes on.
+func TestRunFailsOnError(t *testing.T) {
+	for _, ignore := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ignore=%v", ignore), func(t *testing.T) {
+			var mu sync.Mutex
+			n := 0
+			tgt := faketarget.Start(t, faketarget.Config{
+				LUNs: []faketarget.LUN{{Number: 1, BlockSize: 512, Blocks: 1024, Null: true}},
+				Hooks: faketarget.Hooks{Login: fixTSIH, Command: func(c *faketarget.Command) faketarget.Verdict {
+					if op := scsi.OpCode(c.CDB[0]); op != scsi.OpRead10 && op != scsi.OpRead16 {
+						return faketarget.Proceed
+					}
+					mu.Lock()
+					n++
+					fail := n%10 == 5
+					mu.Unlock()
+					if !fail {
+						return faketarget.Proceed
+					}
+					if err := c.Respond(scsi.StatusCheckCondition, faketarget.FixedSense(scsi.SenseMediumError, scsi.ASCUnrecoveredReadError)); err != nil {
+						return faketarget.Close
+					}
+					return faketarget.Handled
+				}},
+			})
+			args := []string{"-m", "2", "--json"}
+			if ignore {
+				args = append(args, "-n")
+			}
+			o, err := parseArgs(append(args, fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.maxIOs = 100
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			rc := perf(ctx, o, &stdout, &stderr, make(chan os.Signal))
+			if rc != 1 {
+				t.Fatalf("exit status %d, want 1; stderr:\n%s", rc, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), "READ of 8 blocks at lba") {
+				t.Errorf("stderr does not name the failed READ:\n%s", stderr.String())
+			}
+			if ignore {
+				var sum summary
+				if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+					t.Fatalf("no JSON summary with -n: %v\n%s", err, stdout.String())
+				}
+				if sum.Errors == 0 || sum.IOs == 0 {
+					t.Errorf("with -n: %d errors, %d I/Os; want both > 0", sum.Errors, sum.IOs)
+				}
+			} else if !strings.Contains(stderr.String(), "ABORTED!") {
+				t.Errorf("no ABORTED! after a failed command:\n%s", stderr.String())
+			}
+		})
+	}
+}
