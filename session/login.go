@@ -83,8 +83,13 @@ func login(ctx context.Context, c *conn.Conn, spec *loginSpec) (*loginResult, er
 	l := &loginConn{spec: spec, c: c, itt: 0, csg: pdu.StageSecurity}
 	l.ra.Max = spec.cfg.MaxText
 	res, err := l.run()
-	if err != nil && ctx.Err() != nil && isTimeout(err) {
-		return nil, fmt.Errorf("iscsi login to %s: %w (%w)", spec.portal, context.Cause(ctx), err)
+	if err != nil && isTimeout(err) {
+		// The connection's deadline is the context's: say which one ended.
+		cause := ctx.Err()
+		if cause == nil {
+			cause = context.DeadlineExceeded
+		}
+		return nil, fmt.Errorf("iscsi login to %s: no answer in time: %w (%w)", spec.portal, cause, err)
 	}
 	return res, err
 }
