@@ -79,14 +79,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		t.Errorf("invalid --pagecode %d: a page code is 0 to 255 (0x00 to 0xff)", page)
 		return cli.ExitFailure
 	}
+	if evpd == 0 && page != 0 {
+		// libiscsi sends the page code with EVPD=0, which SPC forbids and
+		// targets refuse (INVALID FIELD IN CDB); say so before connecting.
+		t.Errorf("--pagecode 0x%02x needs --evpd 1 (a page code without EVPD is invalid)", page)
+		return cli.ExitFailure
+	}
 	url, ok := t.OneURL(pos, "You must specify the URL")
 	if !ok {
 		return cli.ExitFailure
-	}
-	if evpd == 0 && page != 0 {
-		// libiscsi sends the page code with EVPD=0, which SPC forbids;
-		// tgtd ignores it and returns standard data, as we do.
-		t.Errorf("note: --pagecode 0x%02x ignored without --evpd 1; printing standard INQUIRY data", page)
 	}
 	s, err := t.Connect(ctx, url)
 	if err != nil {
