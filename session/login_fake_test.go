@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,11 +57,14 @@ func TestCHAPEveryAlgorithm(t *testing.T) {
 					tc.TargetUsername, tc.TargetSecret = "tgt", auth.NewSecret("tgtsecret-456")
 					q = "?target_user=tgt&target_password=tgtsecret-456"
 				}
+				var mu sync.Mutex
 				var chosen string
 				tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(64), CHAP: tc,
 					Hooks: faketarget.Hooks{Login: func(x *faketarget.LoginExchange) faketarget.Verdict {
 						if v, ok := x.Get("CHAP_A"); ok {
+							mu.Lock()
 							chosen = v
+							mu.Unlock()
 						}
 						return faketarget.Proceed
 					}}})
@@ -69,6 +73,8 @@ func TestCHAPEveryAlgorithm(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				mu.Lock()
+				defer mu.Unlock()
 				if chosen != strconv.Itoa(int(alg)) {
 					t.Fatalf("offered CHAP_A=%s, want %d", chosen, alg)
 				}
@@ -146,6 +152,7 @@ func TestCHAPFailures(t *testing.T) {
 // TestCHAPReflection: a target that sends back the challenge we issued on
 // another connection, to have us compute its answer, is refused.
 func TestCHAPReflection(t *testing.T) {
+	var mu sync.Mutex
 	var ours []byte
 	tc := chap.TargetConfig{Username: "ini", Secret: auth.NewSecret("inisecret-123"),
 		TargetUsername: "tgt", TargetSecret: auth.NewSecret("tgtsecret-456")}
@@ -154,7 +161,9 @@ func TestCHAPReflection(t *testing.T) {
 			if v, ok := x.Get("CHAP_C"); ok {
 				b, err := chap.DecodeBinary(v)
 				if err == nil {
+					mu.Lock()
 					ours = b
+					mu.Unlock()
 				}
 			}
 			return faketarget.Proceed
@@ -165,6 +174,8 @@ func TestCHAPReflection(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+	mu.Lock()
+	defer mu.Unlock()
 	if ours == nil {
 		t.Fatal("no challenge captured")
 	}
