@@ -93,34 +93,40 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return t.Fail("", err)
 	}
-	defer cli.Close(s)
 	if evpd == 0 {
-		return standard(ctx, t, s)
+		err = standard(ctx, t, s)
+	} else {
+		err = vpd(ctx, t, s, uint8(page))
 	}
-	return vpd(ctx, t, s, uint8(page))
+	// Log out first, so that with -d the error is the last line.
+	cli.Close(s)
+	if err != nil {
+		return t.Fail("", err)
+	}
+	return cli.ExitOK
 }
 
-func standard(ctx context.Context, t *cli.Tool, s *session.Session) int {
+func standard(ctx context.Context, t *cli.Tool, s *session.Session) error {
 	data, err := cli.In(ctx, s, s.LUN(), scsi.Inquiry(firstAlloc), firstAlloc)
 	if err != nil {
-		return t.Fail("", cli.CommandError(s.LUN(), "INQUIRY", err))
+		return cli.CommandError(s.LUN(), "INQUIRY", err)
 	}
 	q, err := scsi.ParseStandardInquiry(data)
 	if err == nil && q.Truncated && q.FullLength() > len(data) {
 		data, err = cli.In(ctx, s, s.LUN(), scsi.Inquiry(uint16(q.FullLength())), q.FullLength())
 		if err != nil {
-			return t.Fail("", cli.CommandError(s.LUN(), "INQUIRY", err))
+			return cli.CommandError(s.LUN(), "INQUIRY", err)
 		}
 		q, err = scsi.ParseStandardInquiry(data)
 	}
 	if err != nil {
-		return t.Fail("", cli.CommandError(s.LUN(), "INQUIRY", err))
+		return cli.CommandError(s.LUN(), "INQUIRY", err)
 	}
 	printStandard(t.Stdout, &q)
-	return cli.ExitOK
+	return nil
 }
 
-func vpd(ctx context.Context, t *cli.Tool, s *session.Session, page uint8) int {
+func vpd(ctx context.Context, t *cli.Tool, s *session.Session, page uint8) error {
 	cmd := fmt.Sprintf("INQUIRY VPD page 0x%02x (%s)", page, scsi.PageName(page))
 	data, err := cli.In(ctx, s, s.LUN(), scsi.InquiryVPD(page, firstAlloc), firstAlloc)
 	if err == nil {
@@ -133,22 +139,20 @@ func vpd(ctx context.Context, t *cli.Tool, s *session.Session, page uint8) int {
 	}
 	if err != nil {
 		if errors.Is(err, scsi.ErrInvalidFieldInCDB) {
-			t.Errorf("%s on LUN %v: the LUN does not support this page (%v); -e 1 -c 0 lists the pages it has", cmd, s.LUN(), err)
-			return cli.ExitFailure
+			return fmt.Errorf("%s on LUN %v: the LUN does not support this page (%w); -e 1 -c 0 lists the pages it has", cmd, s.LUN(), err)
 		}
-		return t.Fail("", cli.CommandError(s.LUN(), cmd, err))
+		return cli.CommandError(s.LUN(), cmd, err)
 	}
 	ok, err := printPage(t.Stdout, page, data)
 	if err != nil {
-		return t.Fail("", cli.CommandError(s.LUN(), cmd, err))
+		return cli.CommandError(s.LUN(), cmd, err)
 	}
 	if !ok {
 		names := make([]string, len(decodable))
 		for i, p := range decodable {
 			names[i] = fmt.Sprintf("0x%02x", p)
 		}
-		t.Errorf("VPD page 0x%02x (%s) is not one iscsi-inq can decode (it decodes %s)", page, scsi.PageName(page), strings.Join(names, ", "))
-		return cli.ExitFailure
+		return fmt.Errorf("VPD page 0x%02x (%s) is not one iscsi-inq can decode (it decodes %s)", page, scsi.PageName(page), strings.Join(names, ", "))
 	}
-	return cli.ExitOK
+	return nil
 }

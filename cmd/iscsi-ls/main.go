@@ -131,7 +131,15 @@ func listLUNs(ctx context.Context, t *cli.Tool, cfg *session.Config, portalURL *
 	if err != nil {
 		return err
 	}
-	defer cli.Close(s)
+	// Log out before the error is printed, so that with -d it is the
+	// last line.
+	err = reportLUNs(ctx, t, s)
+	cli.Close(s)
+	return err
+}
+
+// reportLUNs prints a line per LUN of the target's REPORT LUNS.
+func reportLUNs(ctx context.Context, t *cli.Tool, s *session.Session) error {
 	ctl := s.LUN()
 
 	// All targets can answer 16 bytes; some fail a larger first request.

@@ -69,13 +69,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return t.Fail("", err)
 	}
-	defer cli.Close(s)
-
 	data, err := cli.In(ctx, s, s.LUN(), scsi.ReadCapacity16(32), 32)
-	if err != nil {
-		return t.Fail("", cli.CommandError(s.LUN(), "READ CAPACITY(16)", err))
+	var c scsi.Capacity16
+	if err == nil {
+		c, err = scsi.ParseReadCapacity16(data)
 	}
-	c, err := scsi.ParseReadCapacity16(data)
+	// Log out first, so that with -d the error is the last line.
+	cli.Close(s)
 	if err != nil {
 		return t.Fail("", cli.CommandError(s.LUN(), "READ CAPACITY(16)", err))
 	}
