@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"time"
 	"testing"
 
 	"github.com/iscsi-go/iscsi/pdu"
@@ -24,13 +26,22 @@ func FuzzServe(f *testing.F) {
 		if len(in) == 0 {
 			return
 		}
-		tg, err := New(Config{LUNs: []LUN{{Number: 1, Blocks: 16}, {Number: 2, Blocks: 1 << 40, Null: true}},
+		// Small LUNs: a READ of a huge null LUN would only be slow.
+		tg, err := New(Config{LUNs: []LUN{{Number: 1, Blocks: 16}, {Number: 2, Blocks: 64, Null: true}},
 			MaxRecvDataSegmentLength: 1024, FirstBurstLength: 1024, MaxBurstLength: 2048, TextSegmentLength: 16,
 			UnitAttention: in[0]&2 != 0})
 		if err != nil {
 			t.Fatal(err)
 		}
 		a, b := net.Pipe()
+		// A hang is a bug too: dump every goroutine and crash so that the
+		// fuzzer keeps the input.
+		watchdog := time.AfterFunc(20*time.Second, func() {
+			buf := make([]byte, 1<<20)
+			os.Stderr.Write(buf[:runtime.Stack(buf, true)])
+			panic("faketarget: Serve hung")
+		})
+		defer watchdog.Stop()
 		done := make(chan error, 1)
 		go func() { done <- tg.Serve(b) }()
 		if in[0]&1 == 1 {
