@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -144,6 +146,11 @@ type summary struct {
 	CPUSys       float64 `json:"cpu_sys_s"`
 	CPUPerIOus   float64 `json:"cpu_per_io_us"`
 	AllocsPerIO  float64 `json:"allocs_per_io"`
+	// ReadCallsPerIO and WriteCallsPerIO are the read-like and write-like
+	// system calls of the process per I/O (Linux /proc/self/io syscr and
+	// syscw; 0 elsewhere).
+	ReadCallsPerIO  float64 `json:"read_calls_per_io"`
+	WriteCallsPerIO float64 `json:"write_calls_per_io"`
 }
 
 func (s *summary) print(w io.Writer) {
@@ -155,8 +162,8 @@ func (s *summary) print(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "latency: p50 %.1f µs, p99 %.1f µs, p99.9 %.1f µs, max %.1f µs\n",
 		s.LatP50us, s.LatP99us, s.LatP999us, s.LatMaxus)
-	fmt.Fprintf(w, "cpu: user %.3f s, system %.3f s, %.2f µs per I/O; %.2f allocations per I/O\n",
-		s.CPUUser, s.CPUSys, s.CPUPerIOus, s.AllocsPerIO)
+	fmt.Fprintf(w, "cpu: user %.3f s, system %.3f s, %.2f µs per I/O; per I/O: %.2f allocations, %.2f read and %.2f write system calls\n",
+		s.CPUUser, s.CPUSys, s.CPUPerIOus, s.AllocsPerIO, s.ReadCallsPerIO, s.WriteCallsPerIO)
 	if s.Busy > 0 || s.Errors > 0 {
 		fmt.Fprintf(w, "busy %d, errors %d\n", s.Busy, s.Errors)
 	}
@@ -169,6 +176,32 @@ func cpuTimes() (user, sys time.Duration) {
 		return 0, 0
 	}
 	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
+}
+
+// ioCalls returns the process's read-like and write-like system calls so
+// far, from /proc/self/io (zeros where that file does not exist).
+func ioCalls() (reads, writes uint64) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes
 }
 
 func mallocs() uint64 {
@@ -184,6 +217,7 @@ func (r *runner) run(ctx context.Context, sigs <-chan os.Signal) (*summary, erro
 	defer r.cancel(nil)
 
 	m0 := mallocs()
+	r0, w0 := ioCalls()
 	u0, s0 := cpuTimes()
 	r.start = time.Now()
 	if r.o.runtime > 0 {
@@ -208,6 +242,7 @@ func (r *runner) run(ctx context.Context, sigs <-chan os.Signal) (*summary, erro
 	wg.Wait()
 	end := time.Now()
 	u1, s1 := cpuTimes()
+	r1, w1 := ioCalls()
 	m1 := mallocs()
 	close(done)
 	pwg.Wait()
@@ -250,6 +285,8 @@ func (r *runner) run(ctx context.Context, sigs <-chan os.Signal) (*summary, erro
 	if sum.IOs > 0 {
 		sum.CPUPerIOus = us(u1-u0+s1-s0) / float64(sum.IOs)
 		sum.AllocsPerIO = float64(m1-m0) / float64(sum.IOs)
+		sum.ReadCallsPerIO = float64(r1-r0) / float64(sum.IOs)
+		sum.WriteCallsPerIO = float64(w1-w0) / float64(sum.IOs)
 	}
 	return sum, err
 }
