@@ -122,3 +122,13 @@ func TestParseModeSense6(t *testing.T) {
 		t.Errorf("block descriptors overrun: %v", err)
 	}
 }
+
+func TestParseModeSense6ShortLength(t *testing.T) {
+	// MODE DATA LENGTH below 3 cannot cover its own header (found by
+	// FuzzParseModeSense6).
+	for _, l := range []byte{0, 1, 2} {
+		if _, err := ParseModeSense6([]byte{l, 0, 0, 0}); !errors.Is(err, ErrMalformed) {
+			t.Errorf("MODE DATA LENGTH %d: %v", l, err)
+		}
+	}
+}

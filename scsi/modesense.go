@@ -55,6 +55,9 @@ func ParseModeSense6(b []byte) (ModeSense6Data, error) {
 	m.ModeDataLength = b[0]
 	m.MediumType = b[1]
 	m.DeviceSpecific = b[2]
+	if m.ModeDataLength < 3 {
+		return m, fmt.Errorf("%w: MODE DATA LENGTH %d is shorter than the header", ErrMalformed, m.ModeDataLength)
+	}
 	if n := m.FullLength(); len(b) > n {
 		b = b[:n]
 	} else if len(b) < n {
