@@ -145,9 +145,9 @@ type ReportSelect uint8
 
 // SELECT REPORT values (SPC-4).
 const (
-	ReportAllLUNs        ReportSelect = 0x00 // logical units, no well-known LUs
-	ReportWellKnownLUNs  ReportSelect = 0x01 // well-known logical units only
-	ReportAllIncludingWK ReportSelect = 0x02 // all logical units
+	ReportAllLUNs               ReportSelect = 0x00 // logical units, no well-known LUs
+	ReportWellKnownLUNs         ReportSelect = 0x01 // well-known logical units only
+	ReportAllIncludingWellKnown ReportSelect = 0x02 // all logical units
 )
 
 // ReportLUNs builds REPORT LUNS (SPC-4). SPC-4 requires an allocation

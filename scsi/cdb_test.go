@@ -24,7 +24,7 @@ func TestCDBLayouts(t *testing.T) {
 		{"READ CAPACITY(16)", ReadCapacity16(32), []byte{0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0}},
 		// SPC-4: SELECT REPORT byte 2, ALLOCATION LENGTH 6-9.
 		{"REPORT LUNS", ReportLUNs(ReportAllLUNs, 16), []byte{0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0}},
-		{"REPORT LUNS sel 2", ReportLUNs(ReportAllIncludingWK, 0x01020304), []byte{0xa0, 0, 2, 0, 0, 0, 1, 2, 3, 4, 0, 0}},
+		{"REPORT LUNS sel 2", ReportLUNs(ReportAllIncludingWellKnown, 0x01020304), []byte{0xa0, 0, 2, 0, 0, 0, 1, 2, 3, 4, 0, 0}},
 		// SBC-3: DPO bit 4, FUA bit 3 of byte 1; LBA 2-5;
 		// GROUP 6; TRANSFER LENGTH 7-8.
 		{"READ(10)", Read10(0x01020304, 0x0506, 0), []byte{0x28, 0, 1, 2, 3, 4, 0, 5, 6, 0}},

@@ -40,18 +40,17 @@ func (m AddressMethod) String() string {
 // Extended address forms (byte 0 of the extended logical unit addressing
 // method: LENGTH and EXTENDED ADDRESS METHOD, SAM-5).
 const (
-	extWellKnown        = 0xc1 // length 0 (2 bytes), method 1
-	extFlatSpace        = 0xd2 // length 1 (4 bytes), method 2
-	extLongFlatSpace    = 0xe2 // length 2 (6 bytes), method 2
-	extLUNNotSpecified  = 0xff // length 3 (8 bytes), method 0xf
-	maxPeripheralLUN    = 0xff
-	maxFlatSpaceLUN     = 0x3fff
-	wellKnownReportLUNs = 0x01
+	extWellKnown       = 0xc1 // length 0 (2 bytes), method 1
+	extFlatSpace       = 0xd2 // length 1 (4 bytes), method 2
+	extLongFlatSpace   = 0xe2 // length 2 (6 bytes), method 2
+	extLUNNotSpecified = 0xff // length 3 (8 bytes), method 0xf
+	maxPeripheralLUN   = 0xff
+	maxFlatSpaceLUN    = 0x3fff
 )
 
 // WellKnownReportLUNs is the REPORT LUNS well-known logical unit (W-LUN
 // 0x01, extended address 0xc101).
-const WellKnownReportLUNs LUN = (extWellKnown<<8 | wellKnownReportLUNs) << 48
+const WellKnownReportLUNs LUN = 0xc101_0000_0000_0000
 
 // ErrLUNFormat: a LUN in a reserved address form.
 var ErrLUNFormat = fmt.Errorf("%w: reserved LUN address form", ErrMalformed)
