@@ -103,6 +103,13 @@ start_tgtd() {
   die "could not start tgtd on a free port"
 }
 
+for wl in $WORKLOADS; do
+  case "$wl" in
+    4k-rand-qd1 | 4k-rand-qd32 | 128k-seq-qd32 | tmpfs-4k-rand-qd32) ;;
+    *) die "unknown workload $wl (known: 4k-rand-qd1 4k-rand-qd32 128k-seq-qd32 tmpfs-4k-rand-qd32)" ;;
+  esac
+done
+
 start_tgtd
 iqn="iqn.2026-11.com.github.iscsi-go:compare"
 shm_file=$(mktemp /dev/shm/iscsi-compare.XXXXXX)
