@@ -74,14 +74,28 @@ type runner struct {
 	start   time.Time
 }
 
+// lockedWriter serialises writes of several goroutines to a writer that
+// may be shared (stdout and stderr may be one file, or one buffer in tests).
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 func newRunner(s issuer, g session.Geometry, o options, out, stderr io.Writer) *runner {
+	mu := new(sync.Mutex)
 	r := &runner{
 		s:         s,
 		o:         o,
 		blockSize: uint64(g.BlockSize),
 		numBlocks: g.Blocks,
-		out:       out,
-		stderr:    stderr,
+		out:       lockedWriter{mu, out},
+		stderr:    lockedWriter{mu, stderr},
 		stopCh:    make(chan struct{}),
 	}
 	seed := uint64(time.Now().UnixNano())
