@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -321,6 +322,80 @@ func TestRunFailsOnError(t *testing.T) {
 				}
 			} else if !strings.Contains(stderr.String(), "ABORTED!") {
 				t.Errorf("no ABORTED! after a failed command:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+// TestEndings checks the two clean endings of a run without an I/O limit:
+// -t seconds, and a first signal (which stops issuing, drains and logs out).
+// A second signal aborts.
+func TestEndings(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		signals int
+		wantRC  int
+		want    string
+	}{
+		{name: "runtime", args: []string{"-t", "1", "-m", "4"}, wantRC: 0, want: "finished."},
+		{name: "one signal", args: []string{"-m", "4"}, signals: 1, wantRC: 0, want: "finished."},
+		{name: "two signals", args: []string{"-m", "4"}, signals: 2, wantRC: 1, want: "ABORTED!"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ops opcodeCounter
+			// With two signals, the target stops answering (its serving
+			// goroutine blocks in the hook) before they are sent, so the
+			// drain after the first cannot finish and only the second ends
+			// the run.
+			var stall atomic.Bool
+			stalled := make(chan struct{})
+			var stalledOnce sync.Once
+			release := make(chan struct{})
+			hook := func(c *faketarget.Command) faketarget.Verdict {
+				if stall.Load() {
+					stalledOnce.Do(func() { close(stalled) })
+					<-release
+					return faketarget.Close
+				}
+				return ops.hook(c)
+			}
+			tgt := faketarget.Start(t, faketarget.Config{
+				LUNs:  []faketarget.LUN{{Number: 1, BlockSize: 512, Blocks: 1 << 20, Null: true}},
+				Hooks: faketarget.Hooks{Login: fixTSIH, Command: hook},
+			})
+			t.Cleanup(func() { close(release) }) // runs before the target's cleanup
+			o, err := parseArgs(append(tt.args, "-l", fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sigs := make(chan os.Signal, 2)
+			go func() {
+				// Signal once the run is under way.
+				for ops.count(readOps...) < 100 {
+					time.Sleep(time.Millisecond)
+				}
+				if tt.signals == 2 {
+					stall.Store(true)
+					<-stalled
+				}
+				for i := 0; i < tt.signals; i++ {
+					sigs <- os.Interrupt
+				}
+			}()
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			rc := perf(ctx, o, &stdout, &stderr, sigs)
+			if rc != tt.wantRC {
+				t.Fatalf("exit status %d, want %d; stdout:\n%s\nstderr:\n%s", rc, tt.wantRC, stdout.String(), stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.want) {
+				t.Errorf("stdout lacks %q:\n%s", tt.want, stdout.String())
+			}
+			if tt.wantRC == 0 && !strings.Contains(stdout.String(), "\riops average ") {
+				t.Errorf("stdout lacks the final iops average line:\n%s", stdout.String())
 			}
 		})
 	}
