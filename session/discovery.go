@@ -47,6 +47,9 @@ func Discover(ctx context.Context, rawURL string, cfg *Config) ([]DiscoveredTarg
 // DiscoverURL is Discover for a URL already parsed.
 func DiscoverURL(ctx context.Context, u *iscsiurl.URL, cfg *Config) ([]DiscoveredTarget, error) {
 	c := cfg.withDefaults()
+	// The whole discovery is bounded, not only the login.
+	ctx, cancel := context.WithTimeout(ctx, c.LoginTimeout+c.CommandTimeout)
+	defer cancel()
 	s, err := dialURL(ctx, u, &c, true)
 	if err != nil {
 		return nil, err

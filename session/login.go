@@ -221,6 +221,7 @@ func (l *loginConn) chap(cfg *chap.Config) ([]keys.Pair, error) {
 // do not fit one PDU), and returns the pairs of the target's answer,
 // reassembled when the target used the C bit. transit asks to move to nsg.
 func (l *loginConn) exchange(pairs []keys.Pair, transit bool, nsg uint8) ([]keys.Pair, error) {
+	l.tracePairs("send", pairs)
 	l.sent = keys.AppendPairs(l.sent[:0], pairs...)
 	segLen := 8192 // the RFC's default MaxRecvDataSegmentLength during login
 	for seg, cont := range keys.Segments(l.sent, segLen) {
@@ -254,6 +255,7 @@ func (l *loginConn) exchange(pairs []keys.Pair, transit bool, nsg uint8) ([]keys
 			if err != nil {
 				return nil, protoErr("Login Response", "%v", err)
 			}
+			l.tracePairs("recv", out)
 			return out, nil
 		}
 		// Ask for the rest with an empty request.
@@ -261,6 +263,27 @@ func (l *loginConn) exchange(pairs []keys.Pair, transit bool, nsg uint8) ([]keys
 			return nil, err
 		}
 	}
+}
+
+// tracePairs logs login keys when PDU tracing is on. CHAP challenges and
+// responses are shown by length only: they are not secrets, but nothing a
+// secret went into belongs in a log.
+func (l *loginConn) tracePairs(dir string, pairs []keys.Pair) {
+	if !l.spec.cfg.TracePDUs || len(pairs) == 0 {
+		return
+	}
+	var b strings.Builder
+	for i, p := range pairs {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		v := p.Value
+		if p.Key == "CHAP_R" || p.Key == "CHAP_C" {
+			v = fmt.Sprintf("<%d chars>", len(v))
+		}
+		b.WriteString(p.Key + "=" + v)
+	}
+	l.spec.cfg.Logger.Debug("iscsi login keys", "dir", dir, "stage", l.csg, "keys", b.String())
 }
 
 func (l *loginConn) send(data []byte, transit, cont bool, nsg uint8) error {

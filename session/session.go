@@ -261,8 +261,63 @@ func (s *Session) tracePDU(sent bool, h *pdu.BHS) {
 	if sent {
 		dir = "send"
 	}
-	s.log.Debug("iscsi pdu", "dir", dir, "op", h.Opcode().String(), "itt", fmt.Sprintf("%#x", h.ITT()),
-		"len", h.DataSegmentLength(), "final", h.Final())
+	s.log.Debug("iscsi pdu", traceAttrs(dir, h)...)
+}
+
+// traceAttrs describes a PDU header for the -d style trace: what it is,
+// which task, and the fields that tell one command from another.
+func traceAttrs(dir string, h *pdu.BHS) []any {
+	a := []any{"dir", dir, "op", h.Opcode().String(), "itt", fmt.Sprintf("%#x", h.ITT()), "len", h.DataSegmentLength()}
+	var d pdu.Decoder
+	m, err := d.Decode(h)
+	if err != nil {
+		return a
+	}
+	switch m := m.(type) {
+	case *pdu.SCSICommand:
+		a = append(a, "cdb", fmt.Sprintf("%x", m.CDB[:cdbLen(m.CDB[0])]), "lun", fmt.Sprintf("%#x", m.LUN),
+			"cmdsn", m.CmdSN, "edtl", m.ExpectedDataTransferLength, "r", m.Read, "w", m.Write)
+	case *pdu.SCSIResponse:
+		a = append(a, "status", fmt.Sprintf("%#02x", m.Status), "response", m.Response, "statsn", m.StatSN, "residual", m.ResidualCount)
+	case *pdu.DataIn:
+		a = append(a, "datasn", m.DataSN, "offset", m.BufferOffset, "final", m.Final, "status_present", m.HasStatus)
+	case *pdu.DataOut:
+		a = append(a, "ttt", fmt.Sprintf("%#x", m.TTT), "datasn", m.DataSN, "offset", m.BufferOffset, "final", m.Final)
+	case *pdu.R2T:
+		a = append(a, "ttt", fmt.Sprintf("%#x", m.TTT), "r2tsn", m.R2TSN, "offset", m.BufferOffset, "length", m.DesiredDataTransferLength)
+	case *pdu.LoginRequest:
+		a = append(a, "csg", m.CSG, "nsg", m.NSG, "transit", m.Transit, "continue", m.Continue)
+	case *pdu.LoginResponse:
+		a = append(a, "csg", m.CSG, "nsg", m.NSG, "transit", m.Transit, "status", fmt.Sprintf("%#04x", uint16(m.StatusClass)<<8|uint16(m.StatusDetail)))
+	case *pdu.TaskMgmtRequest:
+		a = append(a, "function", m.Function, "ref_itt", fmt.Sprintf("%#x", m.ReferencedTaskTag), "ref_cmdsn", m.RefCmdSN)
+	case *pdu.TaskMgmtResponse:
+		a = append(a, "response", m.Response)
+	case *pdu.NOPOut:
+		a = append(a, "ttt", fmt.Sprintf("%#x", m.TTT))
+	case *pdu.NOPIn:
+		a = append(a, "ttt", fmt.Sprintf("%#x", m.TTT))
+	case *pdu.AsyncMessage:
+		a = append(a, "event", m.AsyncEvent)
+	case *pdu.Reject:
+		a = append(a, "reason", pdu.RejectReasonString(m.Reason))
+	}
+	return a
+}
+
+// cdbLen is the length of a CDB by its operation code's group.
+func cdbLen(op byte) int {
+	switch op >> 5 {
+	case 0:
+		return 6
+	case 1, 2:
+		return 10
+	case 4:
+		return 16
+	case 5:
+		return 12
+	}
+	return 16
 }
 
 // fail starts the end of the session with cause. The first cause wins.
