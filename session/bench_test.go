@@ -1,0 +1,84 @@
+package session_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/iscsi-go/iscsi/internal/faketarget"
+	"github.com/iscsi-go/iscsi/iovector"
+	"github.com/iscsi-go/iscsi/session"
+)
+
+// benchSession logs in to an in-process null target over loopback TCP.
+func benchSession(b *testing.B) *session.Session {
+	b.Helper()
+	tg := faketarget.Start(b, faketarget.Config{Name: tgtName, MaxRecvDataSegmentLength: 262144,
+		LUNs: []faketarget.LUN{{Number: 1, Blocks: 1 << 30, Null: true}}})
+	s, err := session.Dial(context.Background(), url(tg, ""), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	if _, err := s.Geometry(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// BenchmarkIO measures reads and writes with caller vectors at queue depth
+// 1 and 32 against the null target. allocs/op must be 0.
+func BenchmarkIO(b *testing.B) {
+	for _, c := range []struct {
+		write bool
+		size  int
+		qd    int
+	}{
+		{false, 4096, 1}, {false, 4096, 32}, {false, 128 << 10, 32},
+		{true, 4096, 1}, {true, 4096, 32}, {true, 128 << 10, 32},
+	} {
+		op := "read"
+		if c.write {
+			op = "write"
+		}
+		b.Run(fmt.Sprintf("%s/%dK/qd%d", op, c.size>>10, c.qd), func(b *testing.B) {
+			s := benchSession(b)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			blocks := uint32(c.size / 512)
+			vecs := make([]*iovector.Vector, c.qd)
+			for i := range vecs {
+				vecs[i] = iovector.New(make([]byte, c.size))
+			}
+			var left atomic.Int64
+			left.Store(int64(b.N))
+			b.SetBytes(int64(c.size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for i := 0; i < c.qd; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					v := vecs[i]
+					lba := uint64(i) * uint64(blocks)
+					for left.Add(-1) >= 0 {
+						var f session.Future
+						if c.write {
+							f = s.Write(ctx, lba, blocks, v)
+						} else {
+							f = s.Read(ctx, lba, blocks, v)
+						}
+						if _, err := f.Wait(); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+		})
+	}
+}
