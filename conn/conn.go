@@ -35,9 +35,16 @@ import (
 // DefaultPort is the IANA port of iSCSI.
 const DefaultPort = "3260"
 
-// ReadBufferSize is the size of the buffered reader. Data segments at least
-// this long are read straight into the destination.
+// ReadBufferSize is the size of the buffered reader: many small PDUs come
+// out of one read system call. Data segments at least this long are read
+// straight into the destination.
 const ReadBufferSize = 64 << 10
+
+// LargeSegment is the data segment length from which the header after it
+// is read on its own, without filling the buffer: the next segment is then
+// likely large too, and is better read straight into its destination than
+// copied out of the buffer.
+const LargeSegment = 16 << 10
 
 // Errors of a connection.
 var (
@@ -85,6 +92,9 @@ type Conn struct {
 	hdr     pdu.BHS
 	ahs     []byte
 	pending int // data segment bytes (with padding and digest) not yet consumed
+	// afterLarge: the current (or last) data segment is at least
+	// LargeSegment long, so the next header is read without filling the buffer.
+	afterLarge bool
 	dataLen int
 	scratch [8]byte
 
@@ -138,10 +148,18 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 	if c.pending != 0 {
 		return nil, nil, fmt.Errorf("%w: %d bytes of the last data segment not consumed", ErrState, c.dataLen)
 	}
-	if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
+	h := &c.hdr
+	direct := c.afterLarge && c.br.Buffered() == 0
+	if direct {
+		// The last data segment was large and went from the socket straight
+		// to its destination. Read only this header (and its digest), so that
+		// the next large segment is not pulled into the buffer and copied.
+		if _, err := io.ReadFull(c.nc, h[:]); err != nil {
+			return nil, nil, err
+		}
+	} else if _, err := io.ReadFull(c.br, h[:]); err != nil {
 		return nil, nil, err
 	}
-	h := &c.hdr
 	if err := c.limits.Load().Check(h); err != nil {
 		return nil, nil, err
 	}
@@ -156,7 +174,11 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 		}
 	}
 	if c.hd.Load() {
-		if _, err := io.ReadFull(c.br, c.scratch[:4]); err != nil {
+		var src io.Reader = c.br
+		if direct && len(c.ahs) == 0 {
+			src = c.nc
+		}
+		if _, err := io.ReadFull(src, c.scratch[:4]); err != nil {
 			return nil, nil, noEOF(err)
 		}
 		crc := digest.Update(digest.Checksum(h[:]), c.ahs)
@@ -166,6 +188,7 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 	}
 	c.dataLen = h.DataSegmentLength()
 	c.pending = c.dataLen
+	c.afterLarge = c.dataLen >= LargeSegment
 	if c.Trace != nil {
 		c.Trace(false, h)
 	}
