@@ -95,8 +95,8 @@ type Conn struct {
 	// afterLarge: the current (or last) data segment is at least
 	// LargeSegment long, so the next header is read without filling the buffer.
 	afterLarge bool
-	dataLen int
-	scratch [8]byte
+	dataLen    int
+	scratch    [8]byte
 
 	// Writer state.
 	hbuf []byte      // headers, small copied data, digests of the pending batch
