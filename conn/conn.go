@@ -10,9 +10,10 @@
 // buffered read; a data segment larger than the buffer goes from the socket
 // straight into the caller's memory.
 //
-// Writing is batched: Queue and QueueVector add PDUs to a pending list,
-// Flush sends them all in one writev. Data segments given as iovector ranges
-// are not copied.
+// Writing is batched: Queue and QueueVector add PDUs to the current Batch,
+// Flush sends them all in one writev. Detach, WriteBatch and Release split
+// Flush so that the owner can queue the next batch while one is written.
+// Data segments given as iovector ranges are not copied.
 //
 // A Conn is not safe for concurrent use, except that one goroutine may read
 // while another writes (the session's reader and writer goroutines).
@@ -98,11 +99,8 @@ type Conn struct {
 	dataLen    int
 	scratch    [8]byte
 
-	// Writer state.
-	hbuf []byte      // headers, small copied data, digests of the pending batch
-	out  net.Buffers // the pending batch, referencing hbuf and caller buffers
-	tmp  net.Buffers // WriteTo consumes its receiver: this is the copy it eats
-	refs []span      // where in hbuf each element of out lives, -1 for caller memory
+	// Writer state: the batch being filled, and a spare one.
+	w, spare *Batch
 
 	// Trace, when set, is called with every header read or written.
 	Trace func(sent bool, h *pdu.BHS)
@@ -110,12 +108,44 @@ type Conn struct {
 
 type span struct{ off, end int }
 
+// Batch is a set of PDUs sent with one writev. A Conn fills one batch while
+// another may be on its way: Detach hands the filled batch out, WriteBatch
+// sends it (without touching the Conn's state, so that the owner may queue
+// more meanwhile), Release gives it back for reuse.
+type Batch struct {
+	hbuf []byte      // headers, small copied data, digests
+	out  net.Buffers // the batch, referencing hbuf and caller buffers
+	tmp  net.Buffers // WriteTo consumes its receiver: this is the copy it eats
+	refs []span      // where in hbuf each element of out lives, -1 for caller memory
+}
+
+// Len returns the bytes in the batch.
+func (b *Batch) Len() int {
+	n := 0
+	for i, s := range b.refs {
+		if s.off >= 0 {
+			n += s.end - s.off
+		} else {
+			n += len(b.out[i])
+		}
+	}
+	return n
+}
+
+func (b *Batch) reset() {
+	clear(b.out)
+	b.out = b.out[:0]
+	b.refs = b.refs[:0]
+	b.hbuf = b.hbuf[:0]
+	b.tmp = nil
+}
+
 // DefaultLimits are in force until SetLimits: what a login response may carry.
 var DefaultLimits = pdu.Limits{MaxDataSegmentLength: 8192, MaxAHSLength: 0}
 
 // New wraps an established net.Conn.
 func New(nc net.Conn) *Conn {
-	c := &Conn{nc: nc, br: bufio.NewReaderSize(nc, ReadBufferSize)}
+	c := &Conn{nc: nc, br: bufio.NewReaderSize(nc, ReadBufferSize), w: new(Batch), spare: new(Batch)}
 	l := DefaultLimits
 	c.limits.Store(&l)
 	return c
@@ -307,11 +337,11 @@ func noEOF(err error) error {
 // Queue adds a PDU whose data segment is copied into the batch (login, text,
 // immediate data of small commands). ahs must be padded (pdu.AppendCommandAHS).
 func (c *Conn) Queue(m pdu.Message, ahs, data []byte) {
-	start := len(c.hbuf)
-	c.hbuf = pdu.AppendHeader(c.hbuf, m, ahs, len(data), c.hd.Load())
-	c.hbuf = pdu.AppendData(c.hbuf, data, c.dd.Load())
+	start := len(c.w.hbuf)
+	c.w.hbuf = pdu.AppendHeader(c.w.hbuf, m, ahs, len(data), c.hd.Load())
+	c.w.hbuf = pdu.AppendData(c.w.hbuf, data, c.dd.Load())
 	c.traceSent(start)
-	c.addSpan(start, len(c.hbuf))
+	c.addSpan(start, len(c.w.hbuf))
 }
 
 // QueueVector adds a PDU whose data segment is n bytes of v at off, sent
@@ -321,83 +351,101 @@ func (c *Conn) QueueVector(m pdu.Message, v *iovector.Vector, off int64, n int) 
 	if n < 0 || off < 0 || off+int64(n) > v.Len() {
 		return fmt.Errorf("%w: %d bytes at offset %d outside a %d-byte vector", ErrState, n, off, v.Len())
 	}
-	start := len(c.hbuf)
-	c.hbuf = pdu.AppendHeader(c.hbuf, m, nil, n, c.hd.Load())
+	start := len(c.w.hbuf)
+	c.w.hbuf = pdu.AppendHeader(c.w.hbuf, m, nil, n, c.hd.Load())
 	c.traceSent(start)
-	c.addSpan(start, len(c.hbuf))
+	c.addSpan(start, len(c.w.hbuf))
 	if n == 0 {
 		return nil
 	}
 	var err error
-	c.out, err = v.AppendBuffers(c.out, off, n)
+	c.w.out, err = v.AppendBuffers(c.w.out, off, n)
 	if err != nil {
 		return err
 	}
-	for len(c.refs) < len(c.out) {
-		c.refs = append(c.refs, span{-1, -1})
+	for len(c.w.refs) < len(c.w.out) {
+		c.w.refs = append(c.w.refs, span{-1, -1})
 	}
-	tail := len(c.hbuf)
-	c.hbuf = append(c.hbuf, pdu.Padding(n)...)
+	tail := len(c.w.hbuf)
+	c.w.hbuf = append(c.w.hbuf, pdu.Padding(n)...)
 	if c.dd.Load() {
 		var crc uint32
 		_ = v.Range(off, n, func(b []byte) error { crc = digest.Update(crc, b); return nil })
 		crc = digest.Update(crc, pdu.Padding(n))
-		c.hbuf = digest.Append(c.hbuf, crc)
+		c.w.hbuf = digest.Append(c.w.hbuf, crc)
 	}
-	if len(c.hbuf) > tail {
-		c.addSpan(tail, len(c.hbuf))
+	if len(c.w.hbuf) > tail {
+		c.addSpan(tail, len(c.w.hbuf))
 	}
 	return nil
 }
 
 func (c *Conn) traceSent(start int) {
 	if c.Trace != nil {
-		c.Trace(true, (*pdu.BHS)(c.hbuf[start:start+pdu.BHSLen]))
+		c.Trace(true, (*pdu.BHS)(c.w.hbuf[start:start+pdu.BHSLen]))
 	}
 }
 
 // addSpan records a piece of hbuf as the next element of the batch. The
 // slices are made at Flush time, because hbuf may move while it grows.
 func (c *Conn) addSpan(off, end int) {
-	if n := len(c.refs); n > 0 && c.refs[n-1].off >= 0 && c.refs[n-1].end == off && len(c.out) == n {
-		c.refs[n-1].end = end // merge with the previous piece of hbuf
+	if n := len(c.w.refs); n > 0 && c.w.refs[n-1].off >= 0 && c.w.refs[n-1].end == off && len(c.w.out) == n {
+		c.w.refs[n-1].end = end // merge with the previous piece of hbuf
 		return
 	}
-	c.out = append(c.out, nil)
-	c.refs = append(c.refs, span{off, end})
+	c.w.out = append(c.w.out, nil)
+	c.w.refs = append(c.w.refs, span{off, end})
 }
 
-// Buffered reports the bytes queued and not yet flushed.
-func (c *Conn) Buffered() int {
-	n := 0
-	for i, s := range c.refs {
+// Buffered reports the bytes queued and not yet detached or flushed.
+func (c *Conn) Buffered() int { return c.w.Len() }
+
+// Detach hands out the batch filled so far (nil when it is empty) and starts
+// a new one. The batch's buffers must stay unchanged until it is written.
+func (c *Conn) Detach() *Batch {
+	if len(c.w.out) == 0 {
+		return nil
+	}
+	b := c.w
+	c.w = c.spare
+	if c.w == nil {
+		c.w = new(Batch)
+	}
+	c.spare = nil
+	return b
+}
+
+// WriteBatch sends b with one writev. It touches only b, so the Conn's
+// owner may queue further PDUs while it runs. After an error the connection
+// is unusable: some of the batch may have been sent.
+func (c *Conn) WriteBatch(b *Batch) error {
+	for i, s := range b.refs {
 		if s.off >= 0 {
-			n += s.end - s.off
-		} else {
-			n += len(c.out[i])
+			b.out[i] = b.hbuf[s.off:s.end]
 		}
 	}
-	return n
+	b.tmp = b.out
+	_, err := b.tmp.WriteTo(c.nc)
+	b.reset()
+	return err
+}
+
+// Release gives a written batch back for reuse.
+func (c *Conn) Release(b *Batch) {
+	if b != nil && c.spare == nil {
+		c.spare = b
+	}
 }
 
 // Flush writes every queued PDU in one writev. After an error the
 // connection is unusable: some of the batch may have been sent.
 func (c *Conn) Flush() error {
-	if len(c.out) == 0 {
+	b := c.Detach()
+	if b == nil {
 		return nil
 	}
-	for i, s := range c.refs {
-		if s.off >= 0 {
-			c.out[i] = c.hbuf[s.off:s.end]
-		}
-	}
-	c.tmp = c.out
-	_, err := c.tmp.WriteTo(c.nc)
-	clear(c.out)
-	c.out = c.out[:0]
-	c.refs = c.refs[:0]
-	c.hbuf = c.hbuf[:0]
-	c.tmp = nil
+	err := c.WriteBatch(b)
+	c.Release(b)
 	return err
 }
 

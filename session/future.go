@@ -102,11 +102,10 @@ func (f *Future) Wait() (Result, error) {
 		f.err = f.ctx.Err()
 		return f.res, f.err
 	}
-	if t.write {
-		// A target that answered before taking all the data: let the writer
-		// finish with the caller's buffers first.
-		t.ioMu.Lock()
-		t.ioMu.Unlock() //nolint:staticcheck // an empty critical section is the point
+	if t.wrefs.Load() != 0 {
+		// A target that answered before taking all the data: let the
+		// writer finish with the caller's buffers first.
+		f.s.waitWrites(t)
 	}
 	f.res, f.err = t.result()
 	putTask(t)
@@ -140,14 +139,9 @@ func (s *Session) submit(ctx context.Context, t *task) Future {
 	if t.immediate {
 		kind = wImmediate
 	}
-	select {
-	case s.wq <- wreq{kind: kind, t: t}:
-	case <-s.closing:
-		// The janitor fails every registered task, this one included.
-	case <-ctx.Done():
-		s.abandon(t)
-		return Future{err: ctx.Err()}
-	}
+	// If the session is closing, the janitor fails every registered task,
+	// this one included.
+	s.push(wreq{kind: kind, t: t}, false)
 	return Future{s: s, t: t, ctx: ctx}
 }
 
@@ -187,6 +181,7 @@ func (s *Session) abandon(t *task) {
 	s.lockIO(t)
 	itt, cmdSN, lun := t.itt.Load(), t.cmdSN.Load(), t.lun
 	t.ioMu.Unlock()
+	s.waitWrites(t)
 	if t.state.Load() == stateDone || t.kind != kindSCSI {
 		return
 	}
@@ -206,6 +201,23 @@ func (s *Session) lockIO(t *task) {
 		if time.Now().After(deadline) {
 			s.fail(errors.New("connection stalled while a cancelled command was in transfer"))
 			t.ioMu.Lock()
+			return
+		}
+		time.Sleep(20 * time.Microsecond)
+	}
+}
+
+// waitWrites waits until no batch being written reads t's buffers. A write
+// blocked that long on a stalled target is ended by the write deadline.
+func (s *Session) waitWrites(t *task) {
+	if t.wrefs.Load() == 0 {
+		return
+	}
+	deadline := time.Now().Add(2 * s.cfg.AbortTimeout)
+	for t.wrefs.Load() != 0 {
+		if time.Now().After(deadline) {
+			s.fail(errors.New("connection stalled while sending a cancelled command's data"))
+			<-s.done
 			return
 		}
 		time.Sleep(20 * time.Microsecond)

@@ -299,7 +299,7 @@ func (s *Session) onR2T(m *pdu.R2T) error {
 		return nil
 	}
 	t.r2tSN++
-	s.post(wreq{kind: wData, t: t, itt: m.ITT, ttt: m.TTT, off: m.BufferOffset, n: m.DesiredDataTransferLength})
+	s.push(wreq{kind: wData, t: t, itt: m.ITT, ttt: m.TTT, off: m.BufferOffset, n: m.DesiredDataTransferLength}, true)
 	return nil
 }
 
@@ -311,7 +311,7 @@ func (s *Session) onNOPIn(m *pdu.NOPIn) error {
 			return err
 		}
 		if m.TTT != pdu.ReservedITT {
-			s.post(wreq{kind: wNOPReply, ttt: m.TTT, lun: m.LUN})
+			s.push(wreq{kind: wNOPReply, ttt: m.TTT, lun: m.LUN}, true)
 		}
 		return nil
 	}
@@ -366,7 +366,7 @@ func (s *Session) onText(m *pdu.TextResponse) error {
 	if m.TTT == pdu.ReservedITT {
 		return protoErr("Text Response", "more to come (F=0) with a reserved Target Transfer Tag")
 	}
-	s.post(wreq{kind: wTextCont, t: t, itt: m.ITT, ttt: m.TTT})
+	s.push(wreq{kind: wTextCont, t: t, itt: m.ITT, ttt: m.TTT}, true)
 	return nil
 }
 

@@ -55,13 +55,21 @@ type Session struct {
 	lun    uint64 // the URL's LUN, encoded
 
 	tasks table
-	wq    chan wreq // callers → writer
 
-	rqMu     sync.Mutex // reader → writer, never blocking the reader
-	rq       []wreq
-	rqSignal chan struct{}
+	// The combining writer (writer.go): wmu guards the connection's batch,
+	// the window FIFO, cmdSN and the task references of the batch.
+	wmu       sync.Mutex
+	flushing  bool
+	wclosed   bool
+	pending   []wreq
+	head      int
+	wrefs     []*task
+	spareRefs []*task
+	wcmd      pdu.SCSICommand
+	wout      pdu.DataOut
+	cmdSN     uint32
+	rqSignal  chan struct{}
 
-	cmdSN     uint32 // writer only
 	expStatSN atomic.Uint32
 	expCmdSN  atomic.Uint32
 	maxCmdSN  atomic.Uint32
@@ -77,13 +85,6 @@ type Session struct {
 	// Reader-owned.
 	dec   pdu.Decoder
 	small []byte
-
-	// Writer-owned.
-	pending []wreq
-	head    int
-	locked  []*task
-	wcmd    pdu.SCSICommand
-	wout    pdu.DataOut
 
 	disk diskState
 }
@@ -155,7 +156,6 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 		portal:   u.Portal(),
 		target:   u.Target,
 		isid:     cfg.ISID,
-		wq:       make(chan wreq, 64),
 		rqSignal: make(chan struct{}, 1),
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),

@@ -37,11 +37,14 @@ type task struct {
 	kind  taskKind
 
 	// abandoned is set when the caller stopped waiting (context cancelled).
-	// ioMu is held by the reader while it writes Data-In into vec and by the
-	// writer from queueing Data-Out until the flush that sends it; abandon
-	// takes it, so that once the caller returns, nothing touches its memory.
+	// ioMu is held by the reader while it writes Data-In into vec; abandon
+	// takes it, and waits for wrefs to reach zero, so that once the caller
+	// returns nothing touches its memory.
 	abandoned atomic.Bool
 	ioMu      sync.Mutex
+	// wrefs counts the batches being written that read this task's
+	// buffers (Data-Out); abandon and Wait wait for it to drop to zero.
+	wrefs atomic.Int32
 
 	// Request, set before the task is queued and read-only after.
 	lun       uint64

@@ -2,6 +2,8 @@ package session
 
 import (
 	"fmt"
+	"runtime"
+	"time"
 
 	"github.com/iscsi-go/iscsi/pdu"
 )
@@ -27,16 +29,43 @@ type wreq struct {
 	lun  uint64
 }
 
-// post hands the writer work from the reader without ever blocking it: a
-// reader blocked on the writer while the writer waits for the target to read
-// what we send, while the target waits for us to read, would deadlock.
-func (s *Session) post(r wreq) {
-	s.rqMu.Lock()
-	s.rq = append(s.rq, r)
-	s.rqMu.Unlock()
-	s.wake()
+// The write path is a combining writer. Whoever has work takes wmu, encodes
+// it into the connection's current batch (or parks a command at the CmdSN
+// window), and, if nobody is flushing, becomes the flusher: it detaches the
+// batch, writes it with one writev outside the lock, and repeats while
+// others queued more meanwhile. A caller's command thus usually goes on the
+// wire from the caller's own goroutine, with no hand-off; under load one
+// writev carries the commands of many callers.
+//
+// The reader never flushes (a reader blocked in a write while the target
+// blocks writing to us would deadlock): it queues its work (Data-Out for an
+// R2T, NOP-Out answers) and, if nobody is flushing, wakes the writer
+// goroutine to flush.
+
+// push queues r and flushes unless someone else is flushing. fromReader
+// hands the flush to the writer goroutine instead.
+func (s *Session) push(r wreq, fromReader bool) {
+	s.wmu.Lock()
+	if s.wclosed {
+		s.wmu.Unlock()
+		return // the janitor fails every registered task
+	}
+	s.handle(r)
+	if s.flushing {
+		s.wmu.Unlock()
+		return
+	}
+	if fromReader {
+		s.wmu.Unlock()
+		s.wake()
+		return
+	}
+	s.flushing = true
+	s.flushLocked()
+	s.wmu.Unlock()
 }
 
+// wake asks the writer goroutine to flush.
 func (s *Session) wake() {
 	select {
 	case s.rqSignal <- struct{}{}:
@@ -44,50 +73,69 @@ func (s *Session) wake() {
 	}
 }
 
-// writeLoop is the only goroutine that writes to the connection. It gathers
-// all work that is ready, sends the commands the window allows, and flushes
-// the batch in one writev.
+// writeLoop flushes for the reader (R2T data, ping answers) and when the
+// command window opens.
 func (s *Session) writeLoop() {
 	defer s.loops.Done()
-	var batch []wreq
 	for {
 		select {
-		case r := <-s.wq:
-			s.handle(r)
 		case <-s.rqSignal:
 		case <-s.closing:
+			s.wmu.Lock()
+			s.wclosed = true
+			s.wmu.Unlock()
 			return
 		}
-	drain:
-		for {
-			select {
-			case r := <-s.wq:
-				s.handle(r)
-			default:
-				break drain
-			}
+		s.wmu.Lock()
+		if !s.flushing && !s.wclosed {
+			s.flushing = true
+			s.flushLocked()
 		}
-		s.rqMu.Lock()
-		batch, s.rq = s.rq, batch[:0]
-		s.rqMu.Unlock()
-		for _, r := range batch {
-			s.handle(r)
-		}
-		clear(batch)
+		s.wmu.Unlock()
+	}
+}
+
+// flushLocked sends what the window allows and everything queued, batch
+// after batch, until nothing is left. Called with wmu held and flushing set;
+// returns with wmu held and flushing clear. wmu is released during writes.
+func (s *Session) flushLocked() {
+	// Group commit: let the goroutines that are ready to run (callers woken
+	// by a burst of completions) queue their commands first, so that one
+	// writev carries them all. With nothing else runnable this returns at once.
+	s.wmu.Unlock()
+	runtime.Gosched()
+	s.wmu.Lock()
+	for {
 		s.sendWindow()
-		err := s.c.Flush()
-		for _, t := range s.locked {
-			t.ioMu.Unlock()
+		b := s.c.Detach()
+		if b == nil || s.wclosed {
+			s.flushing = false
+			return
 		}
-		clear(s.locked)
-		s.locked = s.locked[:0]
+		refs := s.wrefs
+		s.wrefs = s.spareRefs[:0]
+		s.wmu.Unlock()
+
+		_ = s.c.NetConn().SetWriteDeadline(time.Now().Add(s.cfg.AbortTimeout))
+		err := s.c.WriteBatch(b)
+		for _, t := range refs {
+			t.wrefs.Add(-1)
+		}
+		clear(refs)
+
+		s.wmu.Lock()
+		s.c.Release(b)
+		s.spareRefs = refs[:0]
 		if err != nil {
+			s.flushing = false
+			s.wclosed = true
 			s.fail(fmt.Errorf("write: %w", err))
 			return
 		}
 	}
 }
 
+// handle encodes r into the current batch, or parks a command at the window.
 func (s *Session) handle(r wreq) {
 	switch r.kind {
 	case wCommand, wTextCont:
@@ -101,7 +149,7 @@ func (s *Session) handle(r wreq) {
 		s.queueTask(t, t.itt.Load())
 	case wData:
 		t := r.t
-		if !s.lockForWrite(t, r.itt) {
+		if !s.useData(t, r.itt) {
 			return
 		}
 		s.queueDataOut(t, r.itt, r.ttt, r.off, r.n)
@@ -111,23 +159,18 @@ func (s *Session) handle(r wreq) {
 	}
 }
 
-// lockForWrite takes t's I/O lock for the rest of the batch, unless t is no
-// longer the task of itt (completed, failed or abandoned meanwhile).
-func (s *Session) lockForWrite(t *task, itt uint32) bool {
-	if !s.holds(t) {
-		t.ioMu.Lock()
-		s.locked = append(s.locked, t)
+// useData records that the batch will read t's buffers, unless t is no
+// longer the task of itt or was abandoned. The count is raised before
+// abandoned is checked, and abandon sets abandoned before it reads the
+// count: one of the two always sees the other.
+func (s *Session) useData(t *task, itt uint32) bool {
+	t.wrefs.Add(1)
+	if t.itt.Load() != itt || t.state.Load() != stateSent || t.abandoned.Load() {
+		t.wrefs.Add(-1)
+		return false
 	}
-	return t.itt.Load() == itt && t.state.Load() == stateSent && !t.abandoned.Load()
-}
-
-func (s *Session) holds(t *task) bool {
-	for _, l := range s.locked {
-		if l == t {
-			return true
-		}
-	}
-	return false
+	s.wrefs = append(s.wrefs, t)
+	return true
 }
 
 // sendWindow sends queued commands, oldest first, while CmdSN is within
@@ -145,10 +188,6 @@ func (s *Session) sendWindow() {
 			s.c.Queue(&pdu.TextRequest{Final: true, ITT: r.itt, TTT: r.ttt, CmdSN: s.cmdSN, ExpStatSN: s.expStatSN.Load()}, nil, nil)
 			s.cmdSN++
 			continue
-		}
-		if t.vec != nil && t.write && !s.holds(t) {
-			t.ioMu.Lock()
-			s.locked = append(s.locked, t)
 		}
 		if !t.state.CompareAndSwap(stateQueued, stateSent) {
 			continue // cancelled before it was sent: no CmdSN used
@@ -206,6 +245,9 @@ func (s *Session) queueSCSI(t *task, itt, exp uint32) {
 		unsol = min(t.expLen, p.FirstBurstLength)
 	}
 	cmd.Final = unsol == imm
+	if unsol > 0 && !s.useData(t, itt) {
+		unsol, imm = 0, 0 // abandoned meanwhile: the abort follows
+	}
 	if err := s.c.QueueVector(cmd, t.vec, 0, int(imm)); err != nil {
 		s.fail(err)
 		return
