@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -531,5 +532,35 @@ func TestSteadyStateReadAllocatesNothing(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(500, write); n > bound {
 		t.Fatalf("a write allocated %v times, bound %d", n, bound)
+	}
+}
+
+// TestAbortNeverAnswered: a target that neither answers a command nor the
+// ABORT TASK for it is dropped after AbortTimeout; nothing hangs.
+func TestAbortNeverAnswered(t *testing.T) {
+	w := newWithheld()
+	cfg := faketarget.Config{Hooks: faketarget.Hooks{
+		Command: w.hook(33),
+		TaskMgmt: func(*faketarget.Peer, *pdu.TaskMgmtRequest) faketarget.Verdict {
+			return faketarget.Handled // never answered
+		},
+	}}
+	_, s := dial(t, cfg, &session.Config{AbortTimeout: 200 * time.Millisecond})
+	if _, err := s.Geometry(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	f := s.Read(ctx, 33, 1, iovector.New(make([]byte, 512)))
+	if _, err := f.Wait(); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait = %v", err)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the session outlived an unanswered ABORT TASK")
+	}
+	if err := s.Err(); !errors.Is(err, session.ErrSessionClosed) || !strings.Contains(err.Error(), "ABORT TASK") {
+		t.Fatalf("session ended with %v", err)
 	}
 }

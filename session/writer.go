@@ -116,7 +116,7 @@ func (s *Session) flushLocked() {
 		s.wrefs = s.spareRefs[:0]
 		s.wmu.Unlock()
 
-		_ = s.c.NetConn().SetWriteDeadline(time.Now().Add(s.cfg.AbortTimeout))
+		_ = s.c.NetConn().SetWriteDeadline(time.Now().Add(s.cfg.CommandTimeout))
 		err := s.c.WriteBatch(b)
 		for _, t := range refs {
 			t.wrefs.Add(-1)
