@@ -225,6 +225,11 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 	return h, c.ahs, nil
 }
 
+// ReadBuffered reports the bytes read from the socket and not yet consumed.
+// A peer that answers requests can hold its answers back while this shows
+// another request waiting, and send them together.
+func (c *Conn) ReadBuffered() int { return c.br.Buffered() }
+
 // DataLen returns the length of the data segment of the last header read.
 func (c *Conn) DataLen() int { return c.dataLen }
 

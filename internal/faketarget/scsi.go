@@ -283,7 +283,7 @@ func (p *Peer) sendResult(tk *task, r *result) error {
 	if !statusInData {
 		return p.queueStatus(tk, r, resid, over, under, true)
 	}
-	err := p.c.Flush()
+	err := p.flushUnlessBusy()
 	p.vec.Reset()
 	return err
 }
@@ -317,7 +317,18 @@ func (p *Peer) queueStatus(tk *task, r *result, resid uint32, over, under, flush
 	if !flush {
 		return nil
 	}
-	err := p.c.Flush()
+	err := p.flushUnlessBusy()
 	p.vec.Reset()
 	return err
+}
+
+// flushUnlessBusy sends what is queued unless the header of another request
+// is already in the read buffer: then this answer goes out with the next
+// ones in one write, as a target's event loop does. The serving loop
+// flushes before it waits for input. Called with wmu held.
+func (p *Peer) flushUnlessBusy() error {
+	if p.c.ReadBuffered() >= pdu.BHSLen {
+		return nil
+	}
+	return p.c.Flush()
 }

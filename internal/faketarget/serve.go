@@ -49,6 +49,15 @@ func (p *Peer) startPinger(every time.Duration) {
 // fullFeature is the full feature phase loop.
 func (p *Peer) fullFeature() error {
 	for {
+		if p.c.ReadBuffered() < pdu.BHSLen {
+			// About to wait for input: send the answers held back.
+			p.wmu.Lock()
+			err := p.c.Flush()
+			p.wmu.Unlock()
+			if err != nil {
+				return err
+			}
+		}
 		h, ahs, err := p.c.ReadHeader()
 		if err != nil {
 			return err
