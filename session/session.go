@@ -338,6 +338,17 @@ func (s *Session) fail(cause error) {
 func (s *Session) janitor() {
 	<-s.closing
 	s.loops.Wait()
+	// A caller may be flushing (the combining writer): stop new encoding and
+	// wait for it to leave, so that no goroutine touches a task after it
+	// has been failed and handed back.
+	s.wmu.Lock()
+	s.wclosed = true
+	for s.flushing {
+		s.wmu.Unlock()
+		time.Sleep(50 * time.Microsecond)
+		s.wmu.Lock()
+	}
+	s.wmu.Unlock()
 	for _, t := range s.tasks.close(s.cause) {
 		s.complete(t, s.cause)
 	}

@@ -106,9 +106,13 @@ func (s *Session) flushLocked() {
 	runtime.Gosched()
 	s.wmu.Lock()
 	for {
+		if s.wclosed {
+			s.flushing = false
+			return
+		}
 		s.sendWindow()
 		b := s.c.Detach()
-		if b == nil || s.wclosed {
+		if b == nil {
 			s.flushing = false
 			return
 		}
