@@ -564,3 +564,42 @@ func TestAbortNeverAnswered(t *testing.T) {
 		t.Fatalf("session ended with %v", err)
 	}
 }
+
+// TestCloseUnderLoad closes sessions while 32 goroutines read and write
+// through them: under -race this catches any goroutine that touches a task
+// after it was failed and recycled. Every call ends with ErrSessionClosed or
+// success, nothing hangs, and the pool stays sound for the next session.
+func TestCloseUnderLoad(t *testing.T) {
+	for round := 0; round < 8; round++ {
+		_, s := dial(t, faketarget.Config{LUNs: []faketarget.LUN{{Number: 1, Blocks: 1 << 20, Null: true}}}, nil)
+		ctx := ctxT(t)
+		if _, err := s.Geometry(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for i := 0; i < 32; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				v := iovector.New(make([]byte, 8192))
+				for j := 0; ; j++ {
+					var f session.Future
+					if (i+j)%3 == 0 {
+						f = s.Write(ctx, uint64(i*16), 16, v)
+					} else {
+						f = s.Read(ctx, uint64(i*16), 16, v)
+					}
+					if _, err := f.Wait(); err != nil {
+						if !errors.Is(err, session.ErrSessionClosed) {
+							t.Errorf("round %d: %v", round, err)
+						}
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Duration(1+round*3) * time.Millisecond)
+		s.Close()
+		wg.Wait()
+	}
+}

@@ -93,6 +93,10 @@ func (s *Session) dispatch(h *pdu.BHS) error {
 func (s *Session) taskFor(itt uint32, what string) (*task, error) {
 	t, late := s.tasks.lookup(itt)
 	if t != nil {
+		if !t.encoded.Load() {
+			// Registered but not sent yet: the writer may be encoding it.
+			return nil, protoErr(what, "ITT %#x answered before the command was sent", itt)
+		}
 		return t, nil
 	}
 	if late {
@@ -420,6 +424,9 @@ func (s *Session) onReject(m *pdu.Reject) error {
 	t, _ := s.tasks.lookup(itt)
 	if t == nil {
 		return nil
+	}
+	if !t.encoded.Load() {
+		return protoErr("Reject", "for ITT %#x, which was not sent yet", itt)
 	}
 	if h.Opcode() == pdu.OpDataOut || h.Opcode() == pdu.OpSNACKReq {
 		// The command itself lives on at the target: abort it.

@@ -61,6 +61,10 @@ type task struct {
 	immediate bool
 
 	cmdSN atomic.Uint32 // set by the writer when the command is sent
+	// encoded is set by the writer once the command's PDU is in a batch:
+	// until then the reader must not complete the task (a target cannot
+	// answer a command it has not received; one that does is lying).
+	encoded atomic.Bool
 
 	// mu guards doneCh and completed, for Future.Done.
 	mu        sync.Mutex
@@ -115,6 +119,7 @@ func (t *task) reset() {
 	t.lun, t.cdb, t.read, t.write, t.expLen, t.vec, t.data = 0, [16]byte{}, false, false, 0, nil, nil
 	t.tmf, t.refITT, t.refCmdSN, t.reason, t.immediate = 0, 0, 0, 0, false
 	t.cmdSN.Store(0)
+	t.encoded.Store(false)
 	t.completed, t.doneCh = false, nil
 	t.expDataSN, t.received, t.r2tSN, t.failErr = 0, 0, 0, nil
 	t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0

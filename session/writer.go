@@ -151,6 +151,7 @@ func (s *Session) handle(r wreq) {
 		}
 		t.cmdSN.Store(s.cmdSN)
 		s.queueTask(t, t.itt.Load())
+		t.encoded.Store(true)
 	case wData:
 		t := r.t
 		if !s.useData(t, r.itt) {
@@ -199,6 +200,7 @@ func (s *Session) sendWindow() {
 		t.cmdSN.Store(s.cmdSN)
 		s.cmdSN++
 		s.queueTask(t, t.itt.Load())
+		t.encoded.Store(true)
 	}
 	if s.head == len(s.pending) {
 		s.pending, s.head = s.pending[:0], 0
