@@ -185,11 +185,7 @@ func (s *Session) abandon(t *task) {
 	if t.state.Load() == stateDone || t.kind != kindSCSI {
 		return
 	}
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		s.abortTask(t, itt, cmdSN, lun)
-	}()
+	s.background(func() { s.abortTask(t, itt, cmdSN, lun) })
 }
 
 // lockIO takes t's I/O lock. The reader holds it for one PDU and the writer
@@ -205,6 +201,30 @@ func (s *Session) lockIO(t *task) {
 		}
 		time.Sleep(20 * time.Microsecond)
 	}
+}
+
+// background runs fn in a goroutine that Close and Logout wait for. Once
+// they have started waiting, nothing new is started: the session is ending
+// and its janitor fails what fn would have handled.
+func (s *Session) background(fn func()) {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bgClosed {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		fn()
+	}()
+}
+
+// waitBackground stops new background work and waits for what runs.
+func (s *Session) waitBackground() {
+	s.bgMu.Lock()
+	s.bgClosed = true
+	s.bgMu.Unlock()
+	s.bg.Wait()
 }
 
 // waitWrites waits until no batch being written reads t's buffers. A write
@@ -229,11 +249,7 @@ func (s *Session) waitWrites(t *task) {
 func (s *Session) failAndAbort(t *task) {
 	itt, cmdSN, lun := t.itt.Load(), t.cmdSN.Load(), t.lun
 	s.complete(t, t.failErr)
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		s.abortTask(nil, itt, cmdSN, lun)
-	}()
+	s.background(func() { s.abortTask(nil, itt, cmdSN, lun) })
 }
 
 // abortTask sends ABORT TASK for itt and waits for the answer, bounded by
@@ -308,7 +324,6 @@ func (s *Session) LUNReset(ctx context.Context) error {
 // logoutOnRequest answers an Asynchronous Message asking for logout: wait
 // up to the given seconds for in-flight work, then log out.
 func (s *Session) logoutOnRequest(seconds uint16) {
-	defer s.bg.Done()
 	limit := time.Duration(seconds) * time.Second
 	if limit <= 0 || limit > s.cfg.AbortTimeout {
 		limit = s.cfg.AbortTimeout

@@ -393,8 +393,7 @@ func (s *Session) onAsync(m *pdu.AsyncMessage) error {
 		s.disk.invalidate()
 	case pdu.AsyncLogoutRequest:
 		s.log.Warn("iscsi: the target asks us to log out", "within_seconds", m.Parameter3)
-		s.bg.Add(1)
-		go s.logoutOnRequest(m.Parameter3)
+		s.background(func() { s.logoutOnRequest(m.Parameter3) })
 	case pdu.AsyncDropConnection, pdu.AsyncDropAllConnections:
 		return fmt.Errorf("the target announced it drops the connection (async event %d, Time2Wait %d s)", m.AsyncEvent, m.Parameter2)
 	case pdu.AsyncRenegotiate:

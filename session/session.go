@@ -80,6 +80,8 @@ type Session struct {
 	done      chan struct{}
 	loops     sync.WaitGroup
 	bg        sync.WaitGroup
+	bgMu      sync.Mutex
+	bgClosed  bool
 	loggedOut atomic.Bool
 
 	// Reader-owned.
@@ -361,7 +363,7 @@ func (s *Session) janitor() {
 func (s *Session) Close() error {
 	s.fail(ErrClosedByUser)
 	<-s.done
-	s.bg.Wait()
+	s.waitBackground()
 	return nil
 }
 
@@ -399,7 +401,7 @@ func (s *Session) TSIH() uint16 { return s.tsih }
 func (s *Session) Logout(ctx context.Context) error {
 	if err := s.Err(); err != nil {
 		<-s.done
-		s.bg.Wait()
+		s.waitBackground()
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.AbortTimeout)
@@ -419,7 +421,7 @@ func (s *Session) Logout(ctx context.Context) error {
 	}
 	s.fail(ErrLoggedOut)
 	<-s.done
-	s.bg.Wait()
+	s.waitBackground()
 	return err
 }
 
