@@ -179,8 +179,13 @@ func (s *Session) Execute(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir D
 	if v != nil {
 		n = v.Len()
 	}
-	if n > 1<<32-1 || (dir == DirNone) != (n == 0) && dir != DirRead {
-		return Future{err: fmt.Errorf("%w: %d bytes for direction %d", ErrVectorLength, n, dir)}
+	switch {
+	case n > 1<<32-1:
+		return Future{err: fmt.Errorf("%w: %d bytes, more than one command moves", ErrVectorLength, n)}
+	case dir == DirNone && n != 0:
+		return Future{err: fmt.Errorf("%w: %d bytes for a command without data", ErrVectorLength, n)}
+	case dir == DirWrite && n == 0:
+		return Future{err: fmt.Errorf("%w: a write without data", ErrVectorLength)}
 	}
 	t := getTask()
 	t.kind, t.lun, t.cdb, t.vec, t.expLen = kindSCSI, uint64(lun), cdb.Array(), v, uint32(n)
