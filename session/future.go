@@ -67,7 +67,10 @@ type Future struct {
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// Done returns a channel closed when the command has completed.
+// Done returns a channel closed when the command has completed. A caller
+// that selects on Done and on its context must still call Wait when the
+// context ends: Wait is what returns ctx.Err(), aborts the command on the
+// target and guarantees its buffers are no longer touched.
 func (f *Future) Done() <-chan struct{} {
 	t := f.t
 	if t == nil {
