@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iscsi-go/iscsi/iovector"
@@ -35,11 +36,14 @@ type diskState struct {
 	blocks    uint64
 	maxXfer   uint32 // bytes per command, a multiple of blockSize
 	rmw       [64]sync.Mutex
+	// bs is blockSize for the I/O path, without the lock; 0 until known.
+	bs atomic.Uint32
 }
 
 func (d *diskState) invalidate() {
 	d.mu.Lock()
 	d.known = false
+	d.bs.Store(0)
 	d.mu.Unlock()
 }
 
@@ -112,6 +116,7 @@ func (s *Session) Geometry(ctx context.Context) (Geometry, error) {
 		maxXfer = bs
 	}
 	d.blockSize, d.blocks, d.maxXfer, d.known = bs, blocks, maxXfer, true
+	d.bs.Store(bs)
 	return Geometry{bs, blocks, maxXfer}, nil
 }
 
@@ -128,11 +133,8 @@ func (s *Session) Write(ctx context.Context, lba uint64, blocks uint32, v *iovec
 }
 
 func (s *Session) rw(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, write bool) Future {
-	d := &s.disk
-	d.mu.Lock()
-	bs, known := d.blockSize, d.known
-	d.mu.Unlock()
-	if !known {
+	bs := s.disk.bs.Load()
+	if bs == 0 {
 		g, err := s.Geometry(ctx)
 		if err != nil {
 			return Future{err: err}
