@@ -134,7 +134,9 @@ func (s *Session) window(exp, max uint32) {
 	}
 	if pdu.SNGreater(max, s.maxCmdSN.Load()) {
 		s.maxCmdSN.Store(max)
-		s.wake()
+		if s.parked.Load() {
+			s.wake() // commands wait at the window: the writer sends them
+		}
 	}
 }
 

@@ -76,6 +76,9 @@ type Session struct {
 	wout      pdu.DataOut
 	cmdSN     uint32
 	rqSignal  chan struct{}
+	// parked: commands wait in pending for the window to open. The reader
+	// wakes the writer on a new MaxCmdSN only then. Written under wmu.
+	parked atomic.Bool
 
 	expStatSN atomic.Uint32
 	expCmdSN  atomic.Uint32

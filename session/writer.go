@@ -144,6 +144,7 @@ func (s *Session) handle(r wreq) {
 	switch r.kind {
 	case wCommand, wTextCont:
 		s.pending = append(s.pending, r)
+		s.parked.Store(true)
 	case wImmediate:
 		t := r.t
 		if !t.state.CompareAndSwap(stateQueued, stateSent) {
@@ -208,6 +209,7 @@ func (s *Session) sendWindow() {
 		n := copy(s.pending, s.pending[s.head:])
 		s.pending, s.head = s.pending[:n], 0
 	}
+	s.parked.Store(s.head < len(s.pending))
 }
 
 // queueTask encodes the PDU of a task that was just given its CmdSN.
