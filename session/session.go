@@ -360,6 +360,13 @@ func (s *Session) janitor() {
 		time.Sleep(50 * time.Microsecond)
 		s.wmu.Lock()
 	}
+	// The batch being filled will never be written: its tasks' buffers
+	// are free again.
+	for _, t := range s.wrefs {
+		t.wrefs.Add(-1)
+	}
+	clear(s.wrefs)
+	s.wrefs = s.wrefs[:0]
 	s.wmu.Unlock()
 	for _, t := range s.tasks.close(s.cause) {
 		s.complete(t, s.cause)
