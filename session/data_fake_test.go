@@ -640,3 +640,68 @@ func TestConcurrentWritesWithR2T(t *testing.T) {
 		noViolations(t, tg)
 	}
 }
+
+// TestITTReuseLatePDU: after an abort, the next command reuses the slot of
+// the aborted one with a new generation; a late Data-In carrying the old
+// ITT arrives while the new command is in flight and must not touch it.
+func TestITTReuseLatePDU(t *testing.T) {
+	w := newWithheld()
+	aborted := make(chan struct{}, 1)
+	cfg := faketarget.Config{Hooks: faketarget.Hooks{
+		Command: func(c *faketarget.Command) faketarget.Verdict {
+			if v := w.hook(77)(c); v != faketarget.Proceed {
+				return v
+			}
+			return w.hook(78)(c)
+		},
+		TaskMgmt: func(*faketarget.Peer, *pdu.TaskMgmtRequest) faketarget.Verdict {
+			defer func() { aborted <- struct{}{} }()
+			return faketarget.Proceed
+		},
+	}}
+	_, s := dial(t, cfg, nil)
+	ctx := ctxT(t)
+	if _, err := s.Geometry(ctx); err != nil {
+		t.Fatal(err)
+	}
+	actx, cancel := context.WithCancel(ctx)
+	fa := s.Read(actx, 77, 1, iovector.New(make([]byte, 512)))
+	a := <-w.got
+	cancel()
+	if _, err := fa.Wait(); !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	<-aborted
+	// Let the abort's answer be processed (the ITT is released then).
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	buf := fill(512, 0xAA)
+	fb := s.Read(ctx, 78, 1, iovector.New(buf))
+	b := <-w.got
+	// The ITT of the previous task in b's slot: same slot, generation - 1
+	// (a's, when the free list gave b a's slot).
+	old := b.ITT() - 1<<16
+	if b.ITT()>>16 <= 1 {
+		t.Fatalf("ITT %#x: b's slot was never used before", b.ITT())
+	}
+	_ = a
+	// The late PDU for the old task, then the real answer for the new one.
+	if err := b.Peer.Reply(&pdu.DataIn{ITT: old, Final: true, HasStatus: true}, fill(512, 0xEE)); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := b.Data()
+	if err := b.Peer.Reply(&pdu.DataIn{ITT: b.ITT(), Final: true, HasStatus: true}, want); err != nil {
+		t.Fatal(err)
+	}
+	b.Done()
+	if _, err := fb.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, want) {
+		t.Fatal("the new command got bytes of the late PDU")
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("the session did not survive a late PDU: %v", err)
+	}
+}
