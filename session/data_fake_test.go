@@ -666,7 +666,7 @@ func TestITTReuseLatePDU(t *testing.T) {
 	}
 	actx, cancel := context.WithCancel(ctx)
 	fa := s.Read(actx, 77, 1, iovector.New(make([]byte, 512)))
-	a := <-w.got
+	<-w.got
 	cancel()
 	if _, err := fa.Wait(); !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
@@ -679,13 +679,11 @@ func TestITTReuseLatePDU(t *testing.T) {
 	buf := fill(512, 0xAA)
 	fb := s.Read(ctx, 78, 1, iovector.New(buf))
 	b := <-w.got
-	// The ITT of the previous task in b's slot: same slot, generation - 1
-	// (a's, when the free list gave b a's slot).
+	// The ITT of the previous task in b's slot: same slot, generation - 1.
 	old := b.ITT() - 1<<16
 	if b.ITT()>>16 <= 1 {
 		t.Fatalf("ITT %#x: b's slot was never used before", b.ITT())
 	}
-	_ = a
 	// The late PDU for the old task, then the real answer for the new one.
 	if err := b.Peer.Reply(&pdu.DataIn{ITT: old, Final: true, HasStatus: true}, fill(512, 0xEE)); err != nil {
 		t.Fatal(err)
