@@ -3,8 +3,7 @@ module github.com/iscsi-go/iscsi
 go 1.26.0
 
 require (
-	github.com/google/go-cmp v0.7.0 // indirect
-	github.com/spf13/pflag v1.1.0 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
-	golang.org/x/sync v0.25.0 // indirect
+	github.com/google/go-cmp v0.7.0
+	github.com/spf13/pflag v1.1.0
+	go.uber.org/goleak v1.3.0
 )
