@@ -75,6 +75,7 @@ type Session struct {
 	wcmd      pdu.SCSICommand
 	wout      pdu.DataOut
 	cmdSN     uint32
+	wdeadline time.Time
 	rqSignal  chan struct{}
 	// parked: commands wait in pending for the window to open. The reader
 	// wakes the writer on a new MaxCmdSN only then. Written under wmu.

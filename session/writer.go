@@ -120,7 +120,15 @@ func (s *Session) flushLocked() {
 		s.wrefs = s.spareRefs[:0]
 		s.wmu.Unlock()
 
-		_ = s.c.NetConn().SetWriteDeadline(time.Now().Add(s.cfg.CommandTimeout))
+		// A write that makes no progress for CommandTimeout ends the session
+		// (a stalled target). Moving the deadline costs a timer update, so it
+		// moves only when half of it has passed: every write still has
+		// between half and all of CommandTimeout. One flusher at a time
+		// (flushing) owns wdeadline.
+		if now := time.Now(); now.After(s.wdeadline.Add(-s.cfg.CommandTimeout / 2)) {
+			s.wdeadline = now.Add(s.cfg.CommandTimeout)
+			_ = s.c.NetConn().SetWriteDeadline(s.wdeadline)
+		}
 		err := s.c.WriteBatch(b)
 		for _, t := range refs {
 			t.wrefs.Add(-1)
