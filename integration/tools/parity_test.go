@@ -285,3 +285,22 @@ func TestParityEmptyPortal(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestParityIPv6: the same lines on an IPv6 portal ([::1]), where the
+// portal and the -U URLs carry brackets.
+func TestParityIPv6(t *testing.T) {
+	inst := tgtd.Start(t, tgtd.IPv6())
+	const iqn = "iqn.2026-11.test:parity-v6"
+	inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 8 << 20}, {Size: 4 << 20, BlockSize: 4096}}})
+	for _, c := range []parityCase{
+		{tool: "iscsi-ls", args: []string{inst.PortalURL()}},
+		{tool: "iscsi-ls", args: []string{"-s", inst.PortalURL()}},
+		{tool: "iscsi-ls", args: []string{"-U", inst.PortalURL()}},
+		{tool: "iscsi-inq", args: []string{inst.TargetURL(iqn, 1)}},
+		{tool: "iscsi-inq", args: []string{"-e", "1", "-c", "128", inst.TargetURL(iqn, 2)}},
+		{tool: "iscsi-readcapacity16", args: []string{inst.TargetURL(iqn, 2)}},
+		{tool: "iscsi-readcapacity16", args: []string{"-s", inst.TargetURL(iqn, 1)}},
+	} {
+		t.Run(c.tool+" "+strings.Join(c.args[:len(c.args)-1], " "), func(t *testing.T) { compare(t, c) })
+	}
+}
