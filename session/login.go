@@ -133,6 +133,10 @@ func (l *loginConn) run() (*loginResult, error) {
 	if err := chap.CheckAuthMethod(useCHAP, spec.cfg.AllowNoAuth, answered); err != nil {
 		return nil, fmt.Errorf("iscsi login to %s: %w", spec.portal, err)
 	}
+	if useCHAP && answered != "CHAP" {
+		spec.cfg.Logger.Warn("iscsi: the target does not authenticate us; logging in without CHAP (Config.AllowNoAuth)",
+			"portal", spec.portal, "target", spec.target)
+	}
 	reply, err := neg.Process(otherThanSecurity(pairs))
 	if err != nil {
 		return nil, err
