@@ -38,14 +38,7 @@ Help options:
 
 iSCSI URL format : ` + `"` + iscsiurl.Syntax + `"` + `
 
-<host> is either of:
-  "hostname"       iscsi.example
-  "ipv4-address"   10.1.1.27
-  "ipv6-address"   [fce0::1]
-
-CHAP credentials: LIBISCSI_CHAP_USERNAME and LIBISCSI_CHAP_PASSWORD keep the
-password out of the command line.
-`
+` + cli.HostHelp
 
 // firstAlloc is the allocation length of the first INQUIRY, as libiscsi's;
 // a longer answer is asked for again in full.

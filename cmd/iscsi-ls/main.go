@@ -39,14 +39,7 @@ Help options:
 
 iSCSI Portal URL format : ` + `"` + iscsiurl.PortalSyntax + `"` + `
 
-<host> is either of:
-  "hostname"       iscsi.example
-  "ipv4-address"   10.1.1.27
-  "ipv6-address"   [fce0::1]
-
-CHAP credentials: LIBISCSI_CHAP_USERNAME and LIBISCSI_CHAP_PASSWORD keep the
-password out of the command line.
-`
+` + cli.HostHelp
 
 func main() {
 	ctx, stop := cli.Context()

@@ -241,3 +241,14 @@ func (t *Tool) OneURL(args []string, missing string) (string, bool) {
 	t.Errorf("one URL expected, got %d arguments", len(args))
 	return "", false
 }
+
+// HostHelp ends every tool's help text: the host forms of a URL and how to
+// keep a password off the command line.
+const HostHelp = `<host> is either of:
+  "hostname"       iscsi.example
+  "ipv4-address"   10.1.1.27
+  "ipv6-address"   [fce0::1]
+
+CHAP credentials: LIBISCSI_CHAP_USERNAME and LIBISCSI_CHAP_PASSWORD keep the
+password out of the command line.
+`
