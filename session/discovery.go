@@ -105,7 +105,7 @@ func parseSendTargets(pairs []keys.Pair) ([]DiscoveredTarget, error) {
 			if len(out) == 0 {
 				return nil, protoErr("Text Response", "TargetAddress %q before any TargetName", p.Value)
 			}
-			portal, err := parseTargetAddress(p.Value)
+			portal, err := parseTargetAddress(p.Value, "Text Response")
 			if err != nil {
 				return nil, err
 			}
@@ -119,14 +119,15 @@ func parseSendTargets(pairs []keys.Pair) ([]DiscoveredTarget, error) {
 	return out, nil
 }
 
-// parseTargetAddress splits "host:port,tpgt" (RFC 7143 §13.9).
-func parseTargetAddress(v string) (DiscoveredPortal, error) {
+// parseTargetAddress splits a TargetAddress "host:port,tpgt" (RFC 7143
+// §13.9); the port and the tag may be missing. what names the PDU it came in.
+func parseTargetAddress(v, what string) (DiscoveredPortal, error) {
 	p := DiscoveredPortal{Address: v, TPGT: -1}
 	addr := v
 	if i := strings.LastIndexByte(v, ','); i >= 0 && !strings.Contains(v[i:], "]") {
 		tpgt, err := strconv.Atoi(v[i+1:])
 		if err != nil || tpgt < 0 || tpgt > 65535 {
-			return p, protoErr("Text Response", "TargetAddress %q has a bad portal group tag", v)
+			return p, protoErr(what, "TargetAddress %q has a bad portal group tag", v)
 		}
 		p.TPGT, addr = tpgt, v[:i]
 	}
@@ -137,7 +138,7 @@ func parseTargetAddress(v string) (DiscoveredPortal, error) {
 	}
 	n, err := strconv.Atoi(port)
 	if err != nil || n <= 0 || n > 65535 || host == "" {
-		return p, protoErr("Text Response", "TargetAddress %q is not host:port", v)
+		return p, protoErr(what, "TargetAddress %q is not host:port", v)
 	}
 	p.Host, p.Port = host, n
 	return p, nil

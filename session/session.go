@@ -24,9 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,7 +50,6 @@ var (
 type Session struct {
 	cfg    Config
 	log    *slog.Logger
-	url    *iscsiurl.URL
 	portal string
 	target string
 	c      *conn.Conn
@@ -165,7 +162,6 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 	s := &Session{
 		cfg:      *cfg,
 		log:      cfg.Logger,
-		url:      u,
 		portal:   u.Portal(),
 		target:   u.Target,
 		isid:     cfg.ISID,
@@ -230,23 +226,14 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 	}
 }
 
-// redirectPortal turns a TargetAddress ("host:port,tpgt", "[v6]:port", "host")
-// into a dialable host:port.
+// redirectPortal turns the TargetAddress of a redirection ("host:port,tpgt",
+// "[v6]:port", "host") into a dialable host:port.
 func redirectPortal(addr string) (string, error) {
-	if i := strings.LastIndexByte(addr, ','); i >= 0 && !strings.Contains(addr[i:], "]") {
-		addr = addr[:i]
-	}
-	host, port, err := net.SplitHostPort(addr)
+	p, err := parseTargetAddress(addr, "Login Response")
 	if err != nil {
-		host, port = strings.Trim(addr, "[]"), conn.DefaultPort
+		return "", err
 	}
-	if host == "" {
-		return "", protoErr("Login Response", "redirection to %q, which names no host", addr)
-	}
-	if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
-		return "", protoErr("Login Response", "redirection to %q, which has a bad port", addr)
-	}
-	return net.JoinHostPort(host, port), nil
+	return p.HostPort(), nil
 }
 
 // start moves a logged-in connection to the full-feature phase.

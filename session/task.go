@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 
 	"github.com/iscsi-go/iscsi/iovector"
-	"github.com/iscsi-go/iscsi/pdu"
 )
 
 type taskKind uint8
@@ -86,7 +85,6 @@ type task struct {
 	senseBuf  [252]byte
 	senseLen  int
 	text      []byte
-	ttt       uint32
 	err       error
 
 	done chan struct{} // buffered 1: one send per completion
@@ -123,7 +121,7 @@ func (t *task) reset() {
 	t.completed, t.doneCh = false, nil
 	t.expDataSN, t.received, t.r2tSN, t.failErr = 0, 0, 0, nil
 	t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0
-	t.ttt, t.err = pdu.ReservedITT, nil
+	t.err = nil
 }
 
 // table maps ITTs to tasks. An ITT is a 16-bit generation and a 16-bit slot:

@@ -74,13 +74,13 @@ func TestParseTargetAddress(t *testing.T) {
 		{"[fe80::1],2", "fe80::1", 3260, 2},
 	}
 	for _, c := range good {
-		p, err := parseTargetAddress(c.in)
+		p, err := parseTargetAddress(c.in, "test")
 		if err != nil || p.Host != c.host || p.Port != c.port || p.TPGT != c.tpgt || p.Address != c.in {
 			t.Errorf("parseTargetAddress(%q) = %+v, %v", c.in, p, err)
 		}
 	}
 	for _, in := range []string{"", "1.2.3.4:99999,1", "1.2.3.4:3260,x", "1.2.3.4:3260,-1", ":3260,1", "1.2.3.4:abc"} {
-		if _, err := parseTargetAddress(in); err == nil {
+		if _, err := parseTargetAddress(in, "test"); err == nil {
 			t.Errorf("parseTargetAddress(%q) succeeded", in)
 		}
 	}
