@@ -376,7 +376,7 @@ func (c *Conn) QueueVector(m pdu.Message, v *iovector.Vector, off int64, n int) 
 	if c.dd.Load() {
 		var crc uint32
 		_ = v.Range(off, n, func(b []byte) error { crc = digest.Update(crc, b); return nil })
-		crc = digest.Update(crc, pdu.Padding(n))
+		crc = digest.UpdatePadding(crc, n)
 		c.w.hbuf = digest.Append(c.w.hbuf, crc)
 	}
 	if len(c.w.hbuf) > tail {

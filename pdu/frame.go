@@ -49,7 +49,7 @@ func AppendData(dst []byte, data []byte, dd bool) []byte {
 	dst = appendPad(dst, len(data))
 	if dd {
 		crc := digest.Update(0, data)
-		crc = digest.Update(crc, zeros[:Pad4(len(data))-len(data)])
+		crc = digest.UpdatePadding(crc, len(data))
 		dst = digest.Append(dst, crc)
 	}
 	return dst
