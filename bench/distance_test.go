@@ -11,7 +11,6 @@ import (
 	"github.com/iscsi-go/iscsi/bench/rawrt"
 	"github.com/iscsi-go/iscsi/internal/faketarget"
 	"github.com/iscsi-go/iscsi/iovector"
-	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -25,8 +24,7 @@ const (
 func nullTarget(tb testing.TB) *session.Session {
 	tb.Helper()
 	tgt := faketarget.Start(tb, faketarget.Config{
-		LUNs:  []faketarget.LUN{{Number: 1, BlockSize: blockSize, Blocks: 1 << 31, Null: true}},
-		Hooks: faketarget.Hooks{Login: fixTSIH},
+		LUNs: []faketarget.LUN{{Number: 1, BlockSize: blockSize, Blocks: 1 << 31, Null: true}},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -39,17 +37,6 @@ func nullTarget(tb testing.TB) *session.Session {
 		tb.Fatalf("geometry: %v", err)
 	}
 	return s
-}
-
-// fixTSIH gives the final Login Response a TSIH when the fake target left
-// it 0: at the time of writing, faketarget assigns the TSIH only when the
-// first Login Request already asks for full feature phase, and a session
-// rightly refuses a leading login that ends with TSIH 0.
-func fixTSIH(x *faketarget.LoginExchange) faketarget.Verdict {
-	if x.Response.Transit && x.Response.NSG == pdu.StageFullFeature && x.Response.TSIH == 0 {
-		x.Response.TSIH = 1
-	}
-	return faketarget.Proceed
 }
 
 // readQD reads n commands of size bytes at queue depth qd, sequentially

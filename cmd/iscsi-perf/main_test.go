@@ -15,7 +15,6 @@ import (
 
 	"github.com/iscsi-go/iscsi/internal/faketarget"
 	"github.com/iscsi-go/iscsi/iovector"
-	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
@@ -159,15 +158,6 @@ func TestVectorSetAllocatesNothing(t *testing.T) {
 	}
 }
 
-// fixTSIH works around faketarget leaving the TSIH of a multi-step leading
-// login at 0 (see bench/distance_test.go).
-func fixTSIH(x *faketarget.LoginExchange) faketarget.Verdict {
-	if x.Response.Transit && x.Response.NSG == pdu.StageFullFeature && x.Response.TSIH == 0 {
-		x.Response.TSIH = 1
-	}
-	return faketarget.Proceed
-}
-
 // opcodeCounter counts the SCSI opcodes a target receives.
 type opcodeCounter struct {
 	mu sync.Mutex
@@ -222,7 +212,7 @@ func TestRunAgainstTarget(t *testing.T) {
 			var ops opcodeCounter
 			tgt := faketarget.Start(t, faketarget.Config{
 				LUNs:  []faketarget.LUN{{Number: 1, BlockSize: 512, Blocks: blocks}},
-				Hooks: faketarget.Hooks{Login: fixTSIH, Command: ops.hook},
+				Hooks: faketarget.Hooks{Command: ops.hook},
 			})
 			url := fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())
 			o, err := parseArgs(append(append([]string{}, tt.args...), "--json", url), io.Discard)
@@ -276,7 +266,7 @@ func TestRunFailsOnError(t *testing.T) {
 			n := 0
 			tgt := faketarget.Start(t, faketarget.Config{
 				LUNs: []faketarget.LUN{{Number: 1, BlockSize: 512, Blocks: 1024, Null: true}},
-				Hooks: faketarget.Hooks{Login: fixTSIH, Command: func(c *faketarget.Command) faketarget.Verdict {
+				Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
 					if op := scsi.OpCode(c.CDB[0]); op != scsi.OpRead10 && op != scsi.OpRead16 {
 						return faketarget.Proceed
 					}
@@ -363,7 +353,7 @@ func TestEndings(t *testing.T) {
 			}
 			tgt := faketarget.Start(t, faketarget.Config{
 				LUNs:  []faketarget.LUN{{Number: 1, BlockSize: 512, Blocks: 1 << 20, Null: true}},
-				Hooks: faketarget.Hooks{Login: fixTSIH, Command: hook},
+				Hooks: faketarget.Hooks{Command: hook},
 			})
 			t.Cleanup(func() { close(release) }) // runs before the target's cleanup
 			o, err := parseArgs(append(tt.args, "-l", fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())), io.Discard)
