@@ -71,6 +71,13 @@ type Config struct {
 	Logger    *slog.Logger
 	TracePDUs bool
 
+	// SkipTestUnitReady makes Dial return right after login. By default
+	// Dial sends TEST UNIT READY to the URL's LUN until the unit
+	// attentions of a new session are cleared, so that a LUN the target
+	// does not have fails at Dial and the application's first command
+	// does not fail with POWER ON, RESET.
+	SkipTestUnitReady bool
+
 	// LookupEnv replaces os.LookupEnv for LIBISCSI_CHAP_* (tests).
 	LookupEnv func(string) (string, bool)
 }

@@ -390,8 +390,9 @@ func TestTargetPings(t *testing.T) {
 func TestAsyncMessages(t *testing.T) {
 	for _, ev := range []uint8{pdu.AsyncLogoutRequest, pdu.AsyncDropConnection} {
 		var once sync.Once
+		var armed atomic.Bool // not the TEST UNIT READY of Dial
 		cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
-			if c.CDB[0] == byte(scsi.OpTestUnitReady) {
+			if c.CDB[0] == byte(scsi.OpTestUnitReady) && armed.Load() {
 				once.Do(func() {
 					_ = c.Peer.Reply(&pdu.AsyncMessage{AsyncEvent: ev, Parameter3: 1}, nil)
 				})
@@ -399,6 +400,7 @@ func TestAsyncMessages(t *testing.T) {
 			return faketarget.Proceed
 		}}}
 		_, s := dial(t, cfg, nil)
+		armed.Store(true)
 		_ = s.Execute(ctxT(t), s.LUN(), scsi.TestUnitReady(), session.DirNone, nil)
 		select {
 		case <-s.Done():
@@ -466,7 +468,7 @@ func TestLUNReset(t *testing.T) {
 	buf := fill(512, 0xAA)
 	f := s.Read(ctx, 44, 1, iovector.New(buf))
 	<-w.got
-	if err := s.LUNReset(ctx); err != nil {
+	if err := s.DefaultUnit().Reset(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.Wait(); !errors.Is(err, session.ErrLUNReset) {

@@ -71,24 +71,11 @@ func (s *Session) SendTargets(ctx context.Context, what string) ([]keys.Pair, er
 	t := getTask()
 	t.kind = kindText
 	t.data = keys.AppendPairs(nil, keys.Pair{Key: "SendTargets", Value: what})
-	f := s.submit(ctx, t)
-	if f.t == nil {
-		return nil, f.err
-	}
-	// Wait by hand: the text must be parsed before the task is recycled.
-	select {
-	case <-t.done:
-	case <-ctx.Done():
-		s.abandon(t)
-		return nil, ctx.Err()
-	}
-	if t.err != nil {
-		err := t.err
-		putTask(t)
+	text, err := s.submit(ctx, t).waitText()
+	if err != nil {
 		return nil, err
 	}
-	pairs, err := keys.Parse(t.text)
-	putTask(t)
+	pairs, err := keys.Parse(text)
 	if err != nil {
 		return nil, protoErr("Text Response", "SendTargets answer: %v", err)
 	}

@@ -10,11 +10,19 @@ import (
 	"github.com/iscsi-go/iscsi/scsi"
 )
 
-// RejectError is a command the target rejected with a Reject PDU.
-type RejectError struct{ Reason uint8 }
-
-func (e *RejectError) Error() string {
-	return "iscsi: target rejected the command: " + pdu.RejectReasonString(e.Reason)
+// checkSense looks at the sense data of a CHECK CONDITION or an
+// asynchronous event for what the session must act on: a changed capacity
+// drops the LUN's cached geometry. It reports whether the sense was readable.
+func (s *Session) checkSense(lun uint64, sense []byte) bool {
+	sd, err := scsi.ParseSense(sense)
+	if err != nil {
+		return false
+	}
+	if sd.Key == scsi.SenseUnitAttention && sd.ASC == scsi.ASCCapacityDataChanged {
+		s.log.Info("iscsi: capacity data has changed", "lun", scsi.LUN(lun))
+		s.geometryChanged(lun)
+	}
+	return true
 }
 
 // readLoop is the only goroutine that reads from the connection.
@@ -58,8 +66,7 @@ func (s *Session) dispatch(h *pdu.BHS) error {
 		if err := s.discard(nil); err != nil {
 			return err
 		}
-		t.response = m.Response
-		s.complete(t, nil)
+		s.onTMFDone(t, m.Response)
 	case *pdu.TextResponse:
 		return s.onText(m)
 	case *pdu.LogoutResponse:
@@ -93,7 +100,7 @@ func (s *Session) dispatch(h *pdu.BHS) error {
 func (s *Session) taskFor(itt uint32, what string) (*task, error) {
 	t, late := s.tasks.lookup(itt)
 	if t != nil {
-		if !t.encoded.Load() {
+		if t.state.Load() == stateQueued {
 			// Registered but not sent yet: the writer may be encoding it.
 			return nil, protoErr(what, "ITT %#x answered before the command was sent", itt)
 		}
@@ -184,13 +191,12 @@ func (s *Session) onDataIn(m *pdu.DataIn) error {
 			return err
 		}
 	default:
-		t.ioMu.Lock()
-		if t.abandoned.Load() {
-			err = s.c.DiscardData()
-		} else {
+		if t.use(m.ITT) {
 			err = s.c.ReadDataVector(t.vec, int64(m.BufferOffset))
+			t.unuse()
+		} else {
+			err = s.c.DiscardData() // abandoned: its caller is gone
 		}
-		t.ioMu.Unlock()
 		if err != nil {
 			if !errors.Is(err, conn.ErrDataDigest) {
 				return err
@@ -233,6 +239,9 @@ func (s *Session) finishSCSI(t *task) {
 		if t.received != want {
 			t.failErr = protoErr("SCSI status", "GOOD for ITT %#x after %d bytes of Data-In, %d expected", t.itt.Load(), t.received, want)
 		}
+	}
+	if scsi.Status(t.status) == scsi.StatusCheckCondition && t.senseLen > 0 {
+		s.checkSense(t.lun, t.senseBuf[:t.senseLen])
 	}
 	s.complete(t, t.failErr)
 }
@@ -391,8 +400,10 @@ func (s *Session) onAsync(m *pdu.AsyncMessage) error {
 				sense = data[2 : 2+sl]
 			}
 		}
-		s.log.Warn("iscsi: asynchronous SCSI event", "lun", fmt.Sprintf("%#x", m.LUN), "sense", fmt.Sprintf("%x", sense))
-		s.disk.invalidate()
+		s.log.Warn("iscsi: asynchronous SCSI event", "lun", scsi.LUN(m.LUN), "sense", fmt.Sprintf("%x", sense))
+		if !s.checkSense(m.LUN, sense) {
+			s.geometryChanged(m.LUN) // an event we cannot read: assume the worst
+		}
 	case pdu.AsyncLogoutRequest:
 		s.log.Warn("iscsi: the target asks us to log out", "within_seconds", m.Parameter3)
 		s.background(func() { s.logoutOnRequest(m.Parameter3) })
@@ -426,7 +437,7 @@ func (s *Session) onReject(m *pdu.Reject) error {
 	if t == nil {
 		return nil
 	}
-	if !t.encoded.Load() {
+	if t.state.Load() == stateQueued {
 		return protoErr("Reject", "for ITT %#x, which was not sent yet", itt)
 	}
 	if h.Opcode() == pdu.OpDataOut || h.Opcode() == pdu.OpSNACKReq {

@@ -38,16 +38,13 @@ import (
 	"github.com/iscsi-go/iscsi/scsi"
 )
 
-var (
-	errTooManyTasks = errors.New("iscsi: too many tasks in flight")
-	// ErrClosedByUser is the cause of a session ended by Close.
-	ErrClosedByUser = errors.New("closed by the application")
-	// ErrLoggedOut is the cause of a session ended by a logout.
-	ErrLoggedOut = errors.New("logged out")
-)
-
-// Session is a logged-in iSCSI session. It is safe for concurrent use.
+// Session is a logged-in iSCSI session to one target. It is safe for
+// concurrent use. Commands go to any LUN of the target through Execute and
+// Call, or through a LogicalUnit handle (Session.LogicalUnit); the block
+// methods of Session itself (ReadAt, WriteAt, Read, Write, Geometry, Sync)
+// act on the LUN named in the URL.
 type Session struct {
+	// Set by Dial before the session starts, read-only after.
 	cfg    Config
 	log    *slog.Logger
 	portal string
@@ -56,47 +53,59 @@ type Session struct {
 	params keys.Params
 	isid   pdu.ISID
 	tsih   uint16
-	lun    uint64 // the URL's LUN, encoded
+	lun    uint64 // the URL's LUN, encoded as on the wire
+	usn    string // the unit serial number the URL's LUN must report ("" for any)
 
-	tasks table
+	tasks table // ITT → task; its own lock
 
-	// The combining writer (writer.go): wmu guards the connection's batch,
-	// the window FIFO, cmdSN and the task references of the batch.
-	wmu       sync.Mutex
-	flushing  bool
-	wclosed   bool
-	pending   []wreq
-	head      int
-	wrefs     []*task
-	spareRefs []*task
-	wcmd      pdu.SCSICommand
-	wout      pdu.DataOut
-	cmdSN     uint32
-	wdeadline time.Time
-	rqSignal  chan struct{}
+	// The combining writer (writer.go). wmu guards every field down to
+	// wdeadline; flushDone is signalled (under wmu) when a flusher stops.
+	wmu        sync.Mutex
+	flushDone  *sync.Cond
+	flushing   bool    // a goroutine is writing a batch (it alone may)
+	wclosed    bool    // no more encoding: the session is ending
+	pending    []wreq  // commands waiting at the CmdSN window, FIFO from head
+	head       int     // first live entry of pending
+	batchUsers []*task // tasks whose buffers the batch being filled reads
+	spareUsers []*task // batchUsers of the batch last written, for reuse
+	wcmd       pdu.SCSICommand
+	wout       pdu.DataOut
+	cmdSN      uint32    // the next CmdSN to assign
+	wdeadline  time.Time // owned by the flusher
+	rqSignal   chan struct{}
 	// parked: commands wait in pending for the window to open. The reader
 	// wakes the writer on a new MaxCmdSN only then. Written under wmu.
 	parked atomic.Bool
 
+	// Sequence numbers from the target: written by the reader only.
 	expStatSN atomic.Uint32
 	expCmdSN  atomic.Uint32
 	maxCmdSN  atomic.Uint32
 
+	// The end. closing is closed by the first fail (closeOnce), after cause
+	// is set; done is closed by the janitor once every task has completed.
 	closing   chan struct{}
 	closeOnce sync.Once
 	cause     error
 	done      chan struct{}
-	loops     sync.WaitGroup
-	bg        sync.WaitGroup
-	bgMu      sync.Mutex
-	bgClosed  bool
-	loggedOut atomic.Bool
+	loops     sync.WaitGroup // the reader and the writer goroutine
+	loggedOut atomic.Bool    // a logout succeeded: the end is ErrLoggedOut
 
-	// Reader-owned.
+	// bg tracks goroutines started for the target (a logout it asked for);
+	// bgMu guards bgClosed, after which none is started.
+	bg       sync.WaitGroup
+	bgMu     sync.Mutex
+	bgClosed bool
+
+	// Owned by the reader.
 	dec   pdu.Decoder
 	small []byte
 
-	disk diskState
+	// units holds the LogicalUnit handles, by encoded LUN; the reader drops
+	// their geometry on a CAPACITY DATA HAS CHANGED.
+	unitsMu sync.Mutex
+	units   map[uint64]*LogicalUnit
+	unit    *LogicalUnit // the URL's LUN; set by start
 }
 
 // Dial logs in to the target and LUN of rawURL
@@ -222,6 +231,12 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 			return nil, err
 		}
 		s.start(c, portal, res)
+		if !discovery && !cfg.SkipTestUnitReady {
+			if err := s.unit.ready(ctx, u.UnitSerialNumber); err != nil {
+				s.Close()
+				return nil, err
+			}
+		}
 		return s, nil
 	}
 }
@@ -238,6 +253,8 @@ func redirectPortal(addr string) (string, error) {
 
 // start moves a logged-in connection to the full-feature phase.
 func (s *Session) start(c *conn.Conn, portal string, res *loginResult) {
+	s.flushDone = sync.NewCond(&s.wmu)
+	s.unit = s.unitFor(scsi.LUN(s.lun))
 	s.c = c
 	s.portal = portal
 	s.params = res.params
@@ -335,31 +352,48 @@ func (s *Session) fail(cause error) {
 }
 
 // janitor waits for the end, then fails every task left, exactly once.
+// It owns every task from the moment the reader and the writer stopped.
 func (s *Session) janitor() {
 	<-s.closing
 	s.loops.Wait()
-	// A caller may be flushing (the combining writer): stop new encoding and
-	// wait for it to leave, so that no goroutine touches a task after it
-	// has been failed and handed back.
+	// A caller may be flushing (the combining writer): stop new encoding
+	// and wait for it to leave, so that no goroutine touches a task after
+	// it has been failed and handed back.
 	s.wmu.Lock()
 	s.wclosed = true
 	for s.flushing {
-		s.wmu.Unlock()
-		time.Sleep(50 * time.Microsecond)
-		s.wmu.Lock()
+		s.flushDone.Wait()
 	}
-	// The batch being filled will never be written: its tasks' buffers
-	// are free again.
-	for _, t := range s.wrefs {
-		t.wrefs.Add(-1)
-	}
-	clear(s.wrefs)
-	s.wrefs = s.wrefs[:0]
+	s.dropBatch()
 	s.wmu.Unlock()
 	for _, t := range s.tasks.close(s.cause) {
 		s.complete(t, s.cause)
 	}
 	close(s.done)
+}
+
+// background runs fn in a goroutine that Close and Logout wait for. Once
+// they have started waiting, nothing new is started: the session is ending
+// and its janitor fails what fn would have handled.
+func (s *Session) background(fn func()) {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bgClosed {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		fn()
+	}()
+}
+
+// waitBackground stops new background work and waits for what runs.
+func (s *Session) waitBackground() {
+	s.bgMu.Lock()
+	s.bgClosed = true
+	s.bgMu.Unlock()
+	s.bg.Wait()
 }
 
 // Close ends the session abruptly: the connection is closed and every task

@@ -107,17 +107,17 @@ func (s *Session) flushLocked() {
 	s.wmu.Lock()
 	for {
 		if s.wclosed {
-			s.flushing = false
+			s.stopFlushing()
 			return
 		}
 		s.sendWindow()
 		b := s.c.Detach()
 		if b == nil {
-			s.flushing = false
+			s.stopFlushing()
 			return
 		}
-		refs := s.wrefs
-		s.wrefs = s.spareRefs[:0]
+		users := s.batchUsers
+		s.batchUsers = s.spareUsers[:0]
 		s.wmu.Unlock()
 
 		// A write that makes no progress for CommandTimeout ends the session
@@ -130,21 +130,38 @@ func (s *Session) flushLocked() {
 			_ = s.c.NetConn().SetWriteDeadline(s.wdeadline)
 		}
 		err := s.c.WriteBatch(b)
-		for _, t := range refs {
-			t.wrefs.Add(-1)
+		for _, t := range users {
+			t.unuse()
 		}
-		clear(refs)
+		clear(users)
 
 		s.wmu.Lock()
 		s.c.Release(b)
-		s.spareRefs = refs[:0]
+		s.spareUsers = users[:0]
 		if err != nil {
-			s.flushing = false
+			s.stopFlushing()
 			s.wclosed = true
 			s.fail(fmt.Errorf("write: %w", err))
 			return
 		}
 	}
+}
+
+// stopFlushing ends this goroutine's turn as the flusher and wakes the
+// janitor if it waits for that. Called with wmu held.
+func (s *Session) stopFlushing() {
+	s.flushing = false
+	s.flushDone.Broadcast()
+}
+
+// dropBatch gives up the batch being filled, which will never be written:
+// its tasks' buffers are free again. Called with wmu held.
+func (s *Session) dropBatch() {
+	for _, t := range s.batchUsers {
+		t.unuse()
+	}
+	clear(s.batchUsers)
+	s.batchUsers = s.batchUsers[:0]
 }
 
 // handle encodes r into the current batch, or parks a command at the window.
@@ -154,13 +171,7 @@ func (s *Session) handle(r wreq) {
 		s.pending = append(s.pending, r)
 		s.parked.Store(true)
 	case wImmediate:
-		t := r.t
-		if !t.state.CompareAndSwap(stateQueued, stateSent) {
-			return
-		}
-		t.cmdSN.Store(s.cmdSN)
-		s.queueTask(t, t.itt.Load())
-		t.encoded.Store(true)
+		s.send(r.t)
 	case wData:
 		t := r.t
 		if !s.useData(t, r.itt) {
@@ -174,17 +185,38 @@ func (s *Session) handle(r wreq) {
 }
 
 // useData records that the batch will read t's buffers, unless t is no
-// longer the task of itt or was abandoned. The count is raised before
-// abandoned is checked, and abandon sets abandoned before it reads the
-// count: one of the two always sees the other.
+// longer the sent task of itt (abandoned, completed, recycled).
 func (s *Session) useData(t *task, itt uint32) bool {
-	t.wrefs.Add(1)
-	if t.itt.Load() != itt || t.state.Load() != stateSent || t.abandoned.Load() {
-		t.wrefs.Add(-1)
+	if !t.use(itt) {
 		return false
 	}
-	s.wrefs = append(s.wrefs, t)
+	s.batchUsers = append(s.batchUsers, t)
 	return true
+}
+
+// send encodes a queued task into the batch and marks it sent, unless its
+// caller cancelled it meanwhile. Called with wmu held.
+func (s *Session) send(t *task) bool {
+	if t.state.Load() != stateQueued {
+		return false // cancelled before it was sent: no CmdSN used
+	}
+	t.cmdSN = s.cmdSN
+	s.queueTask(t, t.itt.Load())
+	// Sent from now on: the reader accepts answers for it (an answer
+	// before this is a protocol error, so nothing completes a task while
+	// it is being encoded), and its caller can abandon it.
+	t.state.Store(stateSent)
+	return true
+}
+
+// unqueue removes t from the commands waiting at the window. Called with
+// wmu held.
+func (s *Session) unqueue(t *task) {
+	for i := s.head; i < len(s.pending); i++ {
+		if s.pending[i].t == t {
+			s.pending[i] = wreq{}
+		}
+	}
 }
 
 // sendWindow sends queued commands, oldest first, while CmdSN is within
@@ -195,21 +227,21 @@ func (s *Session) sendWindow() {
 		s.pending[s.head] = wreq{}
 		s.head++
 		t := r.t
+		if t == nil {
+			continue // cancelled while it waited
+		}
 		if r.kind == wTextCont {
 			if t.itt.Load() != r.itt || t.state.Load() != stateSent {
+				// The text request ended (or its caller left) meanwhile.
 				continue
 			}
 			s.c.Queue(&pdu.TextRequest{Final: true, ITT: r.itt, TTT: r.ttt, CmdSN: s.cmdSN, ExpStatSN: s.expStatSN.Load()}, nil, nil)
 			s.cmdSN++
 			continue
 		}
-		if !t.state.CompareAndSwap(stateQueued, stateSent) {
-			continue // cancelled before it was sent: no CmdSN used
+		if s.send(t) {
+			s.cmdSN++
 		}
-		t.cmdSN.Store(s.cmdSN)
-		s.cmdSN++
-		s.queueTask(t, t.itt.Load())
-		t.encoded.Store(true)
 	}
 	if s.head == len(s.pending) {
 		s.pending, s.head = s.pending[:0], 0
@@ -228,16 +260,16 @@ func (s *Session) queueTask(t *task, itt uint32) {
 		s.queueSCSI(t, itt, exp)
 	case kindText:
 		s.c.Queue(&pdu.TextRequest{Immediate: t.immediate, Final: true, ITT: itt, TTT: pdu.ReservedITT,
-			CmdSN: t.cmdSN.Load(), ExpStatSN: exp}, nil, t.data)
+			CmdSN: t.cmdSN, ExpStatSN: exp}, nil, t.data)
 	case kindNOP:
 		s.c.Queue(&pdu.NOPOut{Immediate: true, LUN: t.lun, ITT: itt, TTT: pdu.ReservedITT,
-			CmdSN: t.cmdSN.Load(), ExpStatSN: exp}, nil, t.data)
+			CmdSN: t.cmdSN, ExpStatSN: exp}, nil, t.data)
 	case kindTMF:
 		s.c.Queue(&pdu.TaskMgmtRequest{Immediate: true, Function: t.tmf, LUN: t.lun, ITT: itt,
-			ReferencedTaskTag: t.refITT, CmdSN: t.cmdSN.Load(), ExpStatSN: exp, RefCmdSN: t.refCmdSN}, nil, nil)
+			ReferencedTaskTag: t.refITT, CmdSN: t.cmdSN, ExpStatSN: exp, RefCmdSN: t.refCmdSN}, nil, nil)
 	case kindLogout:
 		s.c.Queue(&pdu.LogoutRequest{Immediate: true, ReasonCode: t.reason, ITT: itt,
-			CmdSN: t.cmdSN.Load(), ExpStatSN: exp}, nil, nil)
+			CmdSN: t.cmdSN, ExpStatSN: exp}, nil, nil)
 	}
 }
 
@@ -247,7 +279,7 @@ func (s *Session) queueSCSI(t *task, itt, exp uint32) {
 	p := &s.params
 	cmd := &s.wcmd
 	*cmd = pdu.SCSICommand{Final: true, Read: t.read, Write: t.write, Attr: pdu.AttrSimple, LUN: t.lun,
-		ITT: itt, ExpectedDataTransferLength: t.expLen, CmdSN: t.cmdSN.Load(), ExpStatSN: exp, CDB: t.cdb}
+		ITT: itt, ExpectedDataTransferLength: t.expLen, CmdSN: t.cmdSN, ExpStatSN: exp, CDB: t.cdb}
 	if !t.write || t.expLen == 0 {
 		s.c.Queue(cmd, nil, nil)
 		return
@@ -261,8 +293,11 @@ func (s *Session) queueSCSI(t *task, itt, exp uint32) {
 		unsol = min(t.expLen, p.FirstBurstLength)
 	}
 	cmd.Final = unsol == imm
-	if unsol > 0 && !s.useData(t, itt) {
-		unsol, imm = 0, 0 // abandoned meanwhile: the abort follows
+	if unsol > 0 {
+		// Still queued, so its caller cannot leave meanwhile (abandon
+		// takes wmu to cancel a queued task).
+		t.bufUsers.Add(1)
+		s.batchUsers = append(s.batchUsers, t)
 	}
 	if err := s.c.QueueVector(cmd, t.vec, 0, int(imm)); err != nil {
 		s.fail(err)
