@@ -375,6 +375,9 @@ func TestStopReading(t *testing.T) {
 		t.Fatal(err)
 	}
 	pc := p.Conn(0)
+	if err := pc.Up().WaitForwarded(ctx(t), 5); err != nil {
+		t.Fatal(err)
+	}
 	pc.Up().StopReading() // the pump sits in Read: the kick must stop it
 	written := fillUntilBlocked(t, c, 64<<20)
 	if f := pc.Up().Forwarded(); f != 5 {
@@ -390,6 +393,10 @@ func TestStopReading(t *testing.T) {
 	pc.Up().ResumeReading()
 	if err := <-done; err != nil {
 		t.Fatalf("read back %d of %d bytes: %v", got, written, err)
+	}
+	// The counter moves after the write returns, maybe after the echo.
+	if err := pc.Up().WaitForwarded(ctx(t), int64(5+written)); err != nil {
+		t.Error(err)
 	}
 	if pc.Up().Forwarded() != int64(5+written) {
 		t.Errorf("forwarded %d, want %d", pc.Up().Forwarded(), 5+written)
