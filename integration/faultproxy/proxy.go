@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -165,6 +166,12 @@ func New(target string, opts ...Option) (*Proxy, error) {
 // Addr returns the address the proxy listens on, host:port (brackets for
 // IPv6): give it to the initiator instead of the target's.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// TargetURL returns "iscsi://<proxy address>/iqn/lun": the target's URL
+// through the proxy.
+func (p *Proxy) TargetURL(iqn string, lun int) string {
+	return "iscsi://" + p.Addr() + "/" + iqn + "/" + strconv.Itoa(lun)
+}
 
 // Target returns the address new connections are forwarded to.
 func (p *Proxy) Target() string {

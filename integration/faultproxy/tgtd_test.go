@@ -45,7 +45,7 @@ func newRig(t *testing.T, digests bool) *rig {
 }
 
 func (r *rig) url(digests bool) string {
-	u := "iscsi://" + r.proxy.Addr() + "/" + iqn + "/1"
+	u := r.proxy.TargetURL(iqn, 1)
 	if digests {
 		u += "?header_digest=crc32c&data_digest=crc32c"
 	}
