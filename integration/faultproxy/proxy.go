@@ -167,7 +167,7 @@ func (p *Proxy) SetTarget(addr string) {
 // on, after the target was dialed and before any byte is forwarded: arm the
 // faults of a connection there to be sure they apply from byte 0 (Index
 // tells which connection it is). It runs on the connection's goroutine and
-// must not block; nil removes it. Resetting the connection there (c.Reset())
+// must not block (nor call Close, which waits for it); nil removes it. Resetting the connection there (c.Reset())
 // makes the target look unreachable to that login.
 func (p *Proxy) OnAccept(fn func(*Conn)) {
 	p.mu.Lock()

@@ -313,7 +313,14 @@ func (i *Instance) Stop() {
 	if d.exited() {
 		return
 	}
-	i.Resume()
+	// A paused tgtd would not answer tgtadm: continue it (no test failure
+	// if that fails; SIGKILL follows the grace anyway).
+	p.mu.Lock()
+	if p.paused {
+		_ = syscall.Kill(-d.pid, syscall.SIGCONT)
+		p.paused = false
+	}
+	p.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	if out, err := p.run(ctx, "--op", "show", "--mode", "target"); err == nil {
