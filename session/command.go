@@ -53,7 +53,7 @@ func (s *Session) execute(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir D
 	case dir == DirWrite && n == 0:
 		return failed(fmt.Errorf("%w: a write without data", ErrVectorLength))
 	}
-	t := getTask()
+	t := s.getTask()
 	t.kind, t.lun, t.cdb, t.vec, t.expLen, t.lba = kindSCSI, uint64(lun), cdb.Array(), v, uint32(n), lba
 	t.read, t.write = dir == DirRead, dir == DirWrite
 	return s.submit(ctx, t)

@@ -68,7 +68,7 @@ func DiscoverURL(ctx context.Context, u *iscsiurl.URL, cfg *Config) ([]Discovere
 // name, or "" for the session's target) and returns the answer's key=value
 // pairs, gathered over as many Text Responses as the target needs.
 func (s *Session) SendTargets(ctx context.Context, what string) ([]keys.Pair, error) {
-	t := getTask()
+	t := s.getTask()
 	t.kind = kindText
 	t.data = keys.AppendPairs(nil, keys.Pair{Key: "SendTargets", Value: what})
 	text, err := s.submit(ctx, t).waitText()

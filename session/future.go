@@ -98,7 +98,7 @@ func (f Future) Wait() (Result, error) {
 	case <-f.ctx.Done():
 		switch f.s.abandon(t) {
 		case abandonedUnsent:
-			putTask(t)
+			f.s.putTask(t)
 			return Result{Status: scsi.StatusNone}, f.ctx.Err()
 		case abandonedInFlight:
 			return Result{Status: scsi.StatusNone}, f.ctx.Err()
@@ -110,7 +110,7 @@ func (f Future) Wait() (Result, error) {
 	// caller's buffers first.
 	f.s.waitIdle(t, 2*f.s.cfg.AbortTimeout)
 	res, err := f.s.result(t)
-	putTask(t)
+	f.s.putTask(t)
 	return res, err
 }
 
@@ -126,7 +126,7 @@ func (f Future) waitText() ([]byte, error) {
 	case <-f.ctx.Done():
 		switch f.s.abandon(t) {
 		case abandonedUnsent:
-			putTask(t)
+			f.s.putTask(t)
 			return nil, f.ctx.Err()
 		case abandonedInFlight:
 			return nil, f.ctx.Err()
@@ -134,7 +134,7 @@ func (f Future) waitText() ([]byte, error) {
 		<-t.done
 	}
 	text, err := append([]byte(nil), t.text...), t.err
-	putTask(t)
+	f.s.putTask(t)
 	return text, err
 }
 
@@ -160,11 +160,11 @@ func (s *Session) result(t *task) (Result, error) {
 // submit registers t and queues it for the wire.
 func (s *Session) submit(ctx context.Context, t *task) Future {
 	if err := ctx.Err(); err != nil {
-		putTask(t)
+		s.putTask(t)
 		return failed(err)
 	}
 	if err := s.tasks.add(t); err != nil {
-		putTask(t)
+		s.putTask(t)
 		return failed(err)
 	}
 	kind := wCommand
@@ -242,7 +242,7 @@ func (s *Session) abandon(t *task) abandonOutcome {
 // within AbortTimeout drops the connection. Nobody waits for the abort: it
 // is the reader's to complete, and the garbage collector's after that.
 func (s *Session) abort(victim *task, itt, cmdSN uint32, lun uint64, fromReader bool) {
-	tm := getTask()
+	tm := s.getTask()
 	tm.kind, tm.immediate = kindTMF, true
 	tm.tmf, tm.refITT, tm.refCmdSN, tm.lun = pdu.TMFAbortTask, itt, cmdSN, lun
 	tm.victim = victim
@@ -297,7 +297,7 @@ func (s *Session) onTMFDone(t *task, response uint8) {
 
 // Ping sends a NOP-Out and waits for the target's NOP-In.
 func (s *Session) Ping(ctx context.Context) error {
-	t := getTask()
+	t := s.getTask()
 	t.kind, t.immediate, t.lun = kindNOP, true, s.lun
 	_, err := s.submit(ctx, t).Wait()
 	return err
@@ -305,7 +305,7 @@ func (s *Session) Ping(ctx context.Context) error {
 
 // taskManagement sends a task management function and waits for its answer.
 func (s *Session) taskManagement(ctx context.Context, fn uint8, lun uint64) error {
-	t := getTask()
+	t := s.getTask()
 	t.kind, t.immediate = kindTMF, true
 	t.tmf, t.lun, t.refITT = fn, lun, pdu.ReservedITT
 	res, err := s.submit(ctx, t).Wait()
@@ -336,7 +336,7 @@ func (s *Session) logoutOnRequest(seconds uint16) {
 	timer.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.AbortTimeout)
 	defer cancel()
-	t := getTask()
+	t := s.getTask()
 	t.kind, t.reason, t.immediate = kindLogout, pdu.LogoutCloseSession, true
 	_, _ = s.submit(ctx, t).Wait()
 	s.fail(ErrLoggedOut)

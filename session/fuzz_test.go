@@ -3,7 +3,6 @@ package session_test
 import (
 	"bytes"
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -13,10 +12,6 @@ import (
 	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
-
-type pipeDialer struct{ c net.Conn }
-
-func (d pipeDialer) DialContext(context.Context, string, string) (net.Conn, error) { return d.c, nil }
 
 // FuzzHostileTarget logs in to a scripted target that then answers two
 // reads in flight with arbitrary bytes. Whatever the bytes: no panic, both

@@ -56,7 +56,8 @@ type Session struct {
 	lun    uint64 // the URL's LUN, encoded as on the wire
 	usn    string // the unit serial number the URL's LUN must report ("" for any)
 
-	tasks table // ITT → task; its own lock
+	tasks table     // ITT → task; its own lock
+	pool  sync.Pool // of *task, this session's only
 
 	// The combining writer (writer.go). wmu guards every field down to
 	// wdeadline; flushDone is signalled (under wmu) when a flusher stops.
@@ -254,6 +255,7 @@ func redirectPortal(addr string) (string, error) {
 // start moves a logged-in connection to the full-feature phase.
 func (s *Session) start(c *conn.Conn, portal string, res *loginResult) {
 	s.flushDone = sync.NewCond(&s.wmu)
+	s.pool.New = newTask
 	s.unit = s.unitFor(scsi.LUN(s.lun))
 	s.c = c
 	s.portal = portal
@@ -445,7 +447,7 @@ func (s *Session) Logout(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.AbortTimeout)
 	defer cancel()
-	t := getTask()
+	t := s.getTask()
 	t.kind = kindLogout
 	t.reason = pdu.LogoutCloseSession
 	t.immediate = true

@@ -120,14 +120,14 @@ type task struct {
 	done chan struct{} // buffered 1: one token per completion
 }
 
-var taskPool = sync.Pool{New: func() any {
-	return &task{done: make(chan struct{}, 1), idle: make(chan struct{}, 1)}
-}}
+func newTask() any { return &task{done: make(chan struct{}, 1), idle: make(chan struct{}, 1)} }
 
-func getTask() *task { return taskPool.Get().(*task) }
+// getTask takes a task from the session's pool. Each session has its own
+// pool: a task never moves from one session to another.
+func (s *Session) getTask() *task { return s.pool.Get().(*task) }
 
 // putTask resets t, moves it to the next generation and returns it to the pool.
-func putTask(t *task) {
+func (s *Session) putTask(t *task) {
 	done, idle, text := t.done, t.idle, t.text[:0]
 	select {
 	case <-done:
@@ -151,7 +151,7 @@ func putTask(t *task) {
 	t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0
 	t.err = nil
 	t.done, t.idle, t.text = done, idle, text
-	taskPool.Put(t)
+	s.pool.Put(t)
 }
 
 // use registers a user of t's buffers if t is still the sent task of itt.

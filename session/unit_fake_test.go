@@ -14,14 +14,6 @@ import (
 	"github.com/iscsi-go/iscsi/session"
 )
 
-// fixedSense returns fixed-format sense data with key and ASC/ASCQ.
-func fixedSense(key scsi.SenseKey, asc scsi.ASC) []byte {
-	b := make([]byte, 18)
-	b[0], b[2], b[7] = 0x70, byte(key), 10
-	b[12], b[13] = byte(asc>>8), byte(asc)
-	return b
-}
-
 // TestGeometryFollowsCapacityChange: a LUN that grows is seen at its new
 // size once the target says CAPACITY DATA HAS CHANGED, on any command.
 func TestGeometryFollowsCapacityChange(t *testing.T) {
