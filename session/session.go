@@ -267,7 +267,7 @@ func (s *Session) start(c *conn.Conn, portal string, res *loginResult) {
 	s.maxCmdSN.Store(res.maxCmdSN)
 	c.SetDigests(pdu.Digests{Header: res.params.HeaderDigest, Data: res.params.DataDigest})
 	c.SetLimits(pdu.Limits{MaxDataSegmentLength: int(res.params.MaxRecvDataSegmentLength)})
-	s.log.Debug("iscsi: logged in", "target", s.target, "portal", portal, "tsih", s.tsih,
+	s.log.Debug("iscsi: logged in", "target", s.target, "portal", portal, "isid", s.isid, "tsih", s.tsih,
 		"header_digest", res.params.HeaderDigest, "data_digest", res.params.DataDigest)
 	s.loops.Add(2)
 	go s.readLoop()
