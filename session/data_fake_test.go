@@ -209,7 +209,7 @@ func testCancelQueuedLeavesNoGap(t *testing.T) {
 	}
 }
 
-// TestTargetProtocolViolations: each lie fails its command with a clear
+// TestTargetProtocolViolations (without recovery): each lie fails its command with a clear
 // error, never a panic, never bytes outside the buffer, never stale bytes
 // passed off as data; the session survives the ones that concern one task.
 func TestTargetProtocolViolations(t *testing.T) {
@@ -268,7 +268,7 @@ func TestTargetProtocolViolations(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWithheld()
 			cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: w.hook(55)}, OnViolation: func(string) {}}
-			_, s := dial(t, cfg, nil)
+			_, s := dial(t, cfg, &session.Config{DisableRecovery: true})
 			ctx := ctxT(t)
 			if _, err := s.Geometry(ctx); err != nil {
 				t.Fatal(err)
@@ -351,7 +351,7 @@ func TestAsyncMessages(t *testing.T) {
 			}
 			return faketarget.Proceed
 		}}}
-		_, s := dial(t, cfg, nil)
+		_, s := dial(t, cfg, &session.Config{DisableRecovery: true})
 		armed.Store(true)
 		_ = s.Execute(ctxT(t), s.LUN(), scsi.TestUnitReady(), session.DirNone, nil)
 		select {
@@ -372,7 +372,7 @@ func TestAsyncMessages(t *testing.T) {
 	}
 }
 
-// TestConnectionDeath: every command in flight fails exactly once, with
+// TestConnectionDeath (without recovery): every command in flight fails exactly once, with
 // ErrSessionClosed and the cause, when the target drops the connection.
 func TestConnectionDeath(t *testing.T) {
 	var n atomic.Int32
@@ -385,7 +385,7 @@ func TestConnectionDeath(t *testing.T) {
 		}
 		return faketarget.Proceed
 	}}}
-	_, s := dial(t, cfg, nil)
+	_, s := dial(t, cfg, &session.Config{DisableRecovery: true})
 	ctx := ctxT(t)
 	if _, err := s.Geometry(ctx); err != nil {
 		t.Fatal(err)
@@ -499,7 +499,7 @@ func TestAbortNeverAnswered(t *testing.T) {
 			return faketarget.Handled // never answered
 		},
 	}}
-	_, s := dial(t, cfg, &session.Config{AbortTimeout: 200 * time.Millisecond})
+	_, s := dial(t, cfg, &session.Config{AbortTimeout: 200 * time.Millisecond, DisableRecovery: true})
 	if _, err := s.Geometry(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}

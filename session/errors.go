@@ -149,9 +149,17 @@ var (
 	// ErrNegativeOffset: ReadAt or WriteAt with a negative offset.
 	ErrNegativeOffset = errors.New("iscsi: negative offset")
 
-	errTooManyTasks = errors.New("iscsi: too many tasks in flight")
-	errConnStalled  = errors.New("connection stalled while a command's buffers were in use")
-	errAborted      = errors.New("iscsi: command aborted")
+	// ErrMayHaveExecuted is what a command that was in flight when its
+	// connection was lost, and is not safe to repeat, fails with (see
+	// NotReplayedError).
+	ErrMayHaveExecuted = errors.New("iscsi: the connection was lost with the command in flight; it may have executed")
+	// ErrTargetSilent: the target answered no NOP-Out ping in time.
+	ErrTargetSilent = errors.New("iscsi: the target stopped answering")
+
+	errTooManyTasks    = errors.New("iscsi: too many tasks in flight")
+	errLogoutRequested = errors.New("the target asked for a logout")
+	errConnStalled     = errors.New("connection stalled while a command's buffers were in use")
+	errAborted         = errors.New("iscsi: command aborted")
 )
 
 // OpError is the error of a SCSI command or a block operation: which
@@ -231,4 +239,51 @@ func (e *TaskManagementError) Error() string {
 		what = fmt.Sprintf("response %d", e.Response)
 	}
 	return fmt.Sprintf("iscsi: task management function %d: %s", e.Function, what)
+}
+
+// NotReplayedError is a command in flight when its connection was lost,
+// which was not sent again on the new connection because repeating it is
+// not safe (COMPARE AND WRITE, PERSISTENT RESERVE OUT, RESERVE, RELEASE,
+// any command Config.ReplaySafe does not allow): it may have executed.
+// It matches ErrMayHaveExecuted.
+type NotReplayedError struct{ Cause error }
+
+func (e *NotReplayedError) Error() string {
+	return ErrMayHaveExecuted.Error() + " (not sent again: not safe to repeat; connection lost: " + fmt.Sprint(e.Cause) + ")"
+}
+
+func (e *NotReplayedError) Unwrap() []error { return []error{ErrMayHaveExecuted, e.Cause} }
+
+// RecoveryError is why a session gave up replacing a lost connection:
+// ReplacementTimeout passed (Timeout) or MaxReconnects attempts failed.
+// It is the cause of the session's end, so every waiting command fails
+// with an error wrapping it and ErrSessionClosed.
+type RecoveryError struct {
+	Cause    error // the loss, or the last failed attempt
+	Attempts int
+	Timeout  bool
+}
+
+func (e *RecoveryError) Error() string {
+	why := fmt.Sprintf("%d reconnect attempts failed", e.Attempts)
+	if e.Timeout {
+		why = fmt.Sprintf("replacement timeout after %d attempts", e.Attempts)
+	}
+	return "iscsi: connection not replaced (" + why + "): " + fmt.Sprint(e.Cause)
+}
+
+func (e *RecoveryError) Unwrap() error { return e.Cause }
+
+// DeviceChangedError is a LUN that, after a reconnect, is not the device it
+// was: its unit serial number or device identifiers differ. The session
+// ends with it before any command is sent again: nothing is written to the
+// other device.
+type DeviceChangedError struct {
+	LUN      scsi.LUN
+	Was, Now string // unit serial numbers (VPD page 0x80)
+}
+
+func (e *DeviceChangedError) Error() string {
+	return fmt.Sprintf("iscsi: LUN %v is another device after the reconnect (serial %q, was %q)",
+		e.LUN, strings.TrimSpace(e.Now), strings.TrimSpace(e.Was))
 }

@@ -249,9 +249,10 @@ func (s *Session) abort(victim *task, itt, cmdSN uint32, lun uint64, fromReader 
 	if err := s.tasks.add(tm); err != nil {
 		return // the session is closing; the janitor completes the victim
 	}
+	epoch := s.epoch.Load()
 	tm.stall = time.AfterFunc(s.cfg.AbortTimeout, func() {
 		if tm.state.Load() != stateDone {
-			s.fail(fmt.Errorf("ABORT TASK for ITT %#x not answered within %v", itt, s.cfg.AbortTimeout))
+			s.lost(epoch, fmt.Errorf("ABORT TASK for ITT %#x not answered within %v", itt, s.cfg.AbortTimeout))
 		}
 	})
 	s.push(wreq{kind: wImmediate, t: tm}, fromReader)
@@ -320,11 +321,14 @@ func (s *Session) taskManagement(ctx context.Context, fn uint8, lun uint64) erro
 
 // logoutOnRequest answers an Asynchronous Message asking for logout: wait
 // up to the given seconds for the SCSI commands in flight, then log out.
+// With recovery, the connection is logged out and replaced (the commands
+// still in flight are sent again); without, the session ends.
 func (s *Session) logoutOnRequest(seconds uint16) {
 	limit := time.Duration(seconds) * time.Second
 	if limit <= 0 || limit > s.cfg.AbortTimeout {
 		limit = s.cfg.AbortTimeout
 	}
+	epoch := s.epoch.Load()
 	timer := time.NewTimer(limit)
 	select {
 	case <-s.tasks.whenDrained():
@@ -338,6 +342,13 @@ func (s *Session) logoutOnRequest(seconds uint16) {
 	defer cancel()
 	t := s.getTask()
 	t.kind, t.reason, t.immediate = kindLogout, pdu.LogoutCloseSession, true
+	if !s.cfg.DisableRecovery {
+		t.reason = pdu.LogoutCloseConnection
+	}
 	_, _ = s.submit(ctx, t).Wait()
-	s.fail(ErrLoggedOut)
+	if s.cfg.DisableRecovery {
+		s.fail(ErrLoggedOut)
+		return
+	}
+	s.lost(epoch, errLogoutRequested)
 }

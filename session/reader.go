@@ -26,19 +26,36 @@ func (s *Session) checkSense(lun uint64, sense []byte) bool {
 }
 
 // readLoop is the only goroutine that reads from the connection.
-func (s *Session) readLoop() {
+// It reads the connection of epoch until it fails.
+func (s *Session) readLoop(epoch uint32, c *conn.Conn) {
 	defer s.loops.Done()
 	for {
-		h, _, err := s.c.ReadHeader()
+		h, _, err := c.ReadHeader()
 		if err != nil {
-			s.fail(fmt.Errorf("read: %w", err))
+			if errors.Is(err, conn.ErrHeaderDigest) {
+				s.stats.digestErrors.Add(1)
+			}
+			s.lost(epoch, fmt.Errorf("read: %w", err))
 			return
 		}
+		s.rxPDUs.Add(1)
 		if err := s.dispatch(h); err != nil {
-			s.fail(err)
+			s.lost(epoch, err)
 			return
 		}
 	}
+}
+
+// dataDigest handles a data digest mismatch: the PDU's data is lost. With
+// recovery, the connection is replaced and the command sent again (the
+// error is returned, fatal to the connection); without, the one command
+// fails (nil is returned: the caller records err on the task).
+func (s *Session) dataDigest(err error) error {
+	s.stats.digestErrors.Add(1)
+	if s.cfg.DisableRecovery {
+		return nil
+	}
+	return err
 }
 
 // dispatch handles one PDU whose header was read. A returned error is fatal.
@@ -80,7 +97,7 @@ func (s *Session) dispatch(h *pdu.BHS) error {
 			return err
 		}
 		t.response = m.Response
-		if m.Response == pdu.LogoutSuccess {
+		if m.Response == pdu.LogoutSuccess && t.reason == pdu.LogoutCloseSession {
 			s.loggedOut.Store(true)
 		}
 		s.complete(t, nil)
@@ -201,6 +218,9 @@ func (s *Session) onDataIn(m *pdu.DataIn) error {
 			if !errors.Is(err, conn.ErrDataDigest) {
 				return err
 			}
+			if ferr := s.dataDigest(err); ferr != nil {
+				return ferr
+			}
 			t.failErr = err
 		}
 		t.received += n
@@ -257,8 +277,13 @@ func (s *Session) onResponse(m *pdu.SCSIResponse) error {
 	if err != nil && !errors.Is(err, conn.ErrDataDigest) {
 		return err
 	}
-	if err != nil && t.failErr == nil {
-		t.failErr = err
+	if err != nil {
+		if ferr := s.dataDigest(err); ferr != nil {
+			return ferr
+		}
+		if t.failErr == nil {
+			t.failErr = err
+		}
 	}
 	if t.kind != kindSCSI {
 		return protoErr("SCSI Response", "for ITT %#x, which is not a SCSI command", m.ITT)
@@ -368,6 +393,9 @@ func (s *Session) onText(m *pdu.TextResponse) error {
 		if !errors.Is(err, conn.ErrDataDigest) {
 			return err
 		}
+		if ferr := s.dataDigest(err); ferr != nil {
+			return ferr
+		}
 		t.failErr = err
 	}
 	t.text = append(t.text, data...)
@@ -408,6 +436,7 @@ func (s *Session) onAsync(m *pdu.AsyncMessage) error {
 		s.log.Warn("iscsi: the target asks us to log out", "within_seconds", m.Parameter3)
 		s.background(func() { s.logoutOnRequest(m.Parameter3) })
 	case pdu.AsyncDropConnection, pdu.AsyncDropAllConnections:
+		s.targetTime2Wait.Store(uint32(m.Parameter2) + 1)
 		return fmt.Errorf("the target announced it drops the connection (async event %d, Time2Wait %d s)", m.AsyncEvent, m.Parameter2)
 	case pdu.AsyncRenegotiate:
 		s.log.Info("iscsi: the target asks to renegotiate parameters; keeping the current ones")

@@ -49,12 +49,28 @@ type Session struct {
 	log    *slog.Logger
 	portal string
 	target string
+	isid   pdu.ISID
+	lun    uint64    // the URL's LUN, encoded as on the wire
+	spec   loginSpec // how to log in again
+
+	// The connection and what was negotiated on it. Written by install,
+	// with wmu held and no reader or writer running (at Dial, and by the
+	// supervisor during a reconnect); read by the reader and the writer
+	// of that connection, and by others under wmu.
 	c      *conn.Conn
 	params keys.Params
-	isid   pdu.ISID
 	tsih   uint16
-	lun    uint64 // the URL's LUN, encoded as on the wire
-	usn    string // the unit serial number the URL's LUN must report ("" for any)
+	// cur is c for the goroutines that only close it (fail, lost).
+	cur atomic.Pointer[conn.Conn]
+
+	// The connection's epoch: one per connection, from 1. lostMu guards
+	// lostEpoch and lostErr (the first loss of the epoch) and dead, which
+	// lost closes to stop the epoch's writer and wake the supervisor.
+	epoch     atomic.Uint32
+	lostMu    sync.Mutex
+	lostEpoch uint32
+	lostErr   error
+	dead      chan struct{}
 
 	tasks table     // ITT → task; its own lock
 	pool  sync.Pool // of *task, this session's only
@@ -72,6 +88,9 @@ type Session struct {
 	wcmd       pdu.SCSICommand
 	wout       pdu.DataOut
 	cmdSN      uint32    // the next CmdSN to assign
+	paused     bool      // the connection is lost: commands wait in pending
+	holding    bool      // a new connection is checked: only priority commands go
+	priority   []wreq    // the supervisor's commands during holding
 	wdeadline  time.Time // owned by the flusher
 	rqSignal   chan struct{}
 	// parked: commands wait in pending for the window to open. The reader
@@ -101,6 +120,16 @@ type Session struct {
 	// Owned by the reader.
 	dec   pdu.Decoder
 	small []byte
+
+	// targetTime2Wait is 1 + the Time2Wait of the target's last "will drop
+	// the connection" message, 0 for none.
+	targetTime2Wait atomic.Uint32
+
+	rxPDUs atomic.Uint64        // PDUs received, for the keepalive
+	ping   atomic.Pointer[task] // the keepalive's NOP-Out in flight
+	stats  struct {
+		reconnects, replayed, notReplayed, digestErrors, keepalives atomic.Uint64
+	}
 
 	// units holds the LogicalUnit handles, by encoded LUN; the reader drops
 	// their geometry on a CAPACITY DATA HAS CHANGED.
@@ -231,7 +260,7 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 			c.Close()
 			return nil, err
 		}
-		s.start(c, portal, res)
+		s.start(c, portal, res, spec)
 		if !discovery && !cfg.SkipTestUnitReady {
 			if err := s.unit.ready(ctx, u.UnitSerialNumber); err != nil {
 				s.Close()
@@ -253,26 +282,17 @@ func redirectPortal(addr string) (string, error) {
 }
 
 // start moves a logged-in connection to the full-feature phase.
-func (s *Session) start(c *conn.Conn, portal string, res *loginResult) {
+func (s *Session) start(c *conn.Conn, portal string, res *loginResult, spec *loginSpec) {
 	s.flushDone = sync.NewCond(&s.wmu)
 	s.pool.New = newTask
 	s.unit = s.unitFor(scsi.LUN(s.lun))
-	s.c = c
 	s.portal = portal
-	s.params = res.params
-	s.tsih = res.tsih
-	s.cmdSN = res.cmdSN
-	s.expStatSN.Store(res.expStatSN)
-	s.expCmdSN.Store(res.expCmdSN)
-	s.maxCmdSN.Store(res.maxCmdSN)
-	c.SetDigests(pdu.Digests{Header: res.params.HeaderDigest, Data: res.params.DataDigest})
-	c.SetLimits(pdu.Limits{MaxDataSegmentLength: int(res.params.MaxRecvDataSegmentLength)})
-	s.log.Debug("iscsi: logged in", "target", s.target, "portal", portal, "isid", s.isid, "tsih", s.tsih,
-		"header_digest", res.params.HeaderDigest, "data_digest", res.params.DataDigest)
-	s.loops.Add(2)
-	go s.readLoop()
-	go s.writeLoop()
-	go s.janitor()
+	s.spec = *spec
+	s.spec.portal = portal
+	s.wmu.Lock()
+	s.install(c, res)
+	s.wmu.Unlock()
+	go s.supervise()
 }
 
 func (s *Session) tracePDU(sent bool, h *pdu.BHS) {
@@ -347,31 +367,10 @@ func (s *Session) fail(cause error) {
 		}
 		s.cause = &closedError{cause: cause}
 		close(s.closing)
-		if s.c != nil {
-			s.c.Close()
+		if c := s.cur.Load(); c != nil {
+			c.Close()
 		}
 	})
-}
-
-// janitor waits for the end, then fails every task left, exactly once.
-// It owns every task from the moment the reader and the writer stopped.
-func (s *Session) janitor() {
-	<-s.closing
-	s.loops.Wait()
-	// A caller may be flushing (the combining writer): stop new encoding
-	// and wait for it to leave, so that no goroutine touches a task after
-	// it has been failed and handed back.
-	s.wmu.Lock()
-	s.wclosed = true
-	for s.flushing {
-		s.flushDone.Wait()
-	}
-	s.dropBatch()
-	s.wmu.Unlock()
-	for _, t := range s.tasks.close(s.cause) {
-		s.complete(t, s.cause)
-	}
-	close(s.done)
 }
 
 // background runs fn in a goroutine that Close and Logout wait for. Once
@@ -422,7 +421,11 @@ func (s *Session) Err() error {
 }
 
 // Params returns the negotiated parameters.
-func (s *Session) Params() keys.Params { return s.params }
+func (s *Session) Params() keys.Params {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.params
+}
 
 // Target returns the target name; Portal the address connected to.
 func (s *Session) Target() string { return s.target }
@@ -434,7 +437,11 @@ func (s *Session) Portal() string { return s.portal }
 func (s *Session) ISID() pdu.ISID { return s.isid }
 
 // TSIH returns the target-assigned session handle.
-func (s *Session) TSIH() uint16 { return s.tsih }
+func (s *Session) TSIH() uint16 {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.tsih
+}
 
 // Logout ends the session gracefully: it asks the target to close the
 // session, waits for the answer (bounded by ctx and AbortTimeout), then

@@ -82,6 +82,7 @@ type task struct {
 	refCmdSN  uint32
 	reason    uint8 // logout reason
 	immediate bool
+	priority  bool  // sent ahead of held commands during a reconnect
 	lba       int64 // the first block a SCSI command addresses, for its errors; -1 if none
 
 	// victim is the abandoned task an ABORT TASK was sent for; the reader
@@ -94,6 +95,7 @@ type task struct {
 	// sent, and read after that by the reader (RefCmdSN of aborts, LUN
 	// reset victims).
 	cmdSN uint32
+	epoch uint32 // the connection it was sent on; written with cmdSN
 
 	// mu guards completed and doneCh (Future.Done) and the generation bump.
 	mu        sync.Mutex
@@ -146,7 +148,7 @@ func (s *Session) putTask(t *task) {
 	t.bufUsers.Store(0)
 	t.kind, t.lun, t.cdb, t.read, t.write, t.expLen, t.vec, t.data = 0, 0, [16]byte{}, false, false, 0, nil, nil
 	t.tmf, t.refITT, t.refCmdSN, t.reason, t.immediate, t.lba = 0, 0, 0, 0, false, 0
-	t.victim, t.stall, t.cmdSN = nil, nil, 0
+	t.victim, t.stall, t.cmdSN, t.epoch, t.priority = nil, nil, 0, 0, false
 	t.expDataSN, t.received, t.r2tSN, t.failErr = 0, 0, 0, nil
 	t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0
 	t.err = nil
@@ -189,8 +191,9 @@ func (s *Session) waitIdle(t *task, limit time.Duration) {
 			break
 		}
 	}
+	epoch := s.epoch.Load()
 	stall := time.AfterFunc(limit, func() {
-		s.fail(errConnStalled)
+		s.lost(epoch, errConnStalled)
 	})
 	<-t.idle
 	stall.Stop()
@@ -280,6 +283,18 @@ func (tb *table) removed(t *task) {
 	if tb.scsi == 0 && tb.drained != nil {
 		close(tb.drained)
 		tb.drained = nil
+	}
+}
+
+// reassign gives a registered task a new ITT (same slot, next generation),
+// for a command sent again on a new connection.
+func (tb *table) reassign(t *task) {
+	slot := t.itt.Load() & 0xffff
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	if int(slot) < len(tb.slots) && tb.slots[slot] == t {
+		tb.gens[slot]++
+		t.itt.Store(uint32(tb.gens[slot])<<16 | slot)
 	}
 }
 

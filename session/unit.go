@@ -50,6 +50,9 @@ type LogicalUnit struct {
 	geo atomic.Pointer[Geometry]
 	// geoMu makes one goroutine at a time read the geometry.
 	geoMu sync.Mutex
+	// id is the unit's identity, read when it is first used; a reconnect
+	// checks it before any command is sent again. nil until known.
+	id atomic.Pointer[unitIdentity]
 	// rmw serialises read-modify-write of partial blocks, by LBA.
 	rmw [64]sync.Mutex
 }
@@ -125,6 +128,11 @@ func (u *LogicalUnit) Geometry(ctx context.Context) (Geometry, error) {
 		return Geometry{}, err
 	}
 	u.geo.Store(&g)
+	if u.id.Load() == nil {
+		if id, err := u.readIdentity(ctx, false); err == nil {
+			u.id.Store(&id)
+		}
+	}
 	return g, nil
 }
 
@@ -452,6 +460,11 @@ func (u *LogicalUnit) ready(ctx context.Context, usn string) error {
 		u.s.log.Warn("iscsi: TEST UNIT READY failed after login", "lun", u.lun, "err", err)
 		break
 	}
+	id, err := u.readIdentity(ctx, false)
+	if err != nil {
+		return err
+	}
+	u.id.Store(&id)
 	if usn == "" {
 		return nil
 	}

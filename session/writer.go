@@ -51,7 +51,7 @@ func (s *Session) push(r wreq, fromReader bool) {
 		return // the janitor fails every registered task
 	}
 	s.handle(r)
-	if s.flushing {
+	if s.flushing || s.paused {
 		s.wmu.Unlock()
 		return
 	}
@@ -74,12 +74,25 @@ func (s *Session) wake() {
 }
 
 // writeLoop flushes for the reader (R2T data, ping answers) and when the
-// command window opens.
-func (s *Session) writeLoop() {
+// command window opens, and pings a silent target, for the connection of
+// epoch, until dead is closed or the session ends.
+func (s *Session) writeLoop(epoch uint32, dead chan struct{}) {
 	defer s.loops.Done()
+	var tick <-chan time.Time
+	if s.cfg.NOPInterval > 0 {
+		t := time.NewTicker(s.cfg.NOPInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	lastRx := s.rxPDUs.Load()
 	for {
 		select {
 		case <-s.rqSignal:
+		case <-tick:
+			s.keepalive(epoch, &lastRx)
+			continue
+		case <-dead:
+			return
 		case <-s.closing:
 			s.wmu.Lock()
 			s.wclosed = true
@@ -87,7 +100,7 @@ func (s *Session) writeLoop() {
 			return
 		}
 		s.wmu.Lock()
-		if !s.flushing && !s.wclosed {
+		if !s.flushing && !s.wclosed && !s.paused {
 			s.flushing = true
 			s.flushLocked()
 		}
@@ -106,12 +119,13 @@ func (s *Session) flushLocked() {
 	runtime.Gosched()
 	s.wmu.Lock()
 	for {
-		if s.wclosed {
+		if s.wclosed || s.paused {
 			s.stopFlushing()
 			return
 		}
 		s.sendWindow()
-		b := s.c.Detach()
+		c, epoch := s.c, s.epoch.Load()
+		b := c.Detach()
 		if b == nil {
 			s.stopFlushing()
 			return
@@ -127,21 +141,22 @@ func (s *Session) flushLocked() {
 		// (flushing) owns wdeadline.
 		if now := time.Now(); now.After(s.wdeadline.Add(-s.cfg.CommandTimeout / 2)) {
 			s.wdeadline = now.Add(s.cfg.CommandTimeout)
-			_ = s.c.NetConn().SetWriteDeadline(s.wdeadline)
+			_ = c.NetConn().SetWriteDeadline(s.wdeadline)
 		}
-		err := s.c.WriteBatch(b)
+		err := c.WriteBatch(b)
 		for _, t := range users {
 			t.unuse()
 		}
 		clear(users)
 
 		s.wmu.Lock()
-		s.c.Release(b)
+		c.Release(b)
 		s.spareUsers = users[:0]
 		if err != nil {
 			s.stopFlushing()
-			s.wclosed = true
-			s.fail(fmt.Errorf("write: %w", err))
+			s.wmu.Unlock()
+			s.lost(epoch, fmt.Errorf("write: %w", err))
+			s.wmu.Lock()
 			return
 		}
 	}
@@ -166,11 +181,24 @@ func (s *Session) dropBatch() {
 
 // handle encodes r into the current batch, or parks a command at the window.
 func (s *Session) handle(r wreq) {
+	switch {
+	case r.t != nil && r.t.priority:
+		s.priority = append(s.priority, r)
+		return
+	case s.paused && (r.kind == wData || r.kind == wNOPReply):
+		return // for the lost connection
+	}
 	switch r.kind {
 	case wCommand, wTextCont:
 		s.pending = append(s.pending, r)
 		s.parked.Store(true)
 	case wImmediate:
+		if s.paused || s.holding {
+			// No connection to send it on yet: it waits with the rest.
+			s.pending = append(s.pending, r)
+			s.parked.Store(true)
+			return
+		}
 		s.send(r.t)
 	case wData:
 		t := r.t
@@ -200,7 +228,7 @@ func (s *Session) send(t *task) bool {
 	if t.state.Load() != stateQueued {
 		return false // cancelled before it was sent: no CmdSN used
 	}
-	t.cmdSN = s.cmdSN
+	t.cmdSN, t.epoch = s.cmdSN, s.epoch.Load()
 	s.queueTask(t, t.itt.Load())
 	// Sent from now on: the reader accepts answers for it (an answer
 	// before this is a protocol error, so nothing completes a task while
@@ -217,30 +245,50 @@ func (s *Session) unqueue(t *task) {
 			s.pending[i] = wreq{}
 		}
 	}
+	for i := range s.priority {
+		if s.priority[i].t == t {
+			s.priority[i] = wreq{}
+		}
+	}
 }
 
 // sendWindow sends queued commands, oldest first, while CmdSN is within
-// the window the target granted.
+// the window the target granted: the supervisor's own commands first,
+// the rest unless a new connection is being checked.
 func (s *Session) sendWindow() {
-	for s.head < len(s.pending) && pdu.SNLessEq(s.cmdSN, s.maxCmdSN.Load()) {
+	for len(s.priority) > 0 && pdu.SNLessEq(s.cmdSN, s.maxCmdSN.Load()) {
+		if t := s.priority[0].t; t != nil && s.send(t) {
+			s.cmdSN++
+		}
+		s.priority[0] = wreq{}
+		s.priority = s.priority[1:]
+	}
+	if s.holding {
+		return
+	}
+	for s.head < len(s.pending) {
 		r := s.pending[s.head]
+		t := r.t
+		if t != nil && r.kind != wImmediate && !pdu.SNLessEq(s.cmdSN, s.maxCmdSN.Load()) {
+			break
+		}
 		s.pending[s.head] = wreq{}
 		s.head++
-		t := r.t
-		if t == nil {
-			continue // cancelled while it waited
-		}
-		if r.kind == wTextCont {
+		switch {
+		case t == nil:
+			// Cancelled while it waited.
+		case r.kind == wImmediate:
+			s.send(t)
+		case r.kind == wTextCont:
 			if t.itt.Load() != r.itt || t.state.Load() != stateSent {
-				// The text request ended (or its caller left) meanwhile.
-				continue
+				continue // the text request ended (or its caller left) meanwhile
 			}
 			s.c.Queue(&pdu.TextRequest{Final: true, ITT: r.itt, TTT: r.ttt, CmdSN: s.cmdSN, ExpStatSN: s.expStatSN.Load()}, nil, nil)
 			s.cmdSN++
-			continue
-		}
-		if s.send(t) {
-			s.cmdSN++
+		default:
+			if s.send(t) {
+				s.cmdSN++
+			}
 		}
 	}
 	if s.head == len(s.pending) {
@@ -300,7 +348,7 @@ func (s *Session) queueSCSI(t *task, itt, exp uint32) {
 		s.batchUsers = append(s.batchUsers, t)
 	}
 	if err := s.c.QueueVector(cmd, t.vec, 0, int(imm)); err != nil {
-		s.fail(err)
+		s.lost(s.epoch.Load(), err)
 		return
 	}
 	if unsol > imm {
@@ -318,7 +366,7 @@ func (s *Session) queueDataOut(t *task, itt, ttt, off, n uint32) {
 		out := &s.wout
 		*out = pdu.DataOut{Final: seg == n, LUN: t.lun, ITT: itt, TTT: ttt, ExpStatSN: exp, DataSN: sn, BufferOffset: off}
 		if err := s.c.QueueVector(out, t.vec, int64(off), int(seg)); err != nil {
-			s.fail(err)
+			s.lost(s.epoch.Load(), err)
 			return
 		}
 		off += seg
