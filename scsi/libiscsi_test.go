@@ -18,6 +18,25 @@ var libiscsiCDBs = map[string]CDB{
 	"reportluns":         ReportLUNs(ReportAllIncludingWellKnown, 0x01020304),
 	"readcapacity10":     ReadCapacity10(),
 	"readcapacity16":     ReadCapacity16(32),
+	"read6":              must(Read6(0x123456, 16)),
+	"read6-256":          must(Read6(7, 256)),
+	"read10":             Read10(0x01020304, 0x0506, Protect(5)|DPO|FUA|FUANV|Group(0x13)),
+	"read12":             Read12(0x01020304, 0x00060708, Protect(2)|FUA|Group(7)),
+	"read16":             Read16(0x0102030405060708, 0x00090a0b, Protect(7)|DPO|FUANV|Group(0x1f)),
+	"write10":            Write10(0xfffffffe, 0xffff, Protect(1)|DPO|FUA|Group(1)),
+	"write12":            Write12(0x10, 0x20, DPO|FUA|FUANV|Group(3)),
+	"write16":            Write16(1<<40, 1, Protect(3)|FUA|Group(0x11)),
+	"writeverify10":      WriteAndVerify10(0x01020304, 8, ByteCheckCompare, Protect(2)|DPO|Group(5)),
+	"writeverify12":      WriteAndVerify12(0x01020304, 0x10000, ByteCheckCompare, Group(9)),
+	"writeverify16":      WriteAndVerify16(0x0102030405060708, 4, ByteCheckNone, Protect(7)|DPO|Group(0x1f)),
+	"verify10":           Verify10(0x01020304, 8, ByteCheckCompare, Protect(3)|DPO),
+	"verify12":           Verify12(0xa0b0c0d0, 0x100, ByteCheckNone, 0),
+	"verify16":           Verify16(0xffffffff00000001, 0x1000, ByteCheckCompare, Protect(1)|DPO),
+	"orwrite":            ORWrite16(0x0102030405060708, 0x20, Protect(4)|DPO|FUA|FUANV|Group(6)),
+	"compareandwrite":    CompareAndWrite(0x0102030405060708, 8, Protect(1)|DPO|FUA|Group(2)),
+	"writeatomic16":      WriteAtomic16(0x0102030405060708, 0, 0x80, Protect(2)|DPO|FUA|Group(4)),
+	"prefetch10":         PreFetch10(0x01020304, 0x0506, true, 0x11),
+	"prefetch16":         PreFetch16(0x0102030405060708, 0x10000, false, 3),
 	"writesame10":        WriteSame10(0x01020304, 0x0506, WriteSameProtect(3)|WriteSameAnchor|WriteSameUnmap, 0x0a),
 	"writesame10-plain":  WriteSame10(7, 8, 0, 0),
 	"writesame16":        WriteSame16(0x0102030405060708, 0x090a0b0c, WriteSameUnmap, 0x1f),
@@ -33,6 +52,13 @@ var libiscsiCDBs = map[string]CDB{
 // libiscsiDivergent lists the calls where this package deliberately
 // builds other bytes than libiscsi, and why.
 var libiscsiDivergent = map[string]string{}
+
+func must(c CDB, err error) CDB {
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
 
 func readLibiscsiCDBs(t *testing.T) map[string][]byte {
 	t.Helper()
