@@ -58,14 +58,18 @@ func TestTgtdModeSense(t *testing.T) {
 	if c, err := ParseCachingPage(p); err != nil || c != (CachingPage{WCE: true}) {
 		t.Errorf("changeable caching page %+v, %v", c, err)
 	}
-	// Current values with DBD: the write cache on. Clearing WCE and
-	// sending AppendModeSelect6's list made tgtd answer WCE=0 after.
+	// Current values with DBD after a MODE SELECT(6) of
+	// AppendModeSelect6's list with the caching page, WCE cleared: tgtd
+	// took it (it answered WCE=1 before).
 	m6, err = ParseModeSense6(tgtdCapture(t, "mode-sense6-caching"))
 	if err != nil || len(m6.BlockDescriptors) != 0 {
 		t.Fatalf("%+v, %v", m6, err)
 	}
 	p, _ = m6.Page(ModePageCaching, 0)
 	c, _ = ParseCachingPage(p)
+	if c.WCE || !c.DISC || c.NumberOfCacheSegments != 20 {
+		t.Errorf("caching page after MODE SELECT %+v", c)
+	}
 	enc, err := c.ModePage().AppendTo(nil)
 	if err != nil || hex.EncodeToString(enc) != hex.EncodeToString(tgtdCapture(t, "mode-sense6-caching")[4:]) {
 		t.Errorf("caching page re-encodes to % x", enc)
