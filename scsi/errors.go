@@ -142,6 +142,13 @@ var (
 	ErrPowerOnReset        = ascCond("scsi: POWER ON OR RESET OCCURRED", 0x2900, 0xff00)
 	ErrCapacityDataChanged = ascCond("scsi: CAPACITY DATA HAS CHANGED", ASCCapacityDataChanged, 0xffff)
 	ErrLUNsDataChanged     = ascCond("scsi: REPORTED LUNS DATA HAS CHANGED", ASCLUNsDataChanged, 0xffff)
+	// Errors in the parameter list of MODE SELECT, PERSISTENT RESERVE
+	// OUT, UNMAP and the like.
+	ErrInvalidFieldInParamList = ascCond("scsi: INVALID FIELD IN PARAMETER LIST", ASCInvalidFieldInParamList, 0xffff)
+	ErrParameterListLength     = ascCond("scsi: PARAMETER LIST LENGTH ERROR", ASCParameterListLengthError, 0xffff)
+	// ErrSpaceAllocationFailed: a thin-provisioned device ran out of
+	// space for a write (it also matches ErrWriteProtected).
+	ErrSpaceAllocationFailed = ascCond("scsi: SPACE ALLOCATION FAILED WRITE PROTECT", ASCSpaceAllocationFailed, 0xffff)
 	// ErrMiscompareDuringVerify is the failure of COMPARE AND WRITE (and
 	// of VERIFY and WRITE AND VERIFY with BYTCHK) whose data did not
 	// match; StatusError.MiscompareOffset tells where.

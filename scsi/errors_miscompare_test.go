@@ -63,3 +63,22 @@ func TestReservationConflict(t *testing.T) {
 		t.Errorf("StatusError %+v", se)
 	}
 }
+
+func TestParameterListConditions(t *testing.T) {
+	for _, tt := range []struct {
+		asc      ASC
+		sentinel error
+	}{
+		{ASCInvalidFieldInParamList, ErrInvalidFieldInParamList},
+		{ASCParameterListLengthError, ErrParameterListLength},
+		{ASCSpaceAllocationFailed, ErrSpaceAllocationFailed},
+	} {
+		err := NewStatusError(StatusCheckCondition, fixedSense(SenseIllegalRequest, tt.asc))
+		if !errors.Is(err, tt.sentinel) || errors.Is(err, ErrInvalidFieldInCDB) {
+			t.Errorf("%v: Is(%v) false", err, tt.sentinel)
+		}
+	}
+	if errors.Is(NewStatusError(StatusCheckCondition, fixedSense(SenseIllegalRequest, ASCInvalidFieldInCDB)), ErrInvalidFieldInParamList) {
+		t.Error("INVALID FIELD IN CDB is INVALID FIELD IN PARAMETER LIST")
+	}
+}
