@@ -182,7 +182,13 @@ func (s *Session) recover() bool {
 	s.wmu.Unlock()
 	s.notify(StateChange{State: StateLost, Err: cause})
 
-	deadline := time.Now().Add(s.cfg.ReplacementTimeout)
+	// A connection lost again before its commands were sent again (during
+	// the checks) continues the same recovery: same deadline, same count.
+	if s.recovery.deadline.IsZero() {
+		s.recovery.deadline = time.Now().Add(s.cfg.ReplacementTimeout)
+		s.recovery.attempts = 0
+	}
+	deadline := s.recovery.deadline
 	wait := time.Duration(s.params.DefaultTime2Wait) * time.Second
 	if tw := s.targetTime2Wait.Swap(0); tw > 0 {
 		wait = time.Duration(tw-1) * time.Second
@@ -191,7 +197,9 @@ func (s *Session) recover() bool {
 	backoff := 100 * time.Millisecond
 	var c *conn.Conn
 	var res *loginResult
-	for attempt := 1; ; attempt++ {
+	for {
+		s.recovery.attempts++
+		attempt := s.recovery.attempts
 		if !s.sleep(min(wait, time.Until(deadline))) {
 			return false
 		}
@@ -244,6 +252,7 @@ func (s *Session) recover() bool {
 		s.lost(s.epoch.Load(), err)
 		return true
 	}
+	s.recovery.deadline = time.Time{}
 	replayed, failed := s.requeue(cause)
 	s.notify(StateChange{State: StateReinstated, Replayed: replayed, Failed: failed})
 	return true

@@ -2,14 +2,13 @@ package session_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/iscsi-go/iscsi/integration/faultproxy"
 	"github.com/iscsi-go/iscsi/internal/faketarget"
 	"github.com/iscsi-go/iscsi/iovector"
 	"github.com/iscsi-go/iscsi/pdu"
@@ -150,7 +149,8 @@ func TestRecoveryRefusesAnotherDevice(t *testing.T) {
 			data, _ := c.Data()
 			data[len(data)-1] ^= 1
 			c.Done()
-			_ = c.Peer.Reply(&pdu.DataIn{ITT: c.ITT(), Final: true, HasStatus: true}, data)
+			alloc := uint32(c.CDB[3])<<8 | uint32(c.CDB[4])
+			_ = c.Peer.Reply(&pdu.DataIn{ITT: c.ITT(), Final: true, HasStatus: true, Underflow: true, ResidualCount: alloc - uint32(len(data))}, data)
 			return faketarget.Handled
 		}
 		return faketarget.Proceed
@@ -173,19 +173,23 @@ func TestRecoveryRefusesAnotherDevice(t *testing.T) {
 // TestRecoveryGivesUp: a target that is gone for good ends the session
 // after ReplacementTimeout, and the command waiting fails with a typed error.
 func TestRecoveryGivesUp(t *testing.T) {
-	var tg *faketarget.Target
-	var once sync.Once
-	cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
-		if c.CDB[0] == byte(scsi.OpRead16) || c.CDB[0] == byte(scsi.OpRead10) {
-			once.Do(func() {
-				tg.Close() // no more logins
+	var gone atomic.Bool
+	cfg := faketarget.Config{Hooks: faketarget.Hooks{
+		Login: func(x *faketarget.LoginExchange) faketarget.Verdict {
+			if gone.Load() {
+				x.Fail(0x0301) // service unavailable, for good
+			}
+			return faketarget.Proceed
+		},
+		Command: func(c *faketarget.Command) faketarget.Verdict {
+			if c.CDB[0] == byte(scsi.OpRead16) || c.CDB[0] == byte(scsi.OpRead10) {
+				gone.Store(true)
 				c.Peer.Close()
-			})
-			return faketarget.Handled
-		}
-		return faketarget.Proceed
-	}}}
-	tg, s := dial(t, cfg, &session.Config{ReplacementTimeout: 300 * time.Millisecond, LoginTimeout: 200 * time.Millisecond})
+				return faketarget.Handled
+			}
+			return faketarget.Proceed
+		}}}
+	_, s := dial(t, cfg, &session.Config{ReplacementTimeout: 300 * time.Millisecond, LoginTimeout: 200 * time.Millisecond})
 	ctx := ctxT(t)
 	start := time.Now()
 	_, err := s.Read(ctx, 0, 1, iovector.New(make([]byte, 512))).Wait()
@@ -205,8 +209,9 @@ func TestRecoveryMaxReconnects(t *testing.T) {
 	cfg := faketarget.Config{
 		Hooks: faketarget.Hooks{
 			Login: func(x *faketarget.LoginExchange) faketarget.Verdict {
-				if cut.Load() && logins.Add(1) > 0 {
-					x.Fail(faketarget.StatusTargetUnavailable)
+				if cut.Load() {
+					logins.Add(1)
+					x.Fail(0x0301)
 				}
 				return faketarget.Proceed
 			},
@@ -257,31 +262,40 @@ func TestRecoveryAsyncLogoutMidIO(t *testing.T) {
 	}
 }
 
-// TestKeepaliveReplacesASilentConnection: a target that stops answering
-// (it reads, but answers nothing, not even NOP-Out) is noticed by the
-// keepalive, and the command in flight completes on a new connection.
+// TestKeepaliveReplacesASilentConnection: a connection on which the target
+// goes silent (nothing comes back, not even the answer to a NOP-Out) is
+// noticed by the keepalive, and the command in flight completes on a new
+// connection.
 func TestKeepaliveReplacesASilentConnection(t *testing.T) {
-	var first atomic.Bool
-	var silent atomic.Pointer[faketarget.Peer]
-	cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
-		if c.CDB[0] == byte(scsi.OpRead16) || c.CDB[0] == byte(scsi.OpRead10) {
-			if first.CompareAndSwap(false, true) {
-				silent.Store(c.Peer)
-				return faketarget.Handled // never answered
-			}
-		}
-		return faketarget.Proceed
-	}}}
-	scfg := &session.Config{NOPInterval: 50 * time.Millisecond, NOPTimeout: 100 * time.Millisecond}
-	_, s := dial(t, cfg, scfg)
-	// The silent peer also leaves pings unanswered.
-	_ = silent
-	buf := make([]byte, 512)
-	if _, err := s.Read(ctxT(t), 0, 1, iovector.New(buf)).Wait(); err != nil {
+	want := pattern(512, 9)
+	data := make([]byte, 64*512)
+	copy(data, want)
+	tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: []faketarget.LUN{{Number: 1, Blocks: 64, Data: data}}})
+	p, err := faultproxy.New(tg.Addr())
+	if err != nil {
 		t.Fatal(err)
+	}
+	defer p.Close()
+	scfg := &session.Config{NOPInterval: 50 * time.Millisecond, NOPTimeout: 100 * time.Millisecond}
+	s, err := session.Dial(ctxT(t), p.TargetURL(tgtName, 1), scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := ctxT(t)
+	c0, err := p.WaitConn(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c0.Down().Stall(0) // the target's answers stop coming
+	buf := make([]byte, 512)
+	if _, err := s.Read(ctx, 0, 1, iovector.New(buf)).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, want) {
+		t.Fatal("wrong bytes after the keepalive's reconnect")
 	}
 	if st := s.Stats(); st.Keepalives == 0 || st.Reconnects != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	fmt.Sprint()
 }

@@ -121,6 +121,13 @@ type Session struct {
 	dec   pdu.Decoder
 	small []byte
 
+	// recovery is the supervisor's: the deadline and the login attempts of
+	// the recovery under way (zero deadline: none).
+	recovery struct {
+		deadline time.Time
+		attempts int
+	}
+
 	// targetTime2Wait is 1 + the Time2Wait of the target's last "will drop
 	// the connection" message, 0 for none.
 	targetTime2Wait atomic.Uint32
