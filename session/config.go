@@ -1,12 +1,13 @@
 package session
 
 import (
+	"context"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/iscsi-go/iscsi/auth"
 	"github.com/iscsi-go/iscsi/auth/chap"
-	"github.com/iscsi-go/iscsi/internal/conn"
 	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/pdu/keys"
 )
@@ -20,6 +21,13 @@ const (
 	DefaultMaxText        = 1 << 20
 )
 
+// A Dialer makes the TCP connection to a portal; *net.Dialer is one. Give
+// one in Config to connect through a proxy, bind a source address, or
+// hand over a net.Conn made elsewhere.
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
 // Config tunes a session. The zero value (or nil) means sane defaults:
 // libiscsi's operational offers, a default initiator name, a random ISID.
 type Config struct {
@@ -32,7 +40,7 @@ type Config struct {
 	ISID pdu.ISID
 
 	// Dialer makes the TCP connection; nil means a net.Dialer.
-	Dialer conn.Dialer
+	Dialer Dialer
 
 	// LoginTimeout bounds connecting and logging in (default 15 s).
 	LoginTimeout time.Duration

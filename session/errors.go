@@ -3,6 +3,19 @@ package session
 import (
 	"errors"
 	"fmt"
+
+	"github.com/iscsi-go/iscsi/internal/conn"
+)
+
+// Digest failures. Both also wrap a *digest.MismatchError with the CRC32C
+// received and the one computed.
+var (
+	// ErrHeaderDigest: a PDU header failed its check. The connection can no
+	// longer be trusted: the session ends with an error wrapping it.
+	ErrHeaderDigest = conn.ErrHeaderDigest
+	// ErrDataDigest: a data segment failed its check. The command it
+	// belongs to fails with an error wrapping it; the session goes on.
+	ErrDataDigest = conn.ErrDataDigest
 )
 
 // ErrSessionClosed is what every error that ends a session unwraps to: the
