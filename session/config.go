@@ -8,6 +8,7 @@ import (
 
 	"github.com/iscsi-go/iscsi/auth"
 	"github.com/iscsi-go/iscsi/auth/chap"
+	"github.com/iscsi-go/iscsi/iscsiurl"
 	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/pdu/keys"
 )
@@ -56,9 +57,15 @@ type Config struct {
 	// several PDUs, such as a SendTargets list (default 1 MiB).
 	MaxText int
 
-	// Username and Secret are the CHAP credentials used when the URL (and
-	// the LIBISCSI_CHAP_* environment) give none. TargetUsername and
-	// TargetSecret, when set, make CHAP mutual.
+	// Username and Secret are the CHAP credentials; TargetUsername and
+	// TargetSecret, when set, make CHAP mutual. The code has the last word
+	// over the environment: credentials come from the URL
+	// (user%secret@, target_user=, target_password=), then from these
+	// fields, then from LIBISCSI_CHAP_USERNAME, LIBISCSI_CHAP_PASSWORD,
+	// LIBISCSI_CHAP_TARGET_USERNAME and LIBISCSI_CHAP_TARGET_PASSWORD. The
+	// environment is not read at all when Username is set. As in libiscsi,
+	// a URL naming a user without a secret (user@) takes the secret from
+	// the next place.
 	Username       string
 	Secret         auth.Secret
 	TargetUsername string
@@ -79,8 +86,27 @@ type Config struct {
 	Logger    *slog.Logger
 	TracePDUs bool
 
-	// LookupEnv replaces os.LookupEnv for LIBISCSI_CHAP_* (tests).
-	LookupEnv func(string) (string, bool)
+	// lookupEnv replaces os.LookupEnv for LIBISCSI_CHAP_* (tests set it
+	// through export_test.go).
+	lookupEnv func(string) (string, bool)
+}
+
+// credential plays the LIBISCSI_CHAP_* environment from the Config's
+// credentials, for the URL parser: the URL overrides them as it overrides
+// the environment.
+func (c *Config) credential(key string) (string, bool) {
+	var v string
+	switch key {
+	case iscsiurl.EnvUser:
+		v = c.Username
+	case iscsiurl.EnvPassword:
+		v = c.Secret.Reveal()
+	case iscsiurl.EnvTargetUser:
+		v = c.TargetUsername
+	case iscsiurl.EnvTargetPassword:
+		v = c.TargetSecret.Reveal()
+	}
+	return v, v != ""
 }
 
 func (c *Config) withDefaults() Config {
