@@ -231,21 +231,21 @@ func (l *loginConn) chap(cfg *chap.Config) ([]keys.Pair, error) {
 		}
 	}
 	l.step = stepCHAPA
-	pairs, err := l.exchange(toKeys(start), false, pdu.StageOperational)
+	pairs, err := l.exchange(start, false, pdu.StageOperational)
 	if err != nil {
 		return nil, err
 	}
-	answer, err := in.Respond(toCHAP(pairs))
+	answer, err := in.Respond(pairs)
 	if err != nil {
 		return nil, err
 	}
 	l.step = stepCHAPResponse
-	if pairs, err = l.exchange(toKeys(answer), true, pdu.StageOperational); err != nil {
+	if pairs, err = l.exchange(answer, true, pdu.StageOperational); err != nil {
 		return nil, err
 	}
 	l.step = stepOther
 	if in.Mutual() {
-		if err := in.Verify(toCHAP(pairs)); err != nil {
+		if err := in.Verify(pairs); err != nil {
 			return nil, err
 		}
 	}
@@ -460,22 +460,6 @@ func otherThanSecurity(pairs []keys.Pair) []keys.Pair {
 			continue
 		}
 		out = append(out, p)
-	}
-	return out
-}
-
-func toKeys(in []chap.Pair) []keys.Pair {
-	out := make([]keys.Pair, len(in))
-	for i, p := range in {
-		out[i] = keys.Pair(p)
-	}
-	return out
-}
-
-func toCHAP(in []keys.Pair) []chap.Pair {
-	out := make([]chap.Pair, len(in))
-	for i, p := range in {
-		out[i] = chap.Pair(p)
 	}
 	return out
 }

@@ -163,7 +163,7 @@ func TestCHAPReflection(t *testing.T) {
 	first := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(8), CHAP: &tc,
 		Hooks: faketarget.Hooks{Login: func(x *faketarget.LoginExchange) faketarget.Verdict {
 			if v, ok := x.Get("CHAP_C"); ok {
-				b, err := chap.DecodeBinary(v)
+				b, err := keys.DecodeBinary(v)
 				if err == nil {
 					mu.Lock()
 					ours = b

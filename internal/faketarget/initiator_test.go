@@ -141,19 +141,19 @@ func (i *ini) login(o loginOpts) error {
 		if err != nil {
 			return err
 		}
-		_, got, err = i.exchange(0, 1, false, toKeys(ci.Start()))
+		_, got, err = i.exchange(0, 1, false, ci.Start())
 		if err != nil {
 			return err
 		}
-		out, err := ci.Respond(toCHAP(got))
+		out, err := ci.Respond(got)
 		if err != nil {
 			return err
 		}
-		rsp, got, err := i.exchange(0, 1, true, toKeys(out))
+		rsp, got, err := i.exchange(0, 1, true, out)
 		if err != nil {
 			return err
 		}
-		if err := ci.Verify(toCHAP(got)); err != nil {
+		if err := ci.Verify(got); err != nil {
 			return err
 		}
 		if !rsp.Transit || rsp.NSG != 1 {
@@ -191,22 +191,6 @@ func (i *ini) login(o loginOpts) error {
 	i.c.SetDigests(pdu.Digests{Header: i.params.HeaderDigest, Data: i.params.DataDigest})
 	i.c.SetLimits(pdu.Limits{MaxDataSegmentLength: int(i.params.MaxRecvDataSegmentLength)})
 	return nil
-}
-
-func toKeys(ps []chap.Pair) []keys.Pair {
-	out := make([]keys.Pair, len(ps))
-	for j, p := range ps {
-		out[j] = keys.Pair(p)
-	}
-	return out
-}
-
-func toCHAP(ps []keys.Pair) []chap.Pair {
-	out := make([]chap.Pair, len(ps))
-	for j, p := range ps {
-		out[j] = chap.Pair(p)
-	}
-	return out
 }
 
 // status is the outcome of one command.
