@@ -76,4 +76,3 @@ func TestEncodeBinary(t *testing.T) {
 		}
 	}
 }
-
