@@ -19,7 +19,6 @@ const (
 	DefaultCommandTimeout = 30 * time.Second
 	DefaultAbortTimeout   = 10 * time.Second
 	DefaultMaxRedirects   = 4
-	DefaultMaxText        = 1 << 20
 )
 
 // A Dialer makes the TCP connection to a portal; *net.Dialer is one. Give
@@ -54,7 +53,8 @@ type Config struct {
 	// MaxRedirects bounds login redirections followed (default 4).
 	MaxRedirects int
 	// MaxText bounds the total size of a text or login answer spread over
-	// several PDUs, such as a SendTargets list (default 1 MiB).
+	// several PDUs, such as a SendTargets list (default
+	// keys.DefaultMaxText, 1 MiB).
 	MaxText int
 
 	// Username and Secret are the CHAP credentials; TargetUsername and
@@ -130,7 +130,7 @@ func (c *Config) withDefaults() Config {
 		out.MaxRedirects = DefaultMaxRedirects
 	}
 	if out.MaxText <= 0 {
-		out.MaxText = DefaultMaxText
+		out.MaxText = keys.DefaultMaxText
 	}
 	if out.Logger == nil {
 		out.Logger = slog.New(slog.DiscardHandler)

@@ -153,10 +153,7 @@ func (c *Config) chapConfig(u *iscsiurl.URL) *chap.Config {
 	}
 	cc.Algorithms = c.CHAPAlgorithms
 	if len(u.Auth) > 0 {
-		cc.Algorithms = make([]chap.Algorithm, len(u.Auth))
-		for i, a := range u.Auth {
-			cc.Algorithms[i] = chap.Algorithm(a)
-		}
+		cc.Algorithms = u.Auth
 	}
 	return &cc
 }
