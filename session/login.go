@@ -155,7 +155,7 @@ func (l *loginConn) run() (*loginResult, error) {
 	if err := chap.CheckAuthMethod(useCHAP, spec.cfg.AllowNoAuth, answered); err != nil {
 		return nil, err
 	}
-	if useCHAP && answered != "CHAP" {
+	if useCHAP && answered != keys.CHAP {
 		spec.cfg.Logger.Warn("iscsi: the target does not authenticate us; logging in without CHAP (Config.AllowNoAuth)",
 			"portal", spec.portal, "target", spec.target)
 	}
