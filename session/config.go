@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"time"
@@ -79,6 +81,10 @@ type Config struct {
 
 	// Operational holds the operational keys we offer; zero fields take
 	// libiscsi's defaults. The URL's header_digest and data_digest win.
+	// Offers of what this package does not implement yet are refused by
+	// Dial with an error wrapping errors.ErrUnsupported:
+	// ErrorRecoveryLevel above 0, DataPDUInOrder or DataSequenceInOrder
+	// No, MaxConnections above 1.
 	Operational keys.Offer
 
 	// Logger receives the session's log; nil discards it. PDU headers are
@@ -136,4 +142,25 @@ func (c *Config) withDefaults() Config {
 		out.Logger = slog.New(slog.DiscardHandler)
 	}
 	return out
+}
+
+// validate refuses offers of what the session does not implement, before
+// anything is sent: a target could accept them, and the session would then
+// break its promise.
+func (c *Config) validate() error {
+	o := c.Operational
+	unsupported := func(key string, v any, why string) error {
+		return fmt.Errorf("iscsi: Config.Operational.%s=%v: %w: %s", key, v, errors.ErrUnsupported, why)
+	}
+	switch {
+	case o.ErrorRecoveryLevel.Get(0) > 0:
+		return unsupported(keys.KeyErrorRecoveryLevel, o.ErrorRecoveryLevel.V, "only ErrorRecoveryLevel=0 is implemented")
+	case !o.DataPDUInOrder.Get(true):
+		return unsupported(keys.KeyDataPDUInOrder, "No", "Data-In PDUs out of order are not implemented")
+	case !o.DataSequenceInOrder.Get(true):
+		return unsupported(keys.KeyDataSequenceInOrder, "No", "data sequences out of order are not implemented")
+	case o.MaxConnections.Get(1) > 1:
+		return unsupported(keys.KeyMaxConnections, o.MaxConnections.V, "one connection per session is implemented")
+	}
+	return nil
 }

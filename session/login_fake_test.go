@@ -554,3 +554,44 @@ func TestLoginNotISCSI(t *testing.T) {
 		t.Errorf("closed port: %v", err)
 	}
 }
+
+// TestUnsupportedOffers: what the session does not implement is refused
+// before anything is sent.
+func TestUnsupportedOffers(t *testing.T) {
+	cases := map[string]keys.Offer{
+		"ErrorRecoveryLevel":  {ErrorRecoveryLevel: keys.Some[uint32](1)},
+		"DataPDUInOrder":      {DataPDUInOrder: keys.Some(false)},
+		"DataSequenceInOrder": {DataSequenceInOrder: keys.Some(false)},
+		"MaxConnections":      {MaxConnections: keys.Some[uint32](2)},
+	}
+	for key, offer := range cases {
+		t.Run(key, func(t *testing.T) {
+			var mu sync.Mutex
+			logins := 0
+			tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(8),
+				Hooks: faketarget.Hooks{Login: func(x *faketarget.LoginExchange) faketarget.Verdict {
+					mu.Lock()
+					logins++
+					mu.Unlock()
+					return faketarget.Proceed
+				}}})
+			_, err := session.Dial(ctxT(t), url(tg, ""), &session.Config{Operational: offer})
+			if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), key) {
+				t.Fatalf("Dial = %v, want errors.ErrUnsupported naming %s", err, key)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if logins != 0 {
+				t.Fatalf("%d Login Requests reached the target", logins)
+			}
+		})
+	}
+	// What is implemented stays accepted when given explicitly.
+	tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(8)})
+	s, err := session.Dial(ctxT(t), url(tg, ""), &session.Config{Operational: keys.Offer{ErrorRecoveryLevel: keys.Some[uint32](0),
+		DataPDUInOrder: keys.Some(true), DataSequenceInOrder: keys.Some(true), MaxConnections: keys.Some[uint32](1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}

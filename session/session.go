@@ -105,8 +105,8 @@ type Session struct {
 //
 // CHAP credentials come from the URL first, then from cfg (Username,
 // Secret, TargetUsername, TargetSecret), then from the LIBISCSI_CHAP_*
-// environment, which is read only when cfg names no Username. Every error
-// after the URL was parsed is a *LoginError naming the portal and target.
+// environment, which is read only when cfg names no Username. Every failure
+// to connect or log in is a *LoginError naming the portal and target.
 func Dial(ctx context.Context, rawURL string, cfg *Config) (*Session, error) {
 	c := cfg.withDefaults()
 	u, err := c.parser().Parse(rawURL)
@@ -171,6 +171,12 @@ func (c *Config) offer(u *iscsiurl.URL, discovery bool) keys.Offer {
 }
 
 func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) (*Session, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if _, err := keys.NewNegotiator(cfg.offer(u, discovery)); err != nil {
+		return nil, fmt.Errorf("iscsi: Config.Operational: %w", err)
+	}
 	s := &Session{
 		cfg:      *cfg,
 		log:      cfg.Logger,
