@@ -88,7 +88,8 @@ type Config struct {
 	Operational keys.Offer
 
 	// Logger receives the session's log; nil discards it. PDU headers are
-	// logged at slog.LevelDebug-4 when TracePDUs is set.
+	// logged at slog.LevelDebug when TracePDUs is set (login keys too, with
+	// CHAP challenges and responses shown by length only).
 	Logger    *slog.Logger
 	TracePDUs bool
 
