@@ -511,7 +511,6 @@ func TestStateMachine(t *testing.T) {
 	if _, err := r.Challenge([]keys.Pair{{Key: keyAlgorithm, Value: "5"}}); !errors.Is(err, ErrState) {
 		t.Errorf("responder Challenge twice: %v", err)
 	}
-	r, _ = NewResponder(targetConfig())
 	for _, tt := range []struct {
 		pairs []keys.Pair
 		want  error

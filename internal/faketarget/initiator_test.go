@@ -102,15 +102,6 @@ func (i *ini) exchange(csg, nsg uint8, transit bool, pairs []keys.Pair) (*pdu.Lo
 	return &rsp, got, nil
 }
 
-func pairValue(pairs []keys.Pair, key string) string {
-	for _, p := range pairs {
-		if p.Key == key {
-			return p.Value
-		}
-	}
-	return ""
-}
-
 func (i *ini) login(o loginOpts) error {
 	if o.name == "" {
 		o.name = "iqn.2024-01.test:initiator"

@@ -52,7 +52,6 @@ type Peer struct {
 	pinned        bool
 	pinnedMax     uint32
 	maxAdvertised uint32
-	lastExpStatSN uint32
 
 	// Writer state, guarded by wmu.
 	wmu     sync.Mutex
