@@ -298,8 +298,10 @@ func TestDiscoveryContinuation(t *testing.T) {
 		}
 	}
 	// A bound on the total size.
-	if _, err := session.Discover(ctxT(t), "iscsi://"+tg.Addr(), &session.Config{MaxText: 1000}); err == nil {
-		t.Fatal("a SendTargets answer above MaxText was accepted")
+	_, err = session.Discover(ctxT(t), "iscsi://"+tg.Addr(), &session.Config{MaxText: 1000})
+	var le *session.LoginError
+	if !errors.As(err, &le) || le.Portal != tg.Addr() || !strings.Contains(err.Error(), "SendTargets") {
+		t.Fatalf("a SendTargets answer above MaxText: %v, want a *LoginError naming the portal", err)
 	}
 	noViolations(t, tg)
 }
@@ -552,6 +554,12 @@ func TestLoginNotISCSI(t *testing.T) {
 	checkWhere(t, err, addr)
 	if !strings.Contains(err.Error(), "connect") {
 		t.Errorf("closed port: %v", err)
+	}
+	// Discovery names the portal the same way.
+	_, err = session.Discover(ctxT(t), "iscsi://"+addr, nil)
+	var le *session.LoginError
+	if !errors.As(err, &le) || le.Portal != addr || le.Target != "" || !strings.HasPrefix(err.Error(), "iscsi login to "+addr+": ") {
+		t.Errorf("Discover on a closed port = %v, want a *LoginError naming %s", err, addr)
 	}
 }
 
