@@ -11,6 +11,7 @@ import (
 	"github.com/iscsi-go/iscsi/auth/chap"
 	"github.com/iscsi-go/iscsi/integration/tgtd"
 	"github.com/iscsi-go/iscsi/iscsiurl"
+	"github.com/iscsi-go/iscsi/pdu/keys"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -322,4 +323,26 @@ func TestCredentialsCodeOverEnvironment(t *testing.T) {
 		t.Fatalf("URL over Config and environment: %v", err)
 	}
 	_ = s.Logout(ctx)
+}
+
+// TestDigestInsistedOnRefused: tgtd answers HeaderDigest=None to an offer
+// of CRC32C alone; the login fails with one ProtocolError (wrapping the
+// keys' one that names the key) inside a LoginError naming where.
+func TestDigestInsistedOnRefused(t *testing.T) {
+	t.Parallel()
+	inst, targets := tgtd.StartWithTargets(t, 1, 1, 1<<20)
+	tg := targets[0]
+	_, err := session.Dial(testCtx(t), inst.TargetURL(tg.IQN, 1)+"?header_digest=crc32c", nil)
+	var le *session.LoginError
+	var pe *session.ProtocolError
+	var ke *keys.ProtocolError
+	if !errors.As(err, &le) || le.Portal != inst.Addr() || le.Target != tg.IQN {
+		t.Fatalf("Dial = %v, want a *session.LoginError naming %s at %s", err, tg.IQN, inst.Addr())
+	}
+	if !errors.As(err, &pe) || !errors.As(err, &ke) || ke.Key != keys.KeyHeaderDigest || ke.Answered != keys.None {
+		t.Fatalf("Dial = %v, want a *session.ProtocolError wrapping a *keys.ProtocolError on HeaderDigest", err)
+	}
+	if want := "iscsi login to " + tg.IQN + " at " + inst.Addr() + ": "; !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("Dial = %q, want the prefix %q", err, want)
+	}
 }
