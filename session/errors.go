@@ -165,7 +165,7 @@ func (e *LoginError) Error() string {
 	case e.Err != nil:
 		what = e.Err.Error()
 	case e.Status() == 0x0201 && e.NoCredentials:
-		what = "authentication failed: the target requires CHAP and no credentials were given (URL user%password@, Config.Username and Config.Secret, or LIBISCSI_CHAP_USERNAME and LIBISCSI_CHAP_PASSWORD)"
+		what = "authentication failed: the target requires CHAP and no credentials were given (in the URL as user%password@, in the Config, or in LIBISCSI_CHAP_USERNAME and LIBISCSI_CHAP_PASSWORD)"
 	}
 	return fmt.Sprintf("iscsi login to %s: status 0x%04x: %s", where, e.Status(), what)
 }
