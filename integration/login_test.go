@@ -10,6 +10,8 @@ import (
 	"github.com/iscsi-go/iscsi/auth"
 	"github.com/iscsi-go/iscsi/auth/chap"
 	"github.com/iscsi-go/iscsi/integration/tgtd"
+	"github.com/iscsi-go/iscsi/iscsiurl"
+	"github.com/iscsi-go/iscsi/pdu/keys"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -141,13 +143,25 @@ func TestCHAP(t *testing.T) {
 		// tgtd answers AuthMethod=None with status 0x0201 at once.
 		{"no credentials", "iscsi://" + host + "/" + iqn + "/1", env(), session.ErrAuthenticationFailed},
 		{"target fails mutual", "iscsi://alice%alicesecret1@" + host + "/" + iqn + "/1?target_user=target1&target_password=wrongtargetpw", env(), chap.ErrTargetAuthFailed},
+		{"target fails mutual is an authentication failure", "iscsi://alice%alicesecret1@" + host + "/" + iqn + "/1?target_user=target1&target_password=wrongtargetpw", env(), session.ErrAuthenticationFailed},
 		{"wrong target name", "iscsi://alice%alicesecret1@" + host + "/" + iqn + "/1?target_user=other&target_password=targetsecret1", env(), chap.ErrTargetAuthFailed},
+		// tgtd refuses CHAP_A=6 with status 0x0200: say it is the algorithm.
+		{"algorithm tgtd lacks", "iscsi://alice%alicesecret1@" + host + "/" + iqn + "/1?auth=sha1", env(), chap.ErrAlgorithmRejected},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := testCtx(t)
-			s, err := session.Dial(ctx, c.url, &session.Config{LookupEnv: c.env})
+			// The environment through the URL parser: the test stays parallel.
+			u, err := iscsiurl.Parser{LookupEnv: c.env}.Parse(c.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := session.DialURL(ctx, u, nil)
 			if c.wantErr != nil {
+				var le *session.LoginError
+				if !errors.As(err, &le) || le.Portal != host || le.Target != iqn {
+					t.Fatalf("Dial = %v, want a *session.LoginError naming %s at %s", err, iqn, host)
+				}
 				if !errors.Is(err, c.wantErr) {
 					t.Fatalf("Dial = %v, want %v", err, c.wantErr)
 				}
@@ -230,4 +244,105 @@ func TestDigestsPreferredByTarget(t *testing.T) {
 		t.Fatalf("digests on although refused: %+v", s2.Params())
 	}
 	_ = s2.Logout(context.Background())
+}
+
+// TestCHAPErrorsSayWhat: what tgtd answers to CHAP it cannot or will not
+// do becomes an error that says so, naming target and portal.
+func TestCHAPErrorsSayWhat(t *testing.T) {
+	t.Parallel()
+	inst := tgtd.Start(t)
+	const open, closed = "iqn.2026-11.test:open", "iqn.2026-11.test:chap"
+	inst.NewTarget(1, open)
+	inst.AddLUN(1, 1, inst.NewBackingFile(1<<20))
+	inst.BindInitiatorAddress(1, "ALL")
+	inst.NewTarget(2, closed)
+	inst.AddLUN(2, 1, inst.NewBackingFile(1<<20))
+	inst.BindInitiatorAddress(2, "ALL")
+	inst.NewAccount("alice", auth.NewSecret("alicesecret1"))
+	inst.BindAccount(2, "alice")
+	host := inst.Addr()
+	ctx := testCtx(t)
+	cases := []struct {
+		name, target, userinfo string
+		cfg                    *session.Config
+		want                   error
+		say, notSay            string
+	}{
+		// tgtd answers status 0x0201 to AuthMethod=CHAP on a target without an account.
+		{"CHAP to a target without CHAP", open, "alice%alicesecret1@", nil, chap.ErrAuthMethodRejected, "no CHAP account", "refused our credentials"},
+		// and 0x0200 to a CHAP_A it does not speak.
+		{"no common algorithm", closed, "alice%alicesecret1@", &session.Config{CHAPAlgorithms: []chap.Algorithm{chap.SHA3_256}}, chap.ErrAlgorithmRejected, "(SHA3-256)", "initiator error"},
+		{"no credentials", closed, "", nil, session.ErrAuthenticationFailed, "no credentials were given", ""},
+		{"wrong secret", closed, "alice%wrongsecret1@", nil, session.ErrAuthenticationFailed, "refused our credentials", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			u, err := iscsiurl.Parser{}.Parse("iscsi://" + c.userinfo + host + "/" + c.target + "/1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = session.DialURL(ctx, u, c.cfg)
+			var le *session.LoginError
+			if !errors.As(err, &le) || le.Portal != host || le.Target != c.target || !errors.Is(err, c.want) {
+				t.Fatalf("Dial = %v, want a *session.LoginError naming %s at %s matching %v", err, c.target, host, c.want)
+			}
+			if !strings.HasPrefix(err.Error(), "iscsi login to "+c.target+" at "+host+": ") || !strings.Contains(err.Error(), c.say) ||
+				c.notSay != "" && strings.Contains(err.Error(), c.notSay) {
+				t.Fatalf("Dial = %q, want it to say %q and not %q", err, c.say, c.notSay)
+			}
+		})
+	}
+}
+
+// TestCredentialsCodeOverEnvironment: with LIBISCSI_CHAP_* set in the
+// process environment, the Config's credentials win, and the URL's win
+// over both. Not parallel: it sets the environment.
+func TestCredentialsCodeOverEnvironment(t *testing.T) {
+	inst := tgtd.Start(t)
+	const iqn = "iqn.2026-11.test:creds"
+	inst.NewTarget(1, iqn)
+	inst.AddLUN(1, 1, inst.NewBackingFile(1<<20))
+	inst.BindInitiatorAddress(1, "ALL")
+	inst.NewAccount("alice", auth.NewSecret("alicesecret1"))
+	inst.BindAccount(1, "alice")
+	t.Setenv("LIBISCSI_CHAP_USERNAME", "mallory")
+	t.Setenv("LIBISCSI_CHAP_PASSWORD", "mallorysecret")
+	ctx := testCtx(t)
+	target := inst.TargetURL(iqn, 1)
+	if _, err := session.Dial(ctx, target, nil); !errors.Is(err, session.ErrAuthenticationFailed) {
+		t.Fatalf("environment only (wrong account): %v, want ErrAuthenticationFailed", err)
+	}
+	s, err := session.Dial(ctx, target, &session.Config{Username: "alice", Secret: auth.NewSecret("alicesecret1")})
+	if err != nil {
+		t.Fatalf("Config over the environment: %v", err)
+	}
+	_ = s.Logout(ctx)
+	withUser := strings.Replace(target, "iscsi://", "iscsi://alice%alicesecret1@", 1)
+	s, err = session.Dial(ctx, withUser, &session.Config{Username: "bob", Secret: auth.NewSecret("bobsecret1234")})
+	if err != nil {
+		t.Fatalf("URL over Config and environment: %v", err)
+	}
+	_ = s.Logout(ctx)
+}
+
+// TestDigestInsistedOnRefused: tgtd answers HeaderDigest=None to an offer
+// of CRC32C alone; the login fails with one ProtocolError (wrapping the
+// keys' one that names the key) inside a LoginError naming where.
+func TestDigestInsistedOnRefused(t *testing.T) {
+	t.Parallel()
+	inst, targets := tgtd.StartWithTargets(t, 1, 1, 1<<20)
+	tg := targets[0]
+	_, err := session.Dial(testCtx(t), inst.TargetURL(tg.IQN, 1)+"?header_digest=crc32c", nil)
+	var le *session.LoginError
+	var pe *session.ProtocolError
+	var ke *keys.ProtocolError
+	if !errors.As(err, &le) || le.Portal != inst.Addr() || le.Target != tg.IQN {
+		t.Fatalf("Dial = %v, want a *session.LoginError naming %s at %s", err, tg.IQN, inst.Addr())
+	}
+	if !errors.As(err, &pe) || !errors.As(err, &ke) || ke.Key != keys.KeyHeaderDigest || ke.Answered != keys.None {
+		t.Fatalf("Dial = %v, want a *session.ProtocolError wrapping a *keys.ProtocolError on HeaderDigest", err)
+	}
+	if want := "iscsi login to " + tg.IQN + " at " + inst.Addr() + ": "; !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("Dial = %q, want the prefix %q", err, want)
+	}
 }

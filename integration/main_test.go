@@ -8,9 +8,14 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/iscsi-go/iscsi/integration/tgtd"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	tgtd.Gate("integration")
+	goleak.VerifyTestMain(m)
+}
 
 // testCtx returns a context bounded well below the test timeout.
 func testCtx(t *testing.T) context.Context {

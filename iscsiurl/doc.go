@@ -33,7 +33,9 @@
 //
 // Credentials come from LIBISCSI_CHAP_USERNAME, LIBISCSI_CHAP_PASSWORD,
 // LIBISCSI_CHAP_TARGET_USERNAME and LIBISCSI_CHAP_TARGET_PASSWORD unless the
-// URL gives them; see Parser for the exact rules.
+// URL gives them; see Parser for the exact rules. (session.Dial puts the
+// credentials of its Config between the two: it hands them to the Parser in
+// place of the environment.)
 //
 // Deliberate differences from libiscsi, all of which turn a silent surprise
 // into an error or accept a strict superset of what libiscsi accepts:

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/iscsi-go/iscsi/auth"
+	"github.com/iscsi-go/iscsi/auth/chap"
 )
 
 // Environment variables libiscsi reads for CHAP credentials.
@@ -372,8 +373,8 @@ func unhex(c byte) int {
 }
 
 // parseAlgorithms parses "md5", or a preference list "sha-256,md5".
-func parseAlgorithms(v string) ([]Algorithm, string) {
-	var algs []Algorithm
+func parseAlgorithms(v string) ([]chap.Algorithm, string) {
+	var algs []chap.Algorithm
 	for name := range strings.SplitSeq(v, ",") {
 		a, ok := parseAlgorithm(name)
 		if !ok {
@@ -381,7 +382,7 @@ func parseAlgorithms(v string) ([]Algorithm, string) {
 		}
 		for _, b := range algs {
 			if a == b {
-				return nil, fmt.Sprintf("auth lists %s twice", a)
+				return nil, fmt.Sprintf("auth lists %s twice", algorithmName(a))
 			}
 		}
 		algs = append(algs, a)

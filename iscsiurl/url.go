@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/iscsi-go/iscsi/auth"
+	"github.com/iscsi-go/iscsi/auth/chap"
 )
 
 // DefaultPort is the iSCSI port used when a URL names none.
@@ -31,9 +32,9 @@ type URL struct {
 	TargetUser     string      // CHAP name the target must answer with (mutual CHAP), or ""
 	TargetPassword auth.Secret // the target's CHAP secret
 
-	HeaderDigest Digest      // header_digest argument
-	DataDigest   Digest      // data_digest argument
-	Auth         []Algorithm // auth argument, in order of preference; nil if not given
+	HeaderDigest Digest           // header_digest argument
+	DataDigest   Digest           // data_digest argument
+	Auth         []chap.Algorithm // auth argument, in order of preference; nil if not given
 
 	// UnitSerialNumber is libiscsi's force_usn argument: the unit serial
 	// number (VPD page 0x80) the LUN must report, so that a reconnect to a
@@ -86,7 +87,7 @@ func (u *URL) String() string {
 	if len(u.Auth) > 0 {
 		names := make([]string, len(u.Auth))
 		for i, a := range u.Auth {
-			names[i] = a.String()
+			names[i] = algorithmName(a)
 		}
 		arg("auth", strings.Join(names, ","))
 	}
@@ -183,38 +184,27 @@ func parseDigest(v string) (Digest, bool) {
 	return DigestDefault, false
 }
 
-// Algorithm is a CHAP algorithm by its IANA CHAP_A number (RFC 7143 §12.1.3,
-// IANA "PPP Authentication Algorithms"): 5 MD5, 6 SHA-1, 7 SHA-256,
-// 8 SHA3-256. The values equal libiscsi's enum iscsi_chap_auth.
-type Algorithm uint8
+// urlAlgorithms are the auth= argument's spellings, libiscsi's.
+var urlAlgorithms = [...]struct {
+	name string
+	alg  chap.Algorithm
+}{{"md5", chap.MD5}, {"sha1", chap.SHA1}, {"sha-256", chap.SHA256}, {"sha3-256", chap.SHA3_256}}
 
-// CHAP algorithms.
-const (
-	MD5     Algorithm = 5 // "md5"
-	SHA1    Algorithm = 6 // "sha1"
-	SHA256  Algorithm = 7 // "sha-256"
-	SHA3256 Algorithm = 8 // "sha3-256"
-)
-
-// String returns the URL spelling: "md5", "sha1", "sha-256", "sha3-256".
-func (a Algorithm) String() string {
-	switch a {
-	case MD5:
-		return "md5"
-	case SHA1:
-		return "sha1"
-	case SHA256:
-		return "sha-256"
-	case SHA3256:
-		return "sha3-256"
+// algorithmName returns the URL spelling of a: "md5", "sha1", "sha-256",
+// "sha3-256".
+func algorithmName(a chap.Algorithm) string {
+	for _, u := range urlAlgorithms {
+		if u.alg == a {
+			return u.name
+		}
 	}
-	return "Algorithm(" + strconv.Itoa(int(a)) + ")"
+	return a.String()
 }
 
-func parseAlgorithm(v string) (Algorithm, bool) {
-	for a := MD5; a <= SHA3256; a++ {
-		if strings.EqualFold(v, a.String()) {
-			return a, true
+func parseAlgorithm(v string) (chap.Algorithm, bool) {
+	for _, u := range urlAlgorithms {
+		if strings.EqualFold(v, u.name) {
+			return u.alg, true
 		}
 	}
 	return 0, false

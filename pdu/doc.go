@@ -15,6 +15,6 @@
 // come (TotalAHSLength, DataSegmentLength) are checked by Limits.Check before
 // anything is read or allocated.
 //
-// Encoders are append-style and idempotent: Append(dst, m, data, digests)
+// Encoders are append-style and idempotent: Append(dst, m, ahs, data, digests)
 // writes a whole PDU and allocates nothing when dst has room.
 package pdu

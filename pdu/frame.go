@@ -7,9 +7,6 @@ import (
 	"github.com/iscsi-go/iscsi/digest"
 )
 
-// DigestLen is the length of a header or data digest.
-const DigestLen = 4
-
 // Digests says which digests a connection negotiated.
 type Digests struct {
 	Header bool
@@ -97,12 +94,12 @@ func (l Limits) Check(b *BHS) error {
 func (b *BHS) WireLength(d Digests) int {
 	n := BHSLen + b.TotalAHSLength()
 	if d.Header {
-		n += DigestLen
+		n += digest.Size
 	}
 	if dl := b.DataSegmentLength(); dl > 0 {
 		n += Pad4(dl)
 		if d.Data {
-			n += DigestLen
+			n += digest.Size
 		}
 	}
 	return n

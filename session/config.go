@@ -1,12 +1,16 @@
 package session
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/iscsi-go/iscsi/auth"
 	"github.com/iscsi-go/iscsi/auth/chap"
-	"github.com/iscsi-go/iscsi/conn"
+	"github.com/iscsi-go/iscsi/iscsiurl"
 	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/pdu/keys"
 )
@@ -17,12 +21,18 @@ const (
 	DefaultCommandTimeout = 30 * time.Second
 	DefaultAbortTimeout   = 10 * time.Second
 	DefaultMaxRedirects   = 4
-	DefaultMaxText        = 1 << 20
 
 	DefaultNOPInterval        = 5 * time.Second
 	DefaultNOPTimeout         = 5 * time.Second
 	DefaultReplacementTimeout = 120 * time.Second
 )
+
+// A Dialer makes the TCP connection to a portal; *net.Dialer is one. Give
+// one in Config to connect through a proxy, bind a source address, or
+// hand over a net.Conn made elsewhere.
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
 
 // Config tunes a session. The zero value (or nil) means sane defaults:
 // libiscsi's operational offers, a default initiator name, a random ISID.
@@ -36,7 +46,7 @@ type Config struct {
 	ISID pdu.ISID
 
 	// Dialer makes the TCP connection; nil means a net.Dialer.
-	Dialer conn.Dialer
+	Dialer Dialer
 
 	// LoginTimeout bounds connecting and logging in (default 15 s).
 	LoginTimeout time.Duration
@@ -49,12 +59,19 @@ type Config struct {
 	// MaxRedirects bounds login redirections followed (default 4).
 	MaxRedirects int
 	// MaxText bounds the total size of a text or login answer spread over
-	// several PDUs, such as a SendTargets list (default 1 MiB).
+	// several PDUs, such as a SendTargets list (default
+	// keys.DefaultMaxText, 1 MiB).
 	MaxText int
 
-	// Username and Secret are the CHAP credentials used when the URL (and
-	// the LIBISCSI_CHAP_* environment) give none. TargetUsername and
-	// TargetSecret, when set, make CHAP mutual.
+	// Username and Secret are the CHAP credentials; TargetUsername and
+	// TargetSecret, when set, make CHAP mutual. The code has the last word
+	// over the environment: credentials come from the URL
+	// (user%secret@, target_user=, target_password=), then from these
+	// fields, then from LIBISCSI_CHAP_USERNAME, LIBISCSI_CHAP_PASSWORD,
+	// LIBISCSI_CHAP_TARGET_USERNAME and LIBISCSI_CHAP_TARGET_PASSWORD. The
+	// environment is not read at all when Username is set. As in libiscsi,
+	// a URL naming a user without a secret (user@) takes the secret from
+	// the next place.
 	Username       string
 	Secret         auth.Secret
 	TargetUsername string
@@ -68,10 +85,15 @@ type Config struct {
 
 	// Operational holds the operational keys we offer; zero fields take
 	// libiscsi's defaults. The URL's header_digest and data_digest win.
+	// Offers of what this package does not implement yet are refused by
+	// Dial with an error wrapping errors.ErrUnsupported:
+	// ErrorRecoveryLevel above 0, DataPDUInOrder or DataSequenceInOrder
+	// No, MaxConnections above 1.
 	Operational keys.Offer
 
 	// Logger receives the session's log; nil discards it. PDU headers are
-	// logged at slog.LevelDebug-4 when TracePDUs is set.
+	// logged at slog.LevelDebug when TracePDUs is set (login keys too, with
+	// CHAP challenges and responses shown by length only).
 	Logger    *slog.Logger
 	TracePDUs bool
 
@@ -110,8 +132,28 @@ type Config struct {
 	// the session's supervisor goroutine: it must return quickly.
 	OnStateChange func(StateChange)
 
-	// LookupEnv replaces os.LookupEnv for LIBISCSI_CHAP_* (tests).
-	LookupEnv func(string) (string, bool)
+
+	// lookupEnv replaces os.LookupEnv for LIBISCSI_CHAP_* (tests set it
+	// through export_test.go).
+	lookupEnv func(string) (string, bool)
+}
+
+// credential plays the LIBISCSI_CHAP_* environment from the Config's
+// credentials, for the URL parser: the URL overrides them as it overrides
+// the environment.
+func (c *Config) credential(key string) (string, bool) {
+	var v string
+	switch key {
+	case iscsiurl.EnvUser:
+		v = c.Username
+	case iscsiurl.EnvPassword:
+		v = c.Secret.Reveal()
+	case iscsiurl.EnvTargetUser:
+		v = c.TargetUsername
+	case iscsiurl.EnvTargetPassword:
+		v = c.TargetSecret.Reveal()
+	}
+	return v, v != ""
 }
 
 func (c *Config) withDefaults() Config {
@@ -135,7 +177,7 @@ func (c *Config) withDefaults() Config {
 		out.MaxRedirects = DefaultMaxRedirects
 	}
 	if out.MaxText <= 0 {
-		out.MaxText = DefaultMaxText
+		out.MaxText = keys.DefaultMaxText
 	}
 	if out.NOPInterval == 0 {
 		out.NOPInterval = DefaultNOPInterval
@@ -150,4 +192,25 @@ func (c *Config) withDefaults() Config {
 		out.Logger = slog.New(slog.DiscardHandler)
 	}
 	return out
+}
+
+// validate refuses offers of what the session does not implement, before
+// anything is sent: a target could accept them, and the session would then
+// break its promise.
+func (c *Config) validate() error {
+	o := c.Operational
+	unsupported := func(key string, v any, why string) error {
+		return fmt.Errorf("iscsi: Config.Operational.%s=%v: %w: %s", key, v, errors.ErrUnsupported, why)
+	}
+	switch {
+	case o.ErrorRecoveryLevel.Get(0) > 0:
+		return unsupported(keys.KeyErrorRecoveryLevel, o.ErrorRecoveryLevel.V, "only ErrorRecoveryLevel=0 is implemented")
+	case !o.DataPDUInOrder.Get(true):
+		return unsupported(keys.KeyDataPDUInOrder, "No", "Data-In PDUs out of order are not implemented")
+	case !o.DataSequenceInOrder.Get(true):
+		return unsupported(keys.KeyDataSequenceInOrder, "No", "data sequences out of order are not implemented")
+	case o.MaxConnections.Get(1) > 1:
+		return unsupported(keys.KeyMaxConnections, o.MaxConnections.V, "one connection per session is implemented")
+	}
+	return nil
 }

@@ -58,10 +58,13 @@ func DiscoverURL(ctx context.Context, u *iscsiurl.URL, cfg *Config) ([]Discovere
 	if lerr := s.Logout(ctx); err == nil && lerr != nil && !errors.Is(lerr, ErrSessionClosed) {
 		s.log.Debug("iscsi: discovery logout", "err", lerr)
 	}
-	if err != nil {
-		return nil, err
+	if err == nil {
+		var found []DiscoveredTarget
+		if found, err = parseSendTargets(text); err == nil {
+			return found, nil
+		}
 	}
-	return parseSendTargets(text)
+	return nil, &LoginError{Portal: s.Portal(), Err: fmt.Errorf("SendTargets: %w", err)}
 }
 
 // SendTargets sends a Text Request SendTargets=<what> ("All", a target
@@ -70,14 +73,14 @@ func DiscoverURL(ctx context.Context, u *iscsiurl.URL, cfg *Config) ([]Discovere
 func (s *Session) SendTargets(ctx context.Context, what string) ([]keys.Pair, error) {
 	t := s.getTask()
 	t.kind = kindText
-	t.data = keys.AppendPairs(nil, keys.Pair{Key: "SendTargets", Value: what})
+	t.data = keys.AppendPairs(nil, keys.Pair{Key: keys.KeySendTargets, Value: what})
 	text, err := s.submit(ctx, t).waitText()
 	if err != nil {
 		return nil, err
 	}
 	pairs, err := keys.Parse(text)
 	if err != nil {
-		return nil, protoErr("Text Response", "SendTargets answer: %v", err)
+		return nil, wrapProto("Text Response", err)
 	}
 	return pairs, nil
 }
@@ -86,9 +89,9 @@ func parseSendTargets(pairs []keys.Pair) ([]DiscoveredTarget, error) {
 	var out []DiscoveredTarget
 	for _, p := range pairs {
 		switch p.Key {
-		case "TargetName":
+		case keys.KeyTargetName:
 			out = append(out, DiscoveredTarget{Name: p.Value})
-		case "TargetAddress":
+		case keys.KeyTargetAddress:
 			if len(out) == 0 {
 				return nil, protoErr("Text Response", "TargetAddress %q before any TargetName", p.Value)
 			}
@@ -98,7 +101,7 @@ func parseSendTargets(pairs []keys.Pair) ([]DiscoveredTarget, error) {
 			}
 			last := &out[len(out)-1]
 			last.Portals = append(last.Portals, portal)
-		case "TargetAlias":
+		case keys.KeyTargetAlias:
 		default:
 			return nil, protoErr("Text Response", "unexpected key %s in a SendTargets answer", p.Key)
 		}

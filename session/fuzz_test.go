@@ -53,8 +53,8 @@ func fuzzOnce(t *testing.T, hostile []byte) {
 				}
 			}}
 		_, nc := faketarget.Pipe(t, cfg)
-		s, err := session.Dial(context.Background(), "iscsi://fake:3260/"+tgtName+"/1", &session.Config{
-			Dialer: pipeDialer{nc}, AbortTimeout: 20 * time.Millisecond, SkipTestUnitReady: true, LookupEnv: func(string) (string, bool) { return "", false }})
+		s, err := session.Dial(context.Background(), "iscsi://fake:3260/"+tgtName+"/1", session.WithEnv(&session.Config{
+			Dialer: pipeDialer{nc}, AbortTimeout: 20 * time.Millisecond, SkipTestUnitReady: true, DisableRecovery: true}, nil))
 		if err != nil {
 			t.Fatal(err)
 		}

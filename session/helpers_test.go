@@ -7,7 +7,6 @@ import (
 	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -74,9 +73,7 @@ func pattern(n int, seed byte) []byte {
 
 // withheld holds READ commands a hook kept from the normal flow.
 type withheld struct {
-	mu   sync.Mutex
-	cmds []*faketarget.Command
-	got  chan *faketarget.Command
+	got chan *faketarget.Command
 }
 
 func newWithheld() *withheld { return &withheld{got: make(chan *faketarget.Command, 16)} }

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"time"
 
 	"github.com/iscsi-go/iscsi/auth/chap"
-	"github.com/iscsi-go/iscsi/conn"
+	"github.com/iscsi-go/iscsi/internal/conn"
 	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/pdu/keys"
 )
@@ -48,6 +49,16 @@ func (e *redirectError) Error() string {
 	return fmt.Sprintf("iscsi login: redirected to %s", e.address)
 }
 
+// loginStep is what the last Login Request carried, to explain a refusal.
+type loginStep uint8
+
+const (
+	stepAuthMethod   loginStep = iota // the first request: AuthMethod offer
+	stepCHAPA                         // CHAP_A offer
+	stepCHAPResponse                  // our CHAP_N/CHAP_R
+	stepOther
+)
+
 // maxLoginRounds bounds the PDU exchanges of one login stage, against a
 // target that never sets the T bit.
 const maxLoginRounds = 16
@@ -59,6 +70,8 @@ type loginConn struct {
 	c         *conn.Conn
 	itt       uint32
 	csg       uint8
+	step      loginStep
+	chapOffer string // the CHAP_A value sent
 	expStatSN uint32
 	gotStatSN bool
 	rsp       pdu.LoginResponse
@@ -83,13 +96,20 @@ func login(ctx context.Context, c *conn.Conn, spec *loginSpec) (*loginResult, er
 	l := &loginConn{spec: spec, c: c, itt: 0, csg: pdu.StageSecurity}
 	l.ra.Max = spec.cfg.MaxText
 	res, err := l.run()
-	if err != nil && isTimeout(err) {
+	switch {
+	case err == nil:
+	case isTimeout(err):
 		// The connection's deadline is the context's: say which one ended.
 		cause := ctx.Err()
 		if cause == nil {
 			cause = context.DeadlineExceeded
 		}
-		return nil, fmt.Errorf("iscsi login to %s: no answer in time: %w (%w)", spec.portal, cause, err)
+		return nil, fmt.Errorf("no answer in time: %w (%w)", cause, err)
+	case !l.gotStatSN:
+		// Not one Login Response came back.
+		return nil, fmt.Errorf("no iSCSI answer from the portal (is it an iSCSI target?): %w", err)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, fmt.Errorf("the target closed the connection during login: %w", err)
 	}
 	return res, err
 }
@@ -107,47 +127,49 @@ func (l *loginConn) run() (*loginResult, error) {
 	}
 
 	// Security stage: always, so that a target wanting CHAP we lack says so.
-	sessionType := "Normal"
+	sessionType := keys.SessionNormal
 	if spec.discovery {
-		sessionType = "Discovery"
+		sessionType = keys.SessionDiscovery
 	}
-	first := []keys.Pair{{Key: "InitiatorName", Value: spec.cfg.InitiatorName}}
+	first := []keys.Pair{{Key: keys.KeyInitiatorName, Value: spec.cfg.InitiatorName}}
 	if spec.cfg.InitiatorAlias != "" {
-		first = append(first, keys.Pair{Key: "InitiatorAlias", Value: spec.cfg.InitiatorAlias})
+		first = append(first, keys.Pair{Key: keys.KeyInitiatorAlias, Value: spec.cfg.InitiatorAlias})
 	}
-	first = append(first, keys.Pair{Key: "SessionType", Value: sessionType})
+	first = append(first, keys.Pair{Key: keys.KeySessionType, Value: sessionType})
 	if !spec.discovery {
-		first = append(first, keys.Pair{Key: "TargetName", Value: spec.target})
+		first = append(first, keys.Pair{Key: keys.KeyTargetName, Value: spec.target})
 	}
 	useCHAP := spec.chap != nil
-	first = append(first, keys.Pair{Key: "AuthMethod", Value: chap.AuthMethodOffer(useCHAP, spec.cfg.AllowNoAuth)})
+	first = append(first, keys.Pair{Key: keys.KeyAuthMethod, Value: chap.AuthMethodOffer(useCHAP, spec.cfg.AllowNoAuth)})
 
+	l.step = stepAuthMethod
 	pairs, err := l.exchange(first, !useCHAP, pdu.StageOperational)
 	if err != nil {
 		return nil, err
 	}
-	answered, _, err := single(pairs, "AuthMethod")
+	l.step = stepOther
+	answered, _, err := single(pairs, keys.KeyAuthMethod)
 	if err != nil {
 		return nil, err
 	}
 	if err := chap.CheckAuthMethod(useCHAP, spec.cfg.AllowNoAuth, answered); err != nil {
-		return nil, fmt.Errorf("iscsi login to %s: %w", spec.portal, err)
+		return nil, err
 	}
-	if useCHAP && answered != "CHAP" {
+	if useCHAP && answered != keys.CHAP {
 		spec.cfg.Logger.Warn("iscsi: the target does not authenticate us; logging in without CHAP (Config.AllowNoAuth)",
 			"portal", spec.portal, "target", spec.target)
 	}
 	reply, err := neg.Process(otherThanSecurity(pairs))
 	if err != nil {
-		return nil, err
+		return nil, wrapProto("Login Response", err)
 	}
-	if answered == "CHAP" {
+	if answered == keys.CHAP {
 		if pairs, err = l.chap(spec.chap); err != nil {
 			return nil, err
 		}
 		more, err := neg.Process(otherThanSecurity(pairs))
 		if err != nil {
-			return nil, err
+			return nil, wrapProto("Login Response", err)
 		}
 		reply = append(reply, more...)
 	}
@@ -161,7 +183,7 @@ func (l *loginConn) run() (*loginResult, error) {
 		}
 		more, err := neg.Process(otherThanSecurity(pairs))
 		if err != nil {
-			return nil, err
+			return nil, wrapProto("Login Response", err)
 		}
 		reply = append(reply, more...)
 	}
@@ -177,13 +199,13 @@ func (l *loginConn) run() (*loginResult, error) {
 				return nil, err
 			}
 			if send, err = neg.Process(pairs); err != nil {
-				return nil, err
+				return nil, wrapProto("Login Response", err)
 			}
 		}
 	}
 	params, err := neg.Finish()
 	if err != nil {
-		return nil, err
+		return nil, wrapProto("Login Response", err)
 	}
 	return &loginResult{
 		params:    params,
@@ -202,20 +224,29 @@ func (l *loginConn) chap(cfg *chap.Config) ([]keys.Pair, error) {
 	if err != nil {
 		return nil, err
 	}
-	pairs, err := l.exchange(toKeys(in.Start()), false, pdu.StageOperational)
+	start := in.Start()
+	for _, p := range start {
+		if p.Key == keys.KeyCHAPA {
+			l.chapOffer = p.Value
+		}
+	}
+	l.step = stepCHAPA
+	pairs, err := l.exchange(start, false, pdu.StageOperational)
 	if err != nil {
 		return nil, err
 	}
-	answer, err := in.Respond(toCHAP(pairs))
+	answer, err := in.Respond(pairs)
 	if err != nil {
-		return nil, fmt.Errorf("iscsi login to %s: %w", l.spec.portal, err)
-	}
-	if pairs, err = l.exchange(toKeys(answer), true, pdu.StageOperational); err != nil {
 		return nil, err
 	}
+	l.step = stepCHAPResponse
+	if pairs, err = l.exchange(answer, true, pdu.StageOperational); err != nil {
+		return nil, err
+	}
+	l.step = stepOther
 	if in.Mutual() {
-		if err := in.Verify(toCHAP(pairs)); err != nil {
-			return nil, fmt.Errorf("iscsi login to %s: %w", l.spec.portal, err)
+		if err := in.Verify(pairs); err != nil {
+			return nil, err
 		}
 	}
 	return pairs, nil
@@ -249,7 +280,7 @@ func (l *loginConn) exchange(pairs []keys.Pair, transit bool, nsg uint8) ([]keys
 		}
 		text, done, err := l.ra.Add(l.data, cont)
 		if err != nil {
-			return nil, protoErr("Login Response", "%v", err)
+			return nil, wrapProto("Login Response", err)
 		}
 		if done {
 			if l.rsp.Transit {
@@ -257,7 +288,7 @@ func (l *loginConn) exchange(pairs []keys.Pair, transit bool, nsg uint8) ([]keys
 			}
 			out, err := keys.Parse(text)
 			if err != nil {
-				return nil, protoErr("Login Response", "%v", err)
+				return nil, wrapProto("Login Response", err)
 			}
 			l.tracePairs("recv", out)
 			return out, nil
@@ -282,7 +313,7 @@ func (l *loginConn) tracePairs(dir string, pairs []keys.Pair) {
 			b.WriteByte(' ')
 		}
 		v := p.Value
-		if p.Key == "CHAP_R" || p.Key == "CHAP_C" {
+		if p.Key == keys.KeyCHAPR || p.Key == keys.KeyCHAPC {
 			v = fmt.Sprintf("<%d chars>", len(v))
 		}
 		b.WriteString(p.Key + "=" + v)
@@ -342,14 +373,13 @@ func (l *loginConn) receive() (bool, error) {
 	case pdu.LoginSuccess:
 	case pdu.LoginRedirect:
 		pairs, _ := keys.Parse(l.data)
-		addr, ok, _ := single(pairs, "TargetAddress")
+		addr, ok, _ := single(pairs, keys.KeyTargetAddress)
 		if !ok || addr == "" {
 			return false, protoErr("Login Response", "redirection (status 0x%02x%02x) without a TargetAddress", r.StatusClass, r.StatusDetail)
 		}
 		return false, &redirectError{address: addr, permanent: r.StatusDetail == 2}
 	default:
-		return false, &LoginError{Class: r.StatusClass, Detail: r.StatusDetail, Target: l.spec.target, Portal: l.spec.portal,
-			NoCredentials: l.spec.chap == nil}
+		return false, l.refused(r.StatusClass, r.StatusDetail)
 	}
 	if r.ITT != l.itt {
 		return false, protoErr("Login Response", "ITT %#x, we sent %#x", r.ITT, l.itt)
@@ -377,6 +407,37 @@ func (l *loginConn) receive() (bool, error) {
 	return r.Continue, nil
 }
 
+// refused is the error of a login the target refused with a status of
+// class 2 or 3. It says what the refusal means given what we had just sent:
+// tgtd, for one, refuses AuthMethod=CHAP with 0x0201 when it has no CHAP
+// account, and a CHAP_A offer it cannot meet with 0x0200.
+func (l *loginConn) refused(class, detail uint8) *LoginError {
+	e := &LoginError{Class: class, Detail: detail, Target: l.spec.target, Portal: l.spec.portal,
+		NoCredentials: l.spec.chap == nil}
+	switch st := e.Status(); {
+	case l.step == stepAuthMethod && l.spec.chap != nil && st == 0x0201:
+		e.Err = &chap.KeyError{Key: keys.KeyAuthMethod, Err: chap.ErrAuthMethodRejected,
+			Reason: "the target refused CHAP before any credentials were sent: it has no CHAP account for this target"}
+	case l.step == stepCHAPA && (st == 0x0200 || st == 0x0201):
+		e.Err = &chap.KeyError{Key: keys.KeyCHAPA, Err: chap.ErrAlgorithmRejected,
+			Reason: "the target refused the CHAP algorithms offered (" + algorithmNames(l.chapOffer) + "): it speaks none of them"}
+	}
+	return e
+}
+
+// algorithmNames spells a CHAP_A list ("7,5") as names ("SHA-256, MD5").
+func algorithmNames(offer string) string {
+	var names []string
+	for v := range strings.SplitSeq(offer, ",") {
+		if a, err := chap.ParseAlgorithm(v); err == nil {
+			names = append(names, a.String())
+		} else {
+			names = append(names, v)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
 // single returns the value of key among pairs; a key sent twice is an error.
 func single(pairs []keys.Pair, key string) (string, bool, error) {
 	v, found := "", false
@@ -395,26 +456,10 @@ func single(pairs []keys.Pair, key string) (string, bool, error) {
 func otherThanSecurity(pairs []keys.Pair) []keys.Pair {
 	out := pairs[:0:0]
 	for _, p := range pairs {
-		if p.Key == "AuthMethod" || strings.HasPrefix(p.Key, "CHAP_") {
+		if p.Key == keys.KeyAuthMethod || strings.HasPrefix(p.Key, "CHAP_") {
 			continue
 		}
 		out = append(out, p)
-	}
-	return out
-}
-
-func toKeys(in []chap.Pair) []keys.Pair {
-	out := make([]keys.Pair, len(in))
-	for i, p := range in {
-		out[i] = keys.Pair(p)
-	}
-	return out
-}
-
-func toCHAP(in []keys.Pair) []chap.Pair {
-	out := make([]chap.Pair, len(in))
-	for i, p := range in {
-		out[i] = chap.Pair(p)
 	}
 	return out
 }

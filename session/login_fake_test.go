@@ -3,6 +3,9 @@ package session_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +15,7 @@ import (
 	"github.com/iscsi-go/iscsi/auth"
 	"github.com/iscsi-go/iscsi/auth/chap"
 	"github.com/iscsi-go/iscsi/internal/faketarget"
+	"github.com/iscsi-go/iscsi/iscsiurl"
 	"github.com/iscsi-go/iscsi/pdu/keys"
 	"github.com/iscsi-go/iscsi/session"
 )
@@ -133,7 +137,7 @@ func TestCHAPReflection(t *testing.T) {
 	first := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(8), CHAP: &tc,
 		Hooks: faketarget.Hooks{Login: func(x *faketarget.LoginExchange) faketarget.Verdict {
 			if v, ok := x.Get("CHAP_C"); ok {
-				b, err := chap.DecodeBinary(v)
+				b, err := keys.DecodeBinary(v)
 				if err == nil {
 					mu.Lock()
 					ours = b
@@ -218,6 +222,13 @@ func TestLoginAnswersNeverOffered(t *testing.T) {
 			if !errors.Is(err, keys.ErrProtocol) {
 				t.Fatalf("Dial = %v, want a keys protocol error", err)
 			}
+			// One ProtocolError type for every violation, with the key's detail.
+			var pe *session.ProtocolError
+			var ke *keys.ProtocolError
+			if !errors.As(err, &pe) || !errors.As(err, &ke) || pe.PDU != "Login Response" {
+				t.Fatalf("Dial = %v, want a *session.ProtocolError wrapping a *keys.ProtocolError", err)
+			}
+			checkWhere(t, err, tg.Addr())
 		})
 	}
 }
@@ -261,8 +272,308 @@ func TestDiscoveryContinuation(t *testing.T) {
 		}
 	}
 	// A bound on the total size.
-	if _, err := session.Discover(ctxT(t), "iscsi://"+tg.Addr(), &session.Config{MaxText: 1000}); err == nil {
-		t.Fatal("a SendTargets answer above MaxText was accepted")
+	_, err = session.Discover(ctxT(t), "iscsi://"+tg.Addr(), &session.Config{MaxText: 1000})
+	var le *session.LoginError
+	if !errors.As(err, &le) || le.Portal != tg.Addr() || !strings.Contains(err.Error(), "SendTargets") {
+		t.Fatalf("a SendTargets answer above MaxText: %v, want a *LoginError naming the portal", err)
 	}
 	noViolations(t, tg)
+}
+
+// TestCredentialOrder: the URL, then the Config, then the environment, in
+// every combination; the target knows only the account of the source that
+// must win, and we check the CHAP_N it received.
+func TestCredentialOrder(t *testing.T) {
+	type source struct{ user, secret string }
+	urlCred := source{"urluser", "urlsecret-123"}
+	cfgCred := source{"cfguser", "cfgsecret-123"}
+	envCred := source{"envuser", "envsecret-123"}
+	for mask := 0; mask < 8; mask++ {
+		hasURL, hasCfg, hasEnv := mask&1 != 0, mask&2 != 0, mask&4 != 0
+		var want *source
+		switch {
+		case hasURL:
+			want = &urlCred
+		case hasCfg:
+			want = &cfgCred
+		case hasEnv:
+			want = &envCred
+		}
+		name := fmt.Sprintf("url=%v,config=%v,env=%v", hasURL, hasCfg, hasEnv)
+		t.Run(name, func(t *testing.T) {
+			tc := &chap.TargetConfig{Username: "nobody", Secret: auth.NewSecret("nobodysecret-1")}
+			if want != nil {
+				tc = &chap.TargetConfig{Username: want.user, Secret: auth.NewSecret(want.secret)}
+			}
+			var mu sync.Mutex
+			var gotName string
+			tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(8), CHAP: tc,
+				Hooks: faketarget.Hooks{Login: func(x *faketarget.LoginExchange) faketarget.Verdict {
+					if v, ok := x.Get(keys.KeyCHAPN); ok {
+						mu.Lock()
+						gotName = v
+						mu.Unlock()
+					}
+					return faketarget.Proceed
+				}}})
+			userinfo := ""
+			if hasURL {
+				userinfo = urlCred.user + "%" + urlCred.secret
+			}
+			cfg := &session.Config{}
+			if hasCfg {
+				cfg.Username, cfg.Secret = cfgCred.user, auth.NewSecret(cfgCred.secret)
+			}
+			env := map[string]string{}
+			if hasEnv {
+				env[iscsiurl.EnvUser], env[iscsiurl.EnvPassword] = envCred.user, envCred.secret
+			}
+			s, err := session.Dial(ctxT(t), url(tg, userinfo), session.WithEnv(cfg, env))
+			if want == nil {
+				var le *session.LoginError
+				if !errors.As(err, &le) || !le.NoCredentials || !errors.Is(err, chap.ErrCredentialsRequired) && !errors.Is(err, session.ErrAuthenticationFailed) {
+					t.Fatalf("Dial without credentials = %v, want a LoginError saying credentials are required", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Dial = %v (the target saw CHAP_N=%q, want %q)", err, gotName, want.user)
+			}
+			s.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			if gotName != want.user {
+				t.Fatalf("CHAP_N=%q, want %q", gotName, want.user)
+			}
+		})
+	}
+	// Config credentials keep the environment out entirely: its mutual
+	// account is not used (the target would fail it).
+	t.Run("config keeps the environment's mutual account out", func(t *testing.T) {
+		tc := &chap.TargetConfig{Username: cfgCred.user, Secret: auth.NewSecret(cfgCred.secret),
+			TargetUsername: "envtarget", TargetSecret: auth.NewSecret("envtarget-123"),
+			Misbehave: chap.Misbehavior{WrongResponse: true}}
+		tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(8), CHAP: tc})
+		env := map[string]string{iscsiurl.EnvUser: envCred.user, iscsiurl.EnvPassword: envCred.secret,
+			iscsiurl.EnvTargetUser: "envtarget", iscsiurl.EnvTargetPassword: "envtarget-123"}
+		cfg := session.WithEnv(&session.Config{Username: cfgCred.user, Secret: auth.NewSecret(cfgCred.secret)}, env)
+		s, err := session.Dial(ctxT(t), url(tg, ""), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	})
+	// A URL naming only a user takes the secret from the Config, as it
+	// would from the environment.
+	t.Run("url user, config secret", func(t *testing.T) {
+		tc := &chap.TargetConfig{Username: "urlonly", Secret: auth.NewSecret(cfgCred.secret)}
+		tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(8), CHAP: tc})
+		cfg := session.WithEnv(&session.Config{Username: cfgCred.user, Secret: auth.NewSecret(cfgCred.secret)}, nil)
+		s, err := session.Dial(ctxT(t), url(tg, "urlonly"), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	})
+	// Config's mutual account with the URL's own account: URL for ours,
+	// Config for the target's.
+	t.Run("url account, config mutual", func(t *testing.T) {
+		tc := &chap.TargetConfig{Username: urlCred.user, Secret: auth.NewSecret(urlCred.secret),
+			TargetUsername: "cfgtarget", TargetSecret: auth.NewSecret("cfgtarget-123"),
+			Misbehave: chap.Misbehavior{WrongResponse: true}}
+		tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(8), CHAP: tc})
+		cfg := session.WithEnv(&session.Config{Username: cfgCred.user, Secret: auth.NewSecret(cfgCred.secret),
+			TargetUsername: "cfgtarget", TargetSecret: auth.NewSecret("cfgtarget-123")}, nil)
+		_, err := session.Dial(ctxT(t), url(tg, urlCred.user+"%"+urlCred.secret), cfg)
+		if !errors.Is(err, chap.ErrTargetAuthFailed) {
+			t.Fatalf("Dial = %v, want the Config's mutual CHAP to catch the target", err)
+		}
+	})
+}
+
+// TestLoginErrorsSayWhere: every way a login fails is a *LoginError that
+// names the target and the portal, and says what happened.
+func TestLoginErrorsSayWhere(t *testing.T) {
+	onRequestWith := func(key string, edit func(x *faketarget.LoginExchange)) faketarget.Hooks {
+		return faketarget.Hooks{Login: func(x *faketarget.LoginExchange) faketarget.Verdict {
+			if _, ok := x.Get(key); ok {
+				edit(x)
+			}
+			return faketarget.Proceed
+		}}
+	}
+	account := &chap.TargetConfig{Username: "ini", Secret: auth.NewSecret("inisecret-123"),
+		TargetUsername: "tgt", TargetSecret: auth.NewSecret("tgtsecret-456")}
+	wrongMutual := *account
+	wrongMutual.Misbehave = chap.Misbehavior{WrongResponse: true}
+	const creds = "ini%inisecret-123"
+	const mutual = "?target_user=tgt&target_password=tgtsecret-456"
+	cases := []struct {
+		name     string
+		cfg      faketarget.Config
+		user, q  string
+		want     []error  // errors.Is
+		wantText []string // in the message
+		notText  string
+	}{
+		{name: "digest never offered", q: "?header_digest=none",
+			cfg: faketarget.Config{Hooks: onRequestWith(keys.KeyHeaderDigest, func(x *faketarget.LoginExchange) {
+				x.Set(keys.KeyHeaderDigest, keys.CRC32C)
+			})},
+			want: []error{keys.ErrProtocol}, wantText: []string{"HeaderDigest", "protocol error"}},
+		{name: "mutual CHAP does not verify", cfg: faketarget.Config{CHAP: &wrongMutual}, user: creds, q: mutual,
+			want: []error{session.ErrAuthenticationFailed, chap.ErrTargetAuthFailed}, wantText: []string{"CHAP_R"}},
+		{name: "CHAP_A answered Reject", cfg: faketarget.Config{CHAP: account,
+			Hooks: onRequestWith(keys.KeyCHAPA, func(x *faketarget.LoginExchange) {
+				x.Reply = nil
+				x.Set(keys.KeyCHAPA, keys.Reject)
+			})}, user: creds,
+			want: []error{chap.ErrAlgorithmRejected}, wantText: []string{"CHAP_A", "none of"}, notText: "initiator error"},
+		{name: "CHAP_A refused with a status", cfg: faketarget.Config{CHAP: account,
+			Hooks: onRequestWith(keys.KeyCHAPA, func(x *faketarget.LoginExchange) { x.Fail(0x0200) })}, user: creds,
+			want: []error{chap.ErrAlgorithmRejected}, wantText: []string{"status 0x0200", "CHAP algorithms offered (MD5)"}, notText: "initiator error"},
+		{name: "CHAP refused before credentials", cfg: faketarget.Config{
+			Hooks: onRequestWith(keys.KeyAuthMethod, func(x *faketarget.LoginExchange) { x.Fail(0x0201) })}, user: creds,
+			want: []error{chap.ErrAuthMethodRejected}, wantText: []string{"no CHAP account"}, notText: "refused our credentials"},
+		{name: "AuthMethod answered Reject", cfg: faketarget.Config{
+			Hooks: onRequestWith(keys.KeyAuthMethod, func(x *faketarget.LoginExchange) { x.Set(keys.KeyAuthMethod, keys.Reject) })}, user: creds,
+			want: []error{chap.ErrAuthMethodRejected}, wantText: []string{"AuthMethod"}},
+		{name: "AuthMethod None while CHAP is required", cfg: faketarget.Config{CHAP: account, AllowNoAuth: true,
+			Hooks: onRequestWith(keys.KeyAuthMethod, func(x *faketarget.LoginExchange) { x.Set(keys.KeyAuthMethod, keys.None) })}, user: creds,
+			want: []error{chap.ErrDowngrade}, wantText: []string{"AuthMethod=None", "no CHAP"}},
+		{name: "wrong secret", cfg: faketarget.Config{CHAP: account}, user: "ini%wrong-secret",
+			want: []error{session.ErrAuthenticationFailed}, wantText: []string{"status 0x0201", "refused our credentials"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.cfg.Name, c.cfg.LUNs = tgtName, disk(8)
+			tg := faketarget.Start(t, c.cfg)
+			_, err := session.Dial(ctxT(t), url(tg, c.user)+c.q, nil)
+			checkWhere(t, err, tg.Addr())
+			for _, w := range c.want {
+				if !errors.Is(err, w) {
+					t.Errorf("Dial = %v, want errors.Is %v", err, w)
+				}
+			}
+			for _, w := range c.wantText {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Dial = %v, want it to say %q", err, w)
+				}
+			}
+			if c.notText != "" && strings.Contains(err.Error(), c.notText) {
+				t.Errorf("Dial = %v, must not say %q", err, c.notText)
+			}
+			for _, secret := range []string{"inisecret-123", "tgtsecret-456", "wrong-secret"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Fatalf("error shows a secret: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// checkWhere checks that err is a *LoginError naming tgtName at addr.
+func checkWhere(t *testing.T, err error, addr string) *session.LoginError {
+	t.Helper()
+	var le *session.LoginError
+	if !errors.As(err, &le) {
+		t.Fatalf("Dial = %T %v, want a *session.LoginError", err, err)
+	}
+	if le.Portal != addr || le.Target != tgtName {
+		t.Errorf("LoginError names %q at %q, want %q at %q", le.Target, le.Portal, tgtName, addr)
+	}
+	if prefix := "iscsi login to " + tgtName + " at " + addr + ": "; !strings.HasPrefix(err.Error(), prefix) {
+		t.Errorf("Dial = %q, want the prefix %q", err, prefix)
+	}
+	return le
+}
+
+// TestLoginNotISCSI: a portal that is not an iSCSI target (it answers like
+// a web server, or hangs up) and a closed port.
+func TestLoginNotISCSI(t *testing.T) {
+	for _, answer := range []string{"", "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 48)
+			_, _ = io.ReadFull(c, buf)
+			_, _ = c.Write([]byte(answer))
+			c.Close()
+		}()
+		_, err = session.Dial(ctxT(t), "iscsi://"+ln.Addr().String()+"/"+tgtName+"/1", nil)
+		ln.Close()
+		wg.Wait()
+		checkWhere(t, err, ln.Addr().String())
+		if !strings.Contains(err.Error(), "is it an iSCSI target?") {
+			t.Errorf("a peer hanging up: %v, want a hint that it is not an iSCSI target", err)
+		}
+		t.Logf("answer %q: %v", answer, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, err = session.Dial(ctxT(t), "iscsi://"+addr+"/"+tgtName+"/1", nil)
+	checkWhere(t, err, addr)
+	if !strings.Contains(err.Error(), "connect") {
+		t.Errorf("closed port: %v", err)
+	}
+	// Discovery names the portal the same way.
+	_, err = session.Discover(ctxT(t), "iscsi://"+addr, nil)
+	var le *session.LoginError
+	if !errors.As(err, &le) || le.Portal != addr || le.Target != "" || !strings.HasPrefix(err.Error(), "iscsi login to "+addr+": ") {
+		t.Errorf("Discover on a closed port = %v, want a *LoginError naming %s", err, addr)
+	}
+}
+
+// TestUnsupportedOffers: what the session does not implement is refused
+// before anything is sent.
+func TestUnsupportedOffers(t *testing.T) {
+	cases := map[string]keys.Offer{
+		"ErrorRecoveryLevel":  {ErrorRecoveryLevel: keys.Some[uint32](1)},
+		"DataPDUInOrder":      {DataPDUInOrder: keys.Some(false)},
+		"DataSequenceInOrder": {DataSequenceInOrder: keys.Some(false)},
+		"MaxConnections":      {MaxConnections: keys.Some[uint32](2)},
+	}
+	for key, offer := range cases {
+		t.Run(key, func(t *testing.T) {
+			var mu sync.Mutex
+			logins := 0
+			tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(8),
+				Hooks: faketarget.Hooks{Login: func(x *faketarget.LoginExchange) faketarget.Verdict {
+					mu.Lock()
+					logins++
+					mu.Unlock()
+					return faketarget.Proceed
+				}}})
+			_, err := session.Dial(ctxT(t), url(tg, ""), &session.Config{Operational: offer})
+			if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), key) {
+				t.Fatalf("Dial = %v, want errors.ErrUnsupported naming %s", err, key)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if logins != 0 {
+				t.Fatalf("%d Login Requests reached the target", logins)
+			}
+		})
+	}
+	// What is implemented stays accepted when given explicitly.
+	tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(8)})
+	s, err := session.Dial(ctxT(t), url(tg, ""), &session.Config{Operational: keys.Offer{ErrorRecoveryLevel: keys.Some[uint32](0),
+		DataPDUInOrder: keys.Some(true), DataSequenceInOrder: keys.Some(true), MaxConnections: keys.Some[uint32](1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 }

@@ -168,7 +168,7 @@ func TestSyncAndConfigCredentials(t *testing.T) {
 			}
 			return faketarget.Proceed
 		}}})
-	cfg := &session.Config{Username: "cfguser", Secret: auth.NewSecret("cfgsecret-123"), LookupEnv: func(string) (string, bool) { return "", false }}
+	cfg := session.WithEnv(&session.Config{Username: "cfguser", Secret: auth.NewSecret("cfgsecret-123")}, nil)
 	s, err := session.Dial(ctxT(t), url(tg, ""), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/iscsi-go/iscsi/conn"
+	"github.com/iscsi-go/iscsi/internal/conn"
 	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/scsi"
 )

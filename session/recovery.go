@@ -8,7 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/iscsi-go/iscsi/conn"
+	"github.com/iscsi-go/iscsi/internal/conn"
 	"github.com/iscsi-go/iscsi/iovector"
 	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/scsi"

@@ -31,7 +31,7 @@ import (
 	"time"
 
 	"github.com/iscsi-go/iscsi/auth/chap"
-	"github.com/iscsi-go/iscsi/conn"
+	"github.com/iscsi-go/iscsi/internal/conn"
 	"github.com/iscsi-go/iscsi/iscsiurl"
 	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/pdu/keys"
@@ -148,6 +148,11 @@ type Session struct {
 // Dial logs in to the target and LUN of rawURL
 // (iscsi://[user[%password]@]host[:port]/target-iqn/lun) and starts the
 // session. ctx bounds the login; Config.LoginTimeout bounds it too.
+//
+// CHAP credentials come from the URL first, then from cfg (Username,
+// Secret, TargetUsername, TargetSecret), then from the LIBISCSI_CHAP_*
+// environment, which is read only when cfg names no Username. Every failure
+// to connect or log in is a *LoginError naming the portal and target.
 func Dial(ctx context.Context, rawURL string, cfg *Config) (*Session, error) {
 	c := cfg.withDefaults()
 	u, err := c.parser().Parse(rawURL)
@@ -157,16 +162,26 @@ func Dial(ctx context.Context, rawURL string, cfg *Config) (*Session, error) {
 	return dialURL(ctx, u, &c, false)
 }
 
-// DialURL is Dial for a URL already parsed.
+// DialURL is Dial for a URL already parsed. u's credentials are used as
+// they are (iscsiurl.Parse fills them from the environment; a zero
+// iscsiurl.Parser reads none); cfg's are used when u has none.
 func DialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config) (*Session, error) {
 	c := cfg.withDefaults()
 	return dialURL(ctx, u, &c, false)
 }
 
+// parser returns the URL parser for Dial and Discover. Credentials come
+// from the URL, then from the Config, then from the environment: the URL
+// parser overrides what its LookupEnv gives with the URL's own, and its
+// LookupEnv gives the Config's credentials when there are some, the
+// LIBISCSI_CHAP_* environment only when there are none.
 func (c *Config) parser() iscsiurl.Parser {
-	look := c.LookupEnv
+	look := c.lookupEnv
 	if look == nil {
 		look = os.LookupEnv
+	}
+	if c.Username != "" {
+		look = c.credential
 	}
 	return iscsiurl.Parser{LookupEnv: look}
 }
@@ -184,10 +199,7 @@ func (c *Config) chapConfig(u *iscsiurl.URL) *chap.Config {
 	}
 	cc.Algorithms = c.CHAPAlgorithms
 	if len(u.Auth) > 0 {
-		cc.Algorithms = make([]chap.Algorithm, len(u.Auth))
-		for i, a := range u.Auth {
-			cc.Algorithms[i] = chap.Algorithm(a)
-		}
+		cc.Algorithms = u.Auth
 	}
 	return &cc
 }
@@ -205,6 +217,12 @@ func (c *Config) offer(u *iscsiurl.URL, discovery bool) keys.Offer {
 }
 
 func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) (*Session, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if _, err := keys.NewNegotiator(cfg.offer(u, discovery)); err != nil {
+		return nil, fmt.Errorf("iscsi: Config.Operational: %w", err)
+	}
 	s := &Session{
 		cfg:      *cfg,
 		log:      cfg.Logger,
@@ -218,10 +236,17 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 	if s.isid == (pdu.ISID{}) {
 		s.isid = NewISID()
 	}
+	fail := func(portal string, err error) (*Session, error) {
+		var le *LoginError
+		if errors.As(err, &le) && le.Portal == portal {
+			return nil, err
+		}
+		return nil, &LoginError{Target: u.Target, Portal: portal, Err: err}
+	}
 	if !discovery {
 		l, err := scsi.EncodeLUN(uint32(u.LUN))
 		if err != nil {
-			return nil, err
+			return fail(s.portal, err)
 		}
 		s.lun = uint64(l)
 	}
@@ -242,9 +267,9 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 		c, err := conn.Dial(ctx, cfg.Dialer, portal)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, fmt.Errorf("iscsi: connect to %s: %w (%w)", portal, context.Cause(ctx), err)
+				return fail(portal, fmt.Errorf("connect: %w (%w)", context.Cause(ctx), err))
 			}
-			return nil, fmt.Errorf("iscsi: connect to %s: %w", portal, err)
+			return fail(portal, fmt.Errorf("connect: %w", err))
 		}
 		if cfg.TracePDUs {
 			c.Trace = s.tracePDU
@@ -254,18 +279,19 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 		if errors.As(err, &red) {
 			c.Close()
 			if redirects >= cfg.MaxRedirects {
-				return nil, fmt.Errorf("%w: %d", ErrTooManyRedirects, redirects+1)
+				return fail(portal, fmt.Errorf("%w (%d, the last to %s)", ErrTooManyRedirects, redirects+1, red.address))
 			}
-			portal, err = redirectPortal(red.address)
+			next, err := redirectPortal(red.address)
 			if err != nil {
-				return nil, err
+				return fail(portal, err)
 			}
+			portal = next
 			s.log.Info("iscsi: login redirected", "from", spec.portal, "to", portal, "permanent", red.permanent)
 			continue
 		}
 		if err != nil {
 			c.Close()
-			return nil, err
+			return fail(portal, err)
 		}
 		s.start(c, portal, res, spec)
 		if !discovery && !cfg.SkipTestUnitReady {

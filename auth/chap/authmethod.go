@@ -32,9 +32,9 @@ func CheckAuthMethod(configuredCHAP, allowNone bool, answered string) error {
 	case answered == "None" && (!configuredCHAP || allowNone):
 		return nil
 	case answered == "None":
-		return &KeyError{Key: "AuthMethod", Value: answered, Reason: "target offered no authentication and CHAP is required", Err: ErrDowngrade}
+		return &KeyError{Key: "AuthMethod", Value: answered, Reason: "the target has no CHAP configured (it answered AuthMethod=None) and CHAP is required", Err: ErrDowngrade}
 	case isRejectValue(answered):
-		return keyErr(ErrAuthMethodRejected, "AuthMethod", answered, "target accepts none of "+AuthMethodOffer(configuredCHAP, allowNone))
+		return keyErr(ErrAuthMethodRejected, "AuthMethod", answered, "the target refused AuthMethod="+AuthMethodOffer(configuredCHAP, allowNone)+": it has no CHAP configured, or does not speak it")
 	case strings.IndexByte(answered, ',') >= 0:
 		return keyErr(ErrAuthMethodRejected, "AuthMethod", answered, "target must choose one method, not a list")
 	}

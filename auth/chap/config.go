@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/iscsi-go/iscsi/auth"
+
+	"github.com/iscsi-go/iscsi/pdu/keys"
 )
 
 // maxNameLength bounds CHAP_N: RFC 7143 §6.1 limits a text value to 255 bytes.
@@ -31,8 +33,8 @@ type Config struct {
 	// lets an explicit list leave it out.
 	Algorithms []Algorithm
 
-	// Encoding of our CHAP_R and CHAP_C values. Zero is Hex.
-	Encoding Encoding
+	// Encoding of our CHAP_R and CHAP_C values. Zero is keys.Hex.
+	Encoding keys.Encoding
 
 	// Rand is the source of our identifier and challenge. Nil is crypto/rand.
 	Rand io.Reader
@@ -81,7 +83,7 @@ func (c *Config) Validate() error {
 	if err := checkAlgorithms(c.Algorithms); err != nil {
 		return err
 	}
-	if c.Encoding != Hex && c.Encoding != Base64 {
+	if c.Encoding != keys.Hex && c.Encoding != keys.Base64 {
 		return configErr("unknown encoding " + c.Encoding.String())
 	}
 	return nil

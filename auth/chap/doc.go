@@ -1,7 +1,8 @@
 // Package chap implements CHAP authentication for iSCSI login (RFC 7143
 // §12.1.3, RFC 1994), one-way and mutual, for both ends of the exchange.
 //
-// The package is pure logic over key=value pairs: the session package feeds
+// The package is pure logic over key=value pairs (keys.Pair, with the
+// keys.KeyCHAP* names and keys.DecodeBinary for values): the session package feeds
 // it the pairs of the target's Login Responses and sends the pairs it
 // returns. Nothing here touches a connection.
 //

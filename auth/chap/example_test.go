@@ -36,6 +36,6 @@ func Example() {
 	fmt.Println(offer, in.Algorithm(), err, in.Done())
 	fmt.Println(in)
 	// Output:
-	// [{CHAP_A 5}] MD5 <nil> true
+	// [CHAP_A=5] MD5 <nil> true
 	// chap.Initiator{Username:"iqn.2024-01.example:host" Mutual:true Algorithm:MD5 State:done}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/iscsi-go/iscsi/auth"
+
+	"github.com/iscsi-go/iscsi/pdu/keys"
 )
 
 const (
@@ -32,7 +34,7 @@ func targetConfig(algs ...Algorithm) TargetConfig {
 	}
 }
 
-func get(t testing.TB, pairs []Pair, key string) string {
+func get(t testing.TB, pairs []keys.Pair, key string) string {
 	t.Helper()
 	v, ok, err := lookup(pairs, key)
 	if err != nil || !ok {
@@ -74,7 +76,7 @@ func exchange(t testing.TB, ic Config, tc TargetConfig) (in *Initiator, r *Respo
 func TestExchange(t *testing.T) {
 	for _, a := range allAlgorithms {
 		for _, mutual := range []bool{false, true} {
-			for _, enc := range []Encoding{Hex, Base64} {
+			for _, enc := range []keys.Encoding{keys.Hex, keys.Base64} {
 				t.Run(fmt.Sprintf("%v/mutual=%v/%v", a, mutual, enc), func(t *testing.T) {
 					ic := initConfig(mutual, a)
 					ic.Encoding = enc
@@ -89,7 +91,7 @@ func TestExchange(t *testing.T) {
 						t.Fatal(err)
 					}
 					start := in.Start()
-					if got := get(t, start, KeyAlgorithm); got != fmt.Sprint(int(a)) {
+					if got := get(t, start, keyAlgorithm); got != fmt.Sprint(int(a)) {
 						t.Fatalf("CHAP_A = %q", got)
 					}
 					c, err := r.Challenge(start)
@@ -104,19 +106,19 @@ func TestExchange(t *testing.T) {
 						t.Fatalf("algorithms %v, %v; want %v", in.Algorithm(), r.Algorithm(), a)
 					}
 					// Check CHAP_R independently of the package's hash code.
-					id, _ := parseNumber(get(t, c, KeyIdentifier), 255)
+					id, _ := parseNumber(get(t, c, keyIdentifier), 255)
 					want := reference(t, a, uint8(id), initSecret, r.IssuedChallenge())
-					gotR, err := DecodeBinary(get(t, s, KeyResponse))
+					gotR, err := keys.DecodeBinary(get(t, s, keyResponse))
 					if err != nil || !bytes.Equal(gotR, want) {
 						t.Fatalf("CHAP_R = %x, %v; want %x", gotR, err, want)
 					}
-					if wantPrefix := EncodeBinary(enc, nil); !strings.HasPrefix(get(t, s, KeyResponse), wantPrefix) {
-						t.Errorf("CHAP_R %q not in %v", get(t, s, KeyResponse), enc)
+					if wantPrefix := keys.EncodeBinary(enc, nil); !strings.HasPrefix(get(t, s, keyResponse), wantPrefix) {
+						t.Errorf("CHAP_R %q not in %v", get(t, s, keyResponse), enc)
 					}
-					if get(t, s, KeyName) != ic.Username {
-						t.Errorf("CHAP_N = %q", get(t, s, KeyName))
+					if get(t, s, keyName) != ic.Username {
+						t.Errorf("CHAP_N = %q", get(t, s, keyName))
 					}
-					_, hasC, _ := lookup(s, KeyChallenge)
+					_, hasC, _ := lookup(s, keyChallenge)
 					if hasC != mutual {
 						t.Fatalf("CHAP_C sent = %v, mutual = %v", hasC, mutual)
 					}
@@ -166,7 +168,7 @@ func TestAlgorithmChoice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := get(t, in.Start(), KeyAlgorithm); got != tt.wantOffer {
+		if got := get(t, in.Start(), keyAlgorithm); got != tt.wantOffer {
 			t.Errorf("offer %v: CHAP_A=%q, want %q", tt.offer, got, tt.wantOffer)
 		}
 		in2, r, step, err := exchange(t, initConfig(true, tt.offer...), targetConfig(tt.accept...))
@@ -179,11 +181,11 @@ func TestAlgorithmChoice(t *testing.T) {
 	}
 	// The responder skips values it does not understand.
 	r, _ := NewResponder(targetConfig(MD5))
-	if _, err := r.Challenge([]Pair{{KeyAlgorithm, "x,99,5"}}); err != nil || r.Algorithm() != MD5 {
+	if _, err := r.Challenge([]keys.Pair{{Key: keyAlgorithm, Value: "x,99,5"}}); err != nil || r.Algorithm() != MD5 {
 		t.Errorf("responder on x,99,5: %v, %v", r.Algorithm(), err)
 	}
 	r, _ = NewResponder(targetConfig(MD5))
-	if _, err := r.Challenge([]Pair{{KeyAlgorithm, "7,8"}}); !errors.Is(err, ErrNoCommonAlgorithm) {
+	if _, err := r.Challenge([]keys.Pair{{Key: keyAlgorithm, Value: "7,8"}}); !errors.Is(err, ErrNoCommonAlgorithm) {
 		t.Errorf("responder with nothing in common: %v", err)
 	}
 }
@@ -198,40 +200,40 @@ func TestAuthenticationFailures(t *testing.T) {
 		wantKey  string
 	}{
 		{"initiator wrong secret", func(c *Config) { c.Secret = auth.NewSecret("wrong-secret-123") }, nil,
-			"target Verify", ErrInitiatorAuthFailed, KeyResponse},
+			"target Verify", ErrInitiatorAuthFailed, keyResponse},
 		{"initiator wrong name", func(c *Config) { c.Username = "someone-else" }, nil,
-			"target Verify", ErrInitiatorAuthFailed, KeyName},
+			"target Verify", ErrInitiatorAuthFailed, keyName},
 		{"target wrong secret", nil, func(c *TargetConfig) { c.TargetSecret = auth.NewSecret("wrong-secret-456") },
-			"initiator Verify", ErrTargetAuthFailed, KeyResponse},
+			"initiator Verify", ErrTargetAuthFailed, keyResponse},
 		{"target wrong name", nil, func(c *TargetConfig) { c.TargetUsername = "impostor" },
-			"initiator Verify", ErrTargetAuthFailed, KeyName},
+			"initiator Verify", ErrTargetAuthFailed, keyName},
 		{"target name knob", nil, func(c *TargetConfig) { c.Misbehave.Name = "impostor" },
-			"initiator Verify", ErrTargetAuthFailed, KeyName},
+			"initiator Verify", ErrTargetAuthFailed, keyName},
 		{"target wrong response", nil, func(c *TargetConfig) { c.Misbehave.WrongResponse = true },
-			"initiator Verify", ErrTargetAuthFailed, KeyResponse},
+			"initiator Verify", ErrTargetAuthFailed, keyResponse},
 		{"target does not answer", nil, func(c *TargetConfig) { c.Misbehave.OmitResponse = true },
-			"initiator Verify", ErrTargetAuthFailed, KeyName},
+			"initiator Verify", ErrTargetAuthFailed, keyName},
 		{"target answers with the initiator's secret", nil, func(c *TargetConfig) {
 			c.TargetSecret, c.Secret = auth.NewSecret(initSecret), auth.NewSecret(targetSecret)
-		}, "target Verify", ErrInitiatorAuthFailed, KeyResponse},
+		}, "target Verify", ErrInitiatorAuthFailed, keyResponse},
 		{"target has no mutual account", nil, func(c *TargetConfig) { c.TargetUsername, c.TargetSecret = "", auth.Secret{} },
-			"target Verify", ErrInitiatorAuthFailed, KeyChallenge},
+			"target Verify", ErrInitiatorAuthFailed, keyChallenge},
 		{"target chooses SHA-256 not offered", nil, func(c *TargetConfig) { c.Misbehave.Algorithm = SHA256 },
-			"Respond", ErrAlgorithmNotOffered, KeyAlgorithm},
+			"Respond", ErrAlgorithmNotOffered, keyAlgorithm},
 		{"target answers Reject", nil, func(c *TargetConfig) { c.Misbehave.RawAlgorithm = "Reject" },
-			"Respond", ErrAlgorithmRejected, KeyAlgorithm},
+			"Respond", ErrAlgorithmRejected, keyAlgorithm},
 		{"target answers a list", nil, func(c *TargetConfig) { c.Misbehave.RawAlgorithm = "5,7" },
-			"Respond", ErrProtocol, KeyAlgorithm},
+			"Respond", ErrProtocol, keyAlgorithm},
 		{"target answers garbage algorithm", nil, func(c *TargetConfig) { c.Misbehave.RawAlgorithm = "five" },
-			"Respond", ErrMalformed, KeyAlgorithm},
+			"Respond", ErrMalformed, keyAlgorithm},
 		{"identifier 256", nil, func(c *TargetConfig) { c.Misbehave.RawIdentifier = "256" },
-			"Respond", ErrMalformed, KeyIdentifier},
+			"Respond", ErrMalformed, keyIdentifier},
 		{"bad hex challenge", nil, func(c *TargetConfig) { c.Misbehave.RawChallenge = "0x12zz" },
-			"Respond", ErrMalformed, KeyChallenge},
+			"Respond", ErrMalformed, keyChallenge},
 		{"bad base64 challenge", nil, func(c *TargetConfig) { c.Misbehave.RawChallenge = "0b@@@@" },
-			"Respond", ErrMalformed, KeyChallenge},
+			"Respond", ErrMalformed, keyChallenge},
 		{"oversized challenge", nil, func(c *TargetConfig) { c.ChallengeLength = 0; c.Misbehave.Challenge = make([]byte, 1025) },
-			"Respond", ErrMalformed, KeyChallenge},
+			"Respond", ErrMalformed, keyChallenge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -285,12 +287,12 @@ func TestReflection(t *testing.T) {
 
 	// The responder refuses an initiator that sends back the target's challenge.
 	r, _ := NewResponder(targetConfig())
-	c, _ := r.Challenge([]Pair{{KeyAlgorithm, "5"}})
-	id, _ := parseNumber(get(t, c, KeyIdentifier), 255)
+	c, _ := r.Challenge([]keys.Pair{{Key: keyAlgorithm, Value: "5"}})
+	id, _ := parseNumber(get(t, c, keyIdentifier), 255)
 	resp := MD5.Response(nil, uint8(id), auth.NewSecret(initSecret), r.IssuedChallenge())
-	_, err = r.Verify([]Pair{
-		{KeyName, "iqn.2024-01.test:init"}, {KeyResponse, EncodeBinary(Hex, resp)},
-		{KeyIdentifier, "1"}, {KeyChallenge, get(t, c, KeyChallenge)},
+	_, err = r.Verify([]keys.Pair{
+		{Key: keyName, Value: "iqn.2024-01.test:init"}, {Key: keyResponse, Value: keys.EncodeBinary(keys.Hex, resp)},
+		{Key: keyIdentifier, Value: "1"}, {Key: keyChallenge, Value: get(t, c, keyChallenge)},
 	})
 	if !errors.Is(err, ErrReflection) {
 		t.Fatalf("responder given its own challenge: %v", err)
@@ -311,7 +313,7 @@ func (s *scriptedReader) Read(p []byte) (int, error) {
 func TestOurChallengeNeverEqualsTheirs(t *testing.T) {
 	theirs := bytes.Repeat([]byte{0x42}, 32) // MD5: our challenges are 32 bytes too
 	other := bytes.Repeat([]byte{0x17}, 32)
-	target := []Pair{{KeyAlgorithm, "5"}, {KeyIdentifier, "9"}, {KeyChallenge, EncodeBinary(Hex, theirs)}}
+	target := []keys.Pair{{Key: keyAlgorithm, Value: "5"}, {Key: keyIdentifier, Value: "9"}, {Key: keyChallenge, Value: keys.EncodeBinary(keys.Hex, theirs)}}
 
 	ic := initConfig(true)
 	ic.Rand = &scriptedReader{[][]byte{{7}, theirs, other}}
@@ -321,10 +323,10 @@ func TestOurChallengeNeverEqualsTheirs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := get(t, s, KeyChallenge); got != EncodeBinary(Hex, other) {
+	if got := get(t, s, keyChallenge); got != keys.EncodeBinary(keys.Hex, other) {
 		t.Errorf("CHAP_C = %s; want the redrawn %x", got, other)
 	}
-	if got := get(t, s, KeyIdentifier); got != "7" {
+	if got := get(t, s, keyIdentifier); got != "7" {
 		t.Errorf("CHAP_I = %s, want 7", got)
 	}
 
@@ -345,9 +347,9 @@ func TestOurChallengeNeverEqualsTheirs(t *testing.T) {
 }
 
 func TestMalformedTargetChallenge(t *testing.T) {
-	ok := []Pair{{KeyAlgorithm, "5"}, {KeyIdentifier, "1"}, {KeyChallenge, "0x0102030405060708"}}
-	with := func(key, value string) []Pair {
-		out := []Pair{{"TargetPortalGroupTag", "1"}}
+	ok := []keys.Pair{{Key: keyAlgorithm, Value: "5"}, {Key: keyIdentifier, Value: "1"}, {Key: keyChallenge, Value: "0x0102030405060708"}}
+	with := func(key, value string) []keys.Pair {
+		out := []keys.Pair{{Key: "TargetPortalGroupTag", Value: "1"}}
 		for _, p := range ok {
 			if p.Key == key {
 				p.Value = value
@@ -356,8 +358,8 @@ func TestMalformedTargetChallenge(t *testing.T) {
 		}
 		return out
 	}
-	without := func(key string) []Pair {
-		var out []Pair
+	without := func(key string) []keys.Pair {
+		var out []keys.Pair
 		for _, p := range ok {
 			if p.Key != key {
 				out = append(out, p)
@@ -367,23 +369,23 @@ func TestMalformedTargetChallenge(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		pairs []Pair
+		pairs []keys.Pair
 		want  error
 		key   string
 	}{
-		{"identifier negative", with(KeyIdentifier, "-1"), ErrMalformed, KeyIdentifier},
-		{"identifier empty", with(KeyIdentifier, ""), ErrMalformed, KeyIdentifier},
-		{"identifier words", with(KeyIdentifier, "one"), ErrMalformed, KeyIdentifier},
-		{"identifier 256", with(KeyIdentifier, "256"), ErrMalformed, KeyIdentifier},
-		{"challenge empty", with(KeyChallenge, ""), ErrMalformed, KeyChallenge},
-		{"challenge no digits", with(KeyChallenge, "0x"), ErrMalformed, KeyChallenge},
-		{"challenge no prefix", with(KeyChallenge, "0102"), ErrMalformed, KeyChallenge},
-		{"challenge bad digit", with(KeyChallenge, "0x01G2"), ErrMalformed, KeyChallenge},
-		{"challenge 1025 bytes", with(KeyChallenge, "0x"+strings.Repeat("00", 1025)), ErrMalformed, KeyChallenge},
-		{"missing CHAP_A", without(KeyAlgorithm), ErrProtocol, KeyAlgorithm},
-		{"missing CHAP_I", without(KeyIdentifier), ErrProtocol, KeyIdentifier},
-		{"missing CHAP_C", without(KeyChallenge), ErrProtocol, KeyChallenge},
-		{"CHAP_C twice", append(with(KeyChallenge, "0x01"), Pair{KeyChallenge, "0x02"}), ErrProtocol, KeyChallenge},
+		{"identifier negative", with(keyIdentifier, "-1"), ErrMalformed, keyIdentifier},
+		{"identifier empty", with(keyIdentifier, ""), ErrMalformed, keyIdentifier},
+		{"identifier words", with(keyIdentifier, "one"), ErrMalformed, keyIdentifier},
+		{"identifier 256", with(keyIdentifier, "256"), ErrMalformed, keyIdentifier},
+		{"challenge empty", with(keyChallenge, ""), ErrMalformed, keyChallenge},
+		{"challenge no digits", with(keyChallenge, "0x"), ErrMalformed, keyChallenge},
+		{"challenge no prefix", with(keyChallenge, "0102"), ErrMalformed, keyChallenge},
+		{"challenge bad digit", with(keyChallenge, "0x01G2"), ErrMalformed, keyChallenge},
+		{"challenge 1025 bytes", with(keyChallenge, "0x"+strings.Repeat("00", 1025)), ErrMalformed, keyChallenge},
+		{"missing CHAP_A", without(keyAlgorithm), ErrProtocol, keyAlgorithm},
+		{"missing CHAP_I", without(keyIdentifier), ErrProtocol, keyIdentifier},
+		{"missing CHAP_C", without(keyChallenge), ErrProtocol, keyChallenge},
+		{"CHAP_C twice", append(with(keyChallenge, "0x01"), keys.Pair{Key: keyChallenge, Value: "0x02"}), ErrProtocol, keyChallenge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -400,14 +402,14 @@ func TestMalformedTargetChallenge(t *testing.T) {
 	for _, c := range []string{"0xabc", "0XABCDEF", "0bAQIDBA==", "0BAQIDBA"} {
 		in, _ := NewInitiator(initConfig(false))
 		in.Start()
-		if _, err := in.Respond(with(KeyChallenge, c)); err != nil {
+		if _, err := in.Respond(with(keyChallenge, c)); err != nil {
 			t.Errorf("challenge %q: %v", c, err)
 		}
 	}
 }
 
 func TestTargetResponseChecks(t *testing.T) {
-	setup := func(t *testing.T) (*Initiator, []Pair) {
+	setup := func(t *testing.T) (*Initiator, []keys.Pair) {
 		in, _ := NewInitiator(initConfig(true, SHA256))
 		r, _ := NewResponder(targetConfig())
 		c, _ := r.Challenge(in.Start())
@@ -421,8 +423,8 @@ func TestTargetResponseChecks(t *testing.T) {
 		}
 		return in, reply
 	}
-	replace := func(pairs []Pair, key, value string) []Pair {
-		out := append([]Pair(nil), pairs...)
+	replace := func(pairs []keys.Pair, key, value string) []keys.Pair {
+		out := append([]keys.Pair(nil), pairs...)
 		for i := range out {
 			if out[i].Key == key {
 				out[i].Value = value
@@ -431,21 +433,23 @@ func TestTargetResponseChecks(t *testing.T) {
 		return out
 	}
 	_, good := setup(t)
-	goodR, _ := DecodeBinary(get(t, good, KeyResponse))
+	goodR, _ := keys.DecodeBinary(get(t, good, keyResponse))
 	tests := []struct {
 		name   string
-		mutate func([]Pair) []Pair
+		mutate func([]keys.Pair) []keys.Pair
 		want   error
 	}{
-		{"truncated response", func(p []Pair) []Pair { return replace(p, KeyResponse, EncodeBinary(Hex, goodR[:16])) }, ErrTargetAuthFailed},
-		{"response too long", func(p []Pair) []Pair {
-			return replace(p, KeyResponse, EncodeBinary(Hex, append(append([]byte(nil), goodR...), 0)))
+		{"truncated response", func(p []keys.Pair) []keys.Pair {
+			return replace(p, keyResponse, keys.EncodeBinary(keys.Hex, goodR[:16]))
 		}, ErrTargetAuthFailed},
-		{"malformed response", func(p []Pair) []Pair { return replace(p, KeyResponse, "0xnothex") }, ErrMalformed},
-		{"name case differs", func(p []Pair) []Pair { return replace(p, KeyName, "IQN.2024-01.test:target") }, ErrTargetAuthFailed},
-		{"missing response", func(p []Pair) []Pair { return p[:1] }, ErrTargetAuthFailed},
-		{"nothing", func([]Pair) []Pair { return nil }, ErrTargetAuthFailed},
-		{"response twice", func(p []Pair) []Pair { return append(p, p[1]) }, ErrProtocol},
+		{"response too long", func(p []keys.Pair) []keys.Pair {
+			return replace(p, keyResponse, keys.EncodeBinary(keys.Hex, append(append([]byte(nil), goodR...), 0)))
+		}, ErrTargetAuthFailed},
+		{"malformed response", func(p []keys.Pair) []keys.Pair { return replace(p, keyResponse, "0xnothex") }, ErrMalformed},
+		{"name case differs", func(p []keys.Pair) []keys.Pair { return replace(p, keyName, "IQN.2024-01.test:target") }, ErrTargetAuthFailed},
+		{"missing response", func(p []keys.Pair) []keys.Pair { return p[:1] }, ErrTargetAuthFailed},
+		{"nothing", func([]keys.Pair) []keys.Pair { return nil }, ErrTargetAuthFailed},
+		{"response twice", func(p []keys.Pair) []keys.Pair { return append(p, p[1]) }, ErrProtocol},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -479,7 +483,7 @@ func TestStateMachine(t *testing.T) {
 	if err := in.Verify(nil); !errors.Is(err, ErrState) {
 		t.Errorf("Verify before Respond: %v", err)
 	}
-	if got := get(t, in.Start(), KeyAlgorithm); got != "5" {
+	if got := get(t, in.Start(), keyAlgorithm); got != "5" {
 		t.Errorf("Start after failure still returns the offer, got %q", got)
 	}
 
@@ -491,10 +495,10 @@ func TestStateMachine(t *testing.T) {
 	if _, err := in.Respond(c); err != nil {
 		t.Fatal(err)
 	}
-	if err := in.Verify([]Pair{{"HeaderDigest", "None"}}); err != nil || !in.Done() {
+	if err := in.Verify([]keys.Pair{{Key: "HeaderDigest", Value: "None"}}); err != nil || !in.Done() {
 		t.Errorf("one-way Verify: %v, done=%v", err, in.Done())
 	}
-	if err := in.Verify([]Pair{{KeyName, "x"}, {KeyResponse, "0x00"}}); !errors.Is(err, ErrProtocol) {
+	if err := in.Verify([]keys.Pair{{Key: keyName, Value: "x"}, {Key: keyResponse, Value: "0x00"}}); !errors.Is(err, ErrProtocol) {
 		t.Errorf("one-way Verify with unsolicited CHAP_R: %v", err)
 	}
 
@@ -503,17 +507,16 @@ func TestStateMachine(t *testing.T) {
 		t.Errorf("responder Verify before Challenge: %v", err)
 	}
 	r, _ = NewResponder(targetConfig())
-	r.Challenge([]Pair{{KeyAlgorithm, "5"}})
-	if _, err := r.Challenge([]Pair{{KeyAlgorithm, "5"}}); !errors.Is(err, ErrState) {
+	r.Challenge([]keys.Pair{{Key: keyAlgorithm, Value: "5"}})
+	if _, err := r.Challenge([]keys.Pair{{Key: keyAlgorithm, Value: "5"}}); !errors.Is(err, ErrState) {
 		t.Errorf("responder Challenge twice: %v", err)
 	}
-	r, _ = NewResponder(targetConfig())
 	for _, tt := range []struct {
-		pairs []Pair
+		pairs []keys.Pair
 		want  error
 	}{
-		{[]Pair{}, ErrProtocol},
-		{[]Pair{{KeyAlgorithm, ""}}, ErrMalformed},
+		{[]keys.Pair{}, ErrProtocol},
+		{[]keys.Pair{{Key: keyAlgorithm, Value: ""}}, ErrMalformed},
 	} {
 		r, _ = NewResponder(targetConfig())
 		if _, err := r.Challenge(tt.pairs); !errors.Is(err, tt.want) {
@@ -521,12 +524,12 @@ func TestStateMachine(t *testing.T) {
 		}
 	}
 	// The responder wants CHAP_I and CHAP_C together.
-	for _, drop := range []string{KeyIdentifier, KeyChallenge} {
+	for _, drop := range []string{keyIdentifier, keyChallenge} {
 		in, _ := NewInitiator(initConfig(true))
 		r, _ := NewResponder(targetConfig())
 		c, _ := r.Challenge(in.Start())
 		s, _ := in.Respond(c)
-		var kept []Pair
+		var kept []keys.Pair
 		for _, p := range s {
 			if p.Key != drop {
 				kept = append(kept, p)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/iscsi-go/iscsi/pdu/keys"
 )
 
 type state uint8
@@ -74,11 +76,11 @@ func NewInitiator(cfg Config) (*Initiator, error) {
 // Start returns the first step's pairs: CHAP_A with the offered algorithms
 // in order of preference, e.g. "CHAP_A=7,5". Calling it again returns the
 // same offer and changes nothing.
-func (in *Initiator) Start() []Pair {
+func (in *Initiator) Start() []keys.Pair {
 	if in.state == stateStart {
 		in.state = stateAwaitChallenge
 	}
-	return []Pair{{KeyAlgorithm, formatAlgorithms(in.cfg.Algorithms)}}
+	return []keys.Pair{{Key: keyAlgorithm, Value: formatAlgorithms(in.cfg.Algorithms)}}
 }
 
 // Respond takes the target's second-step pairs (CHAP_A, CHAP_I, CHAP_C;
@@ -87,7 +89,7 @@ func (in *Initiator) Start() []Pair {
 // chose an algorithm we offered, that the identifier and challenge are well
 // formed (a challenge of 1 to 1024 bytes), and that the challenge is not one
 // we issued (ErrReflection).
-func (in *Initiator) Respond(received []Pair) ([]Pair, error) {
+func (in *Initiator) Respond(received []keys.Pair) ([]keys.Pair, error) {
 	if in.state != stateAwaitChallenge {
 		return nil, in.fail(fmt.Errorf("chap: Respond called in state %q: %w", in.state, ErrState))
 	}
@@ -98,8 +100,8 @@ func (in *Initiator) Respond(received []Pair) ([]Pair, error) {
 	return send, nil
 }
 
-func (in *Initiator) respond(received []Pair) ([]Pair, error) {
-	av, err := require(received, KeyAlgorithm)
+func (in *Initiator) respond(received []keys.Pair) ([]keys.Pair, error) {
+	av, err := require(received, keyAlgorithm)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +109,7 @@ func (in *Initiator) respond(received []Pair) ([]Pair, error) {
 	if err != nil {
 		return nil, err
 	}
-	iv, err := require(received, KeyIdentifier)
+	iv, err := require(received, keyIdentifier)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +117,7 @@ func (in *Initiator) respond(received []Pair) ([]Pair, error) {
 	if err != nil {
 		return nil, err
 	}
-	cv, err := require(received, KeyChallenge)
+	cv, err := require(received, keyChallenge)
 	if err != nil {
 		return nil, err
 	}
@@ -124,15 +126,15 @@ func (in *Initiator) respond(received []Pair) ([]Pair, error) {
 		return nil, err
 	}
 	if bytes.Equal(c, in.challenge) || issued.contains(c) {
-		return nil, keyErr(ErrReflection, KeyChallenge, cv, "the target sent a challenge this initiator issued")
+		return nil, keyErr(ErrReflection, keyChallenge, cv, "the target sent a challenge this initiator issued")
 	}
 	in.alg = alg
 
 	enc := in.cfg.Encoding
 	r := alg.Response(make([]byte, 0, 64), id, in.cfg.Secret, c)
-	send := []Pair{
-		{KeyName, in.cfg.Username},
-		{KeyResponse, EncodeBinary(enc, r)},
+	send := []keys.Pair{
+		{Key: keyName, Value: in.cfg.Username},
+		{Key: keyResponse, Value: keys.EncodeBinary(enc, r)},
 	}
 	if !in.cfg.Mutual() {
 		in.state = stateDone
@@ -142,8 +144,8 @@ func (in *Initiator) respond(received []Pair) ([]Pair, error) {
 		return nil, err
 	}
 	send = append(send,
-		Pair{KeyIdentifier, fmt.Sprint(in.id)},
-		Pair{KeyChallenge, EncodeBinary(enc, in.challenge)},
+		keys.Pair{Key: keyIdentifier, Value: fmt.Sprint(in.id)},
+		keys.Pair{Key: keyChallenge, Value: keys.EncodeBinary(enc, in.challenge)},
 	)
 	in.state = stateAwaitResponse
 	return send, nil
@@ -152,21 +154,21 @@ func (in *Initiator) respond(received []Pair) ([]Pair, error) {
 // chosenAlgorithm checks the target's CHAP_A answer against our offer.
 func (in *Initiator) chosenAlgorithm(v string) (Algorithm, error) {
 	if isRejectValue(v) {
-		return 0, keyErr(ErrAlgorithmRejected, KeyAlgorithm, v, "target accepts none of "+formatAlgorithms(in.cfg.Algorithms))
+		return 0, keyErr(ErrAlgorithmRejected, keyAlgorithm, v, "target accepts none of "+formatAlgorithms(in.cfg.Algorithms))
 	}
 	if strings.IndexByte(v, ',') >= 0 {
-		return 0, keyErr(ErrProtocol, KeyAlgorithm, v, "target must choose one algorithm, not a list")
+		return 0, keyErr(ErrProtocol, keyAlgorithm, v, "target must choose one algorithm, not a list")
 	}
 	n, reason := parseNumber(v, 255)
 	if reason != "" {
-		return 0, keyErr(ErrMalformed, KeyAlgorithm, v, reason)
+		return 0, keyErr(ErrMalformed, keyAlgorithm, v, reason)
 	}
 	for _, a := range in.cfg.Algorithms {
 		if Algorithm(n) == a {
 			return a, nil
 		}
 	}
-	return 0, keyErr(ErrAlgorithmNotOffered, KeyAlgorithm, v, "offered "+formatAlgorithms(in.cfg.Algorithms))
+	return 0, keyErr(ErrAlgorithmNotOffered, keyAlgorithm, v, "offered "+formatAlgorithms(in.cfg.Algorithms))
 }
 
 // newChallenge draws our identifier and challenge, never equal to the
@@ -198,10 +200,10 @@ func (in *Initiator) newChallenge(theirs []byte) error {
 // that did not answer, wraps ErrTargetAuthFailed or ErrMalformed; the
 // session must then close the connection (RFC 7143 §12.1.3). Without mutual
 // CHAP, Verify accepts pairs with no CHAP_N or CHAP_R.
-func (in *Initiator) Verify(received []Pair) error {
+func (in *Initiator) Verify(received []keys.Pair) error {
 	switch {
 	case in.state == stateDone && !in.cfg.Mutual():
-		for _, k := range []string{KeyName, KeyResponse} {
+		for _, k := range []string{keyName, keyResponse} {
 			if v, ok, _ := lookup(received, k); ok {
 				return in.fail(keyErr(ErrProtocol, k, v, "target answered a challenge that was not sent"))
 			}
@@ -217,35 +219,35 @@ func (in *Initiator) Verify(received []Pair) error {
 	return nil
 }
 
-func (in *Initiator) verify(received []Pair) error {
-	nv, okN, err := lookup(received, KeyName)
+func (in *Initiator) verify(received []keys.Pair) error {
+	nv, okN, err := lookup(received, keyName)
 	if err != nil {
 		return err
 	}
-	rv, okR, err := lookup(received, KeyResponse)
+	rv, okR, err := lookup(received, keyResponse)
 	if err != nil {
 		return err
 	}
 	if !okN || !okR {
-		key := KeyName
+		key := keyName
 		if okN {
-			key = KeyResponse
+			key = keyResponse
 		}
 		return keyErr(ErrTargetAuthFailed, key, "", "missing: the target did not answer our challenge")
 	}
 	if nv != in.cfg.TargetUsername {
-		return keyErr(ErrTargetAuthFailed, KeyName, nv, fmt.Sprintf("target name is not %q", in.cfg.TargetUsername))
+		return keyErr(ErrTargetAuthFailed, keyName, nv, fmt.Sprintf("target name is not %q", in.cfg.TargetUsername))
 	}
 	r, reason := decodeBinary(rv)
 	if reason != "" {
-		return keyErr(ErrMalformed, KeyResponse, rv, reason)
+		return keyErr(ErrMalformed, keyResponse, rv, reason)
 	}
 	if len(r) != in.alg.Size() {
-		return keyErr(ErrTargetAuthFailed, KeyResponse, rv, fmt.Sprintf("response is %d bytes, %s needs %d", len(r), in.alg, in.alg.Size()))
+		return keyErr(ErrTargetAuthFailed, keyResponse, rv, fmt.Sprintf("response is %d bytes, %s needs %d", len(r), in.alg, in.alg.Size()))
 	}
 	want := in.alg.Response(make([]byte, 0, 64), in.id, in.cfg.TargetSecret, in.challenge)
 	if subtle.ConstantTimeCompare(r, want) != 1 {
-		return keyErr(ErrTargetAuthFailed, KeyResponse, rv, "wrong response to our challenge")
+		return keyErr(ErrTargetAuthFailed, keyResponse, rv, "wrong response to our challenge")
 	}
 	return nil
 }

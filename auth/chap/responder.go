@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/iscsi-go/iscsi/auth"
+
+	"github.com/iscsi-go/iscsi/pdu/keys"
 )
 
 // TargetConfig configures a Responder, the target's side of CHAP, so that
@@ -34,8 +36,8 @@ type TargetConfig struct {
 	// the digest size. tgtd issues 50 bytes.
 	ChallengeLength int
 
-	// Encoding of CHAP_C and CHAP_R values sent. Zero is Hex.
-	Encoding Encoding
+	// Encoding of CHAP_C and CHAP_R values sent. Zero is keys.Hex.
+	Encoding keys.Encoding
 
 	// Rand is the source of identifiers and challenges. Nil is crypto/rand.
 	Rand io.Reader
@@ -127,7 +129,7 @@ func NewResponder(cfg TargetConfig) (*Responder, error) {
 // CHAP_A, CHAP_I and CHAP_C. With no acceptable algorithm it returns an
 // error wrapping ErrNoCommonAlgorithm; a target then answers with login
 // status 0x0201.
-func (r *Responder) Challenge(received []Pair) ([]Pair, error) {
+func (r *Responder) Challenge(received []keys.Pair) ([]keys.Pair, error) {
 	if r.state != stateAwaitChallenge {
 		return nil, r.fail(fmt.Errorf("chap: Challenge called in state %q: %w", r.state, ErrState))
 	}
@@ -139,8 +141,8 @@ func (r *Responder) Challenge(received []Pair) ([]Pair, error) {
 	return send, nil
 }
 
-func (r *Responder) issue(received []Pair) ([]Pair, error) {
-	av, err := require(received, KeyAlgorithm)
+func (r *Responder) issue(received []keys.Pair) ([]keys.Pair, error) {
+	av, err := require(received, keyAlgorithm)
 	if err != nil {
 		return nil, err
 	}
@@ -182,8 +184,8 @@ func (r *Responder) issue(received []Pair) ([]Pair, error) {
 			r.id = uint8(n)
 		}
 	}
-	c := orRaw(m.RawChallenge, EncodeBinary(r.cfg.Encoding, r.challenge))
-	return []Pair{{KeyAlgorithm, a}, {KeyIdentifier, i}, {KeyChallenge, c}}, nil
+	c := orRaw(m.RawChallenge, keys.EncodeBinary(r.cfg.Encoding, r.challenge))
+	return []keys.Pair{{Key: keyAlgorithm, Value: a}, {Key: keyIdentifier, Value: i}, {Key: keyChallenge, Value: c}}, nil
 }
 
 func orRaw(raw, normal string) string {
@@ -197,7 +199,7 @@ func orRaw(raw, normal string) string {
 // responder accepts. Values it does not understand are skipped.
 func (r *Responder) choose(offer string) (Algorithm, error) {
 	if offer == "" {
-		return 0, keyErr(ErrMalformed, KeyAlgorithm, offer, "empty algorithm list")
+		return 0, keyErr(ErrMalformed, keyAlgorithm, offer, "empty algorithm list")
 	}
 	accept := r.cfg.Algorithms
 	if len(accept) == 0 {
@@ -214,7 +216,7 @@ func (r *Responder) choose(offer string) (Algorithm, error) {
 			}
 		}
 	}
-	return 0, keyErr(ErrNoCommonAlgorithm, KeyAlgorithm, offer, "responder accepts "+formatAlgorithms(accept))
+	return 0, keyErr(ErrNoCommonAlgorithm, keyAlgorithm, offer, "responder accepts "+formatAlgorithms(accept))
 }
 
 // Verify takes the initiator's third-step pairs, checks CHAP_N and CHAP_R
@@ -222,7 +224,7 @@ func (r *Responder) choose(offer string) (Algorithm, error) {
 // if the initiator sent CHAP_I and CHAP_C, returns the answer: CHAP_N and
 // CHAP_R for the target's account. It refuses an initiator challenge equal
 // to the one we issued (ErrReflection).
-func (r *Responder) Verify(received []Pair) ([]Pair, error) {
+func (r *Responder) Verify(received []keys.Pair) ([]keys.Pair, error) {
 	if r.state != stateAwaitResponse {
 		return nil, r.fail(fmt.Errorf("chap: Verify called in state %q: %w", r.state, ErrState))
 	}
@@ -234,32 +236,32 @@ func (r *Responder) Verify(received []Pair) ([]Pair, error) {
 	return send, nil
 }
 
-func (r *Responder) verify(received []Pair) ([]Pair, error) {
-	nv, err := require(received, KeyName)
+func (r *Responder) verify(received []keys.Pair) ([]keys.Pair, error) {
+	nv, err := require(received, keyName)
 	if err != nil {
 		return nil, err
 	}
-	rv, err := require(received, KeyResponse)
+	rv, err := require(received, keyResponse)
 	if err != nil {
 		return nil, err
 	}
 	if nv != r.cfg.Username {
-		return nil, keyErr(ErrInitiatorAuthFailed, KeyName, nv, "unknown user")
+		return nil, keyErr(ErrInitiatorAuthFailed, keyName, nv, "unknown user")
 	}
 	got, reason := decodeBinary(rv)
 	if reason != "" {
-		return nil, keyErr(ErrMalformed, KeyResponse, rv, reason)
+		return nil, keyErr(ErrMalformed, keyResponse, rv, reason)
 	}
 	want := r.alg.Response(make([]byte, 0, 64), r.id, r.cfg.Secret, r.challenge)
 	if len(want) == 0 || subtle.ConstantTimeCompare(got, want) != 1 {
-		return nil, keyErr(ErrInitiatorAuthFailed, KeyResponse, rv, "wrong response")
+		return nil, keyErr(ErrInitiatorAuthFailed, keyResponse, rv, "wrong response")
 	}
 
-	iv, okI, err := lookup(received, KeyIdentifier)
+	iv, okI, err := lookup(received, keyIdentifier)
 	if err != nil {
 		return nil, err
 	}
-	cv, okC, err := lookup(received, KeyChallenge)
+	cv, okC, err := lookup(received, keyChallenge)
 	if err != nil {
 		return nil, err
 	}
@@ -267,12 +269,12 @@ func (r *Responder) verify(received []Pair) ([]Pair, error) {
 	case !okI && !okC:
 		return nil, nil // one-way CHAP
 	case !okI:
-		return nil, keyErr(ErrProtocol, KeyIdentifier, "", "missing: CHAP_C was sent without it")
+		return nil, keyErr(ErrProtocol, keyIdentifier, "", "missing: CHAP_C was sent without it")
 	case !okC:
-		return nil, keyErr(ErrProtocol, KeyChallenge, "", "missing: CHAP_I was sent without it")
+		return nil, keyErr(ErrProtocol, keyChallenge, "", "missing: CHAP_I was sent without it")
 	}
 	if !r.cfg.mutual() {
-		return nil, keyErr(ErrInitiatorAuthFailed, KeyChallenge, "", "mutual CHAP requested but the target has no credentials")
+		return nil, keyErr(ErrInitiatorAuthFailed, keyChallenge, "", "mutual CHAP requested but the target has no credentials")
 	}
 	id, err := parseIdentifier(iv)
 	if err != nil {
@@ -284,7 +286,7 @@ func (r *Responder) verify(received []Pair) ([]Pair, error) {
 	}
 	r.peer = c
 	if bytes.Equal(c, r.challenge) && !r.cfg.Misbehave.AllowReflection {
-		return nil, keyErr(ErrReflection, KeyChallenge, cv, "the initiator sent back the target's challenge")
+		return nil, keyErr(ErrReflection, keyChallenge, cv, "the initiator sent back the target's challenge")
 	}
 	m := &r.cfg.Misbehave
 	if m.OmitResponse {
@@ -294,9 +296,9 @@ func (r *Responder) verify(received []Pair) ([]Pair, error) {
 	if m.WrongResponse && len(resp) > 0 {
 		resp[0] ^= 0x01
 	}
-	return []Pair{
-		{KeyName, orRaw(m.Name, r.cfg.TargetUsername)},
-		{KeyResponse, EncodeBinary(r.cfg.Encoding, resp)},
+	return []keys.Pair{
+		{Key: keyName, Value: orRaw(m.Name, r.cfg.TargetUsername)},
+		{Key: keyResponse, Value: keys.EncodeBinary(r.cfg.Encoding, resp)},
 	}, nil
 }
 

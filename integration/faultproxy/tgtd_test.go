@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iscsi-go/iscsi/conn"
 	"github.com/iscsi-go/iscsi/integration/faultproxy"
 	"github.com/iscsi-go/iscsi/integration/tgtd"
 	"github.com/iscsi-go/iscsi/session"
@@ -65,7 +64,7 @@ func (r *rig) dial(t *testing.T, digests bool, cfg *session.Config) (*session.Se
 	ctx := testCtx(t)
 	n := r.proxy.Accepted()
 	if cfg == nil {
-		cfg = &session.Config{CommandTimeout: commandTimeout}
+		cfg = &session.Config{CommandTimeout: commandTimeout, DisableRecovery: true}
 	}
 	s, err := session.Dial(ctx, r.url(digests), cfg)
 	if err != nil {
@@ -172,13 +171,13 @@ func TestSessionSeesFaults(t *testing.T) {
 			[]error{session.ErrSessionClosed}, "", faultproxy.ErrReset},
 		{"header digest of a Data-In", true, false, 512,
 			func(c *faultproxy.Conn) { c.Down().FlipBit(c.Down().Forwarded()+inHeaderDigest, 0) },
-			[]error{session.ErrSessionClosed, conn.ErrHeaderDigest}, "", nil},
+			[]error{session.ErrSessionClosed, session.ErrHeaderDigest}, "", nil},
 		{"header digest of a SCSI Command", true, false, 512,
 			func(c *faultproxy.Conn) { c.Up().FlipBit(c.Up().Forwarded()+inHeaderDigest, 0) },
 			[]error{session.ErrSessionClosed}, "digest", nil},
 		{"data of a Data-In", true, false, 512,
 			func(c *faultproxy.Conn) { c.Down().FlipBit(c.Down().Forwarded()+inData, 5) },
-			[]error{conn.ErrDataDigest}, "", nil},
+			[]error{session.ErrDataDigest}, "", nil},
 		{"immediate data of a SCSI Command", true, true, 512,
 			func(c *faultproxy.Conn) { c.Up().FlipBit(c.Up().Forwarded()+inData, 5) },
 			[]error{session.ErrSessionClosed}, "digest", nil},
@@ -238,7 +237,7 @@ func TestSessionSeesFaults(t *testing.T) {
 // abort timeout; Close of the proxy afterwards returns.
 func TestSessionStalled(t *testing.T) {
 	r := newRig(t, false)
-	s, c := r.dial(t, false, &session.Config{CommandTimeout: 300 * time.Millisecond, AbortTimeout: 300 * time.Millisecond})
+	s, c := r.dial(t, false, &session.Config{CommandTimeout: 300 * time.Millisecond, AbortTimeout: 300 * time.Millisecond, DisableRecovery: true})
 	c.Down().Stall(0)
 	_, err := s.ReadAt(make([]byte, 4096), 0)
 	if !errors.Is(err, context.DeadlineExceeded) {

@@ -17,7 +17,10 @@ import (
 	"github.com/iscsi-go/iscsi/auth"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	Gate("integration/tgtd")
+	goleak.VerifyTestMain(m)
+}
 
 // requireIPv6 skips, saying why, when the machine has no IPv6 loopback.
 func requireIPv6(t *testing.T) {

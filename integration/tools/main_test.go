@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/iscsi-go/iscsi/integration/tgtd"
 )
 
 // binDir holds our tools, built once for the whole package.
@@ -19,6 +21,7 @@ var binDir string
 var toolNames = []string{"iscsi-ls", "iscsi-inq", "iscsi-readcapacity16"}
 
 func TestMain(m *testing.M) {
+	tgtd.Gate("integration/tools", "iscsi-ls", "iscsi-inq", "iscsi-readcapacity16")
 	os.Exit(run(m))
 }
 

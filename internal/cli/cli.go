@@ -191,7 +191,8 @@ func (t *Tool) Describe(err error) string {
 	msg := err.Error()
 	var le *session.LoginError
 	switch {
-	case errors.As(err, &le):
+	case errors.As(err, &le) && le.Class != 0:
+		// The target refused the login: its status says why.
 	case errors.Is(err, context.DeadlineExceeded):
 		msg += fmt.Sprintf(" (no answer within %v; -t sets the limit)", t.Timeout)
 	case errors.Is(err, context.Canceled):

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/iscsi-go/iscsi/auth/chap"
-	"github.com/iscsi-go/iscsi/conn"
+	"github.com/iscsi-go/iscsi/internal/conn"
 	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/pdu/keys"
 	"github.com/iscsi-go/iscsi/scsi"
@@ -102,15 +102,6 @@ func (i *ini) exchange(csg, nsg uint8, transit bool, pairs []keys.Pair) (*pdu.Lo
 	return &rsp, got, nil
 }
 
-func pairValue(pairs []keys.Pair, key string) string {
-	for _, p := range pairs {
-		if p.Key == key {
-			return p.Value
-		}
-	}
-	return ""
-}
-
 func (i *ini) login(o loginOpts) error {
 	if o.name == "" {
 		o.name = "iqn.2024-01.test:initiator"
@@ -141,19 +132,19 @@ func (i *ini) login(o loginOpts) error {
 		if err != nil {
 			return err
 		}
-		_, got, err = i.exchange(0, 1, false, toKeys(ci.Start()))
+		_, got, err = i.exchange(0, 1, false, ci.Start())
 		if err != nil {
 			return err
 		}
-		out, err := ci.Respond(toCHAP(got))
+		out, err := ci.Respond(got)
 		if err != nil {
 			return err
 		}
-		rsp, got, err := i.exchange(0, 1, true, toKeys(out))
+		rsp, got, err := i.exchange(0, 1, true, out)
 		if err != nil {
 			return err
 		}
-		if err := ci.Verify(toCHAP(got)); err != nil {
+		if err := ci.Verify(got); err != nil {
 			return err
 		}
 		if !rsp.Transit || rsp.NSG != 1 {
@@ -191,22 +182,6 @@ func (i *ini) login(o loginOpts) error {
 	i.c.SetDigests(pdu.Digests{Header: i.params.HeaderDigest, Data: i.params.DataDigest})
 	i.c.SetLimits(pdu.Limits{MaxDataSegmentLength: int(i.params.MaxRecvDataSegmentLength)})
 	return nil
-}
-
-func toKeys(ps []chap.Pair) []keys.Pair {
-	out := make([]keys.Pair, len(ps))
-	for j, p := range ps {
-		out[j] = keys.Pair(p)
-	}
-	return out
-}
-
-func toCHAP(ps []keys.Pair) []chap.Pair {
-	out := make([]chap.Pair, len(ps))
-	for j, p := range ps {
-		out[j] = chap.Pair(p)
-	}
-	return out
 }
 
 // status is the outcome of one command.

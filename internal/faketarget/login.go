@@ -300,7 +300,7 @@ func (p *Peer) answerLogin(st *loginState, x *LoginExchange) {
 			return
 		}
 	}
-	var secPairs []chap.Pair
+	var secPairs []keys.Pair
 	for _, kv := range x.Pairs {
 		switch kv.Key {
 		case keys.KeyInitiatorName, keys.KeySessionType, keys.KeyTargetName, keys.KeyInitiatorAlias:
@@ -325,7 +325,7 @@ func (p *Peer) answerLogin(st *loginState, x *LoginExchange) {
 				}
 				continue
 			}
-			secPairs = append(secPairs, chap.Pair(kv))
+			secPairs = append(secPairs, kv)
 			continue
 		}
 		p.negotiateKey(x, kv)
@@ -397,7 +397,7 @@ func (p *Peer) negotiateAuthMethod(st *loginState, x *LoginExchange, proposed st
 	return true
 }
 
-func (p *Peer) runCHAP(st *loginState, x *LoginExchange, pairs []chap.Pair) bool {
+func (p *Peer) runCHAP(st *loginState, x *LoginExchange, pairs []keys.Pair) bool {
 	t := p.t
 	if st.authMethod != "CHAP" {
 		t.violate("login: CHAP keys without AuthMethod=CHAP")
@@ -412,7 +412,7 @@ func (p *Peer) runCHAP(st *loginState, x *LoginExchange, pairs []chap.Pair) bool
 		}
 		return false
 	}
-	var out []chap.Pair
+	var out []keys.Pair
 	var err error
 	switch {
 	case st.chap == nil && has("CHAP_A"):

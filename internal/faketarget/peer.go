@@ -5,7 +5,7 @@ import (
 	"net"
 	"sync"
 
-	"github.com/iscsi-go/iscsi/conn"
+	"github.com/iscsi-go/iscsi/internal/conn"
 	"github.com/iscsi-go/iscsi/iovector"
 	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/pdu/keys"
@@ -52,7 +52,6 @@ type Peer struct {
 	pinned        bool
 	pinnedMax     uint32
 	maxAdvertised uint32
-	lastExpStatSN uint32
 
 	// Writer state, guarded by wmu.
 	wmu     sync.Mutex

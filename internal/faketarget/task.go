@@ -66,7 +66,6 @@ func (c *Command) Data() ([]byte, scsi.Status) {
 // task is one SCSI command in progress on a connection.
 type task struct {
 	cmd    Command
-	cdbBuf [16]byte
 	lun    *lun
 	lunIdx int
 	hooked bool
@@ -78,7 +77,6 @@ type task struct {
 	need       uint32 // bytes to R2T for: min(edtl, xfer)
 	dst        []byte // where the data goes, nil to discard
 	res        result // the outcome to report once the data is in
-	received   uint32
 	unsolDone  bool
 	unsolNext  uint32
 	unsolLimit uint32

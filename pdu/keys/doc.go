@@ -14,7 +14,7 @@
 //     (SendTargets answers repeat TargetName and TargetAddress).
 //   - Reassembler joins segments sent with the C bit; Segments and Split cut
 //     long text to a peer's MaxRecvDataSegmentLength.
-//   - ParseNumber, ParseBool, ParseList and DecodeBinary read values.
+//   - ParseNumber, ParseBool, ParseList and DecodeBinary read values; EncodeBinary writes binary ones.
 //   - Rule (see Lookup) holds each key's type, range, default and result
 //     function, with Rule.Result for answers to our offers and
 //     Rule.Respond for proposals made by the peer.

@@ -246,3 +246,33 @@ func FuzzNegotiate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeBinary: the binary-value decoder never panics, never returns
+// an empty value, fails only with
+// ErrSyntax, and what it decodes survives re-encoding in both encodings.
+func FuzzDecodeBinary(f *testing.F) {
+	for _, s := range []string{"0x00", "0xabc", "0XABCDEF", "0bAQID", "0bAQ==", "0bAQ", "0b", "0x", "", "0bAR==", "0x1g"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := DecodeBinary(s)
+		if err != nil {
+			if !errors.Is(err, ErrSyntax) {
+				t.Fatalf("error %v does not wrap ErrSyntax", err)
+			}
+			return
+		}
+		if len(b) == 0 {
+			t.Fatalf("decoded %d bytes", len(b))
+		}
+		if len(b) > len(s) {
+			t.Fatalf("%d bytes from a %d-byte string", len(b), len(s))
+		}
+		for _, e := range []Encoding{Hex, Base64} {
+			again, err := DecodeBinary(EncodeBinary(e, b))
+			if err != nil || !bytes.Equal(again, b) {
+				t.Fatalf("%v round trip: %x, %v; want %x", e, again, err, b)
+			}
+		}
+	})
+}

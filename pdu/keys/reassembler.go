@@ -5,10 +5,12 @@ import (
 	"iter"
 )
 
-// DefaultMaxText is the Reassembler limit when Max is zero: 64 KiB, the
-// amount RFC 7143 §6.1 asks implementations to receive when long
-// authentication items are in use (8192 bytes otherwise).
-const DefaultMaxText = 64 << 10
+// DefaultMaxText is the Reassembler limit when Max is zero, and the
+// session's default bound on a text or login answer: 1 MiB, room for the
+// SendTargets answer of a portal with thousands of targets. (RFC 7143 §6.1
+// asks implementations to receive at least 64 KiB when long authentication
+// items are in use, 8192 bytes otherwise.)
+const DefaultMaxText = 1 << 20
 
 // Reassembler joins the data segments of a text or login sequence sent with
 // the Continue (C) bit: a key=value pair may start in one PDU and end in the

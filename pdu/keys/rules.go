@@ -30,7 +30,11 @@ const (
 	KeyErrorRecoveryLevel       = "ErrorRecoveryLevel"
 	KeySessionType              = "SessionType"
 	KeyAuthMethod               = "AuthMethod"
-	KeyCHAPA                    = "CHAP_A"
+	KeyCHAPA                    = "CHAP_A" // CHAP keys: RFC 7143 §12.1.3
+	KeyCHAPI                    = "CHAP_I"
+	KeyCHAPC                    = "CHAP_C"
+	KeyCHAPN                    = "CHAP_N"
+	KeyCHAPR                    = "CHAP_R"
 	KeyTaskReporting            = "TaskReporting"
 	KeyProtocolLevel            = "iSCSIProtocolLevel"
 	KeyIFMarker                 = "IFMarker"
@@ -39,9 +43,10 @@ const (
 	KeyOFMarkInt                = "OFMarkInt"
 )
 
-// Values of the digest and session type keys.
+// Values of the digest, session type and authentication method keys.
 const (
 	CRC32C           = "CRC32C"
+	CHAP             = "CHAP"
 	SessionNormal    = "Normal"
 	SessionDiscovery = "Discovery"
 )

@@ -1,8 +1,6 @@
 package keys
 
 import (
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -95,35 +93,3 @@ func ParseList(s string) ([]string, error) {
 	}
 	return items, nil
 }
-
-// DecodeBinary reads a binary value: "0x" hex or "0b" base64 (RFC 7143
-// §6.1; the prefix letter may be upper case). An odd number of hex digits
-// is read as if a leading zero were present. Errors do not repeat the value,
-// which may be a CHAP response.
-func DecodeBinary(s string) ([]byte, error) {
-	if len(s) < 3 || s[0] != '0' {
-		return nil, fmt.Errorf("%w: binary value: want 0x hex or 0b base64", ErrSyntax)
-	}
-	body := s[2:]
-	switch s[1] {
-	case 'x', 'X':
-		if len(body)%2 == 1 {
-			body = "0" + body
-		}
-		b, err := hex.DecodeString(body)
-		if err != nil {
-			return nil, fmt.Errorf("%w: binary value: bad hex digit", ErrSyntax)
-		}
-		return b, nil
-	case 'b', 'B':
-		b, err := base64.StdEncoding.DecodeString(body)
-		if err != nil {
-			return nil, fmt.Errorf("%w: binary value: bad base64", ErrSyntax)
-		}
-		return b, nil
-	}
-	return nil, fmt.Errorf("%w: binary value: want 0x hex or 0b base64", ErrSyntax)
-}
-
-// EncodeHex returns b as a "0x" hex constant.
-func EncodeHex(b []byte) string { return "0x" + hex.EncodeToString(b) }

@@ -56,7 +56,7 @@ func TestParseList(t *testing.T) {
 	}
 }
 
-func TestDecodeBinary(t *testing.T) {
+func TestDecodeBinaryUpperCasePrefixes(t *testing.T) {
 	tests := []struct {
 		in   string
 		want []byte
@@ -74,7 +74,7 @@ func TestDecodeBinary(t *testing.T) {
 			t.Errorf("DecodeBinary(%q) = %x, %v", tt.in, got, err)
 		}
 	}
-	if s := EncodeHex([]byte{1, 0xab}); s != "0x01ab" {
-		t.Errorf("EncodeHex = %q", s)
+	if s := EncodeBinary(Hex, []byte{1, 0xab}); s != "0x01ab" {
+		t.Errorf("EncodeBinary(Hex) = %q", s)
 	}
 }

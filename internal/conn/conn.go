@@ -50,7 +50,8 @@ const LargeSegment = 16 << 10
 // Errors of a connection.
 var (
 	// ErrHeaderDigest: a PDU header failed its CRC32C check. The stream can
-	// no longer be trusted; the connection must be closed.
+	// no longer be trusted; the connection must be closed. The error also
+	// wraps a *digest.MismatchError with both values.
 	ErrHeaderDigest = errors.New("iscsi: header digest mismatch")
 	// ErrDataDigest: a data segment failed its CRC32C check. The stream is
 	// still in step (the segment was consumed); the task it belongs to fails.
@@ -59,7 +60,7 @@ var (
 	ErrState = errors.New("conn: call out of order")
 )
 
-// A Dialer makes the TCP connection; *net.Dialer is one.
+// A Dialer makes the TCP connection; *net.Dialer and session.Dialer are.
 type Dialer interface {
 	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
@@ -208,12 +209,12 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 		if direct && len(c.ahs) == 0 {
 			src = c.nc
 		}
-		if _, err := io.ReadFull(src, c.scratch[:4]); err != nil {
+		if _, err := io.ReadFull(src, c.scratch[:digest.Size]); err != nil {
 			return nil, nil, noEOF(err)
 		}
 		crc := digest.Update(digest.Checksum(h[:]), c.ahs)
-		if got := digest.Get(c.scratch[:4]); got != crc {
-			return nil, nil, fmt.Errorf("%w: %v: received %08x, computed %08x", ErrHeaderDigest, h.Opcode(), got, crc)
+		if err := digest.Verify(c.scratch[:digest.Size], crc); err != nil {
+			return nil, nil, fmt.Errorf("%w: %v: %w", ErrHeaderDigest, h.Opcode(), err)
 		}
 	}
 	c.dataLen = h.DataSegmentLength()
@@ -314,7 +315,7 @@ func (c *Conn) finishData(crc uint32) error {
 	c.pending = 0
 	want := pad
 	if c.dd.Load() {
-		want += 4
+		want += digest.Size
 	}
 	if want == 0 {
 		return nil
@@ -326,8 +327,8 @@ func (c *Conn) finishData(crc uint32) error {
 		return nil
 	}
 	crc = digest.Update(crc, c.scratch[:pad])
-	if got := digest.Get(c.scratch[pad : pad+4]); got != crc {
-		return fmt.Errorf("%w: %v ITT %#x: received %08x, computed %08x", ErrDataDigest, c.hdr.Opcode(), c.hdr.ITT(), got, crc)
+	if err := digest.Verify(c.scratch[pad:want], crc); err != nil {
+		return fmt.Errorf("%w: %v ITT %#x: %w", ErrDataDigest, c.hdr.Opcode(), c.hdr.ITT(), err)
 	}
 	return nil
 }

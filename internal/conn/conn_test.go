@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/iscsi-go/iscsi/digest"
 	"github.com/iscsi-go/iscsi/iovector"
 	"github.com/iscsi-go/iscsi/pdu"
 )
@@ -129,8 +130,13 @@ func TestHeaderDigestMismatchIsFatal(t *testing.T) {
 	wire := encode(&pdu.NOPIn{ITT: 1}, nil, pdu.Digests{Header: true})
 	wire[20] ^= 1 // corrupt a header byte after the digest was computed
 	go w.Write(wire)
-	if _, _, err := c.ReadHeader(); !errors.Is(err, ErrHeaderDigest) {
+	_, _, err := c.ReadHeader()
+	if !errors.Is(err, ErrHeaderDigest) {
 		t.Fatalf("ReadHeader = %v, want ErrHeaderDigest", err)
+	}
+	var me *digest.MismatchError
+	if !errors.As(err, &me) || me.Computed == me.Received {
+		t.Fatalf("ReadHeader = %v, want a *digest.MismatchError with two different values", err)
 	}
 }
 
@@ -146,8 +152,8 @@ func TestDataDigestMismatchKeepsStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, c.DataLen())
-	if err := c.ReadData(buf); !errors.Is(err, ErrDataDigest) {
-		t.Fatalf("ReadData = %v, want ErrDataDigest", err)
+	if err := c.ReadData(buf); !errors.Is(err, ErrDataDigest) || !errors.Is(err, digest.ErrMismatch) {
+		t.Fatalf("ReadData = %v, want ErrDataDigest and digest.ErrMismatch", err)
 	}
 	h, _, err := c.ReadHeader()
 	if err != nil || h.ITT() != 2 {

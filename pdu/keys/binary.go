@@ -1,14 +1,10 @@
-package chap
+package keys
 
 import (
 	"encoding/base64"
 	"fmt"
 	"strconv"
 )
-
-// MaxBinaryLength is the longest CHAP_C or CHAP_R, in bytes once decoded,
-// that RFC 7143 §12.1.3 allows.
-const MaxBinaryLength = 1024
 
 // Encoding is how a binary value (CHAP_C, CHAP_R) is written in a key=value
 // pair (RFC 7143 §6.1): hex ("0x…") or base64 ("0b…").
@@ -52,16 +48,16 @@ func (e Encoding) AppendBinary(dst, b []byte) []byte {
 // EncodeBinary returns b encoded as a binary value in encoding e.
 func EncodeBinary(e Encoding, b []byte) string { return string(e.AppendBinary(nil, b)) }
 
-// DecodeBinary decodes a CHAP binary value: "0x" or "0X" followed by hex
-// digits of either case, or "0b" or "0B" followed by base64 (padded, or
-// unpadded when its length is not a multiple of 4). An odd number of hex
-// digits reads as a number would (RFC 7143 §6.1): "0xabc" is the two bytes
-// 0x0a 0xbc. The result is 1 to MaxBinaryLength bytes; anything else is an
-// error wrapping ErrMalformed.
+// DecodeBinary decodes a binary value: "0x" or "0X" followed by hex digits
+// of either case, or "0b" or "0B" followed by base64 (padded, or unpadded
+// when its length is not a multiple of 4). An odd number of hex digits
+// reads as a number would (RFC 7143 §6.1): "0xabc" is the two bytes 0x0a
+// 0xbc. An empty value is an error. Errors wrap ErrSyntax and do not repeat
+// the value, which may be a CHAP response.
 func DecodeBinary(s string) ([]byte, error) {
 	b, reason := decodeBinary(s)
 	if reason != "" {
-		return nil, fmt.Errorf("chap: %s: %w", reason, ErrMalformed)
+		return nil, fmt.Errorf("%w: binary value: %s", ErrSyntax, reason)
 	}
 	return b, nil
 }
@@ -69,7 +65,7 @@ func DecodeBinary(s string) ([]byte, error) {
 // decodeBinary returns the decoded value or, on error, a reason in words.
 func decodeBinary(s string) ([]byte, string) {
 	if len(s) < 2 || s[0] != '0' {
-		return nil, "binary value must start with 0x (hex) or 0b (base64)"
+		return nil, "want 0x (hex) or 0b (base64)"
 	}
 	body := s[2:]
 	switch s[1] {
@@ -78,15 +74,12 @@ func decodeBinary(s string) ([]byte, string) {
 	case 'b', 'B':
 		return decodeBase64(body)
 	}
-	return nil, "binary value must start with 0x (hex) or 0b (base64)"
+	return nil, "want 0x (hex) or 0b (base64)"
 }
 
 func decodeHex(body string) ([]byte, string) {
 	if body == "" {
 		return nil, "empty hex value"
-	}
-	if len(body) > 2*MaxBinaryLength {
-		return nil, "value longer than " + strconv.Itoa(MaxBinaryLength) + " bytes"
 	}
 	n := (len(body) + 1) / 2
 	out := make([]byte, n)
@@ -127,9 +120,6 @@ func decodeBase64(body string) ([]byte, string) {
 	if body == "" {
 		return nil, "empty base64 value"
 	}
-	if len(body) > base64.StdEncoding.EncodedLen(MaxBinaryLength) {
-		return nil, "value longer than " + strconv.Itoa(MaxBinaryLength) + " bytes"
-	}
 	enc := base64.StdEncoding.Strict()
 	if len(body)%4 != 0 {
 		enc = base64.RawStdEncoding.Strict()
@@ -138,38 +128,5 @@ func decodeBase64(body string) ([]byte, string) {
 	if err != nil || len(out) == 0 {
 		return nil, "invalid base64"
 	}
-	if len(out) > MaxBinaryLength {
-		return nil, "value longer than " + strconv.Itoa(MaxBinaryLength) + " bytes"
-	}
 	return out, ""
-}
-
-// parseNumber parses an iSCSI numerical value (RFC 7143 §6.1): a decimal
-// constant or a hex constant ("0x…"), no larger than max.
-func parseNumber(s string, max uint64) (uint64, string) {
-	if s == "" {
-		return 0, "empty number"
-	}
-	if len(s) > 20 {
-		return 0, "number too long"
-	}
-	var v uint64
-	var err error
-	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
-		v, err = strconv.ParseUint(s[2:], 16, 64)
-	} else {
-		for i := 0; i < len(s); i++ {
-			if s[i] < '0' || s[i] > '9' {
-				return 0, "not a number"
-			}
-		}
-		v, err = strconv.ParseUint(s, 10, 64)
-	}
-	if err != nil {
-		return 0, "not a number"
-	}
-	if v > max {
-		return 0, "number larger than " + strconv.FormatUint(max, 10)
-	}
-	return v, ""
 }
