@@ -13,14 +13,14 @@ import (
 	"github.com/iscsi-go/iscsi/session"
 )
 
-// TestTargetDies: tgtd killed under load. Every call in flight returns an
+// TestTargetDies (without recovery): tgtd killed under load. Every call in flight returns an
 // error that unwraps to ErrSessionClosed, promptly; nothing hangs.
 func TestTargetDies(t *testing.T) {
 	t.Parallel()
 	inst := tgtd.Start(t)
 	inst.Apply(tgtd.TargetSpec{TID: 1, IQN: "iqn.2026-11.test:dies", LUNs: []tgtd.LUNSpec{{Null: true}}})
 	ctx := testCtx(t)
-	s, err := session.Dial(ctx, inst.TargetURL("iqn.2026-11.test:dies", 1), nil)
+	s, err := session.Dial(ctx, inst.TargetURL("iqn.2026-11.test:dies", 1), &session.Config{DisableRecovery: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestTargetDies(t *testing.T) {
 	}
 }
 
-// TestTargetStalls: tgtd stopped (SIGSTOP) mid-session. ReadAt is bounded by
+// TestTargetStalls (without recovery): tgtd stopped (SIGSTOP) mid-session. ReadAt is bounded by
 // the command timeout; the abort that cannot be answered drops the
 // connection after AbortTimeout.
 func TestTargetStalls(t *testing.T) {
@@ -73,7 +73,7 @@ func TestTargetStalls(t *testing.T) {
 	inst.Apply(tgtd.TargetSpec{TID: 1, IQN: "iqn.2026-11.test:stalls", LUNs: []tgtd.LUNSpec{{Size: 1 << 20}}})
 	ctx := testCtx(t)
 	s, err := session.Dial(ctx, inst.TargetURL("iqn.2026-11.test:stalls", 1),
-		&session.Config{CommandTimeout: 300 * time.Millisecond, AbortTimeout: 300 * time.Millisecond})
+		&session.Config{CommandTimeout: 300 * time.Millisecond, AbortTimeout: 300 * time.Millisecond, DisableRecovery: true})
 	if err != nil {
 		t.Fatal(err)
 	}
