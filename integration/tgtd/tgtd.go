@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -160,7 +159,7 @@ func startOnce(host string, port int, tgtdPath, tgtadmPath string) (*process, er
 	cmd.Stderr = logf
 	// Own session and process group (like setsid(1)), and SIGKILL when
 	// the test binary dies before its cleanups run.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = newSessionAttr()
 	err = cmd.Start()
 	logf.Close() // the child holds its own descriptor
 	if err != nil {
@@ -221,7 +220,7 @@ func (p *process) killAndReap() bool {
 	default:
 	}
 	// Negative pid: the whole process group (tgtd is its leader).
-	_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+	_ = killGroup(p.pid)
 	select {
 	case <-p.done:
 		return true

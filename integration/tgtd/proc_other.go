@@ -1,0 +1,23 @@
+//go:build !linux
+
+package tgtd
+
+import (
+	"os"
+	"syscall"
+)
+
+// tgtd runs on Linux only; elsewhere the package builds (so that ./...
+// builds everywhere) and the children are ordinary processes.
+
+func newSessionAttr() *syscall.SysProcAttr { return nil }
+
+func newGroupAttr() *syscall.SysProcAttr { return nil }
+
+func killGroup(pid int) error {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return err
+	}
+	return p.Kill()
+}
