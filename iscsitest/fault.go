@@ -14,8 +14,10 @@ const (
 	// Proceed lets the server act on the command as usual (after the
 	// Fault's Delay).
 	Proceed Action = iota
-	// Respond answers the command with the Fault's Status and Sense and
-	// does nothing else: a READ moves no data, a WRITE stores nothing.
+	// Respond ends the command with the Fault's Status and Sense instead
+	// of its normal outcome: a READ moves no data; a WRITE's data is
+	// received as usual (R2Ts and all) and discarded, then the status
+	// comes.
 	Respond
 	// Drop closes the connection without answering.
 	Drop
@@ -140,10 +142,8 @@ func (s *Server) command(c *faketarget.Command) faketarget.Verdict {
 	}
 	switch f.Action {
 	case Respond:
-		if err := c.Respond(f.Status, f.Sense); err != nil {
-			return faketarget.Close
-		}
-		return faketarget.Handled
+		c.Fail(f.Status, f.Sense)
+		return faketarget.Proceed
 	case Drop:
 		return faketarget.Close
 	case Ignore:

@@ -20,6 +20,7 @@ const DefaultLUNSize = 16 << 20
 type Option func(*config)
 
 type config struct {
+	address    string
 	name       string
 	luns       []faketarget.LUN
 	chap       *chap.TargetConfig
@@ -32,6 +33,12 @@ func (c *config) fail(format string, args ...any) {
 	if c.err == nil {
 		c.err = fmt.Errorf("iscsitest: "+format, args...)
 	}
+}
+
+// WithAddress makes the server listen on address instead of
+// "127.0.0.1:0": "[::1]:0" for IPv6 loopback, or a fixed port.
+func WithAddress(address string) Option {
+	return func(c *config) { c.address = address }
 }
 
 // WithTargetName sets the target's IQN (default DefaultTargetName).

@@ -32,20 +32,20 @@ type Server struct {
 }
 
 // NewServer starts a Server on 127.0.0.1 with a port of the system's
-// choosing. Without a LUN option it has one LUN (number 1) of
+// choosing (see WithAddress). Without a LUN option it has one LUN (number 1) of
 // DefaultLUNSize bytes in 512-byte blocks. Like httptest.NewServer it
 // panics when it cannot listen or an option is invalid; the caller must
 // Close it.
 func NewServer(opts ...Option) *Server {
-	s, err := newServer("tcp", "127.0.0.1:0", opts)
+	s, err := newServer(opts)
 	if err != nil {
 		panic(err)
 	}
 	return s
 }
 
-func newServer(network, address string, opts []Option) (*Server, error) {
-	c := config{name: DefaultTargetName}
+func newServer(opts []Option) (*Server, error) {
+	c := config{name: DefaultTargetName, address: "127.0.0.1:0"}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -77,7 +77,7 @@ func newServer(network, address string, opts []Option) (*Server, error) {
 	for _, l := range c.luns {
 		s.luns = append(s.luns, l.Number)
 	}
-	ln, err := net.Listen(network, address)
+	ln, err := net.Listen("tcp", c.address)
 	if err != nil {
 		return nil, fmt.Errorf("iscsitest: listen: %w", err)
 	}
@@ -115,7 +115,8 @@ func (s *Server) accept() {
 	}
 }
 
-// Addr returns the address the server listens on, "127.0.0.1:port".
+// Addr returns the address the server listens on, "127.0.0.1:port" (or
+// "[::1]:port" and so on, see WithAddress).
 func (s *Server) Addr() string { return s.addr }
 
 // TargetName returns the target's IQN.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +137,21 @@ func TestLUNs(t *testing.T) {
 	noViolations(t, srv)
 }
 
+func TestIPv6(t *testing.T) {
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		ln.Close()
+	}
+	srv := iscsitest.NewServer(iscsitest.WithAddress("[::1]:0"))
+	defer srv.Close()
+	if !strings.HasPrefix(srv.URL(), "iscsi://[::1]:") {
+		t.Errorf("URL() = %q", srv.URL())
+	}
+	s := dial(t, srv.URL(), nil)
+	writeRead(t, srv, s, 1, randomBytes(10000, 13), 0)
+}
+
 func TestCHAP(t *testing.T) {
 	t.Setenv("LIBISCSI_CHAP_USERNAME", "")
 	t.Setenv("LIBISCSI_CHAP_PASSWORD", "")
@@ -218,6 +234,25 @@ func TestFaultRespond(t *testing.T) {
 		t.Fatalf("third read (fault spent): %v", err)
 	}
 	writeRead(t, srv, s, 1, randomBytes(4096, 7), 4096)
+
+	// A WRITE long enough for immediate data, unsolicited Data-Out and
+	// R2Ts: the server takes all of it, stores none, then fails it.
+	srv.Inject(iscsitest.Fault{
+		Match:  iscsitest.Opcode(scsi.OpWrite10, scsi.OpWrite16),
+		Count:  1,
+		Action: iscsitest.Respond,
+		Status: scsi.StatusCheckCondition,
+		Sense:  iscsitest.Sense(scsi.SenseMediumError, scsi.ASCWriteError),
+	})
+	_, err = s.WriteAt(randomBytes(300000, 8), 8192)
+	if !errors.As(err, &se) || se.Sense == nil || se.Sense.Key != scsi.SenseMediumError || se.Sense.ASC != scsi.ASCWriteError {
+		t.Fatalf("failed write: %v, want CHECK CONDITION, MEDIUM ERROR, WRITE ERROR", err)
+	}
+	if !bytes.Equal(srv.Contents(1)[8192:8192+300000], make([]byte, 300000)) {
+		t.Error("the failed write stored data")
+	}
+	writeRead(t, srv, s, 1, randomBytes(300000, 9), 8192)
+	noViolations(t, srv)
 }
 
 func TestFaultIgnoreThenAbort(t *testing.T) {
@@ -311,6 +346,7 @@ func TestBadOptions(t *testing.T) {
 		{iscsitest.WithLUNData(make([]byte, 100), 512)},
 		{iscsitest.WithQueueDepth(0)},
 		{iscsitest.WithCHAP("", "")},
+		{iscsitest.WithAddress("192.0.2.1:99999")},
 	} {
 		func() {
 			defer func() {
