@@ -12,7 +12,8 @@ import (
 	"github.com/iscsi-go/iscsi/pdu"
 )
 
-// Server is an iSCSI target listening on a loopback port.
+// Server is an iSCSI target listening on a TCP port (of the loopback
+// interface unless WithAddress says otherwise).
 type Server struct {
 	tg   *faketarget.Target
 	ln   net.Listener
