@@ -30,7 +30,8 @@ const (
 // A Fault makes the server misbehave on chosen SCSI commands.
 type Fault struct {
 	// Match picks the commands, by their CDB; nil picks every command.
-	// See Opcode. It runs on the server's goroutines.
+	// See Opcode. It runs on the server's goroutines, under a lock: it must
+	// not call the Server's methods.
 	Match func(cdb []byte) bool
 	// After lets this many picked commands through untouched first.
 	After int
