@@ -25,6 +25,7 @@ type Server struct {
 	closed bool
 	wg     sync.WaitGroup
 
+	accepted  atomic.Int64
 	delay     atomic.Int64 // time.Duration
 	dropAfter atomic.Int64 // PDUs to let through before closing; <0: off
 
@@ -104,6 +105,7 @@ func (s *Server) accept() {
 			return
 		}
 		s.conns[c] = struct{}{}
+		s.accepted.Add(1)
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go func() {
@@ -147,6 +149,10 @@ func (s *Server) Contents(lun uint32) []byte { return s.tg.LUNData(lun) }
 // initiators sent (a wrong CmdSN, a burst beyond the negotiated length…),
 // oldest first. A correct initiator causes none; faults do not count.
 func (s *Server) Violations() []string { return s.tg.Violations() }
+
+// Connections returns how many connections the server has accepted so
+// far: a test sees from it whether a client reconnected after a fault.
+func (s *Server) Connections() int { return int(s.accepted.Load()) }
 
 // CloseClientConnections closes every connection the server has accepted,
 // without a word to the initiators.

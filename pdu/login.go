@@ -1,5 +1,7 @@
 package pdu
 
+import "fmt"
+
 // Login stages (CSG/NSG, RFC 7143 §11.12.3).
 const (
 	StageSecurity    = 0
@@ -143,3 +145,7 @@ func (m *LoginResponse) Decode(b *BHS) error {
 	copy(m.ISID[:], b[8:14])
 	return nil
 }
+
+// String returns the ISID as 12 hex digits, e.g. "80123456000a", the way
+// targets print it in their logs.
+func (i ISID) String() string { return fmt.Sprintf("%012x", i[:]) }

@@ -19,6 +19,10 @@ const (
 	StatusTaskSetFull              Status = 0x28
 	StatusACAActive                Status = 0x30
 	StatusTaskAborted              Status = 0x40
+
+	// StatusNone is not a SCSI status: it marks a command that ended
+	// without one (cancelled, connection lost, protocol error).
+	StatusNone Status = 0xff
 )
 
 // String returns the status as SAM names it, e.g. "CHECK CONDITION".
@@ -46,6 +50,8 @@ func (s Status) String() string {
 		return "ACA ACTIVE"
 	case StatusTaskAborted:
 		return "TASK ABORTED"
+	case StatusNone:
+		return "NO STATUS"
 	}
 	return fmt.Sprintf("STATUS 0x%02x", uint8(s))
 }

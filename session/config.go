@@ -18,6 +18,10 @@ const (
 	DefaultAbortTimeout   = 10 * time.Second
 	DefaultMaxRedirects   = 4
 	DefaultMaxText        = 1 << 20
+
+	DefaultNOPInterval        = 5 * time.Second
+	DefaultNOPTimeout         = 5 * time.Second
+	DefaultReplacementTimeout = 120 * time.Second
 )
 
 // Config tunes a session. The zero value (or nil) means sane defaults:
@@ -71,6 +75,41 @@ type Config struct {
 	Logger    *slog.Logger
 	TracePDUs bool
 
+	// SkipTestUnitReady makes Dial return right after login. By default
+	// Dial sends TEST UNIT READY to the URL's LUN until the unit
+	// attentions of a new session are cleared, so that a LUN the target
+	// does not have fails at Dial and the application's first command
+	// does not fail with POWER ON, RESET.
+	SkipTestUnitReady bool
+
+	// NOPInterval of silence from the target makes the session send a
+	// NOP-Out ping; no answer within NOPTimeout and the connection is
+	// treated as lost (defaults 5 s and 5 s, as open-iscsi; negative
+	// NOPInterval disables the keepalive).
+	NOPInterval time.Duration
+	NOPTimeout  time.Duration
+
+	// Recovery. A lost connection (closed, reset, a write that does not
+	// progress for CommandTimeout, a keepalive or an ABORT TASK not
+	// answered, a digest error, a protocol error) is replaced: the session
+	// logs in again with its ISID and sends the commands in flight again
+	// (see docs/RELIABILITY.md). ReplacementTimeout bounds how long commands
+	// wait for a new connection (default 120 s); MaxReconnects bounds the
+	// login attempts per loss (0: no bound but ReplacementTimeout);
+	// DisableRecovery makes a lost connection end the session at once.
+	ReplacementTimeout time.Duration
+	MaxReconnects      int
+	DisableRecovery    bool
+	// ReplaySafe, when set, says whether a command outside the built-in
+	// list (READ, WRITE, VERIFY, SYNCHRONIZE CACHE, UNMAP, WRITE SAME, TEST
+	// UNIT READY, INQUIRY, READ CAPACITY, MODE SENSE, …) may be sent again
+	// after a lost connection. The others fail with ErrMayHaveExecuted.
+	ReplaySafe func(cdb []byte) bool
+	// OnStateChange, when set, is called on each change of the
+	// connection's state (lost, reconnecting, reinstated, gave up), from
+	// the session's supervisor goroutine: it must return quickly.
+	OnStateChange func(StateChange)
+
 	// LookupEnv replaces os.LookupEnv for LIBISCSI_CHAP_* (tests).
 	LookupEnv func(string) (string, bool)
 }
@@ -97,6 +136,15 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.MaxText <= 0 {
 		out.MaxText = DefaultMaxText
+	}
+	if out.NOPInterval == 0 {
+		out.NOPInterval = DefaultNOPInterval
+	}
+	if out.NOPTimeout <= 0 {
+		out.NOPTimeout = DefaultNOPTimeout
+	}
+	if out.ReplacementTimeout <= 0 {
+		out.ReplacementTimeout = DefaultReplacementTimeout
 	}
 	if out.Logger == nil {
 		out.Logger = slog.New(slog.DiscardHandler)

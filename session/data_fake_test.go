@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/iscsi-go/iscsi/internal/faketarget"
@@ -17,28 +18,6 @@ import (
 	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
-
-func fill(n int, b byte) []byte { return bytes.Repeat([]byte{b}, n) }
-
-func dial(t *testing.T, cfg faketarget.Config, scfg *session.Config) (*faketarget.Target, *session.Session) {
-	t.Helper()
-	if cfg.Name == "" {
-		cfg.Name = tgtName
-	}
-	if cfg.LUNs == nil {
-		cfg.LUNs = disk(4096)
-	}
-	if cfg.OnViolation == nil {
-		cfg.OnViolation = func(v string) { t.Errorf("target saw a violation: %s", v) }
-	}
-	tg := faketarget.Start(t, cfg)
-	s, err := session.Dial(ctxT(t), url(tg, ""), scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return tg, s
-}
 
 // TestWriteSequences: immediate data, unsolicited Data-Out and R2T
 // sequences under small limits; the target checks DataSN per sequence, F
@@ -86,37 +65,6 @@ func TestWriteSequences(t *testing.T) {
 			}
 			noViolations(t, tg)
 		})
-	}
-}
-
-func pattern(n int, seed byte) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = seed + byte(i*31) + byte(i>>9)
-	}
-	return b
-}
-
-// withheld holds READ commands a hook kept from the normal flow.
-type withheld struct {
-	mu   sync.Mutex
-	cmds []*faketarget.Command
-	got  chan *faketarget.Command
-}
-
-func newWithheld() *withheld { return &withheld{got: make(chan *faketarget.Command, 16)} }
-
-func (w *withheld) hook(lba byte) func(c *faketarget.Command) faketarget.Verdict {
-	return func(c *faketarget.Command) faketarget.Verdict {
-		if c.CDB[0] == byte(scsi.OpRead16) || c.CDB[0] == byte(scsi.OpRead10) {
-			if c.CDB[len(c.CDB)-7] == lba || c.CDB[5] == lba {
-				cc := *c
-				cc.CDB = append([]byte(nil), c.CDB...)
-				w.got <- &cc
-				return faketarget.Handled
-			}
-		}
-		return faketarget.Proceed
 	}
 }
 
@@ -197,7 +145,9 @@ func TestAbortTask(t *testing.T) {
 // queue; an immediate Ping still goes; a queued command cancelled never gets
 // a CmdSN; when the window opens the rest go in order (the target checks
 // CmdSN order and the window).
-func TestCancelQueuedLeavesNoGap(t *testing.T) {
+func TestCancelQueuedLeavesNoGap(t *testing.T) { synctest.Test(t, testCancelQueuedLeavesNoGap) }
+
+func testCancelQueuedLeavesNoGap(t *testing.T) {
 	var peer atomic.Pointer[faketarget.Peer]
 	var arm atomic.Bool
 	// A window of one command: MaxCmdSN only grows (RFC 7143 §4.2.2.1), so
@@ -209,7 +159,7 @@ func TestCancelQueuedLeavesNoGap(t *testing.T) {
 		}
 		return faketarget.Proceed
 	}}}
-	_, s := dial(t, cfg, nil)
+	_, s := dialPipe(t, cfg, nil)
 	ctx := ctxT(t)
 	if _, err := s.Geometry(ctx); err != nil {
 		t.Fatal(err)
@@ -234,7 +184,7 @@ func TestCancelQueuedLeavesNoGap(t *testing.T) {
 			results <- err
 		}()
 	}
-	time.Sleep(50 * time.Millisecond)
+	synctest.Wait() // every reader is parked at the closed window
 	select {
 	case err := <-results:
 		t.Fatalf("a command completed with the window closed: %v", err)
@@ -259,7 +209,7 @@ func TestCancelQueuedLeavesNoGap(t *testing.T) {
 	}
 }
 
-// TestTargetProtocolViolations: each lie fails its command with a clear
+// TestTargetProtocolViolations (without recovery): each lie fails its command with a clear
 // error, never a panic, never bytes outside the buffer, never stale bytes
 // passed off as data; the session survives the ones that concern one task.
 func TestTargetProtocolViolations(t *testing.T) {
@@ -318,7 +268,7 @@ func TestTargetProtocolViolations(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWithheld()
 			cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: w.hook(55)}, OnViolation: func(string) {}}
-			_, s := dial(t, cfg, nil)
+			_, s := dial(t, cfg, &session.Config{DisableRecovery: true})
 			ctx := ctxT(t)
 			if _, err := s.Geometry(ctx); err != nil {
 				t.Fatal(err)
@@ -377,12 +327,14 @@ func TestUnderflowReported(t *testing.T) {
 
 // TestTargetPings: the target's NOP-In pings are answered.
 func TestTargetPings(t *testing.T) {
-	tg, s := dial(t, faketarget.Config{PingInterval: 10 * time.Millisecond}, nil)
-	time.Sleep(150 * time.Millisecond)
-	if err := s.Ping(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
-	noViolations(t, tg)
+	synctest.Test(t, func(t *testing.T) {
+		tg, s := dialPipe(t, faketarget.Config{PingInterval: 10 * time.Millisecond}, nil)
+		time.Sleep(150 * time.Millisecond) // the bubble's clock: 15 pings, no waiting
+		if err := s.Ping(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		noViolations(t, tg)
+	})
 }
 
 // TestAsyncMessages: a target asking for logout gets one; a target dropping
@@ -390,15 +342,17 @@ func TestTargetPings(t *testing.T) {
 func TestAsyncMessages(t *testing.T) {
 	for _, ev := range []uint8{pdu.AsyncLogoutRequest, pdu.AsyncDropConnection} {
 		var once sync.Once
+		var armed atomic.Bool // not the TEST UNIT READY of Dial
 		cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
-			if c.CDB[0] == byte(scsi.OpTestUnitReady) {
+			if c.CDB[0] == byte(scsi.OpTestUnitReady) && armed.Load() {
 				once.Do(func() {
 					_ = c.Peer.Reply(&pdu.AsyncMessage{AsyncEvent: ev, Parameter3: 1}, nil)
 				})
 			}
 			return faketarget.Proceed
 		}}}
-		_, s := dial(t, cfg, nil)
+		_, s := dial(t, cfg, &session.Config{DisableRecovery: true})
+		armed.Store(true)
 		_ = s.Execute(ctxT(t), s.LUN(), scsi.TestUnitReady(), session.DirNone, nil)
 		select {
 		case <-s.Done():
@@ -418,7 +372,7 @@ func TestAsyncMessages(t *testing.T) {
 	}
 }
 
-// TestConnectionDeath: every command in flight fails exactly once, with
+// TestConnectionDeath (without recovery): every command in flight fails exactly once, with
 // ErrSessionClosed and the cause, when the target drops the connection.
 func TestConnectionDeath(t *testing.T) {
 	var n atomic.Int32
@@ -431,7 +385,7 @@ func TestConnectionDeath(t *testing.T) {
 		}
 		return faketarget.Proceed
 	}}}
-	_, s := dial(t, cfg, nil)
+	_, s := dial(t, cfg, &session.Config{DisableRecovery: true})
 	ctx := ctxT(t)
 	if _, err := s.Geometry(ctx); err != nil {
 		t.Fatal(err)
@@ -466,7 +420,7 @@ func TestLUNReset(t *testing.T) {
 	buf := fill(512, 0xAA)
 	f := s.Read(ctx, 44, 1, iovector.New(buf))
 	<-w.got
-	if err := s.LUNReset(ctx); err != nil {
+	if err := s.DefaultUnit().Reset(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.Wait(); !errors.Is(err, session.ErrLUNReset) {
@@ -545,7 +499,7 @@ func TestAbortNeverAnswered(t *testing.T) {
 			return faketarget.Handled // never answered
 		},
 	}}
-	_, s := dial(t, cfg, &session.Config{AbortTimeout: 200 * time.Millisecond})
+	_, s := dial(t, cfg, &session.Config{AbortTimeout: 200 * time.Millisecond, DisableRecovery: true})
 	if _, err := s.Geometry(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}

@@ -68,27 +68,14 @@ func DiscoverURL(ctx context.Context, u *iscsiurl.URL, cfg *Config) ([]Discovere
 // name, or "" for the session's target) and returns the answer's key=value
 // pairs, gathered over as many Text Responses as the target needs.
 func (s *Session) SendTargets(ctx context.Context, what string) ([]keys.Pair, error) {
-	t := getTask()
+	t := s.getTask()
 	t.kind = kindText
 	t.data = keys.AppendPairs(nil, keys.Pair{Key: "SendTargets", Value: what})
-	f := s.submit(ctx, t)
-	if f.t == nil {
-		return nil, f.err
-	}
-	// Wait by hand: the text must be parsed before the task is recycled.
-	select {
-	case <-t.done:
-	case <-ctx.Done():
-		s.abandon(t)
-		return nil, ctx.Err()
-	}
-	if t.err != nil {
-		err := t.err
-		putTask(t)
+	text, err := s.submit(ctx, t).waitText()
+	if err != nil {
 		return nil, err
 	}
-	pairs, err := keys.Parse(t.text)
-	putTask(t)
+	pairs, err := keys.Parse(text)
 	if err != nil {
 		return nil, protoErr("Text Response", "SendTargets answer: %v", err)
 	}

@@ -3,6 +3,10 @@ package session
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/iscsi-go/iscsi/pdu"
+	"github.com/iscsi-go/iscsi/scsi"
 )
 
 // ErrSessionClosed is what every error that ends a session unwraps to: the
@@ -124,4 +128,162 @@ func (e *LoginError) Is(target error) bool {
 		return target == ErrTargetUnavailable
 	}
 	return false
+}
+
+// Errors of the full-feature phase.
+var (
+	// ErrClosedByUser is the cause of a session ended by Close.
+	ErrClosedByUser = errors.New("closed by the application")
+	// ErrLoggedOut is the cause of a session ended by a logout.
+	ErrLoggedOut = errors.New("logged out")
+	// ErrFutureReused is what Wait returns on a Future that was already
+	// waited for (through any copy of it), and on the zero Future.
+	ErrFutureReused = errors.New("iscsi: Future already waited for (or a copy of one, or the zero Future)")
+	// ErrLUNReset is the error of commands that a LUN reset ended.
+	ErrLUNReset = errors.New("iscsi: command ended by a LUN reset")
+	// ErrVectorLength: the vector given to a command does not match its
+	// transfer (for Read and Write: blocks × block size bytes).
+	ErrVectorLength = errors.New("iscsi: vector length does not match the transfer")
+	// ErrBeyondEnd: a write would pass the end of the LUN.
+	ErrBeyondEnd = errors.New("iscsi: write beyond the end of the LUN")
+	// ErrNegativeOffset: ReadAt or WriteAt with a negative offset.
+	ErrNegativeOffset = errors.New("iscsi: negative offset")
+
+	// ErrMayHaveExecuted is what a command that was in flight when its
+	// connection was lost, and is not safe to repeat, fails with (see
+	// NotReplayedError).
+	ErrMayHaveExecuted = errors.New("iscsi: the connection was lost with the command in flight; it may have executed")
+	// ErrTargetSilent: the target answered no NOP-Out ping in time.
+	ErrTargetSilent = errors.New("iscsi: the target stopped answering")
+
+	errTooManyTasks    = errors.New("iscsi: too many tasks in flight")
+	errLogoutRequested = errors.New("the target asked for a logout")
+	errConnStalled     = errors.New("connection stalled while a command's buffers were in use")
+	errAborted         = errors.New("iscsi: command aborted")
+)
+
+// OpError is the error of a SCSI command or a block operation: which
+// operation, on which LUN of which target, and where on the LUN. Err is the
+// cause: a *scsi.StatusError, an error wrapping ErrSessionClosed, a context
+// error, a *ProtocolError... errors.Is and errors.As see through it.
+type OpError struct {
+	Op     string // the command ("READ(16)", "INQUIRY") or the method ("ReadAt")
+	Portal string // host:port of the session
+	Target string // the target's name
+	LUN    scsi.LUN
+	LBA    int64 // the first block the command addressed; -1 if none
+	Offset int64 // the byte offset of the LUN the failed transfer started at; -1 if none
+	Err    error
+}
+
+func (e *OpError) Error() string {
+	var b strings.Builder
+	b.WriteString("iscsi ")
+	b.WriteString(e.Op)
+	fmt.Fprintf(&b, " lun %v", e.LUN)
+	if e.Offset >= 0 {
+		fmt.Fprintf(&b, " offset %d", e.Offset)
+	}
+	if e.LBA >= 0 {
+		fmt.Fprintf(&b, " lba %d", e.LBA)
+	}
+	if e.Target != "" || e.Portal != "" {
+		fmt.Fprintf(&b, " (%s at %s)", e.Target, e.Portal)
+	}
+	b.WriteString(": ")
+	if e.Err != nil {
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *OpError) Unwrap() error { return e.Err }
+
+// WrongUnitError is a LUN that is not the device the application asked for:
+// its unit serial number (VPD page 0x80) differs from the URL's force_usn.
+type WrongUnitError struct {
+	Want, Got string
+}
+
+func (e *WrongUnitError) Error() string {
+	return fmt.Sprintf("iscsi: the LUN's unit serial number is %q, not %q (force_usn)", strings.TrimSpace(e.Got), strings.TrimSpace(e.Want))
+}
+
+// RejectError is a command the target rejected with a Reject PDU.
+type RejectError struct{ Reason uint8 }
+
+func (e *RejectError) Error() string {
+	return "iscsi: target rejected the command: " + pdu.RejectReasonString(e.Reason)
+}
+
+// TaskManagementError is a task management function the target did not
+// complete.
+type TaskManagementError struct {
+	Function uint8
+	Response uint8
+}
+
+var tmfResponses = map[uint8]string{
+	pdu.TMRTaskDoesNotExist:     "task does not exist",
+	pdu.TMRLUNDoesNotExist:      "LUN does not exist",
+	pdu.TMRTaskStillAllegiant:   "task still allegiant",
+	pdu.TMRReassignNotSupported: "task allegiance reassignment not supported",
+	pdu.TMRFunctionNotSupported: "function not supported",
+	pdu.TMRAuthorizationFailed:  "authorization failed",
+	pdu.TMRFunctionRejected:     "function rejected",
+}
+
+func (e *TaskManagementError) Error() string {
+	what, ok := tmfResponses[e.Response]
+	if !ok {
+		what = fmt.Sprintf("response %d", e.Response)
+	}
+	return fmt.Sprintf("iscsi: task management function %d: %s", e.Function, what)
+}
+
+// NotReplayedError is a command in flight when its connection was lost,
+// which was not sent again on the new connection because repeating it is
+// not safe (COMPARE AND WRITE, PERSISTENT RESERVE OUT, RESERVE, RELEASE,
+// any command Config.ReplaySafe does not allow): it may have executed.
+// It matches ErrMayHaveExecuted.
+type NotReplayedError struct{ Cause error }
+
+func (e *NotReplayedError) Error() string {
+	return ErrMayHaveExecuted.Error() + " (not sent again: not safe to repeat; connection lost: " + fmt.Sprint(e.Cause) + ")"
+}
+
+func (e *NotReplayedError) Unwrap() []error { return []error{ErrMayHaveExecuted, e.Cause} }
+
+// RecoveryError is why a session gave up replacing a lost connection:
+// ReplacementTimeout passed (Timeout) or MaxReconnects attempts failed.
+// It is the cause of the session's end, so every waiting command fails
+// with an error wrapping it and ErrSessionClosed.
+type RecoveryError struct {
+	Cause    error // the loss, or the last failed attempt
+	Attempts int
+	Timeout  bool
+}
+
+func (e *RecoveryError) Error() string {
+	why := fmt.Sprintf("%d reconnect attempts failed", e.Attempts)
+	if e.Timeout {
+		why = fmt.Sprintf("replacement timeout after %d attempts", e.Attempts)
+	}
+	return "iscsi: connection not replaced (" + why + "): " + fmt.Sprint(e.Cause)
+}
+
+func (e *RecoveryError) Unwrap() error { return e.Cause }
+
+// DeviceChangedError is a LUN that, after a reconnect, is not the device it
+// was: its unit serial number or device identifiers differ. The session
+// ends with it before any command is sent again: nothing is written to the
+// other device.
+type DeviceChangedError struct {
+	LUN      scsi.LUN
+	Was, Now string // unit serial numbers (VPD page 0x80)
+}
+
+func (e *DeviceChangedError) Error() string {
+	return fmt.Sprintf("iscsi: LUN %v is another device after the reconnect (serial %q, was %q)",
+		e.LUN, strings.TrimSpace(e.Now), strings.TrimSpace(e.Was))
 }

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,40 +9,16 @@ import (
 	"github.com/iscsi-go/iscsi/scsi"
 )
 
-// ErrLUNReset is the error of commands that a LUN reset ended.
-var ErrLUNReset = errors.New("iscsi: command ended by a LUN reset")
-
-// TaskManagementError is a task management function the target did not
-// complete.
-type TaskManagementError struct {
-	Function uint8
-	Response uint8
-}
-
-var tmfResponses = map[uint8]string{
-	pdu.TMRTaskDoesNotExist:     "task does not exist",
-	pdu.TMRLUNDoesNotExist:      "LUN does not exist",
-	pdu.TMRTaskStillAllegiant:   "task still allegiant",
-	pdu.TMRReassignNotSupported: "task allegiance reassignment not supported",
-	pdu.TMRFunctionNotSupported: "function not supported",
-	pdu.TMRAuthorizationFailed:  "authorization failed",
-	pdu.TMRFunctionRejected:     "function rejected",
-}
-
-func (e *TaskManagementError) Error() string {
-	what, ok := tmfResponses[e.Response]
-	if !ok {
-		what = fmt.Sprintf("response %d", e.Response)
-	}
-	return fmt.Sprintf("iscsi: task management function %d: %s", e.Function, what)
-}
-
 // Result is the outcome of a command.
 type Result struct {
-	// Status is the SCSI status (SCSI commands).
+	// Status is the SCSI status of a SCSI command. It is scsi.StatusNone
+	// when the command ended without one (cancelled, session closed,
+	// protocol error): a failed Wait never reports GOOD.
 	Status scsi.Status
 	// Response is the iSCSI response code (SCSI Response, task management, logout).
 	Response uint8
+	// Expected is the Expected Data Transfer Length of the command, in bytes.
+	Expected int
 	// Residual is the byte count of an underflow (less data than expected
 	// was transferred) or an overflow (the target had more).
 	Residual  int
@@ -51,34 +26,49 @@ type Result struct {
 	Overflow  bool
 }
 
-// Future is a command in flight. Wait for it once, from one goroutine; do not
-// copy a Future after its first use. The zero Future is not valid.
+// Transferred returns the bytes the command moved: Expected less the
+// residual of an underflow.
+func (r Result) Transferred() int {
+	if r.Underflow {
+		return r.Expected - min(r.Residual, r.Expected)
+	}
+	return r.Expected
+}
+
+// Future is a command in flight, returned by Execute, Read, Write and the
+// like. Wait for it once; Future is a small value that may be copied, but
+// only the first Wait on any copy gets the result: a second Wait, or a Wait
+// on another copy, returns ErrFutureReused at once. It never blocks and
+// never sees another command's result, even though the state behind a
+// Future is recycled (that is what makes a command allocate nothing).
 //
-// A Future allocates nothing: its internal state is recycled when Wait
-// returns, which is why a Future must not be used after Wait except to call
-// Wait again (which returns the same result).
+// The zero Future is not valid: its Wait returns ErrFutureReused.
 type Future struct {
 	s   *Session
 	t   *task
+	gen uint64
 	ctx context.Context
-	res Result
-	err error
+	err error // the command failed before it was issued
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// Done returns a channel closed when the command has completed. A caller
-// that selects on Done and on its context must still call Wait when the
-// context ends: Wait is what returns ctx.Err(), aborts the command on the
-// target and guarantees its buffers are no longer touched.
-func (f *Future) Done() <-chan struct{} {
+// failed returns a Future whose Wait returns err.
+func failed(err error) Future { return Future{err: err} }
+
+// Done returns a channel closed when the command has completed (at once
+// for a Future that was already waited for). A caller that selects on Done
+// and on its context must still call Wait when the context ends: Wait is
+// what returns ctx.Err(), aborts the command on the target and guarantees
+// its buffers are no longer touched.
+func (f Future) Done() <-chan struct{} {
 	t := f.t
 	if t == nil {
 		return closedChan
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.completed {
+	if t.gen.Load()&^1 != f.gen || t.completed {
 		return closedChan
 	}
 	if t.doneCh == nil {
@@ -87,68 +77,109 @@ func (f *Future) Done() <-chan struct{} {
 	return t.doneCh
 }
 
-// Wait waits for the command and returns its result. A SCSI status other than
-// GOOD is a *scsi.StatusError. If the context given when the command was
-// issued ends first, Wait returns its error at once, and the command is
-// aborted on the target (ABORT TASK) if it had been sent; the caller's
-// buffers are no longer touched once Wait returns.
-func (f *Future) Wait() (Result, error) {
+// Wait waits for the command and returns its result. A SCSI status other
+// than GOOD is a *scsi.StatusError. If the context given when the command
+// was issued ends first, Wait returns its error, and the command is aborted
+// on the target (ABORT TASK) if it had been sent. Once Wait returns, the
+// session no longer touches the command's buffers, whatever happened.
+func (f Future) Wait() (Result, error) {
 	t := f.t
 	if t == nil {
-		return f.res, f.err
+		if f.err == nil {
+			return Result{Status: scsi.StatusNone}, ErrFutureReused
+		}
+		return Result{Status: scsi.StatusNone}, f.err
 	}
-	f.t = nil
+	if !t.gen.CompareAndSwap(f.gen, f.gen|1) {
+		return Result{Status: scsi.StatusNone}, ErrFutureReused
+	}
 	select {
 	case <-t.done:
 	case <-f.ctx.Done():
-		f.s.abandon(t)
-		f.err = f.ctx.Err()
-		return f.res, f.err
+		switch f.s.abandon(t) {
+		case abandonedUnsent:
+			f.s.putTask(t)
+			return Result{Status: scsi.StatusNone}, f.ctx.Err()
+		case abandonedInFlight:
+			return Result{Status: scsi.StatusNone}, f.ctx.Err()
+		}
+		<-t.done // it completed meanwhile: the result is there
 	}
-	if t.wrefs.Load() != 0 {
-		// A target that answered before taking all the data: let the
-		// writer finish with the caller's buffers first.
-		f.s.waitWrites(t)
-	}
-	f.res, f.err = t.result()
-	putTask(t)
-	return f.res, f.err
+	// A target may answer before it took all the data (or a session may
+	// close while a batch is written): let the writer finish with the
+	// caller's buffers first.
+	f.s.waitIdle(t, 2*f.s.cfg.AbortTimeout)
+	res, err := f.s.result(t)
+	f.s.putTask(t)
+	return res, err
 }
 
-func (t *task) result() (Result, error) {
-	r := Result{Status: scsi.Status(t.status), Response: t.response, Residual: int(t.residual),
-		Underflow: t.underflow, Overflow: t.overflow}
-	if t.err != nil {
-		return r, t.err
+// waitText is Wait for a text request: it returns the gathered answer.
+func (f Future) waitText() ([]byte, error) {
+	t := f.t
+	if t == nil || !t.gen.CompareAndSwap(f.gen, f.gen|1) {
+		_, err := f.Wait()
+		return nil, err
 	}
-	if t.kind == kindSCSI && !r.Status.OK() {
+	select {
+	case <-t.done:
+	case <-f.ctx.Done():
+		switch f.s.abandon(t) {
+		case abandonedUnsent:
+			f.s.putTask(t)
+			return nil, f.ctx.Err()
+		case abandonedInFlight:
+			return nil, f.ctx.Err()
+		}
+		<-t.done
+	}
+	text, err := append([]byte(nil), t.text...), t.err
+	f.s.putTask(t)
+	return text, err
+}
+
+// result builds the caller's view of a completed task. The errors of SCSI
+// commands say which command, LUN and block.
+func (s *Session) result(t *task) (Result, error) {
+	r := Result{Status: scsi.Status(t.status), Response: t.response, Expected: int(t.expLen),
+		Residual: int(t.residual), Underflow: t.underflow, Overflow: t.overflow}
+	err := t.err
+	if err == nil && t.kind == kindSCSI && !r.Status.OK() {
 		sense := append([]byte(nil), t.senseBuf[:t.senseLen]...)
-		return r, scsi.NewStatusError(r.Status, sense)
+		err = scsi.NewStatusError(r.Status, sense)
+	} else if err != nil {
+		r.Status = scsi.StatusNone
 	}
-	return r, nil
+	if err != nil && t.kind == kindSCSI {
+		err = &OpError{Op: scsi.OpCode(t.cdb[0]).String(), Portal: s.portal, Target: s.target,
+			LUN: scsi.LUN(t.lun), LBA: t.lba, Offset: -1, Err: err}
+	}
+	return r, err
 }
 
-// submit registers t and hands it to the writer.
+// submit registers t and queues it for the wire.
 func (s *Session) submit(ctx context.Context, t *task) Future {
 	if err := ctx.Err(); err != nil {
-		putTask(t)
-		return Future{err: err}
+		s.putTask(t)
+		return failed(err)
 	}
 	if err := s.tasks.add(t); err != nil {
-		putTask(t)
-		return Future{err: err}
+		s.putTask(t)
+		return failed(err)
 	}
 	kind := wCommand
 	if t.immediate {
 		kind = wImmediate
 	}
+	f := Future{s: s, t: t, gen: t.gen.Load(), ctx: ctx}
 	// If the session is closing, the janitor fails every registered task,
 	// this one included.
 	s.push(wreq{kind: kind, t: t}, false)
-	return Future{s: s, t: t, ctx: ctx}
+	return f
 }
 
-// complete ends t with err, exactly once, and wakes its waiter.
+// complete ends t with err, exactly once, and wakes its waiter. Only the
+// owner of t's phase calls it (see the state table in task.go).
 func (s *Session) complete(t *task, err error) {
 	for {
 		st := t.state.Load()
@@ -158,6 +189,9 @@ func (s *Session) complete(t *task, err error) {
 		if t.state.CompareAndSwap(st, stateDone) {
 			break
 		}
+	}
+	if t.stall != nil {
+		t.stall.Stop()
 	}
 	t.err = err
 	s.tasks.release(t)
@@ -170,185 +204,151 @@ func (s *Session) complete(t *task, err error) {
 	t.done <- struct{}{}
 }
 
+type abandonOutcome uint8
+
+const (
+	abandonedUnsent   abandonOutcome = iota // never sent: the caller owns the task again
+	abandonedInFlight                       // sent: the session completes it later
+	abandonedTooLate                        // it had completed: the result is there
+)
+
 // abandon is called when a waiter's context ended. After it returns, no
-// goroutine of the session touches the task's buffers again. A task already
-// sent is aborted on the target; its ITT stays reserved until the target
-// answers the abort (or the task's own status arrives).
-func (s *Session) abandon(t *task) {
-	t.abandoned.Store(true)
+// goroutine of the session touches the task's buffers again. A SCSI task
+// already sent is aborted on the target; its ITT stays reserved until the
+// target answers the abort (or the task's own status arrives).
+func (s *Session) abandon(t *task) abandonOutcome {
+	s.wmu.Lock()
 	if t.state.CompareAndSwap(stateQueued, stateDone) {
-		// Never sent: the writer will skip it, and no CmdSN was used.
+		// Never sent, and no CmdSN used: out of the window's queue, it is
+		// the caller's again.
+		s.unqueue(t)
+		s.wmu.Unlock()
 		s.tasks.release(t)
-		return
+		return abandonedUnsent
 	}
-	s.lockIO(t)
-	itt, cmdSN, lun := t.itt.Load(), t.cmdSN.Load(), t.lun
-	t.ioMu.Unlock()
-	s.waitWrites(t)
-	if t.state.Load() == stateDone || t.kind != kindSCSI {
-		return
+	s.wmu.Unlock()
+	if !t.state.CompareAndSwap(stateSent, stateAbandoned) {
+		return abandonedTooLate
 	}
-	s.background(func() { s.abortTask(t, itt, cmdSN, lun) })
+	s.waitIdle(t, s.cfg.AbortTimeout)
+	if t.kind == kindSCSI {
+		s.abort(t, t.itt.Load(), t.cmdSN, t.lun, false)
+	}
+	return abandonedInFlight
 }
 
-// lockIO takes t's I/O lock. The reader holds it for one PDU and the writer
-// for one flush; if either is stuck that long on a stalled target, the
-// connection is dropped, which unsticks them.
-func (s *Session) lockIO(t *task) {
-	deadline := time.Now().Add(s.cfg.AbortTimeout)
-	for !t.ioMu.TryLock() {
-		if time.Now().After(deadline) {
-			s.fail(errors.New("connection stalled while a cancelled command was in transfer"))
-			t.ioMu.Lock()
-			return
+// abort sends ABORT TASK for itt. victim, if not nil, is the abandoned
+// task the reader completes when the target answers. An abort not answered
+// within AbortTimeout drops the connection. Nobody waits for the abort: it
+// is the reader's to complete, and the garbage collector's after that.
+func (s *Session) abort(victim *task, itt, cmdSN uint32, lun uint64, fromReader bool) {
+	tm := s.getTask()
+	tm.kind, tm.immediate = kindTMF, true
+	tm.tmf, tm.refITT, tm.refCmdSN, tm.lun = pdu.TMFAbortTask, itt, cmdSN, lun
+	tm.victim = victim
+	if err := s.tasks.add(tm); err != nil {
+		return // the session is closing; the janitor completes the victim
+	}
+	epoch := s.epoch.Load()
+	tm.stall = time.AfterFunc(s.cfg.AbortTimeout, func() {
+		if tm.state.Load() != stateDone {
+			s.lost(epoch, fmt.Errorf("ABORT TASK for ITT %#x not answered within %v", itt, s.cfg.AbortTimeout))
 		}
-		time.Sleep(20 * time.Microsecond)
-	}
-}
-
-// background runs fn in a goroutine that Close and Logout wait for. Once
-// they have started waiting, nothing new is started: the session is ending
-// and its janitor fails what fn would have handled.
-func (s *Session) background(fn func()) {
-	s.bgMu.Lock()
-	defer s.bgMu.Unlock()
-	if s.bgClosed {
-		return
-	}
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		fn()
-	}()
-}
-
-// waitBackground stops new background work and waits for what runs.
-func (s *Session) waitBackground() {
-	s.bgMu.Lock()
-	s.bgClosed = true
-	s.bgMu.Unlock()
-	s.bg.Wait()
-}
-
-// waitWrites waits until no batch being written reads t's buffers. A write
-// blocked that long on a stalled target is ended by the write deadline.
-func (s *Session) waitWrites(t *task) {
-	if t.wrefs.Load() == 0 {
-		return
-	}
-	deadline := time.Now().Add(2 * s.cfg.AbortTimeout)
-	for t.wrefs.Load() != 0 {
-		if time.Now().After(deadline) {
-			s.fail(errors.New("connection stalled while sending a cancelled command's data"))
-			<-s.done
-			return
-		}
-		time.Sleep(20 * time.Microsecond)
-	}
+	})
+	s.push(wreq{kind: wImmediate, t: tm}, fromReader)
 }
 
 // failAndAbort fails t now (with t.failErr) and aborts it on the target,
 // which still thinks it alive. Called by the reader.
 func (s *Session) failAndAbort(t *task) {
-	itt, cmdSN, lun := t.itt.Load(), t.cmdSN.Load(), t.lun
+	itt, cmdSN, lun := t.itt.Load(), t.cmdSN, t.lun
 	s.complete(t, t.failErr)
-	s.background(func() { s.abortTask(nil, itt, cmdSN, lun) })
+	s.abort(nil, itt, cmdSN, lun, true)
 }
 
-// abortTask sends ABORT TASK for itt and waits for the answer, bounded by
-// AbortTimeout; an abort never answered drops the connection. t, if not nil,
-// is the abandoned task whose ITT is released once the target has answered.
-func (s *Session) abortTask(t *task, itt, cmdSN uint32, lun uint64) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.AbortTimeout)
-	defer cancel()
-	tm := getTask()
-	tm.kind, tm.immediate = kindTMF, true
-	tm.tmf, tm.refITT, tm.refCmdSN, tm.lun = pdu.TMFAbortTask, itt, cmdSN, lun
-	f := s.submit(ctx, tm)
-	res, err := f.Wait()
+// onTMFResponse completes a task management request and the tasks it
+// ended. Called by the reader, the owner of every sent task.
+func (s *Session) onTMFDone(t *task, response uint8) {
+	t.response = response
 	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		s.fail(fmt.Errorf("ABORT TASK for ITT %#x not answered within %v", itt, s.cfg.AbortTimeout))
-		return
-	case err != nil:
-		return // the session is closing; the janitor fails t
-	}
-	switch res.Response {
-	case pdu.TMRFunctionComplete, pdu.TMRTaskDoesNotExist:
-		if t != nil {
-			s.complete(t, context.Canceled)
+	case t.victim != nil:
+		// The target answered the abort: it sends nothing more for the
+		// victim (RFC 7143 §11.6.1), whose ITT is free again.
+		if response != pdu.TMRFunctionComplete && response != pdu.TMRTaskDoesNotExist {
+			s.log.Warn("iscsi: ABORT TASK refused", "itt", fmt.Sprintf("%#x", t.refITT), "response", response)
 		}
-	default:
-		s.log.Warn("iscsi: ABORT TASK refused", "itt", fmt.Sprintf("%#x", itt), "response", res.Response)
-		if t != nil {
-			s.complete(t, context.Canceled)
+		s.complete(t.victim, errAborted)
+	case t.tmf == pdu.TMFLogicalUnitReset && response == pdu.TMRFunctionComplete:
+		// Every command of the LUN sent before the reset request ended
+		// there without a status.
+		var victims []*task
+		s.tasks.each(func(v *task) {
+			st := v.state.Load()
+			if v.kind == kindSCSI && v.lun == t.lun && (st == stateSent || st == stateAbandoned) && pdu.SNLess(v.cmdSN, t.cmdSN) {
+				victims = append(victims, v)
+			}
+		})
+		for _, v := range victims {
+			s.complete(v, ErrLUNReset)
 		}
+		s.geometryChanged(t.lun)
 	}
+	s.complete(t, nil)
 }
 
 // Ping sends a NOP-Out and waits for the target's NOP-In.
 func (s *Session) Ping(ctx context.Context) error {
-	t := getTask()
+	t := s.getTask()
 	t.kind, t.immediate, t.lun = kindNOP, true, s.lun
-	f := s.submit(ctx, t)
-	_, err := f.Wait()
+	_, err := s.submit(ctx, t).Wait()
 	return err
 }
 
-// LUNReset resets the session's LUN (LOGICAL UNIT RESET). Every command of
-// that LUN in flight ends with ErrLUNReset.
-func (s *Session) LUNReset(ctx context.Context) error {
-	t := getTask()
+// taskManagement sends a task management function and waits for its answer.
+func (s *Session) taskManagement(ctx context.Context, fn uint8, lun uint64) error {
+	t := s.getTask()
 	t.kind, t.immediate = kindTMF, true
-	t.tmf, t.lun, t.refITT = pdu.TMFLogicalUnitReset, s.lun, pdu.ReservedITT
-	f := s.submit(ctx, t)
-	res, err := f.Wait()
+	t.tmf, t.lun, t.refITT = fn, lun, pdu.ReservedITT
+	res, err := s.submit(ctx, t).Wait()
 	if err != nil {
 		return err
 	}
 	if res.Response != pdu.TMRFunctionComplete {
-		return &TaskManagementError{Function: pdu.TMFLogicalUnitReset, Response: res.Response}
+		return &TaskManagementError{Function: fn, Response: res.Response}
 	}
-	var victims []*task
-	s.tasks.each(func(v *task) {
-		if v.kind == kindSCSI && v.lun == s.lun && v.state.Load() == stateSent {
-			victims = append(victims, v)
-		}
-	})
-	for _, v := range victims {
-		s.lockIO(v)
-		s.complete(v, ErrLUNReset)
-		v.ioMu.Unlock()
-	}
-	s.disk.invalidate()
 	return nil
 }
 
 // logoutOnRequest answers an Asynchronous Message asking for logout: wait
-// up to the given seconds for in-flight work, then log out.
+// up to the given seconds for the SCSI commands in flight, then log out.
+// With recovery, the connection is logged out and replaced (the commands
+// still in flight are sent again); without, the session ends.
 func (s *Session) logoutOnRequest(seconds uint16) {
 	limit := time.Duration(seconds) * time.Second
 	if limit <= 0 || limit > s.cfg.AbortTimeout {
 		limit = s.cfg.AbortTimeout
 	}
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		busy := false
-		s.tasks.each(func(t *task) { busy = busy || t.kind == kindSCSI })
-		if !busy {
-			break
-		}
-		select {
-		case <-s.closing:
-			return
-		case <-time.After(10 * time.Millisecond):
-		}
+	epoch := s.epoch.Load()
+	timer := time.NewTimer(limit)
+	select {
+	case <-s.tasks.whenDrained():
+	case <-timer.C:
+	case <-s.closing:
+		timer.Stop()
+		return
 	}
+	timer.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.AbortTimeout)
 	defer cancel()
-	t := getTask()
+	t := s.getTask()
 	t.kind, t.reason, t.immediate = kindLogout, pdu.LogoutCloseSession, true
-	f := s.submit(ctx, t)
-	_, _ = f.Wait()
-	s.fail(ErrLoggedOut)
+	if !s.cfg.DisableRecovery {
+		t.reason = pdu.LogoutCloseConnection
+	}
+	_, _ = s.submit(ctx, t).Wait()
+	if s.cfg.DisableRecovery {
+		s.fail(ErrLoggedOut)
+		return
+	}
+	s.lost(epoch, errLogoutRequested)
 }

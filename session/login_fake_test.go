@@ -16,32 +16,6 @@ import (
 	"github.com/iscsi-go/iscsi/session"
 )
 
-const tgtName = "iqn.2026-11.test:fake"
-
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func disk(blocks uint64) []faketarget.LUN {
-	return []faketarget.LUN{{Number: 1, Blocks: blocks}}
-}
-
-func url(tg *faketarget.Target, userinfo string) string {
-	if userinfo != "" {
-		userinfo += "@"
-	}
-	return "iscsi://" + userinfo + tg.Addr() + "/" + tg.Name() + "/1"
-}
-
-func noViolations(t *testing.T, tg *faketarget.Target) {
-	t.Helper()
-	if v := tg.Violations(); len(v) > 0 {
-		t.Fatalf("the target saw protocol violations:\n%s", strings.Join(v, "\n"))
-	}
-}
-
 // TestCHAPEveryAlgorithm logs in with each CHAP algorithm, one-way and mutual.
 func TestCHAPEveryAlgorithm(t *testing.T) {
 	for _, alg := range []chap.Algorithm{chap.MD5, chap.SHA1, chap.SHA256, chap.SHA3_256} {

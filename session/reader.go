@@ -10,27 +10,52 @@ import (
 	"github.com/iscsi-go/iscsi/scsi"
 )
 
-// RejectError is a command the target rejected with a Reject PDU.
-type RejectError struct{ Reason uint8 }
-
-func (e *RejectError) Error() string {
-	return "iscsi: target rejected the command: " + pdu.RejectReasonString(e.Reason)
+// checkSense looks at the sense data of a CHECK CONDITION or an
+// asynchronous event for what the session must act on: a changed capacity
+// drops the LUN's cached geometry. It reports whether the sense was readable.
+func (s *Session) checkSense(lun uint64, sense []byte) bool {
+	sd, err := scsi.ParseSense(sense)
+	if err != nil {
+		return false
+	}
+	if sd.Key == scsi.SenseUnitAttention && sd.ASC == scsi.ASCCapacityDataChanged {
+		s.log.Info("iscsi: capacity data has changed", "lun", scsi.LUN(lun))
+		s.geometryChanged(lun)
+	}
+	return true
 }
 
 // readLoop is the only goroutine that reads from the connection.
-func (s *Session) readLoop() {
+// It reads the connection of epoch until it fails.
+func (s *Session) readLoop(epoch uint32, c *conn.Conn) {
 	defer s.loops.Done()
 	for {
-		h, _, err := s.c.ReadHeader()
+		h, _, err := c.ReadHeader()
 		if err != nil {
-			s.fail(fmt.Errorf("read: %w", err))
+			if errors.Is(err, conn.ErrHeaderDigest) {
+				s.stats.digestErrors.Add(1)
+			}
+			s.lost(epoch, fmt.Errorf("read: %w", err))
 			return
 		}
+		s.rxPDUs.Add(1)
 		if err := s.dispatch(h); err != nil {
-			s.fail(err)
+			s.lost(epoch, err)
 			return
 		}
 	}
+}
+
+// dataDigest handles a data digest mismatch: the PDU's data is lost. With
+// recovery, the connection is replaced and the command sent again (the
+// error is returned, fatal to the connection); without, the one command
+// fails (nil is returned: the caller records err on the task).
+func (s *Session) dataDigest(err error) error {
+	s.stats.digestErrors.Add(1)
+	if s.cfg.DisableRecovery {
+		return nil
+	}
+	return err
 }
 
 // dispatch handles one PDU whose header was read. A returned error is fatal.
@@ -58,8 +83,7 @@ func (s *Session) dispatch(h *pdu.BHS) error {
 		if err := s.discard(nil); err != nil {
 			return err
 		}
-		t.response = m.Response
-		s.complete(t, nil)
+		s.onTMFDone(t, m.Response)
 	case *pdu.TextResponse:
 		return s.onText(m)
 	case *pdu.LogoutResponse:
@@ -73,7 +97,7 @@ func (s *Session) dispatch(h *pdu.BHS) error {
 			return err
 		}
 		t.response = m.Response
-		if m.Response == pdu.LogoutSuccess {
+		if m.Response == pdu.LogoutSuccess && t.reason == pdu.LogoutCloseSession {
 			s.loggedOut.Store(true)
 		}
 		s.complete(t, nil)
@@ -93,7 +117,7 @@ func (s *Session) dispatch(h *pdu.BHS) error {
 func (s *Session) taskFor(itt uint32, what string) (*task, error) {
 	t, late := s.tasks.lookup(itt)
 	if t != nil {
-		if !t.encoded.Load() {
+		if t.state.Load() == stateQueued {
 			// Registered but not sent yet: the writer may be encoding it.
 			return nil, protoErr(what, "ITT %#x answered before the command was sent", itt)
 		}
@@ -184,16 +208,18 @@ func (s *Session) onDataIn(m *pdu.DataIn) error {
 			return err
 		}
 	default:
-		t.ioMu.Lock()
-		if t.abandoned.Load() {
-			err = s.c.DiscardData()
-		} else {
+		if t.use(m.ITT) {
 			err = s.c.ReadDataVector(t.vec, int64(m.BufferOffset))
+			t.unuse()
+		} else {
+			err = s.c.DiscardData() // abandoned: its caller is gone
 		}
-		t.ioMu.Unlock()
 		if err != nil {
 			if !errors.Is(err, conn.ErrDataDigest) {
 				return err
+			}
+			if ferr := s.dataDigest(err); ferr != nil {
+				return ferr
 			}
 			t.failErr = err
 		}
@@ -234,6 +260,9 @@ func (s *Session) finishSCSI(t *task) {
 			t.failErr = protoErr("SCSI status", "GOOD for ITT %#x after %d bytes of Data-In, %d expected", t.itt.Load(), t.received, want)
 		}
 	}
+	if scsi.Status(t.status) == scsi.StatusCheckCondition && t.senseLen > 0 {
+		s.checkSense(t.lun, t.senseBuf[:t.senseLen])
+	}
 	s.complete(t, t.failErr)
 }
 
@@ -248,8 +277,13 @@ func (s *Session) onResponse(m *pdu.SCSIResponse) error {
 	if err != nil && !errors.Is(err, conn.ErrDataDigest) {
 		return err
 	}
-	if err != nil && t.failErr == nil {
-		t.failErr = err
+	if err != nil {
+		if ferr := s.dataDigest(err); ferr != nil {
+			return ferr
+		}
+		if t.failErr == nil {
+			t.failErr = err
+		}
 	}
 	if t.kind != kindSCSI {
 		return protoErr("SCSI Response", "for ITT %#x, which is not a SCSI command", m.ITT)
@@ -359,6 +393,9 @@ func (s *Session) onText(m *pdu.TextResponse) error {
 		if !errors.Is(err, conn.ErrDataDigest) {
 			return err
 		}
+		if ferr := s.dataDigest(err); ferr != nil {
+			return ferr
+		}
 		t.failErr = err
 	}
 	t.text = append(t.text, data...)
@@ -391,12 +428,15 @@ func (s *Session) onAsync(m *pdu.AsyncMessage) error {
 				sense = data[2 : 2+sl]
 			}
 		}
-		s.log.Warn("iscsi: asynchronous SCSI event", "lun", fmt.Sprintf("%#x", m.LUN), "sense", fmt.Sprintf("%x", sense))
-		s.disk.invalidate()
+		s.log.Warn("iscsi: asynchronous SCSI event", "lun", scsi.LUN(m.LUN), "sense", fmt.Sprintf("%x", sense))
+		if !s.checkSense(m.LUN, sense) {
+			s.geometryChanged(m.LUN) // an event we cannot read: assume the worst
+		}
 	case pdu.AsyncLogoutRequest:
 		s.log.Warn("iscsi: the target asks us to log out", "within_seconds", m.Parameter3)
 		s.background(func() { s.logoutOnRequest(m.Parameter3) })
 	case pdu.AsyncDropConnection, pdu.AsyncDropAllConnections:
+		s.targetTime2Wait.Store(uint32(m.Parameter2) + 1)
 		return fmt.Errorf("the target announced it drops the connection (async event %d, Time2Wait %d s)", m.AsyncEvent, m.Parameter2)
 	case pdu.AsyncRenegotiate:
 		s.log.Info("iscsi: the target asks to renegotiate parameters; keeping the current ones")
@@ -426,7 +466,7 @@ func (s *Session) onReject(m *pdu.Reject) error {
 	if t == nil {
 		return nil
 	}
-	if !t.encoded.Load() {
+	if t.state.Load() == stateQueued {
 		return protoErr("Reject", "for ITT %#x, which was not sent yet", itt)
 	}
 	if h.Opcode() == pdu.OpDataOut || h.Opcode() == pdu.OpSNACKReq {

@@ -38,65 +38,104 @@ import (
 	"github.com/iscsi-go/iscsi/scsi"
 )
 
-var (
-	errTooManyTasks = errors.New("iscsi: too many tasks in flight")
-	// ErrClosedByUser is the cause of a session ended by Close.
-	ErrClosedByUser = errors.New("closed by the application")
-	// ErrLoggedOut is the cause of a session ended by a logout.
-	ErrLoggedOut = errors.New("logged out")
-)
-
-// Session is a logged-in iSCSI session. It is safe for concurrent use.
+// Session is a logged-in iSCSI session to one target. It is safe for
+// concurrent use. Commands go to any LUN of the target through Execute and
+// Call, or through a LogicalUnit handle (Session.LogicalUnit); the block
+// methods of Session itself (ReadAt, WriteAt, Read, Write, Geometry, Sync)
+// act on the LUN named in the URL.
 type Session struct {
+	// Set by Dial before the session starts, read-only after.
 	cfg    Config
 	log    *slog.Logger
 	portal string
 	target string
+	isid   pdu.ISID
+	lun    uint64    // the URL's LUN, encoded as on the wire
+	spec   loginSpec // how to log in again
+
+	// The connection and what was negotiated on it. Written by install,
+	// with wmu held and no reader or writer running (at Dial, and by the
+	// supervisor during a reconnect); read by the reader and the writer
+	// of that connection, and by others under wmu.
 	c      *conn.Conn
 	params keys.Params
-	isid   pdu.ISID
 	tsih   uint16
-	lun    uint64 // the URL's LUN, encoded
+	// cur is c for the goroutines that only close it (fail, lost).
+	cur atomic.Pointer[conn.Conn]
 
-	tasks table
+	// The connection's epoch: one per connection, from 1. lostMu guards
+	// lostEpoch and lostErr (the first loss of the epoch) and dead, which
+	// lost closes to stop the epoch's writer and wake the supervisor.
+	epoch     atomic.Uint32
+	lostMu    sync.Mutex
+	lostEpoch uint32
+	lostErr   error
+	dead      chan struct{}
 
-	// The combining writer (writer.go): wmu guards the connection's batch,
-	// the window FIFO, cmdSN and the task references of the batch.
-	wmu       sync.Mutex
-	flushing  bool
-	wclosed   bool
-	pending   []wreq
-	head      int
-	wrefs     []*task
-	spareRefs []*task
-	wcmd      pdu.SCSICommand
-	wout      pdu.DataOut
-	cmdSN     uint32
-	wdeadline time.Time
-	rqSignal  chan struct{}
+	tasks table     // ITT → task; its own lock
+	pool  sync.Pool // of *task, this session's only
+
+	// The combining writer (writer.go). wmu guards every field down to
+	// wdeadline; flushDone is signalled (under wmu) when a flusher stops.
+	wmu        sync.Mutex
+	flushDone  *sync.Cond
+	flushing   bool    // a goroutine is writing a batch (it alone may)
+	wclosed    bool    // no more encoding: the session is ending
+	pending    []wreq  // commands waiting at the CmdSN window, FIFO from head
+	head       int     // first live entry of pending
+	batchUsers []*task // tasks whose buffers the batch being filled reads
+	spareUsers []*task // batchUsers of the batch last written, for reuse
+	wcmd       pdu.SCSICommand
+	wout       pdu.DataOut
+	cmdSN      uint32    // the next CmdSN to assign
+	paused     bool      // the connection is lost: commands wait in pending
+	holding    bool      // a new connection is checked: only priority commands go
+	priority   []wreq    // the supervisor's commands during holding
+	wdeadline  time.Time // owned by the flusher
+	rqSignal   chan struct{}
 	// parked: commands wait in pending for the window to open. The reader
 	// wakes the writer on a new MaxCmdSN only then. Written under wmu.
 	parked atomic.Bool
 
+	// Sequence numbers from the target: written by the reader only.
 	expStatSN atomic.Uint32
 	expCmdSN  atomic.Uint32
 	maxCmdSN  atomic.Uint32
 
+	// The end. closing is closed by the first fail (closeOnce), after cause
+	// is set; done is closed by the janitor once every task has completed.
 	closing   chan struct{}
 	closeOnce sync.Once
 	cause     error
 	done      chan struct{}
-	loops     sync.WaitGroup
-	bg        sync.WaitGroup
-	bgMu      sync.Mutex
-	bgClosed  bool
-	loggedOut atomic.Bool
+	loops     sync.WaitGroup // the reader and the writer goroutine
+	loggedOut atomic.Bool    // a logout succeeded: the end is ErrLoggedOut
 
-	// Reader-owned.
+	// bg tracks goroutines started for the target (a logout it asked for);
+	// bgMu guards bgClosed, after which none is started.
+	bg       sync.WaitGroup
+	bgMu     sync.Mutex
+	bgClosed bool
+
+	// Owned by the reader.
 	dec   pdu.Decoder
 	small []byte
 
-	disk diskState
+	// targetTime2Wait is 1 + the Time2Wait of the target's last "will drop
+	// the connection" message, 0 for none.
+	targetTime2Wait atomic.Uint32
+
+	rxPDUs atomic.Uint64        // PDUs received, for the keepalive
+	ping   atomic.Pointer[task] // the keepalive's NOP-Out in flight
+	stats  struct {
+		reconnects, replayed, notReplayed, digestErrors, keepalives atomic.Uint64
+	}
+
+	// units holds the LogicalUnit handles, by encoded LUN; the reader drops
+	// their geometry on a CAPACITY DATA HAS CHANGED.
+	unitsMu sync.Mutex
+	units   map[uint64]*LogicalUnit
+	unit    *LogicalUnit // the URL's LUN; set by start
 }
 
 // Dial logs in to the target and LUN of rawURL
@@ -221,7 +260,13 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 			c.Close()
 			return nil, err
 		}
-		s.start(c, portal, res)
+		s.start(c, portal, res, spec)
+		if !discovery && !cfg.SkipTestUnitReady {
+			if err := s.unit.ready(ctx, u.UnitSerialNumber); err != nil {
+				s.Close()
+				return nil, err
+			}
+		}
 		return s, nil
 	}
 }
@@ -237,23 +282,17 @@ func redirectPortal(addr string) (string, error) {
 }
 
 // start moves a logged-in connection to the full-feature phase.
-func (s *Session) start(c *conn.Conn, portal string, res *loginResult) {
-	s.c = c
+func (s *Session) start(c *conn.Conn, portal string, res *loginResult, spec *loginSpec) {
+	s.flushDone = sync.NewCond(&s.wmu)
+	s.pool.New = newTask
+	s.unit = s.unitFor(scsi.LUN(s.lun))
 	s.portal = portal
-	s.params = res.params
-	s.tsih = res.tsih
-	s.cmdSN = res.cmdSN
-	s.expStatSN.Store(res.expStatSN)
-	s.expCmdSN.Store(res.expCmdSN)
-	s.maxCmdSN.Store(res.maxCmdSN)
-	c.SetDigests(pdu.Digests{Header: res.params.HeaderDigest, Data: res.params.DataDigest})
-	c.SetLimits(pdu.Limits{MaxDataSegmentLength: int(res.params.MaxRecvDataSegmentLength)})
-	s.log.Debug("iscsi: logged in", "target", s.target, "portal", portal, "tsih", s.tsih,
-		"header_digest", res.params.HeaderDigest, "data_digest", res.params.DataDigest)
-	s.loops.Add(2)
-	go s.readLoop()
-	go s.writeLoop()
-	go s.janitor()
+	s.spec = *spec
+	s.spec.portal = portal
+	s.wmu.Lock()
+	s.install(c, res)
+	s.wmu.Unlock()
+	go s.supervise()
 }
 
 func (s *Session) tracePDU(sent bool, h *pdu.BHS) {
@@ -328,38 +367,34 @@ func (s *Session) fail(cause error) {
 		}
 		s.cause = &closedError{cause: cause}
 		close(s.closing)
-		if s.c != nil {
-			s.c.Close()
+		if c := s.cur.Load(); c != nil {
+			c.Close()
 		}
 	})
 }
 
-// janitor waits for the end, then fails every task left, exactly once.
-func (s *Session) janitor() {
-	<-s.closing
-	s.loops.Wait()
-	// A caller may be flushing (the combining writer): stop new encoding and
-	// wait for it to leave, so that no goroutine touches a task after it
-	// has been failed and handed back.
-	s.wmu.Lock()
-	s.wclosed = true
-	for s.flushing {
-		s.wmu.Unlock()
-		time.Sleep(50 * time.Microsecond)
-		s.wmu.Lock()
+// background runs fn in a goroutine that Close and Logout wait for. Once
+// they have started waiting, nothing new is started: the session is ending
+// and its janitor fails what fn would have handled.
+func (s *Session) background(fn func()) {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bgClosed {
+		return
 	}
-	// The batch being filled will never be written: its tasks' buffers
-	// are free again.
-	for _, t := range s.wrefs {
-		t.wrefs.Add(-1)
-	}
-	clear(s.wrefs)
-	s.wrefs = s.wrefs[:0]
-	s.wmu.Unlock()
-	for _, t := range s.tasks.close(s.cause) {
-		s.complete(t, s.cause)
-	}
-	close(s.done)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		fn()
+	}()
+}
+
+// waitBackground stops new background work and waits for what runs.
+func (s *Session) waitBackground() {
+	s.bgMu.Lock()
+	s.bgClosed = true
+	s.bgMu.Unlock()
+	s.bg.Wait()
 }
 
 // Close ends the session abruptly: the connection is closed and every task
@@ -386,7 +421,11 @@ func (s *Session) Err() error {
 }
 
 // Params returns the negotiated parameters.
-func (s *Session) Params() keys.Params { return s.params }
+func (s *Session) Params() keys.Params {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.params
+}
 
 // Target returns the target name; Portal the address connected to.
 func (s *Session) Target() string { return s.target }
@@ -398,7 +437,11 @@ func (s *Session) Portal() string { return s.portal }
 func (s *Session) ISID() pdu.ISID { return s.isid }
 
 // TSIH returns the target-assigned session handle.
-func (s *Session) TSIH() uint16 { return s.tsih }
+func (s *Session) TSIH() uint16 {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.tsih
+}
 
 // Logout ends the session gracefully: it asks the target to close the
 // session, waits for the answer (bounded by ctx and AbortTimeout), then
@@ -411,7 +454,7 @@ func (s *Session) Logout(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.AbortTimeout)
 	defer cancel()
-	t := getTask()
+	t := s.getTask()
 	t.kind = kindLogout
 	t.reason = pdu.LogoutCloseSession
 	t.immediate = true

@@ -3,6 +3,7 @@ package session
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/iscsi-go/iscsi/iovector"
 )
@@ -17,35 +18,58 @@ const (
 	kindLogout
 )
 
-// Task states. A task moves queued → sent → done, or queued → done when it
-// is cancelled or failed before the writer sent it. Exactly one transition
-// into done happens: that is what makes completion happen exactly once.
+// Task states (task.state) and who moves a task from one to the next. Each
+// phase has one owner; the compare-and-swap into stateDone is what makes
+// completion happen exactly once when two phases meet (a caller cancelling
+// while the janitor closes).
+//
+//	queued    → sent       the flusher, under wmu, once the PDU is in the batch
+//	queued    → done       the caller cancelling, under wmu (never sent, no CmdSN
+//	                       used), or the janitor once the writer has stopped
+//	sent      → abandoned  the caller whose context ended (Future.Wait)
+//	sent      → done       the reader (status, Reject, the answer of an ABORT
+//	abandoned → done       TASK or a LUN reset), or the janitor once the reader
+//	                       has stopped
 const (
 	stateQueued uint32 = iota
 	stateSent
+	stateAbandoned
 	stateDone
 )
 
-// task is one command in flight. Tasks are pooled; a task returns to the
-// pool only from Future.Wait after it completed normally, never while a
-// goroutine of the session can still reach it (abandoned tasks are left to
-// the garbage collector).
+// idleWaiter is the bit of task.bufUsers that says a goroutine waits in
+// waitIdle for the count to reach zero.
+const idleWaiter = 1 << 30
+
+// task is one command in flight. Tasks are pooled: a task returns to the
+// pool from Future.Wait once the caller has its result, or from the caller
+// that cancelled it before it was sent. A task abandoned in flight is never
+// pooled (nobody is left to hand it back); the garbage collector takes it.
 type task struct {
-	itt   atomic.Uint32
+	// gen is the task's generation times two, plus one once a Future has
+	// claimed it (Wait). A Future remembers the generation it was issued
+	// for: a copy or a stale Future finds another generation, or the claim
+	// taken, and never touches the recycled task. Bumped under mu.
+	gen atomic.Uint64
+
+	// state is one of the state* constants; see the table above.
 	state atomic.Uint32
-	kind  taskKind
 
-	// abandoned is set when the caller stopped waiting (context cancelled).
-	// ioMu is held by the reader while it writes Data-In into vec; abandon
-	// takes it, and waits for wrefs to reach zero, so that once the caller
-	// returns nothing touches its memory.
-	abandoned atomic.Bool
-	ioMu      sync.Mutex
-	// wrefs counts the batches being written that read this task's
-	// buffers (Data-Out); abandon and Wait wait for it to drop to zero.
-	wrefs atomic.Int32
+	// itt is assigned by table.add before the task is queued and is
+	// stable until the task is released.
+	itt atomic.Uint32
 
-	// Request, set before the task is queued and read-only after.
+	// bufUsers counts the goroutines using the caller's buffers right now:
+	// the reader filling vec from a Data-In, and each batch being written
+	// that reads vec (immediate data, Data-Out). A user increments it, then
+	// checks that the task is still sent; the caller sets abandoned, then
+	// waits for zero (waitIdle): one of the two always sees the other.
+	// The idleWaiter bit marks a waiter, who gets a token on idle.
+	bufUsers atomic.Int32
+	idle     chan struct{} // buffered 1
+
+	// Request: set before the task is registered, read-only after.
+	kind      taskKind
 	lun       uint64
 	cdb       [16]byte
 	read      bool
@@ -58,25 +82,33 @@ type task struct {
 	refCmdSN  uint32
 	reason    uint8 // logout reason
 	immediate bool
+	priority  bool  // sent ahead of held commands during a reconnect
+	lba       int64 // the first block a SCSI command addresses, for its errors; -1 if none
 
-	cmdSN atomic.Uint32 // set by the writer when the command is sent
-	// encoded is set by the writer once the command's PDU is in a batch:
-	// until then the reader must not complete the task (a target cannot
-	// answer a command it has not received; one that does is lying).
-	encoded atomic.Bool
+	// victim is the abandoned task an ABORT TASK was sent for; the reader
+	// completes it with the abort's answer. stall fails the connection
+	// when the abort is not answered in time. Both set before registering.
+	victim *task
+	stall  *time.Timer
 
-	// mu guards doneCh and completed, for Future.Done.
+	// cmdSN is written by the flusher under wmu before the state becomes
+	// sent, and read after that by the reader (RefCmdSN of aborts, LUN
+	// reset victims).
+	cmdSN uint32
+	epoch uint32 // the connection it was sent on; written with cmdSN
+
+	// mu guards completed and doneCh (Future.Done) and the generation bump.
 	mu        sync.Mutex
 	completed bool
 	doneCh    chan struct{}
 
-	// Reader-owned progress.
+	// Progress: owned by the reader while the task is sent.
 	expDataSN uint32
 	received  uint32
 	r2tSN     uint32
 	failErr   error // a protocol error seen before the status arrived
 
-	// Result, written before done is signalled.
+	// Result: written by the completing goroutine before done is signalled.
 	status    uint8
 	response  uint8
 	residual  uint32
@@ -87,41 +119,85 @@ type task struct {
 	text      []byte
 	err       error
 
-	done chan struct{} // buffered 1: one send per completion
+	done chan struct{} // buffered 1: one token per completion
 }
 
-var taskPool = sync.Pool{New: func() any { return &task{done: make(chan struct{}, 1)} }}
+func newTask() any { return &task{done: make(chan struct{}, 1), idle: make(chan struct{}, 1)} }
 
-func getTask() *task {
-	t := taskPool.Get().(*task)
-	return t
-}
+// getTask takes a task from the session's pool. Each session has its own
+// pool: a task never moves from one session to another.
+func (s *Session) getTask() *task { return s.pool.Get().(*task) }
 
-// putTask resets t and returns it to the pool.
-func putTask(t *task) {
-	done, text := t.done, t.text[:0]
+// putTask resets t, moves it to the next generation and returns it to the pool.
+func (s *Session) putTask(t *task) {
+	done, idle, text := t.done, t.idle, t.text[:0]
 	select {
 	case <-done:
 	default:
 	}
-	t.reset()
-	t.done, t.text = done, text
-	taskPool.Put(t)
-}
-
-func (t *task) reset() {
-	t.itt.Store(0)
-	t.state.Store(stateQueued)
-	t.abandoned.Store(false)
-	t.kind = 0
-	t.lun, t.cdb, t.read, t.write, t.expLen, t.vec, t.data = 0, [16]byte{}, false, false, 0, nil, nil
-	t.tmf, t.refITT, t.refCmdSN, t.reason, t.immediate = 0, 0, 0, 0, false
-	t.cmdSN.Store(0)
-	t.encoded.Store(false)
+	select {
+	case <-idle:
+	default:
+	}
+	t.mu.Lock()
+	t.gen.Store((t.gen.Load() | 1) + 1)
 	t.completed, t.doneCh = false, nil
+	t.mu.Unlock()
+	t.state.Store(stateQueued)
+	t.itt.Store(0)
+	t.bufUsers.Store(0)
+	t.kind, t.lun, t.cdb, t.read, t.write, t.expLen, t.vec, t.data = 0, 0, [16]byte{}, false, false, 0, nil, nil
+	t.tmf, t.refITT, t.refCmdSN, t.reason, t.immediate, t.lba = 0, 0, 0, 0, false, 0
+	t.victim, t.stall, t.cmdSN, t.epoch, t.priority = nil, nil, 0, 0, false
 	t.expDataSN, t.received, t.r2tSN, t.failErr = 0, 0, 0, nil
 	t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0
 	t.err = nil
+	t.done, t.idle, t.text = done, idle, text
+	s.pool.Put(t)
+}
+
+// use registers a user of t's buffers if t is still the sent task of itt.
+// The caller calls unuse when done with the buffers.
+func (t *task) use(itt uint32) bool {
+	t.bufUsers.Add(1)
+	if t.itt.Load() != itt || t.state.Load() != stateSent {
+		t.unuse()
+		return false
+	}
+	return true
+}
+
+// unuse ends one use of t's buffers and wakes a waiter on the last one.
+func (t *task) unuse() {
+	if t.bufUsers.Add(-1) == idleWaiter {
+		select {
+		case t.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// waitIdle returns once no goroutine uses t's buffers. New users are
+// refused first (the task is abandoned or done). limit bounds the wait: a
+// reader or writer stuck that long on a stalled connection is unstuck by
+// failing the session, which closes the connection.
+func (s *Session) waitIdle(t *task, limit time.Duration) {
+	for {
+		n := t.bufUsers.Load()
+		if n == 0 {
+			return
+		}
+		if t.bufUsers.CompareAndSwap(n, n|idleWaiter) {
+			break
+		}
+	}
+	epoch := s.epoch.Load()
+	stall := time.AfterFunc(limit, func() {
+		s.lost(epoch, errConnStalled)
+	})
+	<-t.idle
+	stall.Stop()
+	t.bufUsers.And(^int32(idleWaiter))
 }
 
 // table maps ITTs to tasks. An ITT is a 16-bit generation and a 16-bit slot:
@@ -129,10 +205,14 @@ func (t *task) reset() {
 // task finds no match and is dropped.
 type table struct {
 	mu     sync.Mutex
-	slots  []*task
-	gens   []uint16
-	free   []uint16
-	closed error // set once: no more tasks are accepted
+	slots  []*task  // guarded by mu
+	gens   []uint16 // guarded by mu
+	free   []uint16 // guarded by mu
+	closed error    // guarded by mu; set once: no more tasks are accepted
+	// scsi counts the registered SCSI tasks; drained, when not nil, is
+	// closed when it drops to zero (a logout waiting for work to finish).
+	scsi    int
+	drained chan struct{}
 }
 
 const maxSlots = 0xfff0 // keeps every ITT below 0xffffffff, the reserved value
@@ -159,6 +239,9 @@ func (tb *table) add(t *task) error {
 	tb.gens[slot]++
 	tb.slots[slot] = t
 	t.itt.Store(uint32(tb.gens[slot])<<16 | uint32(slot))
+	if t.kind == kindSCSI {
+		tb.scsi++
+	}
 	return nil
 }
 
@@ -186,8 +269,46 @@ func (tb *table) release(t *task) {
 	if int(slot) < len(tb.slots) && tb.slots[slot] == t {
 		tb.slots[slot] = nil
 		tb.free = append(tb.free, uint16(slot))
+		tb.removed(t)
 	}
 	tb.mu.Unlock()
+}
+
+// removed updates the SCSI count for a task leaving the table. Called with mu held.
+func (tb *table) removed(t *task) {
+	if t.kind != kindSCSI {
+		return
+	}
+	tb.scsi--
+	if tb.scsi == 0 && tb.drained != nil {
+		close(tb.drained)
+		tb.drained = nil
+	}
+}
+
+// reassign gives a registered task a new ITT (same slot, next generation),
+// for a command sent again on a new connection.
+func (tb *table) reassign(t *task) {
+	slot := t.itt.Load() & 0xffff
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	if int(slot) < len(tb.slots) && tb.slots[slot] == t {
+		tb.gens[slot]++
+		t.itt.Store(uint32(tb.gens[slot])<<16 | slot)
+	}
+}
+
+// whenDrained returns a channel closed once no SCSI task is registered.
+func (tb *table) whenDrained() <-chan struct{} {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	if tb.scsi == 0 {
+		return closedChan
+	}
+	if tb.drained == nil {
+		tb.drained = make(chan struct{})
+	}
+	return tb.drained
 }
 
 // close refuses new tasks and returns every registered task, emptying the table.
@@ -203,6 +324,7 @@ func (tb *table) close(err error) []*task {
 			out = append(out, t)
 			tb.slots[i] = nil
 			tb.free = append(tb.free, uint16(i))
+			tb.removed(t)
 		}
 	}
 	return out

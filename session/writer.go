@@ -51,7 +51,7 @@ func (s *Session) push(r wreq, fromReader bool) {
 		return // the janitor fails every registered task
 	}
 	s.handle(r)
-	if s.flushing {
+	if s.flushing || s.paused {
 		s.wmu.Unlock()
 		return
 	}
@@ -74,12 +74,25 @@ func (s *Session) wake() {
 }
 
 // writeLoop flushes for the reader (R2T data, ping answers) and when the
-// command window opens.
-func (s *Session) writeLoop() {
+// command window opens, and pings a silent target, for the connection of
+// epoch, until dead is closed or the session ends.
+func (s *Session) writeLoop(epoch uint32, dead chan struct{}) {
 	defer s.loops.Done()
+	var tick <-chan time.Time
+	if s.cfg.NOPInterval > 0 {
+		t := time.NewTicker(s.cfg.NOPInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	lastRx := s.rxPDUs.Load()
 	for {
 		select {
 		case <-s.rqSignal:
+		case <-tick:
+			s.keepalive(epoch, &lastRx)
+			continue
+		case <-dead:
+			return
 		case <-s.closing:
 			s.wmu.Lock()
 			s.wclosed = true
@@ -87,7 +100,7 @@ func (s *Session) writeLoop() {
 			return
 		}
 		s.wmu.Lock()
-		if !s.flushing && !s.wclosed {
+		if !s.flushing && !s.wclosed && !s.paused {
 			s.flushing = true
 			s.flushLocked()
 		}
@@ -106,18 +119,19 @@ func (s *Session) flushLocked() {
 	runtime.Gosched()
 	s.wmu.Lock()
 	for {
-		if s.wclosed {
-			s.flushing = false
+		if s.wclosed || s.paused {
+			s.stopFlushing()
 			return
 		}
 		s.sendWindow()
-		b := s.c.Detach()
+		c, epoch := s.c, s.epoch.Load()
+		b := c.Detach()
 		if b == nil {
-			s.flushing = false
+			s.stopFlushing()
 			return
 		}
-		refs := s.wrefs
-		s.wrefs = s.spareRefs[:0]
+		users := s.batchUsers
+		s.batchUsers = s.spareUsers[:0]
 		s.wmu.Unlock()
 
 		// A write that makes no progress for CommandTimeout ends the session
@@ -127,40 +141,65 @@ func (s *Session) flushLocked() {
 		// (flushing) owns wdeadline.
 		if now := time.Now(); now.After(s.wdeadline.Add(-s.cfg.CommandTimeout / 2)) {
 			s.wdeadline = now.Add(s.cfg.CommandTimeout)
-			_ = s.c.NetConn().SetWriteDeadline(s.wdeadline)
+			_ = c.NetConn().SetWriteDeadline(s.wdeadline)
 		}
-		err := s.c.WriteBatch(b)
-		for _, t := range refs {
-			t.wrefs.Add(-1)
+		err := c.WriteBatch(b)
+		for _, t := range users {
+			t.unuse()
 		}
-		clear(refs)
+		clear(users)
 
 		s.wmu.Lock()
-		s.c.Release(b)
-		s.spareRefs = refs[:0]
+		c.Release(b)
+		s.spareUsers = users[:0]
 		if err != nil {
-			s.flushing = false
-			s.wclosed = true
-			s.fail(fmt.Errorf("write: %w", err))
+			s.stopFlushing()
+			s.wmu.Unlock()
+			s.lost(epoch, fmt.Errorf("write: %w", err))
+			s.wmu.Lock()
 			return
 		}
 	}
 }
 
+// stopFlushing ends this goroutine's turn as the flusher and wakes the
+// janitor if it waits for that. Called with wmu held.
+func (s *Session) stopFlushing() {
+	s.flushing = false
+	s.flushDone.Broadcast()
+}
+
+// dropBatch gives up the batch being filled, which will never be written:
+// its tasks' buffers are free again. Called with wmu held.
+func (s *Session) dropBatch() {
+	for _, t := range s.batchUsers {
+		t.unuse()
+	}
+	clear(s.batchUsers)
+	s.batchUsers = s.batchUsers[:0]
+}
+
 // handle encodes r into the current batch, or parks a command at the window.
 func (s *Session) handle(r wreq) {
+	switch {
+	case r.t != nil && r.t.priority:
+		s.priority = append(s.priority, r)
+		return
+	case s.paused && (r.kind == wData || r.kind == wNOPReply):
+		return // for the lost connection
+	}
 	switch r.kind {
 	case wCommand, wTextCont:
 		s.pending = append(s.pending, r)
 		s.parked.Store(true)
 	case wImmediate:
-		t := r.t
-		if !t.state.CompareAndSwap(stateQueued, stateSent) {
+		if s.paused || s.holding {
+			// No connection to send it on yet: it waits with the rest.
+			s.pending = append(s.pending, r)
+			s.parked.Store(true)
 			return
 		}
-		t.cmdSN.Store(s.cmdSN)
-		s.queueTask(t, t.itt.Load())
-		t.encoded.Store(true)
+		s.send(r.t)
 	case wData:
 		t := r.t
 		if !s.useData(t, r.itt) {
@@ -174,42 +213,83 @@ func (s *Session) handle(r wreq) {
 }
 
 // useData records that the batch will read t's buffers, unless t is no
-// longer the task of itt or was abandoned. The count is raised before
-// abandoned is checked, and abandon sets abandoned before it reads the
-// count: one of the two always sees the other.
+// longer the sent task of itt (abandoned, completed, recycled).
 func (s *Session) useData(t *task, itt uint32) bool {
-	t.wrefs.Add(1)
-	if t.itt.Load() != itt || t.state.Load() != stateSent || t.abandoned.Load() {
-		t.wrefs.Add(-1)
+	if !t.use(itt) {
 		return false
 	}
-	s.wrefs = append(s.wrefs, t)
+	s.batchUsers = append(s.batchUsers, t)
 	return true
 }
 
+// send encodes a queued task into the batch and marks it sent, unless its
+// caller cancelled it meanwhile. Called with wmu held.
+func (s *Session) send(t *task) bool {
+	if t.state.Load() != stateQueued {
+		return false // cancelled before it was sent: no CmdSN used
+	}
+	t.cmdSN, t.epoch = s.cmdSN, s.epoch.Load()
+	s.queueTask(t, t.itt.Load())
+	// Sent from now on: the reader accepts answers for it (an answer
+	// before this is a protocol error, so nothing completes a task while
+	// it is being encoded), and its caller can abandon it.
+	t.state.Store(stateSent)
+	return true
+}
+
+// unqueue removes t from the commands waiting at the window. Called with
+// wmu held.
+func (s *Session) unqueue(t *task) {
+	for i := s.head; i < len(s.pending); i++ {
+		if s.pending[i].t == t {
+			s.pending[i] = wreq{}
+		}
+	}
+	for i := range s.priority {
+		if s.priority[i].t == t {
+			s.priority[i] = wreq{}
+		}
+	}
+}
+
 // sendWindow sends queued commands, oldest first, while CmdSN is within
-// the window the target granted.
+// the window the target granted: the supervisor's own commands first,
+// the rest unless a new connection is being checked.
 func (s *Session) sendWindow() {
-	for s.head < len(s.pending) && pdu.SNLessEq(s.cmdSN, s.maxCmdSN.Load()) {
+	for len(s.priority) > 0 && pdu.SNLessEq(s.cmdSN, s.maxCmdSN.Load()) {
+		if t := s.priority[0].t; t != nil && s.send(t) {
+			s.cmdSN++
+		}
+		s.priority[0] = wreq{}
+		s.priority = s.priority[1:]
+	}
+	if s.holding {
+		return
+	}
+	for s.head < len(s.pending) {
 		r := s.pending[s.head]
+		t := r.t
+		if t != nil && r.kind != wImmediate && !pdu.SNLessEq(s.cmdSN, s.maxCmdSN.Load()) {
+			break
+		}
 		s.pending[s.head] = wreq{}
 		s.head++
-		t := r.t
-		if r.kind == wTextCont {
+		switch {
+		case t == nil:
+			// Cancelled while it waited.
+		case r.kind == wImmediate:
+			s.send(t)
+		case r.kind == wTextCont:
 			if t.itt.Load() != r.itt || t.state.Load() != stateSent {
-				continue
+				continue // the text request ended (or its caller left) meanwhile
 			}
 			s.c.Queue(&pdu.TextRequest{Final: true, ITT: r.itt, TTT: r.ttt, CmdSN: s.cmdSN, ExpStatSN: s.expStatSN.Load()}, nil, nil)
 			s.cmdSN++
-			continue
+		default:
+			if s.send(t) {
+				s.cmdSN++
+			}
 		}
-		if !t.state.CompareAndSwap(stateQueued, stateSent) {
-			continue // cancelled before it was sent: no CmdSN used
-		}
-		t.cmdSN.Store(s.cmdSN)
-		s.cmdSN++
-		s.queueTask(t, t.itt.Load())
-		t.encoded.Store(true)
 	}
 	if s.head == len(s.pending) {
 		s.pending, s.head = s.pending[:0], 0
@@ -228,16 +308,16 @@ func (s *Session) queueTask(t *task, itt uint32) {
 		s.queueSCSI(t, itt, exp)
 	case kindText:
 		s.c.Queue(&pdu.TextRequest{Immediate: t.immediate, Final: true, ITT: itt, TTT: pdu.ReservedITT,
-			CmdSN: t.cmdSN.Load(), ExpStatSN: exp}, nil, t.data)
+			CmdSN: t.cmdSN, ExpStatSN: exp}, nil, t.data)
 	case kindNOP:
 		s.c.Queue(&pdu.NOPOut{Immediate: true, LUN: t.lun, ITT: itt, TTT: pdu.ReservedITT,
-			CmdSN: t.cmdSN.Load(), ExpStatSN: exp}, nil, t.data)
+			CmdSN: t.cmdSN, ExpStatSN: exp}, nil, t.data)
 	case kindTMF:
 		s.c.Queue(&pdu.TaskMgmtRequest{Immediate: true, Function: t.tmf, LUN: t.lun, ITT: itt,
-			ReferencedTaskTag: t.refITT, CmdSN: t.cmdSN.Load(), ExpStatSN: exp, RefCmdSN: t.refCmdSN}, nil, nil)
+			ReferencedTaskTag: t.refITT, CmdSN: t.cmdSN, ExpStatSN: exp, RefCmdSN: t.refCmdSN}, nil, nil)
 	case kindLogout:
 		s.c.Queue(&pdu.LogoutRequest{Immediate: true, ReasonCode: t.reason, ITT: itt,
-			CmdSN: t.cmdSN.Load(), ExpStatSN: exp}, nil, nil)
+			CmdSN: t.cmdSN, ExpStatSN: exp}, nil, nil)
 	}
 }
 
@@ -247,7 +327,7 @@ func (s *Session) queueSCSI(t *task, itt, exp uint32) {
 	p := &s.params
 	cmd := &s.wcmd
 	*cmd = pdu.SCSICommand{Final: true, Read: t.read, Write: t.write, Attr: pdu.AttrSimple, LUN: t.lun,
-		ITT: itt, ExpectedDataTransferLength: t.expLen, CmdSN: t.cmdSN.Load(), ExpStatSN: exp, CDB: t.cdb}
+		ITT: itt, ExpectedDataTransferLength: t.expLen, CmdSN: t.cmdSN, ExpStatSN: exp, CDB: t.cdb}
 	if !t.write || t.expLen == 0 {
 		s.c.Queue(cmd, nil, nil)
 		return
@@ -261,11 +341,14 @@ func (s *Session) queueSCSI(t *task, itt, exp uint32) {
 		unsol = min(t.expLen, p.FirstBurstLength)
 	}
 	cmd.Final = unsol == imm
-	if unsol > 0 && !s.useData(t, itt) {
-		unsol, imm = 0, 0 // abandoned meanwhile: the abort follows
+	if unsol > 0 {
+		// Still queued, so its caller cannot leave meanwhile (abandon
+		// takes wmu to cancel a queued task).
+		t.bufUsers.Add(1)
+		s.batchUsers = append(s.batchUsers, t)
 	}
 	if err := s.c.QueueVector(cmd, t.vec, 0, int(imm)); err != nil {
-		s.fail(err)
+		s.lost(s.epoch.Load(), err)
 		return
 	}
 	if unsol > imm {
@@ -283,7 +366,7 @@ func (s *Session) queueDataOut(t *task, itt, ttt, off, n uint32) {
 		out := &s.wout
 		*out = pdu.DataOut{Final: seg == n, LUN: t.lun, ITT: itt, TTT: ttt, ExpStatSN: exp, DataSN: sn, BufferOffset: off}
 		if err := s.c.QueueVector(out, t.vec, int64(off), int(seg)); err != nil {
-			s.fail(err)
+			s.lost(s.epoch.Load(), err)
 			return
 		}
 		off += seg

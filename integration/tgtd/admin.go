@@ -17,11 +17,38 @@ const NullLUNSize = 1 << 40
 
 // Tgtadm runs "tgtadm -C N --lld iscsi args..." against this instance under
 // a 10 s timeout and returns its combined output. It does not fail the test:
-// use it when an error is the expected outcome.
+// use it when an error is the expected outcome. A command that succeeded and
+// changed the configuration is recorded for Restart to replay.
 func (i *Instance) Tgtadm(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	return i.p.run(ctx, args...)
+	out, err := i.p.run(ctx, args...)
+	if err == nil && changesConfig(args) {
+		i.p.mu.Lock()
+		i.p.journal = append(i.p.journal, append([]string(nil), args...))
+		i.p.mu.Unlock()
+	}
+	return out, err
+}
+
+// changesConfig reports whether tgtadm args change the configuration that
+// Restart must replay: --op new, delete, bind, unbind or update of anything
+// but the system (deleting the system stops tgtd).
+func changesConfig(args []string) bool {
+	var op, mode string
+	for k := 0; k+1 < len(args); k++ {
+		switch args[k] {
+		case "--op", "-o":
+			op = args[k+1]
+		case "--mode", "-m":
+			mode = args[k+1]
+		}
+	}
+	switch op {
+	case "new", "delete", "bind", "unbind", "update":
+		return mode != "system"
+	}
+	return false
 }
 
 // Admin runs tgtadm like Tgtadm and fails the test with tgtadm's output on

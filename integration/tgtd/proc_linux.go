@@ -17,3 +17,12 @@ func newGroupAttr() *syscall.SysProcAttr {
 
 // killGroup sends SIGKILL to the process group led by pid.
 func killGroup(pid int) error { return syscall.Kill(-pid, syscall.SIGKILL) }
+
+// sigStop and sigCont pause and continue a process (Pause, Resume).
+const (
+	sigStop = syscall.SIGSTOP
+	sigCont = syscall.SIGCONT
+)
+
+// signalGroup sends sig to the process group led by pid.
+func signalGroup(pid int, sig syscall.Signal) error { return syscall.Kill(-pid, sig) }

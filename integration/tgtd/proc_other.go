@@ -3,6 +3,7 @@
 package tgtd
 
 import (
+	"errors"
 	"os"
 	"syscall"
 )
@@ -21,3 +22,11 @@ func killGroup(pid int) error {
 	}
 	return p.Kill()
 }
+
+// Signal numbers for messages only: Pause and Resume need Linux.
+const (
+	sigStop = syscall.Signal(19)
+	sigCont = syscall.Signal(18)
+)
+
+func signalGroup(pid int, sig syscall.Signal) error { return errors.ErrUnsupported }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -30,6 +31,8 @@ const (
 	// maxStartAttempts is how many ports Start tries when another process
 	// takes the chosen port between the probe and tgtd's bind.
 	maxStartAttempts = 8
+	// signalTimeout bounds the wait for SIGSTOP or SIGCONT to take effect.
+	signalTimeout = 2 * time.Second
 	// maxControl is the largest control number tgtd accepts with -C.
 	maxControl = 32767
 )
@@ -65,22 +68,32 @@ type Instance struct {
 	p  *process
 }
 
-// process is the state shared by an Instance and its For copies.
+// process is the state shared by an Instance and its For copies: the portal,
+// directory and IPC socket, which outlive a restart, and the tgtd currently
+// serving them.
 type process struct {
-	host    string
-	port    int
-	control int
-	dir     string
-	sock    string // TGT_IPC_SOCKET; tgtd appends ".<control>"
-	logPath string
-	tgtadm  string
-	pid     int
-
-	done    chan struct{} // closed when Wait has returned
-	waitErr error         // valid after done is closed
+	host     string
+	port     int
+	control  int
+	dir      string
+	sock     string // TGT_IPC_SOCKET; tgtd appends ".<control>"
+	logPath  string
+	tgtdPath string
+	tgtadm   string
 
 	mu      sync.Mutex
-	stopped bool // Stop or Kill was called: an exit is expected
+	d       *daemon    // the running tgtd, or the last one
+	stopped bool       // Stop or Kill was called: an exit is expected
+	paused  bool       // Pause was called and Resume not yet
+	journal [][]string // tgtadm commands that changed the configuration, in order
+}
+
+// daemon is one run of tgtd. Restart replaces it.
+type daemon struct {
+	pid      int
+	logStart int64         // size of the log when it started
+	done     chan struct{} // closed when Wait has returned
+	waitErr  error         // valid after done is closed
 }
 
 // Start starts a private tgtd on a free port of 127.0.0.1 (or the host given
@@ -139,22 +152,36 @@ func startOnce(host string, port int, tgtdPath, tgtadmPath string) (*process, er
 		// directory, so the control number cannot collide with another
 		// instance's; derive it from the port anyway so it differs
 		// between instances. tgtd accepts -C 0..32767 only.
-		control: port % (maxControl + 1),
-		dir:     dir,
-		sock:    filepath.Join(dir, "ipc"),
-		logPath: filepath.Join(dir, "tgtd.log"),
-		tgtadm:  tgtadmPath,
-		done:    make(chan struct{}),
+		control:  port % (maxControl + 1),
+		dir:      dir,
+		sock:     filepath.Join(dir, "ipc"),
+		logPath:  filepath.Join(dir, "tgtd.log"),
+		tgtdPath: tgtdPath,
+		tgtadm:   tgtadmPath,
 	}
-	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
+	if err := p.spawn(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	cmd := exec.Command(tgtdPath, "-f", "-C", strconv.Itoa(p.control),
-		"--iscsi", "portal="+net.JoinHostPort(host, strconv.Itoa(port)))
+	return p, nil
+}
+
+// spawn starts a tgtd on the process's portal and IPC socket, makes it the
+// current daemon and waits until it is ready. On failure the new tgtd is
+// killed and reaped.
+func (p *process) spawn() error {
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	var logStart int64
+	if fi, err := logf.Stat(); err == nil {
+		logStart = fi.Size()
+	}
+	cmd := exec.Command(p.tgtdPath, "-f", "-C", strconv.Itoa(p.control),
+		"--iscsi", "portal="+net.JoinHostPort(p.host, strconv.Itoa(p.port)))
 	cmd.Env = append(environWithout("TGT_IPC_SOCKET"), "TGT_IPC_SOCKET="+p.sock)
-	cmd.Dir = dir
+	cmd.Dir = p.dir
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	// Own session and process group (like setsid(1)), and SIGKILL when
@@ -163,39 +190,48 @@ func startOnce(host string, port int, tgtdPath, tgtadmPath string) (*process, er
 	err = cmd.Start()
 	logf.Close() // the child holds its own descriptor
 	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("starting %s: %w", tgtdPath, err)
+		return fmt.Errorf("starting %s: %w", p.tgtdPath, err)
 	}
-	p.pid = cmd.Process.Pid
+	d := &daemon{pid: cmd.Process.Pid, logStart: logStart, done: make(chan struct{})}
 	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.done)
+		d.waitErr = cmd.Wait()
+		close(d.done)
 	}()
-	if err := p.waitReady(); err != nil {
-		p.killAndReap()
-		os.RemoveAll(dir)
-		return nil, err
+	p.mu.Lock()
+	p.d = d
+	p.paused = false
+	p.mu.Unlock()
+	if err := p.waitReady(d); err != nil {
+		d.killAndReap()
+		return err
 	}
-	return p, nil
+	return nil
 }
 
-// waitReady polls until tgtd owns a listening socket on its port and answers
+// current returns the running (or last) tgtd.
+func (p *process) current() *daemon {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.d
+}
+
+// waitReady polls until d owns a listening socket on the port and answers
 // tgtadm, or fails: exit, bind failure, or startTimeout.
-func (p *process) waitReady() error {
+func (p *process) waitReady(d *daemon) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
 		select {
-		case <-p.done:
-			return fmt.Errorf("tgtd exited during start-up (%v); log:\n%s", p.waitErr, p.logTail(2048))
+		case <-d.done:
+			return fmt.Errorf("tgtd exited during start-up (%v); log:\n%s", d.waitErr, p.logTail(2048))
 		default:
 		}
-		log := p.readLog()
+		log := p.readLogFrom(d.logStart)
 		for _, m := range bindFailureMarks {
 			if strings.Contains(log, m) {
 				return fmt.Errorf("%w: %s (tgtd log: %q)", errPortInUse, net.JoinHostPort(p.host, strconv.Itoa(p.port)), m)
 			}
 		}
-		if listenerOwnedBy(p.pid, p.port) {
+		if listenerOwnedBy(d.pid, p.port) {
 			ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 			_, err := p.run(ctx, "--op", "show", "--mode", "system")
 			cancel()
@@ -213,18 +249,28 @@ func (p *process) waitReady() error {
 
 // killAndReap sends SIGKILL to the process group unless tgtd has already
 // exited, then waits for it. It reports whether the process was reaped.
-func (p *process) killAndReap() bool {
+// SIGKILL also ends a tgtd stopped with SIGSTOP.
+func (d *daemon) killAndReap() bool {
 	select {
-	case <-p.done:
+	case <-d.done:
 		return true
 	default:
 	}
 	// Negative pid: the whole process group (tgtd is its leader).
-	_ = killGroup(p.pid)
+	_ = killGroup(d.pid)
 	select {
-	case <-p.done:
+	case <-d.done:
 		return true
 	case <-time.After(reapTimeout):
+		return false
+	}
+}
+
+func (d *daemon) exited() bool {
+	select {
+	case <-d.done:
+		return true
+	default:
 		return false
 	}
 }
@@ -241,37 +287,40 @@ func (p *process) markStopped() (already bool) {
 func (i *Instance) cleanup() {
 	p := i.p
 	p.mu.Lock()
-	expected := p.stopped
+	expected, d := p.stopped, p.d
 	p.mu.Unlock()
-	select {
-	case <-p.done:
-		if !expected {
-			i.tb.Errorf("tgtd (pid %d, %s) exited before cleanup: %v; log:\n%s", p.pid, i.Addr(), p.waitErr, p.logTail(4096))
-		}
-	default:
+	if d.exited() && !expected {
+		i.tb.Errorf("tgtd (pid %d, %s) exited before cleanup: %v; log:\n%s", d.pid, i.Addr(), d.waitErr, p.logTail(4096))
 	}
 	if i.tb.Failed() {
-		i.tb.Logf("tgtd (pid %d, %s) log %s, last lines:\n%s", p.pid, i.Addr(), p.logPath, p.logTail(4096))
+		i.tb.Logf("tgtd (pid %d, %s) log %s, last lines:\n%s", d.pid, i.Addr(), p.logPath, p.logTail(4096))
 	}
 	i.Stop()
 	os.RemoveAll(p.dir)
 }
 
-// Stop stops tgtd: it deletes every target (--force) and the system through
-// tgtadm, waits a short grace, then kills the process group with SIGKILL and
-// waits for the process. It is idempotent; the cleanup registered by Start
-// calls it.
+// Stop stops tgtd: it resumes it if paused, deletes every target (--force)
+// and the system through tgtadm, waits a short grace, then kills the process
+// group with SIGKILL and waits for the process. It is idempotent; the cleanup
+// registered by Start calls it. Restart starts tgtd again.
 func (i *Instance) Stop() {
 	p := i.p
+	d := p.current()
 	if p.markStopped() {
-		<-p.done
+		<-d.done
 		return
 	}
-	select {
-	case <-p.done:
+	if d.exited() {
 		return
-	default:
 	}
+	// A paused tgtd would not answer tgtadm: continue it (no test failure
+	// if that fails; SIGKILL follows the grace anyway).
+	p.mu.Lock()
+	if p.paused {
+		_ = signalGroup(d.pid, sigCont)
+		p.paused = false
+	}
+	p.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	if out, err := p.run(ctx, "--op", "show", "--mode", "target"); err == nil {
@@ -281,33 +330,149 @@ func (i *Instance) Stop() {
 	}
 	p.run(ctx, "--op", "delete", "--mode", "system")
 	select {
-	case <-p.done:
+	case <-d.done:
 		return
 	case <-time.After(stopGrace):
 	}
-	if !p.killAndReap() {
-		i.tb.Errorf("tgtd (pid %d) still not reaped %v after SIGKILL", p.pid, reapTimeout)
+	if !d.killAndReap() {
+		i.tb.Errorf("tgtd (pid %d) still not reaped %v after SIGKILL", d.pid, reapTimeout)
 	}
 }
 
 // Kill kills tgtd with SIGKILL at once, as a crash would, and waits for it.
-// Later Stop calls and the cleanup do nothing more.
+// Later Stop calls and the cleanup do nothing more, until Restart.
 func (i *Instance) Kill() {
 	i.p.markStopped()
-	if !i.p.killAndReap() {
-		i.tb.Errorf("tgtd (pid %d) still not reaped %v after SIGKILL", i.p.pid, reapTimeout)
+	d := i.p.current()
+	if !d.killAndReap() {
+		i.tb.Errorf("tgtd (pid %d) still not reaped %v after SIGKILL", d.pid, reapTimeout)
+	}
+	i.p.mu.Lock()
+	i.p.paused = false
+	i.p.mu.Unlock()
+}
+
+// Restart brings tgtd back as after a crash and a reboot of the target: it
+// kills the running tgtd with SIGKILL (if Kill or Stop has not ended it
+// already), starts a new one on the same portal, IPC socket and directory,
+// and replays every tgtadm command that changed the configuration (targets,
+// LUNs with their backing files, ACLs, accounts, parameters), in order. The
+// LUNs keep their serial numbers and designators (tgtd derives them from the
+// target and LUN numbers) and their data (the backing files are untouched).
+// Sessions of the old tgtd are gone: initiators see their connections reset
+// or closed and must log in again. Restart fails the test if the port cannot
+// be bound again or a replayed command fails.
+func (i *Instance) Restart() {
+	i.tb.Helper()
+	p := i.p
+	if d := p.current(); !d.killAndReap() {
+		i.tb.Fatalf("tgtd (pid %d) still not reaped %v after SIGKILL", d.pid, reapTimeout)
+	}
+	var err error
+	for attempt := 0; attempt < maxStartAttempts; attempt++ {
+		if err = p.spawn(); !errors.Is(err, errPortInUse) {
+			break
+		}
+		// Something else holds the port for a moment (a connection
+		// being torn down, a probe of another test): wait and retry.
+		time.Sleep(50 * time.Millisecond * time.Duration(attempt+1))
+	}
+	if err != nil {
+		i.tb.Fatalf("tgtd: restarting on %s: %v", i.Addr(), err)
+	}
+	p.mu.Lock()
+	journal := append([][]string(nil), p.journal...)
+	p.stopped = false
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout*time.Duration(1+len(journal)/8))
+	defer cancel()
+	for _, args := range journal {
+		if _, err := p.run(ctx, args...); err != nil {
+			i.tb.Fatalf("tgtd: replaying the configuration after a restart on %s: %v", i.Addr(), err)
+		}
 	}
 }
 
-// Exited reports whether the tgtd process has exited and been reaped.
-func (i *Instance) Exited() bool {
-	select {
-	case <-i.p.done:
-		return true
-	default:
-		return false
+// Pause stops tgtd with SIGSTOP: its sockets stay open and the kernel keeps
+// accepting connections and buffering data for it, but it reads, answers and
+// closes nothing, like a hung target. tgtadm cannot reach it either (Tgtadm
+// would wait for its 10 s timeout). Resume undoes it; Stop, Kill, Restart and
+// the cleanup resume or kill a paused tgtd themselves.
+func (i *Instance) Pause() {
+	i.tb.Helper()
+	i.signal(sigStop, true)
+}
+
+// Resume continues a tgtd stopped by Pause (SIGCONT). It does nothing when
+// tgtd is not paused.
+func (i *Instance) Resume() {
+	i.tb.Helper()
+	i.p.mu.Lock()
+	paused := i.p.paused
+	i.p.mu.Unlock()
+	if paused {
+		i.signal(sigCont, false)
 	}
 }
+
+// Paused reports whether tgtd is stopped by Pause.
+func (i *Instance) Paused() bool {
+	i.p.mu.Lock()
+	defer i.p.mu.Unlock()
+	return i.p.paused
+}
+
+func (i *Instance) signal(sig syscall.Signal, paused bool) {
+	i.tb.Helper()
+	p := i.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.d.exited() {
+		i.tb.Fatalf("tgtd (pid %d, %s): %v: tgtd has exited", p.d.pid, i.Addr(), sig)
+	}
+	if err := signalGroup(p.d.pid, sig); err != nil {
+		i.tb.Fatalf("tgtd (pid %d, %s): %v: %v", p.d.pid, i.Addr(), sig, err)
+	}
+	p.paused = paused
+	// Signals are delivered asynchronously: wait (bounded) until the
+	// kernel shows the process stopped or running, so that the caller's
+	// next step meets the state it asked for.
+	deadline := time.Now().Add(signalTimeout)
+	for {
+		st, err := procState(p.d.pid)
+		if err != nil || (st == "T") == paused {
+			return
+		}
+		if time.Now().After(deadline) {
+			i.tb.Fatalf("tgtd (pid %d, %s): still in state %q %v after %v", p.d.pid, i.Addr(), st, signalTimeout, sig)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// procState returns the state letter of /proc/PID/stat ("R", "S", "T", ...).
+func procState(pid int) (string, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", err
+	}
+	return parseProcState(string(b))
+}
+
+// parseProcState extracts the state from /proc/PID/stat text, "pid (comm)
+// S ...", where comm may hold spaces and parentheses: the state follows the
+// last ')'.
+func parseProcState(stat string) (string, error) {
+	k := strings.LastIndexByte(stat, ')')
+	if k < 0 || k+3 > len(stat) || stat[k+1] != ' ' {
+		return "", fmt.Errorf("tgtd: cannot parse /proc stat %q", stat)
+	}
+	return stat[k+2 : k+3], nil
+}
+
+// Exited reports whether the current tgtd process has exited and been
+// reaped.
+func (i *Instance) Exited() bool { return i.p.current().exited() }
 
 // For returns a view of the same tgtd whose helpers fail tb instead of the
 // test that started it; use it from subtests.
@@ -330,8 +495,9 @@ func (i *Instance) TargetURL(iqn string, lun int) string {
 	return i.PortalURL() + "/" + iqn + "/" + strconv.Itoa(lun)
 }
 
-// Pid returns tgtd's process id (also its process group id).
-func (i *Instance) Pid() int { return i.p.pid }
+// Pid returns the process id (also the process group id) of the current
+// tgtd; it changes with Restart.
+func (i *Instance) Pid() int { return i.p.current().pid }
 
 // Control returns the control number given to tgtd and tgtadm with -C.
 func (i *Instance) Control() int { return i.p.control }
@@ -346,12 +512,16 @@ func (i *Instance) LogPath() string { return i.p.logPath }
 // Log returns tgtd's output so far.
 func (i *Instance) Log() string { return i.p.readLog() }
 
-func (p *process) readLog() string {
+func (p *process) readLog() string { return p.readLogFrom(0) }
+
+// readLogFrom returns the log from byte offset off on (a restarted tgtd
+// appends to the same log).
+func (p *process) readLogFrom(off int64) string {
 	b, err := os.ReadFile(p.logPath)
-	if err != nil {
+	if err != nil || off > int64(len(b)) {
 		return ""
 	}
-	return string(b)
+	return string(b[off:])
 }
 
 // logTail returns at most n bytes from the end of the log, from a line start.

@@ -180,7 +180,7 @@ func TestPortTakenIsDetectedAndRetried(t *testing.T) {
 	p, err := startOnce("127.0.0.1", port, tgtdPath, tgtadmPath)
 	if !errors.Is(err, errPortInUse) {
 		if p != nil {
-			p.killAndReap()
+			p.current().killAndReap()
 		}
 		t.Fatalf("startOnce on a taken port: err = %v, want errPortInUse", err)
 	}

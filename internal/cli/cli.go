@@ -21,6 +21,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -203,6 +204,8 @@ func (t *Tool) Describe(err error) string {
 		msg += fmt.Sprintf(" (no answer within %v; -t sets the limit)", t.Timeout)
 	case errors.Is(err, context.Canceled):
 		msg = "interrupted"
+	case errors.Is(err, scsi.ErrLUNotSupported) && !strings.Contains(msg, "does not exist"):
+		msg = "the LUN does not exist on this target (" + msg + ")"
 	}
 	return msg
 }

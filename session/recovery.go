@@ -1,0 +1,568 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/iscsi-go/iscsi/conn"
+	"github.com/iscsi-go/iscsi/iovector"
+	"github.com/iscsi-go/iscsi/pdu"
+	"github.com/iscsi-go/iscsi/scsi"
+)
+
+// Recovery (error recovery level 0, RFC 7143 §7.1.5 and §6.3.5).
+//
+// A connection that fails — closed or reset, a write or a keepalive that
+// gets no answer, a digest error, a protocol error of the target — is
+// reported with lost, once per connection. The supervisor goroutine then
+// pauses the writer, fails what cannot be sent again, logs in again with
+// the same ISID (first with the old TSIH, then as a reinstated session),
+// checks that every LUN in use is still the same device, and sends every
+// unfinished command again with a new ITT and CmdSN. Commands issued
+// meanwhile wait at the window, bounded by their context and by
+// Config.ReplacementTimeout.
+
+// ConnState is a step in the life of a session's connection.
+type ConnState uint8
+
+// Connection states reported to Config.OnStateChange.
+const (
+	StateLost         ConnState = iota + 1 // the connection failed; Err says why
+	StateReconnecting                      // a login attempt starts (Attempt counts them)
+	StateReinstated                        // logged in again; Replayed commands sent again
+	StateGaveUp                            // recovery failed; the session ends with Err
+)
+
+func (c ConnState) String() string {
+	switch c {
+	case StateLost:
+		return "lost"
+	case StateReconnecting:
+		return "reconnecting"
+	case StateReinstated:
+		return "reinstated"
+	case StateGaveUp:
+		return "gave up"
+	}
+	return fmt.Sprintf("ConnState(%d)", uint8(c))
+}
+
+// StateChange is what Config.OnStateChange receives.
+type StateChange struct {
+	State    ConnState
+	Portal   string
+	Err      error // the cause of a loss or of giving up
+	Attempt  int   // the login attempt, from 1, since the loss
+	Replayed int   // commands sent again after a reinstatement
+	Failed   int   // commands failed because they were not safe to repeat
+}
+
+// Stats are counters of a session's life, readable at any time.
+type Stats struct {
+	Reconnects   uint64 // connections replaced
+	Replayed     uint64 // commands sent again on a new connection
+	NotReplayed  uint64 // commands failed with ErrMayHaveExecuted
+	DigestErrors uint64 // header or data digest mismatches seen
+	Keepalives   uint64 // NOP-Out pings sent because the target was silent
+}
+
+// Stats returns the session's counters.
+func (s *Session) Stats() Stats {
+	return Stats{
+		Reconnects:   s.stats.reconnects.Load(),
+		Replayed:     s.stats.replayed.Load(),
+		NotReplayed:  s.stats.notReplayed.Load(),
+		DigestErrors: s.stats.digestErrors.Load(),
+		Keepalives:   s.stats.keepalives.Load(),
+	}
+}
+
+// lost reports that the connection of epoch failed with err. The first
+// report of an epoch wins; reports of older epochs are ignored. Without
+// recovery the session ends.
+func (s *Session) lost(epoch uint32, err error) {
+	if s.cfg.DisableRecovery {
+		s.fail(err)
+		return
+	}
+	s.lostMu.Lock()
+	if epoch != s.epoch.Load() || s.lostEpoch == epoch {
+		s.lostMu.Unlock()
+		return
+	}
+	s.lostEpoch, s.lostErr = epoch, err
+	dead := s.dead
+	s.lostMu.Unlock()
+	close(dead)
+	if c := s.cur.Load(); c != nil {
+		c.Close()
+	}
+}
+
+// notify reports a state change to the log and to Config.OnStateChange.
+func (s *Session) notify(ev StateChange) {
+	ev.Portal = s.portal
+	switch ev.State {
+	case StateLost:
+		s.log.Warn("iscsi: connection lost", "portal", s.portal, "err", ev.Err)
+	case StateReconnecting:
+		s.log.Info("iscsi: reconnecting", "portal", s.portal, "attempt", ev.Attempt)
+	case StateReinstated:
+		s.log.Info("iscsi: session reinstated", "portal", s.portal, "tsih", s.tsih, "replayed", ev.Replayed, "failed", ev.Failed)
+	case StateGaveUp:
+		s.log.Error("iscsi: recovery gave up", "portal", s.portal, "err", ev.Err)
+	}
+	if s.cfg.OnStateChange != nil {
+		s.cfg.OnStateChange(ev)
+	}
+}
+
+// supervise owns the session's connections: it waits for the end or for a
+// lost connection, which it replaces. Once the session ends it fails every
+// task left, exactly once.
+func (s *Session) supervise() {
+	for {
+		select {
+		case <-s.closing:
+			s.shutdown()
+			return
+		case <-s.deadCh():
+		}
+		if !s.recover() {
+			s.shutdown()
+			return
+		}
+	}
+}
+
+func (s *Session) deadCh() chan struct{} {
+	s.lostMu.Lock()
+	defer s.lostMu.Unlock()
+	return s.dead
+}
+
+// shutdown is the end: no more encoding, every registered task fails with
+// the session's cause.
+func (s *Session) shutdown() {
+	<-s.closing
+	s.loops.Wait()
+	// A caller may be flushing (the combining writer): stop new encoding
+	// and wait for it to leave, so that no goroutine touches a task after
+	// it has been failed and handed back.
+	s.wmu.Lock()
+	s.wclosed = true
+	for s.flushing {
+		s.flushDone.Wait()
+	}
+	s.dropBatch()
+	s.wmu.Unlock()
+	for _, t := range s.tasks.close(s.cause) {
+		s.complete(t, s.cause)
+	}
+	close(s.done)
+}
+
+// recover replaces a lost connection. It returns false when the session
+// ends instead (closed meanwhile, or recovery gave up: then fail was called).
+func (s *Session) recover() bool {
+	s.lostMu.Lock()
+	cause := s.lostErr
+	s.lostMu.Unlock()
+	s.loops.Wait() // the reader and the writer of the dead connection are gone
+	s.wmu.Lock()
+	s.paused = true
+	for s.flushing {
+		s.flushDone.Wait()
+	}
+	s.dropBatch()
+	s.wmu.Unlock()
+	s.notify(StateChange{State: StateLost, Err: cause})
+
+	deadline := time.Now().Add(s.cfg.ReplacementTimeout)
+	wait := time.Duration(s.params.DefaultTime2Wait) * time.Second
+	if tw := s.targetTime2Wait.Swap(0); tw > 0 {
+		wait = time.Duration(tw-1) * time.Second
+	}
+	wait = min(wait, maxTime2Wait)
+	backoff := 100 * time.Millisecond
+	var c *conn.Conn
+	var res *loginResult
+	for attempt := 1; ; attempt++ {
+		if !s.sleep(min(wait, time.Until(deadline))) {
+			return false
+		}
+		if time.Now().After(deadline) {
+			err := &RecoveryError{Cause: cause, Attempts: attempt - 1, Timeout: true}
+			s.notify(StateChange{State: StateGaveUp, Err: err, Attempt: attempt - 1})
+			s.fail(err)
+			return false
+		}
+		if s.cfg.MaxReconnects > 0 && attempt > s.cfg.MaxReconnects {
+			err := &RecoveryError{Cause: cause, Attempts: attempt - 1}
+			s.notify(StateChange{State: StateGaveUp, Err: err, Attempt: attempt - 1})
+			s.fail(err)
+			return false
+		}
+		s.notify(StateChange{State: StateReconnecting, Attempt: attempt})
+		var err error
+		c, res, err = s.relogin(deadline)
+		if err == nil {
+			break
+		}
+		cause = err
+		s.log.Info("iscsi: login attempt failed", "portal", s.portal, "attempt", attempt, "err", err)
+		// Exponential backoff with jitter, capped.
+		wait = backoff/2 + rand.N(backoff/2+1)
+		backoff = min(2*backoff, maxBackoff)
+	}
+	s.stats.reconnects.Add(1)
+
+	// The new connection runs; the application's commands are held back
+	// until the LUNs prove to be the same devices.
+	s.wmu.Lock()
+	s.holding = true
+	s.paused = false
+	s.install(c, res)
+	s.wmu.Unlock()
+	select {
+	case <-s.closing:
+		return false
+	default:
+	}
+	if err := s.checkUnits(deadline); err != nil {
+		var dc *DeviceChangedError
+		if errors.As(err, &dc) {
+			s.notify(StateChange{State: StateGaveUp, Err: err})
+			s.fail(err)
+			return false
+		}
+		// The new connection failed during the check: start over.
+		s.lost(s.epoch.Load(), err)
+		return true
+	}
+	replayed, failed := s.requeue(cause)
+	s.notify(StateChange{State: StateReinstated, Replayed: replayed, Failed: failed})
+	return true
+}
+
+// Bounds of the waits between login attempts.
+const (
+	maxTime2Wait = 5 * time.Second
+	maxBackoff   = 5 * time.Second
+)
+
+// sleep waits d, or less if the session ends (then it returns false).
+func (s *Session) sleep(d time.Duration) bool {
+	if d <= 0 {
+		select {
+		case <-s.closing:
+			return false
+		default:
+			return true
+		}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.closing:
+		return false
+	}
+}
+
+// relogin connects and logs in again with the session's ISID: first with
+// the old TSIH, then, if the target no longer has the session, with TSIH 0
+// (session reinstatement, RFC 7143 §6.3.5).
+func (s *Session) relogin(deadline time.Time) (*conn.Conn, *loginResult, error) {
+	ctx, cancel := context.WithDeadline(context.Background(), earlier(deadline, time.Now().Add(s.cfg.LoginTimeout)))
+	defer cancel()
+	go func() {
+		select {
+		case <-s.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	spec := s.spec
+	spec.cmdSN = s.cmdSN
+	spec.tsih = s.tsih
+	for try := 0; try < 2; try++ {
+		c, err := conn.Dial(ctx, s.cfg.Dialer, s.portal)
+		if err != nil {
+			return nil, nil, fmt.Errorf("iscsi: connect to %s: %w", s.portal, err)
+		}
+		if s.cfg.TracePDUs {
+			c.Trace = s.tracePDU
+		}
+		res, err := login(ctx, c, &spec)
+		if err == nil {
+			return c, res, nil
+		}
+		c.Close()
+		var le *LoginError
+		if spec.tsih != 0 && errors.As(err, &le) && le.Class == 2 {
+			spec.tsih = 0 // the session is gone there: reinstate it
+			continue
+		}
+		return nil, nil, err
+	}
+	return nil, nil, errors.New("iscsi: the target refused to reinstate the session")
+}
+
+// install makes c the session's connection and starts its reader and
+// writer. Called with wmu held, with no reader or writer running.
+func (s *Session) install(c *conn.Conn, res *loginResult) {
+	s.c = c
+	s.cur.Store(c)
+	s.params = res.params
+	s.tsih = res.tsih
+	s.cmdSN = res.cmdSN
+	s.expStatSN.Store(res.expStatSN)
+	s.expCmdSN.Store(res.expCmdSN)
+	s.maxCmdSN.Store(res.maxCmdSN)
+	c.SetDigests(pdu.Digests{Header: res.params.HeaderDigest, Data: res.params.DataDigest})
+	c.SetLimits(pdu.Limits{MaxDataSegmentLength: int(res.params.MaxRecvDataSegmentLength)})
+	s.log.Debug("iscsi: logged in", "target", s.target, "portal", s.portal, "isid", s.isid, "tsih", s.tsih,
+		"header_digest", res.params.HeaderDigest, "data_digest", res.params.DataDigest)
+	dead := make(chan struct{})
+	s.lostMu.Lock()
+	epoch := s.epoch.Add(1)
+	s.dead = dead
+	s.lostMu.Unlock()
+	s.wdeadline = time.Time{}
+	s.loops.Add(2)
+	go s.readLoop(epoch, c)
+	go s.writeLoop(epoch, dead)
+	// A Close that came before the epoch was published must still stop it.
+	select {
+	case <-s.closing:
+		c.Close()
+	default:
+	}
+}
+
+// requeue decides the fate of every task of the lost connection and lets
+// the held commands go: SCSI commands safe to repeat go first, in their
+// old order, with new ITTs; the rest fail. It returns how many of each.
+func (s *Session) requeue(cause error) (replayed, failed int) {
+	var all []*task
+	s.tasks.each(func(t *task) { all = append(all, t) })
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	var again []wreq
+	var fail []*task
+	for _, t := range all {
+		if t.epoch == s.epoch.Load() {
+			continue // sent on the new connection (the checks)
+		}
+		switch st := t.state.Load(); {
+		case st == stateQueued:
+			// Never sent: it waits in pending already.
+		case st == stateAbandoned:
+			fail = append(fail, t)
+		case st == stateSent && t.kind == kindSCSI && s.replayable(t):
+			if !t.state.CompareAndSwap(stateSent, stateQueued) {
+				fail = append(fail, t) // abandoned just now
+				continue
+			}
+			t.expDataSN, t.received, t.r2tSN, t.failErr = 0, 0, 0, nil
+			t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0
+			s.tasks.reassign(t)
+			again = append(again, wreq{kind: wCommand, t: t})
+		case st == stateSent:
+			fail = append(fail, t)
+		}
+	}
+	// The old CmdSN order: commands that were sent keep their order.
+	sortByCmdSN(again)
+	s.pending = append(again, s.pending[s.head:]...)
+	s.head = 0
+	s.holding = false
+	s.parked.Store(len(s.pending) > 0)
+	for _, t := range fail {
+		switch {
+		case t.state.Load() == stateAbandoned:
+			s.complete(t, errAborted)
+		case t.kind == kindSCSI:
+			failed++
+			s.complete(t, &NotReplayedError{Cause: cause})
+		default:
+			s.complete(t, &closedError{cause: fmt.Errorf("connection lost: %w", cause)})
+		}
+	}
+	replayed = len(again)
+	s.stats.replayed.Add(uint64(replayed))
+	s.stats.notReplayed.Add(uint64(failed))
+	s.wake()
+	return replayed, failed
+}
+
+func sortByCmdSN(rs []wreq) {
+	// Insertion sort: the list is short and nearly sorted.
+	for i := 1; i < len(rs); i++ {
+		for j := i; j > 0 && pdu.SNLess(rs[j].t.cmdSN, rs[j-1].t.cmdSN); j-- {
+			rs[j], rs[j-1] = rs[j-1], rs[j]
+		}
+	}
+}
+
+// replayable reports whether t may be sent again after a lost connection:
+// the commands whose repetition changes nothing (READ, WRITE of the same
+// data, VERIFY, SYNCHRONIZE CACHE, UNMAP, WRITE SAME, TEST UNIT READY,
+// INQUIRY, READ CAPACITY, …), and those Config.ReplaySafe allows.
+func (s *Session) replayable(t *task) bool {
+	if safeToRepeat(scsi.OpCode(t.cdb[0]), t.cdb[1]) {
+		return true
+	}
+	return s.cfg.ReplaySafe != nil && s.cfg.ReplaySafe(t.cdb[:cdbLen(t.cdb[0])])
+}
+
+func safeToRepeat(op scsi.OpCode, b1 byte) bool {
+	switch op {
+	case 0x08, 0x28, 0xa8, 0x88, // READ 6/10/12/16
+		0x0a, 0x2a, 0xaa, 0x8a, // WRITE 6/10/12/16
+		0x2e, 0xae, 0x8e, // WRITE AND VERIFY 10/12/16
+		0x2f, 0xaf, 0x8f, // VERIFY 10/12/16
+		0x35, 0x91, // SYNCHRONIZE CACHE 10/16
+		0x34, 0x90, // PRE-FETCH 10/16
+		0x42,       // UNMAP
+		0x41, 0x93, // WRITE SAME 10/16
+		0x00, 0x12, 0x25, 0xa0, // TEST UNIT READY, INQUIRY, READ CAPACITY(10), REPORT LUNS
+		0x1a, 0x5a, 0x03: // MODE SENSE 6/10, REQUEST SENSE
+		return true
+	case 0x9e: // SERVICE ACTION IN(16): READ CAPACITY(16), GET LBA STATUS
+		return b1&0x1f == 0x10 || b1&0x1f == 0x12
+	case 0xa3: // MAINTENANCE IN: REPORT TARGET PORT GROUPS, REPORT SUPPORTED OPERATION CODES
+		return b1&0x1f == 0x0a || b1&0x1f == 0x0c
+	}
+	return false
+}
+
+// unitIdentity is what tells one device from another: the unit serial
+// number and the device identification page.
+type unitIdentity struct {
+	serial []byte // VPD 0x80, as sent
+	ids    []byte // VPD 0x83, as sent
+}
+
+// readIdentity reads the unit's identity. priority sends the commands
+// ahead of the held ones, during a reconnect.
+func (u *LogicalUnit) readIdentity(ctx context.Context, priority bool) (unitIdentity, error) {
+	var id unitIdentity
+	for _, page := range []uint8{scsi.VPDUnitSerialNumber, scsi.VPDDeviceIdentification} {
+		buf := make([]byte, 1024)
+		r, err := u.s.call(ctx, u.lun, scsi.InquiryVPD(page, uint16(len(buf))), DirRead, buf, priority)
+		if err != nil {
+			var se *scsi.StatusError
+			if errors.As(err, &se) && !scsi.IsUnitAttention(err) {
+				continue // the page is not supported: it tells nothing
+			}
+			return id, err
+		}
+		b := buf[:r.Transferred()]
+		if page == scsi.VPDUnitSerialNumber {
+			id.serial = b
+		} else {
+			id.ids = b
+		}
+	}
+	return id, nil
+}
+
+// call runs one command and waits. priority sends it ahead of the held ones.
+func (s *Session) call(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Direction, buf []byte, priority bool) (Result, error) {
+	var v *iovector.Vector
+	if buf != nil {
+		v = iovector.New(buf)
+	}
+	if !priority {
+		return s.Call(ctx, lun, cdb, dir, v)
+	}
+	t := s.getTask()
+	t.kind, t.lun, t.cdb, t.vec, t.lba, t.priority = kindSCSI, uint64(lun), cdb.Array(), v, -1, true
+	if v != nil {
+		t.expLen = uint32(v.Len())
+	}
+	t.read, t.write = dir == DirRead, dir == DirWrite
+	return s.submit(ctx, t).Wait()
+}
+
+// checkUnits clears the unit attentions a new connection brings and checks
+// that every LUN whose identity is known is still the same device.
+func (s *Session) checkUnits(deadline time.Time) error {
+	ctx, cancel := context.WithDeadline(context.Background(), earlier(deadline, time.Now().Add(s.cfg.LoginTimeout)))
+	defer cancel()
+	go func() {
+		select {
+		case <-s.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	s.unitsMu.Lock()
+	units := make([]*LogicalUnit, 0, len(s.units))
+	for _, u := range s.units {
+		units = append(units, u)
+	}
+	s.unitsMu.Unlock()
+	for _, u := range units {
+		want := u.id.Load()
+		if want == nil {
+			continue
+		}
+		for i := 0; i < 8; i++ {
+			_, err := s.call(ctx, u.lun, scsi.TestUnitReady(), DirNone, nil, true)
+			if err == nil || !scsi.IsUnitAttention(err) {
+				break
+			}
+		}
+		got, err := u.readIdentity(ctx, true)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got.serial, want.serial) || !bytes.Equal(got.ids, want.ids) {
+			return &DeviceChangedError{LUN: u.lun, Was: string(want.serial), Now: string(got.serial)}
+		}
+		u.geo.Store(nil) // read the geometry again: the device may have been resized
+	}
+	return nil
+}
+
+// keepalive pings a silent target: when no PDU arrived for a whole
+// interval, a NOP-Out goes out, and no answer within NOPTimeout loses the
+// connection. Called by the writer goroutine of epoch at each tick.
+func (s *Session) keepalive(epoch uint32, lastRx *uint64) {
+	rx := s.rxPDUs.Load()
+	if rx != *lastRx {
+		*lastRx = rx
+		return
+	}
+	if p := s.ping.Load(); p != nil && p.state.Load() != stateDone {
+		return // one ping at a time
+	}
+	t := s.getTask()
+	t.kind, t.immediate, t.lun = kindNOP, true, s.lun
+	if err := s.tasks.add(t); err != nil {
+		return
+	}
+	s.ping.Store(t)
+	s.stats.keepalives.Add(1)
+	t.stall = time.AfterFunc(s.cfg.NOPTimeout, func() {
+		if t.state.Load() != stateDone {
+			s.lost(epoch, fmt.Errorf("%w: no answer to a NOP-Out within %v", ErrTargetSilent, s.cfg.NOPTimeout))
+		}
+	})
+	s.push(wreq{kind: wImmediate, t: t}, true)
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
