@@ -2,6 +2,7 @@ package iovector_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -54,4 +55,27 @@ func ExampleVector_ReadAt() {
 	// Output:
 	// 4 <nil> bcde
 	// 2 EOF fg
+}
+
+// Three buffers of the caller read and written as one range of bytes: a
+// write across their boundaries lands in each, and Locate finds the buffer
+// that holds an offset by binary search.
+func ExampleNew() {
+	header, body, trailer := make([]byte, 4), make([]byte, 8), make([]byte, 4)
+	v := iovector.New(header, body)
+	v.Append(trailer) // O(1)
+
+	n, err := v.WriteAt([]byte("AD0123456789AB"), 2)
+	fmt.Println(v.Len(), v.NumBuffers(), n, err)
+	fmt.Printf("%q %q %q\n", header, body, trailer)
+
+	i, inner, err := v.Locate(13)
+	fmt.Println(i, inner, err)
+	_, _, err = v.Locate(16)
+	fmt.Println(errors.Is(err, iovector.ErrOutOfRange))
+	// Output:
+	// 16 3 14 <nil>
+	// "\x00\x00AD" "01234567" "89AB"
+	// 2 1 <nil>
+	// true
 }

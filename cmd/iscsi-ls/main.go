@@ -36,6 +36,7 @@ const helpText = `Usage: iscsi-ls [OPTION...] <iscsi-url>
 Help options:
   -?, --help                        Show this help message
       --usage                       Display brief usage message
+      --version                     Print the version and exit
 
 iSCSI Portal URL format : ` + `"` + iscsiurl.PortalSyntax + `"` + `
 

@@ -29,6 +29,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/iscsi-go/iscsi/internal/cli"
 	"github.com/iscsi-go/iscsi/iscsiurl"
 	"github.com/iscsi-go/iscsi/session"
 )
@@ -53,6 +54,7 @@ type options struct {
 	cpuProfile   string
 	memProfile   string
 	url          string
+	version      bool // --version: print the version, run nothing
 
 	// maxIOs, when positive, stops the run after that many I/Os (tests).
 	maxIOs uint64
@@ -61,7 +63,7 @@ type options struct {
 // errUsage is a command line that cannot run; the message has been printed.
 var errUsage = errors.New("usage")
 
-const usageLine = "Usage: iscsi-perf [-i <initiator-name>] [-m <max_requests>] [-b blocks_per_request] [-t timeout] [-r|--random] [-R|--random-blocks] [-l|--logging] [-n|--ignore-errors] [--write|--mix=PCT] [--json] <LUN>"
+const usageLine = "Usage: iscsi-perf [-i <initiator-name>] [-m <max_requests>] [-b blocks_per_request] [-t timeout] [-r|--random] [-R|--random-blocks] [-l|--logging] [-n|--ignore-errors] [--write|--mix=PCT] [--json] [--version] <LUN>"
 
 // parseArgs parses the command line (without the program name).
 func parseArgs(args []string, stderr io.Writer) (options, error) {
@@ -86,6 +88,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.stall, "stall-timeout", 30*time.Second, "give up when no command completes for this long")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the I/O phase to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (every allocation sampled) to this file")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	_ = fs.MarkHidden("cpuprofile")
 	_ = fs.MarkHidden("memprofile")
 	if err := fs.Parse(args); err != nil {
@@ -94,6 +97,9 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		}
 		fmt.Fprintln(stderr, usageLine)
 		return o, errUsage
+	}
+	if o.version {
+		return o, nil
 	}
 	bad := func(format string, a ...any) (options, error) {
 		fmt.Fprintf(stderr, "iscsi-perf: "+format+"\n", a...)
@@ -133,6 +139,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	o, err := parseArgs(args, stderr)
 	if err != nil {
 		return 1
+	}
+	if o.version {
+		fmt.Fprintln(stdout, cli.Version("iscsi-perf"))
+		return 0
 	}
 	// First SIGINT or SIGTERM: stop issuing, drain, log out. Second: abort.
 	sigs := make(chan os.Signal, 2)

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/iscsi-go/iscsi/iovector"
@@ -181,15 +180,6 @@ func (s *summary) print(w io.Writer) {
 	if s.Busy > 0 || s.Errors > 0 {
 		fmt.Fprintf(w, "busy %d, errors %d\n", s.Busy, s.Errors)
 	}
-}
-
-// cpuTimes returns this process's user and system CPU time.
-func cpuTimes() (user, sys time.Duration) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, 0
-	}
-	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
 }
 
 // ioCalls returns the process's read-like and write-like system calls so

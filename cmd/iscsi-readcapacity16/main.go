@@ -30,6 +30,7 @@ const helpText = `Usage: iscsi-readcapacity16 [OPTION...] <iscsi-url>
 Help options:
   -?, --help                        Show this help message
       --usage                       Display brief usage message
+      --version                     Print the version and exit
 
 iSCSI URL format : ` + `"` + iscsiurl.Syntax + `"` + `
 

@@ -186,7 +186,7 @@ func (p *process) spawn() error {
 	cmd.Stderr = logf
 	// Own session and process group (like setsid(1)), and SIGKILL when
 	// the test binary dies before its cleanups run.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = newSessionAttr()
 	err = cmd.Start()
 	logf.Close() // the child holds its own descriptor
 	if err != nil {
@@ -257,7 +257,7 @@ func (d *daemon) killAndReap() bool {
 	default:
 	}
 	// Negative pid: the whole process group (tgtd is its leader).
-	_ = syscall.Kill(-d.pid, syscall.SIGKILL)
+	_ = killGroup(d.pid)
 	select {
 	case <-d.done:
 		return true
@@ -317,7 +317,7 @@ func (i *Instance) Stop() {
 	// if that fails; SIGKILL follows the grace anyway).
 	p.mu.Lock()
 	if p.paused {
-		_ = syscall.Kill(-d.pid, syscall.SIGCONT)
+		_ = signalGroup(d.pid, sigCont)
 		p.paused = false
 	}
 	p.mu.Unlock()
@@ -400,7 +400,7 @@ func (i *Instance) Restart() {
 // the cleanup resume or kill a paused tgtd themselves.
 func (i *Instance) Pause() {
 	i.tb.Helper()
-	i.signal(syscall.SIGSTOP, true)
+	i.signal(sigStop, true)
 }
 
 // Resume continues a tgtd stopped by Pause (SIGCONT). It does nothing when
@@ -411,7 +411,7 @@ func (i *Instance) Resume() {
 	paused := i.p.paused
 	i.p.mu.Unlock()
 	if paused {
-		i.signal(syscall.SIGCONT, false)
+		i.signal(sigCont, false)
 	}
 }
 
@@ -430,7 +430,7 @@ func (i *Instance) signal(sig syscall.Signal, paused bool) {
 	if p.d.exited() {
 		i.tb.Fatalf("tgtd (pid %d, %s): %v: tgtd has exited", p.d.pid, i.Addr(), sig)
 	}
-	if err := syscall.Kill(-p.d.pid, sig); err != nil {
+	if err := signalGroup(p.d.pid, sig); err != nil {
 		i.tb.Fatalf("tgtd (pid %d, %s): %v: %v", p.d.pid, i.Addr(), sig, err)
 	}
 	p.paused = paused

@@ -63,6 +63,7 @@ type Tool struct {
 	initiatorDefault string
 	help, helpQ      bool
 	usage            bool
+	version          bool
 	debugKind        DebugKind
 	debugSwitch      bool
 	helpText         string
@@ -70,7 +71,7 @@ type Tool struct {
 }
 
 // New returns a Tool with the flags every tool has: -i/--initiator-name,
-// -d/--debug, -t/--timeout, -?/-h/--help and -u/--usage. initiator is the
+// -d/--debug, -t/--timeout, -?/-h/--help, -u/--usage and --version. initiator is the
 // default initiator name (libiscsi's tools each have their own). helpText
 // and usageText are printed on stderr for --help and --usage.
 func New(name, initiator string, debug DebugKind, helpText, usageText string, stdout, stderr io.Writer) *Tool {
@@ -94,6 +95,9 @@ func New(name, initiator string, debug DebugKind, helpText, usageText string, st
 	f.BoolVarP(&t.helpQ, "help-q", "?", false, "show the help message")
 	_ = f.MarkHidden("help-q")
 	f.BoolVarP(&t.usage, "usage", "u", false, "show a brief usage message")
+	// Long form only: libiscsi's tools have no --version, and -v/-V are
+	// left free for whatever they may add.
+	f.BoolVar(&t.version, "version", false, "print the version and exit")
 	switch debug {
 	case DebugSwitch:
 		f.BoolVarP(&t.debugSwitch, "debug", "d", false, "print a trace of the PDUs exchanged")
@@ -108,8 +112,8 @@ func New(name, initiator string, debug DebugKind, helpText, usageText string, st
 var ErrUsage = errors.New("usage")
 
 // Parse parses args (without the program name). It returns the positional
-// arguments, done=true when --help or --usage was handled (exit ExitOK), or
-// an error already printed (exit ExitFailure).
+// arguments, done=true when --help, --usage or --version was handled (exit
+// ExitOK), or an error already printed (exit ExitFailure).
 func (t *Tool) Parse(args []string) (positional []string, done bool, err error) {
 	if t.debugKind == DebugLevel {
 		args = joinDebugLevel(args)
@@ -127,6 +131,10 @@ func (t *Tool) Parse(args []string) (positional []string, done bool, err error) 
 	}
 	if t.usage {
 		io.WriteString(t.Stderr, t.usageText)
+		return nil, true, nil
+	}
+	if t.version {
+		fmt.Fprintln(t.Stdout, Version(t.Name))
 		return nil, true, nil
 	}
 	if t.Timeout <= 0 {

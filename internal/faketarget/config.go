@@ -105,7 +105,7 @@ type Config struct {
 type LUN struct {
 	// Number is the logical unit number (0 to 16383).
 	Number uint32
-	// BlockSize is 512 or 4096; zero means 512.
+	// BlockSize is a power of two from 512 to 65536; zero means 512.
 	BlockSize int
 	// Blocks is the capacity in blocks.
 	Blocks uint64
@@ -163,4 +163,9 @@ type Hooks struct {
 	Text func(p *Peer, req *pdu.TextRequest, pairs []keys.Pair) Verdict
 	// Logout is called with the Logout Request.
 	Logout func(p *Peer, req *pdu.LogoutRequest) Verdict
+	// Received is called with the header of every PDU the initiator sends
+	// in full feature phase, before the target checks or acts on it.
+	// Handled drops the PDU (its data segment is read and discarded, no
+	// sequence number is checked); Close closes the connection.
+	Received func(p *Peer, h *pdu.BHS) Verdict
 }

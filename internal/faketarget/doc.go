@@ -11,8 +11,8 @@
 //
 // # What it does
 //
-// A Target is made from a Config: its name, LUNs (RAM or null backing, 512
-// or 4096-byte blocks), the keys it declares and answers, CHAP, an ACL, a
+// A Target is made from a Config: its name, LUNs (RAM or null backing,
+// blocks of 512 to 65536 bytes), the keys it declares and answers, CHAP, an ACL, a
 // redirection, the SendTargets answer. Start (or StartIPv6, StartOn) listens
 // on loopback and serves every connection until the test ends; Pipe serves
 // one end of a net.Pipe; Serve serves any net.Conn.
@@ -48,7 +48,9 @@
 // the normal thing), Handled (the hook answered, or chose not to) or Close.
 // Hooks.Login sees each Login Request with the response about to be sent and
 // may rewrite it; Hooks.Command sees each SCSI Command before the target
-// acts; Hooks.TaskMgmt, Hooks.Text and Hooks.Logout likewise. Through the
+// acts; Hooks.TaskMgmt, Hooks.Text and Hooks.Logout likewise; Hooks.Received
+// sees the header of every PDU of the full feature phase first, and may drop
+// it or close the connection. Through the
 // Peer a hook sends any PDU, stamped with the target's sequence numbers
 // (Peer.Reply) or exactly as given (Peer.Send, Peer.WriteRaw).
 //

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/iscsi-go/iscsi/pdu"
@@ -222,4 +223,83 @@ func TestNOPOutEcho(t *testing.T) {
 		i.expSN = nop.StatSN + 1
 	}
 	noViolations(t, tg)
+}
+
+func TestHookFailAfterTransfer(t *testing.T) {
+	sense := FixedSense(scsi.SenseMediumError, scsi.ASCWriteError)
+	old := bytes.Repeat([]byte{0xaa}, 1024*512)
+	tg := Start(t, Config{LUNs: []LUN{{Number: 1, Blocks: 1024, Data: bytes.Clone(old)}}, Hooks: Hooks{
+		Command: func(c *Command) Verdict {
+			c.Fail(scsi.StatusCheckCondition, sense)
+			return Proceed
+		},
+	}})
+	i := dialIni(t, tg)
+	if err := i.login(loginOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	// Immediate data, unsolicited Data-Out and R2Ts: all taken, none stored.
+	out := bytes.Repeat([]byte("failwrite"), 300*512/9+1)[:300*512]
+	st, err := i.do(wireLUN(1), scsi.Write10(0, 300, 0), nil, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.status != scsi.StatusCheckCondition || i.r2ts == 0 {
+		t.Errorf("WRITE: status %v after %d R2Ts, want CHECK CONDITION after R2Ts", st.status, i.r2ts)
+	}
+	if s, err := i.senseOf(); err != nil || s.Key != scsi.SenseMediumError || s.ASC != scsi.ASCWriteError {
+		t.Errorf("sense %+v, %v", s, err)
+	}
+	if !bytes.Equal(tg.LUNData(1), old) {
+		t.Error("a failed WRITE stored data")
+	}
+	in := make([]byte, 4096)
+	st, err = i.do(wireLUN(1), scsi.Read10(0, 8, 0), in, nil)
+	if err != nil || st.status != scsi.StatusCheckCondition || !bytes.Equal(in, make([]byte, len(in))) {
+		t.Errorf("READ: %+v, %v; want CHECK CONDITION, no data", st, err)
+	}
+	noViolations(t, tg)
+}
+
+func TestHookReceived(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		seen []pdu.Opcode
+	)
+	tg := Start(t, Config{LUNs: disk(8), Hooks: Hooks{
+		Received: func(p *Peer, h *pdu.BHS) Verdict {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, h.Opcode())
+			if len(seen) == 2 {
+				return Handled // drop the second PDU
+			}
+			if len(seen) == 3 {
+				return Close
+			}
+			return Proceed
+		},
+	}})
+	i := dialIni(t, tg)
+	if err := i.login(loginOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := i.do(wireLUN(1), scsi.TestUnitReady(), nil, nil); err != nil || st.status != scsi.StatusGood {
+		t.Fatalf("first command: %+v, %v", st, err)
+	}
+	// The second is dropped, the third closes the connection: the
+	// initiator sees no answer to either.
+	i.itt++
+	if err := i.c.WritePDU(&pdu.SCSICommand{Final: true, LUN: wireLUN(1), ITT: i.itt, CmdSN: i.cmdSN, ExpStatSN: i.expSN,
+		CDB: scsi.TestUnitReady().Array()}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := i.do(wireLUN(1), scsi.TestUnitReady(), nil, nil); err == nil {
+		t.Fatal("an answer came after Received returned Close")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 3 || seen[0] != pdu.OpSCSICommand {
+		t.Errorf("Received saw %v", seen)
+	}
 }

@@ -33,6 +33,7 @@ type result struct {
 	data   []byte // aliases LUN memory or a scratch buffer
 	zero   int    // for a null LUN: this many zero bytes instead of data
 	lun    *lun   // set when data aliases LUN memory
+	sense  []byte // when not nil, the sense data to send instead of key and asc
 }
 
 func (r *result) length() int {
@@ -307,7 +308,14 @@ func (p *Peer) queueStatus(tk *task, r *result, resid uint32, over, under, flush
 	*rsp = pdu.SCSIResponse{ITT: tk.cmd.Req.ITT, Status: uint8(r.status), Response: pdu.RespCommandCompleted,
 		Overflow: over, Underflow: under, ResidualCount: resid}
 	var data []byte
-	if r.status == scsi.StatusCheckCondition {
+	switch {
+	case r.sense != nil:
+		if len(r.sense) > 0 {
+			data = make([]byte, 2+len(r.sense))
+			data[0], data[1] = byte(len(r.sense)>>8), byte(len(r.sense))
+			copy(data[2:], r.sense)
+		}
+	case r.status == scsi.StatusCheckCondition:
 		data = p.senseBf[:]
 		data[0], data[1] = 0, senseLen
 		putSense(data[2:], r.key, r.asc)

@@ -62,6 +62,17 @@ func (p *Peer) fullFeature() error {
 		if err != nil {
 			return err
 		}
+		if hook := p.t.cfg.Hooks.Received; hook != nil {
+			switch hook(p, h) {
+			case Handled:
+				if err := p.c.DiscardData(); err != nil {
+					return err
+				}
+				continue
+			case Close:
+				return ErrClosedByHook
+			}
+		}
 		m, err := p.dec.Decode(h)
 		if err != nil || h.Opcode().FromTarget() {
 			p.t.violate("full feature phase: opcode %#x from the initiator", uint8(h.Opcode()))

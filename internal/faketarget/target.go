@@ -93,8 +93,8 @@ func New(cfg Config) (*Target, error) {
 		if l.BlockSize == 0 {
 			l.BlockSize = 512
 		}
-		if l.BlockSize != 512 && l.BlockSize != 4096 {
-			return nil, fmt.Errorf("faketarget: LUN %d: block size %d, want 512 or 4096", l.Number, l.BlockSize)
+		if l.BlockSize < 512 || l.BlockSize > 65536 || l.BlockSize&(l.BlockSize-1) != 0 {
+			return nil, fmt.Errorf("faketarget: LUN %d: block size %d, want a power of two from 512 to 65536", l.Number, l.BlockSize)
 		}
 		if seen[l.Number] {
 			return nil, fmt.Errorf("faketarget: LUN %d configured twice", l.Number)

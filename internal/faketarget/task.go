@@ -35,6 +35,16 @@ func (c *Command) Respond(status scsi.Status, sense []byte) error {
 	return c.Peer.Status(c.Req.ITT, status, sense)
 }
 
+// Fail makes the command end with status and sense (nil for none) instead
+// of its normal outcome, for a hook that then returns Proceed: the target
+// still runs the data transfer (a WRITE's data is asked for with R2Ts as
+// usual, and discarded), sends no READ data, and sends the status when the
+// transfer is over. Unlike Respond, nothing arrives after the status. Call
+// it during the hook only.
+func (c *Command) Fail(status scsi.Status, sense []byte) {
+	c.t.fail = &result{status: status, sense: append([]byte{}, sense...)}
+}
+
 // Reject sends a Reject with reason about the command and forgets the task.
 func (c *Command) Reject(reason uint8) error {
 	c.Done()
@@ -69,6 +79,7 @@ type task struct {
 	lun    *lun
 	lunIdx int
 	hooked bool
+	fail   *result // set by Command.Fail
 
 	// Write state.
 	write      bool

@@ -73,7 +73,12 @@ func (p *Peer) handleCommand(h *pdu.BHS, ahs []byte, m *pdu.SCSICommand) error {
 			return err
 		}
 	}
-	r := p.execute(tk, p.scratch[:0], true)
+	var r result
+	if tk.fail != nil {
+		r = *tk.fail
+	} else {
+		r = p.execute(tk, p.scratch[:0], true)
+	}
 	err := p.sendResult(tk, &r)
 	p.removeTask(tk)
 	return err
@@ -88,6 +93,10 @@ func (p *Peer) startWrite(tk *task, imm []byte) error {
 	tk.write = true
 	tk.edtl = req.ExpectedDataTransferLength
 	switch op := scsi.OpCode(tk.cmd.CDB[0]); {
+	case tk.fail != nil:
+		// Take the data the initiator means to send, store none of it.
+		tk.res = *tk.fail
+		tk.need = tk.edtl
 	case op != scsi.OpWrite10 && op != scsi.OpWrite16:
 		tk.res = p.execute(tk, p.scratch[:0], true)
 		if tk.res.status == scsi.StatusGood {
