@@ -21,6 +21,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/iscsi-go/iscsi/auth"
+	"github.com/iscsi-go/iscsi/iscsiurl"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -45,6 +47,9 @@ const (
 	// DebugLevel: -d/--debug takes an optional level: -d, -d N, -dN,
 	// -d=N, --debug, --debug=N (iscsi-inq).
 	DebugLevel
+	// DebugLong: --debug only, for tools whose -d means something else
+	// (libiscsi's iscsi-dd has -d/--dst).
+	DebugLong
 )
 
 // Tool is one run of a command-line tool.
@@ -99,6 +104,8 @@ func New(name, initiator string, debug DebugKind, helpText, usageText string, st
 	case DebugLevel:
 		f.IntVarP(&t.Debug, "debug", "d", 0, "debug level (0 = disabled)")
 		f.Lookup("debug").NoOptDefVal = "1"
+	case DebugLong:
+		f.BoolVar(&t.debugSwitch, "debug", false, "print a trace of the PDUs exchanged")
 	}
 	return t
 }
@@ -252,3 +259,17 @@ const HostHelp = `<host> is either of:
 CHAP credentials: LIBISCSI_CHAP_USERNAME and LIBISCSI_CHAP_PASSWORD keep the
 password out of the command line.
 `
+
+// DisplayURL returns rawURL for display: the credentials of the
+// environment left out and every password dropped (the user name stays),
+// e.g. "iscsi://alice@127.0.0.1:3260/iqn.x/1". A URL that does not parse is
+// returned as "<unparsable URL>", never as given (it may hold a password).
+func DisplayURL(rawURL string) string {
+	u, err := iscsiurl.Parser{}.Parse(rawURL)
+	if err != nil {
+		return "<unparsable URL>"
+	}
+	u.Password = auth.Secret{}
+	u.TargetPassword = auth.Secret{}
+	return u.String()
+}

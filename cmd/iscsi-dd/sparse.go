@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"sort"
+
+	"github.com/iscsi-go/iscsi/internal/cli"
+	"github.com/iscsi-go/iscsi/scsi"
+	"github.com/iscsi-go/iscsi/session"
+)
+
+// provisioning is what a LUN offers for sparse copies: GET LBA STATUS to
+// skip deallocated extents when reading, UNMAP to deallocate runs of zeros
+// when writing.
+type provisioning struct {
+	status bool // GET LBA STATUS works (LBPME)
+	unmap  bool // UNMAP deallocates and deallocated blocks read as zeros
+	// Block Limits of UNMAP: blocks per command and descriptors per
+	// command.
+	maxUnmap, maxDesc uint32
+
+	// The last GET LBA STATUS answer, sorted by LBA.
+	extents []lbaExtent
+}
+
+// probeProvisioning asks the LUN what it supports: READ CAPACITY(16) LBPME
+// and LBPRZ, VPD page 0xb2 LBPU, VPD page 0xb0 UNMAP limits. Anything that
+// fails means "not supported"; a sparse copy then reads and writes all.
+func probeProvisioning(ctx context.Context, s *session.Session, g session.Geometry) *provisioning {
+	p := &provisioning{}
+	if !haveLUNSparse {
+		return p
+	}
+	data, err := cli.In(ctx, s, s.LUN(), scsi.ReadCapacity16(32), 32)
+	if err != nil {
+		return p
+	}
+	c, err := scsi.ParseReadCapacity16(data)
+	if err != nil || !c.LBPME {
+		return p
+	}
+	p.status = true
+	if !c.LBPRZ {
+		// Deallocated blocks would not read as zeros: UNMAP cannot stand
+		// in for writing zeros.
+		return p
+	}
+	data, err = cli.In(ctx, s, s.LUN(), scsi.InquiryVPD(scsi.VPDLogicalBlockProvisioning, 64), 64)
+	if err != nil {
+		return p
+	}
+	lbp, err := scsi.ParseLogicalBlockProvisioning(data)
+	if err != nil || !lbp.LBPU {
+		return p
+	}
+	data, err = cli.In(ctx, s, s.LUN(), scsi.InquiryVPD(scsi.VPDBlockLimits, 64), 64)
+	if err != nil {
+		return p
+	}
+	bl, err := scsi.ParseBlockLimits(data)
+	if err != nil || bl.MaxUnmapLBACount == 0 || bl.MaxUnmapDescriptorCount == 0 {
+		return p
+	}
+	p.unmap = true
+	p.maxUnmap = bl.MaxUnmapLBACount
+	p.maxDesc = min(bl.MaxUnmapDescriptorCount, maxUnmapDescriptors)
+	return p
+}
+
+// maxUnmapDescriptors bounds one UNMAP parameter list (16 bytes each).
+const maxUnmapDescriptors = 256
+
+// lbaStatusAlloc is the allocation length of GET LBA STATUS: room for 255
+// extents.
+const lbaStatusAlloc = 8 + 255*16
+
+// extent reports the provisioning of the bytes at off: zero when the LUN
+// says they are deallocated (or anchored: both read back per LBPRZ), and
+// where the run ends.
+func (p *provisioning) extent(ctx context.Context, s *session.Session, g session.Geometry, off int64) (bool, int64, error) {
+	bs := int64(g.BlockSize)
+	lba := uint64(off / bs)
+	if x, ok := p.lookup(lba); ok {
+		return x.status != lbaMapped, int64(x.lba+uint64(x.blocks)) * bs, nil
+	}
+	data, err := cli.In(ctx, s, s.LUN(), getLBAStatusCDB(lba, lbaStatusAlloc), lbaStatusAlloc)
+	if err != nil {
+		var se *scsi.StatusError
+		if errors.As(err, &se) {
+			// ILLEGAL REQUEST and friends: the LUN does not do it after
+			// all. Read everything.
+			p.status = false
+			return false, 0, nil
+		}
+		return false, 0, cli.CommandError(s.LUN(), "GET LBA STATUS", err)
+	}
+	xs, err := parseLBAStatus(data)
+	if err != nil {
+		return false, 0, cli.CommandError(s.LUN(), "GET LBA STATUS", err)
+	}
+	sort.Slice(xs, func(i, j int) bool { return xs[i].lba < xs[j].lba })
+	p.extents = xs
+	if x, ok := p.lookup(lba); ok {
+		return x.status != lbaMapped, int64(x.lba+uint64(x.blocks)) * bs, nil
+	}
+	return false, 0, nil
+}
+
+func (p *provisioning) lookup(lba uint64) (lbaExtent, bool) {
+	i := sort.Search(len(p.extents), func(i int) bool {
+		x := p.extents[i]
+		return x.lba+uint64(x.blocks) > lba
+	})
+	if i < len(p.extents) && p.extents[i].lba <= lba && p.extents[i].blocks > 0 {
+		return p.extents[i], true
+	}
+	return lbaExtent{}, false
+}
+
+// discard deallocates the whole blocks of [off, off+n) with UNMAP, within
+// the Block Limits, and returns the bytes from off it covered (0 when off
+// is not on a block boundary or n is less than a block).
+func (p *provisioning) discard(ctx context.Context, s *session.Session, g session.Geometry, off, n int64) (int64, error) {
+	bs := int64(g.BlockSize)
+	if off%bs != 0 || n < bs {
+		return 0, nil
+	}
+	lba := uint64(off / bs)
+	blocks := uint64(n / bs)
+	end := lba + blocks
+	for lba < end {
+		var ds []unmapDescriptor
+		for lba < end && len(ds) < int(p.maxDesc) {
+			k := min(end-lba, uint64(p.maxUnmap))
+			ds = append(ds, unmapDescriptor{lba: lba, blocks: uint32(k)})
+			lba += k
+		}
+		if err := unmap(ctx, s, ds); err != nil {
+			return 0, cli.CommandError(s.LUN(), "UNMAP", err)
+		}
+	}
+	return int64(blocks) * bs, nil
+}
