@@ -281,3 +281,61 @@ func FuzzParseModeSense6(f *testing.F) {
 		_ = m.WriteProtected() || m.DPOFUA()
 	})
 }
+
+func FuzzParseLBAStatus(f *testing.F) {
+	addSeeds(f, lbaStatusData, lbaStatusData[:30], []byte{0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 8, 3, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := ParseLBAStatus(b)
+		if err != nil {
+			if errors.Is(err, ErrShortData) != (len(b) < 8) || (!errors.Is(err, ErrShortData) && !errors.Is(err, ErrMalformed)) {
+				t.Fatalf("unexpected error %v for %d bytes", err, len(b))
+			}
+			return
+		}
+		if 8+16*len(l.Descriptors) > len(b) || int64(8+16*len(l.Descriptors)) > l.FullLength() {
+			t.Fatalf("%d descriptors from %d bytes, full length %d", len(l.Descriptors), len(b), l.FullLength())
+		}
+		for i, d := range l.Descriptors {
+			if d.LBA != beUint64(b[8+16*i:]) || d.Status > 15 {
+				t.Fatalf("descriptor %d: %+v", i, d)
+			}
+			_ = d.Status.String()
+		}
+	})
+}
+
+func FuzzParseUnmapParameters(f *testing.F) {
+	p, _ := AppendUnmapParameters(nil, []UnmapDescriptor{{1, 2}, {1 << 50, 1 << 31}})
+	addSeeds(f, p, p[:20], []byte{0, 6, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := ParseUnmapParameters(b)
+		if err != nil {
+			if !errors.Is(err, ErrShortData) && !errors.Is(err, ErrMalformed) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		enc, err := AppendUnmapParameters(nil, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The re-encoding matches the descriptors and the block
+		// descriptor data length (reserved bytes aside).
+		if !bytes.Equal(enc[2:4], b[2:4]) {
+			t.Fatalf("block descriptor data length % x, re-encoded % x", b[2:4], enc[2:4])
+		}
+		for i := range d {
+			if !bytes.Equal(enc[8+16*i:20+16*i], b[8+16*i:20+16*i]) {
+				t.Fatalf("descriptor %d re-encodes differently", i)
+			}
+		}
+	})
+}
+
+func beUint64(b []byte) uint64 {
+	var v uint64
+	for _, x := range b[:8] {
+		v = v<<8 | uint64(x)
+	}
+	return v
+}
