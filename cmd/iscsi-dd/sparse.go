@@ -21,7 +21,7 @@ type provisioning struct {
 	maxUnmap, maxDesc uint32
 
 	// The last GET LBA STATUS answer, sorted by LBA.
-	extents []lbaExtent
+	extents []scsi.LBAStatusDescriptor
 }
 
 // probeProvisioning asks the LUN what it supports: READ CAPACITY(16) LBPME
@@ -29,9 +29,6 @@ type provisioning struct {
 // fails means "not supported"; a sparse copy then reads and writes all.
 func probeProvisioning(ctx context.Context, s *session.Session, g session.Geometry) *provisioning {
 	p := &provisioning{}
-	if !haveLUNSparse {
-		return p
-	}
 	data, err := cli.In(ctx, s, s.LUN(), scsi.ReadCapacity16(32), 32)
 	if err != nil {
 		return p
@@ -69,7 +66,7 @@ func probeProvisioning(ctx context.Context, s *session.Session, g session.Geomet
 }
 
 // maxUnmapDescriptors bounds one UNMAP parameter list (16 bytes each).
-const maxUnmapDescriptors = 256
+const maxUnmapDescriptors = 256 // < scsi.MaxUnmapDescriptors
 
 // lbaStatusAlloc is the allocation length of GET LBA STATUS: room for 255
 // extents.
@@ -82,9 +79,9 @@ func (p *provisioning) extent(ctx context.Context, s *session.Session, g session
 	bs := int64(g.BlockSize)
 	lba := uint64(off / bs)
 	if x, ok := p.lookup(lba); ok {
-		return x.status != lbaMapped, int64(x.lba+uint64(x.blocks)) * bs, nil
+		return readsZero(x.Status), int64(x.LBA+uint64(x.Blocks)) * bs, nil
 	}
-	data, err := cli.In(ctx, s, s.LUN(), getLBAStatusCDB(lba, lbaStatusAlloc), lbaStatusAlloc)
+	data, err := cli.In(ctx, s, s.LUN(), scsi.GetLBAStatus(lba, lbaStatusAlloc), lbaStatusAlloc)
 	if err != nil {
 		var se *scsi.StatusError
 		if errors.As(err, &se) {
@@ -95,27 +92,28 @@ func (p *provisioning) extent(ctx context.Context, s *session.Session, g session
 		}
 		return false, 0, cli.CommandError(s.LUN(), "GET LBA STATUS", err)
 	}
-	xs, err := parseLBAStatus(data)
+	st, err := scsi.ParseLBAStatus(data)
 	if err != nil {
 		return false, 0, cli.CommandError(s.LUN(), "GET LBA STATUS", err)
 	}
-	sort.Slice(xs, func(i, j int) bool { return xs[i].lba < xs[j].lba })
+	xs := st.Descriptors
+	sort.Slice(xs, func(i, j int) bool { return xs[i].LBA < xs[j].LBA })
 	p.extents = xs
 	if x, ok := p.lookup(lba); ok {
-		return x.status != lbaMapped, int64(x.lba+uint64(x.blocks)) * bs, nil
+		return readsZero(x.Status), int64(x.LBA+uint64(x.Blocks)) * bs, nil
 	}
 	return false, 0, nil
 }
 
-func (p *provisioning) lookup(lba uint64) (lbaExtent, bool) {
+func (p *provisioning) lookup(lba uint64) (scsi.LBAStatusDescriptor, bool) {
 	i := sort.Search(len(p.extents), func(i int) bool {
 		x := p.extents[i]
-		return x.lba+uint64(x.blocks) > lba
+		return x.LBA+uint64(x.Blocks) > lba
 	})
-	if i < len(p.extents) && p.extents[i].lba <= lba && p.extents[i].blocks > 0 {
+	if i < len(p.extents) && p.extents[i].LBA <= lba && p.extents[i].Blocks > 0 {
 		return p.extents[i], true
 	}
-	return lbaExtent{}, false
+	return scsi.LBAStatusDescriptor{}, false
 }
 
 // discard deallocates the whole blocks of [off, off+n) with UNMAP, within
@@ -130,10 +128,10 @@ func (p *provisioning) discard(ctx context.Context, s *session.Session, g sessio
 	blocks := uint64(n / bs)
 	end := lba + blocks
 	for lba < end {
-		var ds []unmapDescriptor
+		var ds []scsi.UnmapDescriptor
 		for lba < end && len(ds) < int(p.maxDesc) {
 			k := min(end-lba, uint64(p.maxUnmap))
-			ds = append(ds, unmapDescriptor{lba: lba, blocks: uint32(k)})
+			ds = append(ds, scsi.UnmapDescriptor{LBA: lba, Blocks: uint32(k)})
 			lba += k
 		}
 		if err := unmap(ctx, s, ds); err != nil {
