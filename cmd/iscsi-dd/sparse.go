@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"math"
 	"sort"
 
 	"github.com/iscsi-go/iscsi/internal/cli"
@@ -127,12 +128,20 @@ func (p *provisioning) discard(ctx context.Context, s *session.Session, g sessio
 	lba := uint64(off / bs)
 	blocks := uint64(n / bs)
 	end := lba + blocks
+	// MAXIMUM UNMAP LBA COUNT bounds the blocks of one command (all its
+	// descriptors); 0xffffffff means no limit.
+	perCmd := uint64(p.maxUnmap)
+	if p.maxUnmap == math.MaxUint32 {
+		perCmd = math.MaxUint64
+	}
 	for lba < end {
 		var ds []scsi.UnmapDescriptor
-		for lba < end && len(ds) < int(p.maxDesc) {
-			k := min(end-lba, uint64(p.maxUnmap))
+		budget := perCmd
+		for lba < end && budget > 0 && len(ds) < int(p.maxDesc) {
+			k := min(end-lba, budget, math.MaxUint32)
 			ds = append(ds, scsi.UnmapDescriptor{LBA: lba, Blocks: uint32(k)})
 			lba += k
+			budget -= k
 		}
 		if err := unmap(ctx, s, ds); err != nil {
 			return 0, cli.CommandError(s.LUN(), "UNMAP", err)
