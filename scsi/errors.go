@@ -13,8 +13,8 @@ var (
 	// ErrSenseFormat: sense data with a response code other than
 	// 0x70-0x73.
 	ErrSenseFormat = errors.New("scsi: unknown sense data format")
-	// ErrWrongPage: a VPD page parser was given another page.
-	ErrWrongPage = errors.New("scsi: wrong VPD page")
+	// ErrWrongPage: a VPD or mode page parser was given another page.
+	ErrWrongPage = errors.New("scsi: wrong page")
 	// ErrMalformed: a length field inside the data points beyond it.
 	ErrMalformed = errors.New("scsi: malformed data")
 	// ErrLUNRange: a LUN number that no single-level SAM address method

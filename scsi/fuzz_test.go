@@ -279,6 +279,73 @@ func FuzzParseModeSense6(f *testing.F) {
 			t.Fatalf("decoded %d bytes from %d (full %d)", total, len(b), m.FullLength())
 		}
 		_ = m.WriteProtected() || m.DPOFUA()
+		checkModeBody(t, b[4:], m.BlockDescriptors, m.Pages, false)
+	})
+}
+
+// checkModeBody re-encodes the pages and compares them with the bytes
+// they came from, and runs the page and block descriptor parsers.
+func checkModeBody(t *testing.T, body, bd []byte, pages []ModePage, longLBA bool) {
+	t.Helper()
+	if !bytes.Equal(body[:len(bd)], bd) {
+		t.Fatal("block descriptors differ from the data")
+	}
+	if d, err := ParseBlockDescriptors(bd, longLBA); err == nil {
+		var enc []byte
+		for _, x := range d {
+			enc, _ = appendBlockDescriptor(enc, x, longLBA)
+		}
+		if len(enc) != len(bd) {
+			t.Fatalf("%d block descriptors re-encode to %d bytes, had %d", len(d), len(enc), len(bd))
+		}
+	} else if !errors.Is(err, ErrMalformed) {
+		t.Fatal(err)
+	}
+	rest := body[len(bd):]
+	for _, p := range pages {
+		enc, err := p.AppendTo(nil)
+		if err != nil || !bytes.Equal(enc, rest[:len(enc)]) {
+			t.Fatalf("page %+v re-encodes to % x, %v", p, enc, err)
+		}
+		rest = rest[len(enc):]
+		switch p.Code {
+		case ModePageCaching:
+			if c, err := ParseCachingPage(p); err == nil {
+				back, err := ParseCachingPage(c.ModePage())
+				back.PS = c.PS
+				if err != nil || back != c {
+					t.Fatalf("caching page round trip: %+v, %v", back, err)
+				}
+			}
+		case ModePageControl:
+			if c, err := ParseControlPage(p); err == nil {
+				back, err := ParseControlPage(c.ModePage())
+				back.PS = c.PS
+				if err != nil || back != c {
+					t.Fatalf("control page round trip: %+v, %v", back, err)
+				}
+			}
+		}
+	}
+}
+
+func FuzzParseModeSense10(f *testing.F) {
+	addSeeds(f, tgtdModeSense10(), tgtdModeSense10()[:30], []byte{0, 12, 0, 0, 0, 0, 0, 0, 0x4a, 0x01, 0x00, 2, 1, 2})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseModeSense10(b)
+		if err != nil {
+			if errors.Is(err, ErrShortData) != (len(b) < 8) || (!errors.Is(err, ErrShortData) && !errors.Is(err, ErrMalformed)) {
+				t.Fatalf("unexpected error %v for %d bytes", err, len(b))
+			}
+			return
+		}
+		if m.Truncated != (len(b) < m.FullLength()) {
+			t.Fatalf("Truncated %v, %d of %d bytes", m.Truncated, len(b), m.FullLength())
+		}
+		if len(b) >= 8 && 8+len(m.BlockDescriptors) <= len(b) {
+			checkModeBody(t, b[8:], m.BlockDescriptors, m.Pages, m.LongLBA)
+		}
+		_ = m.WriteProtected() || m.DPOFUA()
 	})
 }
 
