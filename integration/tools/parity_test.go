@@ -133,6 +133,17 @@ var allowlist = []allowance{
 		ours:   maskBinaryDesignators,
 	},
 	{
+		name: "iscsi-swp -s with a bad value",
+		reason: "libiscsi's iscsi-swp ignores a --swp value other than on, ON, off, OFF: it prints the bit " +
+			"and exits 0, so a typo passes for success. We say the value is invalid, print nothing on " +
+			"standard output and exit 10.",
+		applies: func(tool string, args []string) bool {
+			return tool == "iscsi-swp" && slices.ContainsFunc(args, func(a string) bool { return a == "bogus" || a == "--swp=On" })
+		},
+		theirs: func(string) string { return "" },
+		exit:   &[2]int{0, 10},
+	},
+	{
 		name: "unknown option",
 		reason: "libiscsi's iscsi-inq treats an unknown option as --help and exits 0, so a script with a " +
 			"typo sees success and no output; libiscsi 1.19's iscsi-ls ignores it and runs. We say which " +
@@ -151,6 +162,10 @@ type parityCase struct {
 	tool string
 	args []string
 	env  []string
+	// oursArgs, when set, are the arguments of our tool (the same
+	// question about another LUN in the same state, for tools that
+	// change a LUN).
+	oursArgs []string
 }
 
 // compare runs libiscsi's tool and ours and fails t on any difference the
@@ -168,7 +183,11 @@ func compare(t *testing.T, c parityCase) {
 		}
 	}
 	theirs := tgtd.RunTool(t, c.env, c.tool, theirArgs...)
-	mine := tgtd.RunTool(t, c.env, ours(c.tool), c.args...)
+	ourArgs := c.args
+	if c.oursArgs != nil {
+		ourArgs = c.oursArgs
+	}
+	mine := tgtd.RunTool(t, c.env, ours(c.tool), ourArgs...)
 	assertNoSecret(t, mine)
 
 	tOut, oOut := theirs.Stdout, mine.Stdout
