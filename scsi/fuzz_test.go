@@ -406,3 +406,69 @@ func beUint64(b []byte) uint64 {
 	}
 	return v
 }
+
+// FuzzParsePRIn runs the four PERSISTENT RESERVE IN parsers on the same
+// bytes.
+func FuzzParsePRIn(f *testing.F) {
+	addSeeds(f, prFullStatus(), prFullStatus()[:40],
+		[]byte{0, 0, 0, 7, 0, 0, 0, 16, 1, 2, 3, 4, 5, 6, 7, 8, 0xa, 0xb, 0xc, 0xd, 0xe, 0xf, 0x10, 0x11},
+		[]byte{0, 0, 0, 9, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0xab, 0xcd, 0, 0, 0, 0, 0, 0x05, 0, 0},
+		[]byte{0, 8, 0x00, 0x80, 0xea, 0x01, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		okErr := func(err error, need int) {
+			t.Helper()
+			if err != nil && (errors.Is(err, ErrShortData) != (len(b) < need) || !errors.Is(err, ErrShortData) && !errors.Is(err, ErrMalformed)) {
+				t.Fatalf("unexpected error %v for %d bytes", err, len(b))
+			}
+		}
+		k, err := ParsePRKeys(b)
+		okErr(err, 8)
+		if err == nil && (int64(8+8*len(k.Keys)) > k.FullLength() || 8+8*len(k.Keys) > len(b)) {
+			t.Fatalf("%d keys from %d bytes", len(k.Keys), len(b))
+		}
+		r, err := ParsePRReservation(b)
+		okErr(err, 8)
+		if r.Reserved && len(b) < 24 {
+			t.Fatalf("reservation from %d bytes", len(b))
+		}
+		c, err := ParsePRCapabilities(b)
+		okErr(err, 6)
+		_ = c.Supports(PRType(len(b) % 10))
+		fs, err := ParsePRFullStatus(b)
+		okErr(err, 8)
+		n := 8
+		for _, d := range fs.Descriptors {
+			n += 24 + len(d.TransportID.Raw)
+			name, isid, ok := d.TransportID.ISCSIName()
+			if ok && len(name)+len(isid) > len(d.TransportID.Raw) {
+				t.Fatalf("name %q longer than its transport ID", name)
+			}
+			_ = d.Type.String()
+		}
+		if n > len(b) {
+			t.Fatalf("descriptors cover %d of %d bytes", n, len(b))
+		}
+	})
+}
+
+func FuzzParsePROutParameters(f *testing.F) {
+	addSeeds(f, AppendPROutParameters(nil, PROutParameters{Key: 1, ServiceActionKey: 2, APTPL: true}),
+		AppendPROutParameters(nil, PROutParameters{SpecIPT: true, TransportIDs: AppendISCSITransportID(nil, "iqn.x:y", "23d000000001")}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := ParsePROutParameters(b)
+		if err != nil {
+			if !errors.Is(err, ErrShortData) && !errors.Is(err, ErrMalformed) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		enc := AppendPROutParameters(nil, p)
+		// Equal but for the obsolete and reserved bytes and bits.
+		if !bytes.Equal(enc[:16], b[:16]) || enc[20] != b[20]&0x0d || !bytes.Equal(enc[24:], b[24:len(enc)]) {
+			t.Fatalf("re-encodes to % x", enc)
+		}
+		if p.SpecIPT {
+			_, _, _ = parseTransportID(p.TransportIDs).ISCSIName()
+		}
+	})
+}
