@@ -224,3 +224,10 @@ func TestDD(t *testing.T) {
 		})
 	}
 }
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
