@@ -16,7 +16,7 @@ import (
 // binDir holds our tools, built once for the whole package.
 var binDir string
 
-var toolNames = []string{"iscsi-ls", "iscsi-inq", "iscsi-readcapacity16", "iscsi-dd", "iscsi-md5sum", "iscsi-discard", "iscsi-swp", "iscsi-pr"}
+var toolNames = []string{"iscsi-ls", "iscsi-inq", "iscsi-readcapacity16", "iscsi-dd", "iscsi-md5sum", "iscsi-discard", "iscsi-swp", "iscsi-pr", "iscsi-rtpg"}
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
