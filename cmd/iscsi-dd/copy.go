@@ -216,13 +216,13 @@ func (c *copier) dispatch(ctx context.Context, pool chan []byte, jobs chan<- job
 			select {
 			case j.buf = <-pool:
 			case <-ctx.Done():
-				return nil
+				return ctx.Err()
 			}
 		}
 		select {
 		case jobs <- j:
 		case <-ctx.Done():
-			return nil
+			return ctx.Err()
 		}
 		seq++
 		off += j.n
