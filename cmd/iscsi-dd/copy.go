@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -268,14 +269,14 @@ func (c *copier) do(ctx context.Context, j job) result {
 	return r
 }
 
+// allZero compares b with the zeros buffer (bytes.Equal is vectorised).
 func allZero(b []byte) bool {
-	for len(b) >= 8 && b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] == 0 {
-		b = b[8:]
-	}
-	for _, x := range b {
-		if x != 0 {
+	for len(b) > 0 {
+		n := min(len(b), len(zeros))
+		if !bytes.Equal(b[:n], zeros[:n]) {
 			return false
 		}
+		b = b[n:]
 	}
 	return true
 }

@@ -212,3 +212,25 @@ func TestCopyErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestAllZero(t *testing.T) {
+	b := make([]byte, 3<<20+5)
+	if !allZero(b) || !allZero(nil) {
+		t.Fatal("zeros not seen as zeros")
+	}
+	for _, i := range []int{0, 7, 1 << 20, 3<<20 + 4} {
+		b[i] = 1
+		if allZero(b) {
+			t.Errorf("a 1 at %d not seen", i)
+		}
+		b[i] = 0
+	}
+}
+
+func BenchmarkAllZero(b *testing.B) {
+	buf := make([]byte, 1<<20)
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		allZero(buf)
+	}
+}
