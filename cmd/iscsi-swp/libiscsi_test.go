@@ -3,6 +3,8 @@ package main
 import (
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/iscsi-go/iscsi/scsi"
 )
 
@@ -25,3 +27,5 @@ func TestLibiscsiStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
