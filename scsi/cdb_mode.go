@@ -15,7 +15,7 @@ const (
 // page without sub-pages; with 0xff, every page and sub-page).
 const ModePageAll = 0x3f
 
-// ModeSense6 builds MODE SENSE(6) (SPC-4 6.11). dbd disables block
+// ModeSense6 builds MODE SENSE(6) (SPC-4). dbd disables block
 // descriptors; page is 6 bits, pc 2 bits.
 func ModeSense6(dbd bool, pc PageControl, page, subpage, allocLen uint8) CDB {
 	c := newCDB(OpModeSense6, 6)
@@ -26,7 +26,7 @@ func ModeSense6(dbd bool, pc PageControl, page, subpage, allocLen uint8) CDB {
 	return c
 }
 
-// ModeSense10 builds MODE SENSE(10) (SPC-4 6.12). llbaa lets the device
+// ModeSense10 builds MODE SENSE(10) (SPC-4). llbaa lets the device
 // return 16-byte (long LBA) block descriptors; dbd disables block
 // descriptors.
 func ModeSense10(llbaa, dbd bool, pc PageControl, page, subpage uint8, allocLen uint16) CDB {
@@ -39,7 +39,7 @@ func ModeSense10(llbaa, dbd bool, pc PageControl, page, subpage uint8, allocLen 
 	return c
 }
 
-// ModeSelect6 builds MODE SELECT(6) (SPC-4 6.9). pf (page format) says the
+// ModeSelect6 builds MODE SELECT(6) (SPC-4). pf (page format) says the
 // pages follow SPC's format, as every modern device expects; sp saves the
 // pages across power cycles. paramLen is the length of the parameter list
 // (AppendModeSelect6).
@@ -51,7 +51,7 @@ func ModeSelect6(pf, sp bool, paramLen uint8) CDB {
 	return c
 }
 
-// ModeSelect10 builds MODE SELECT(10) (SPC-4 6.10); see ModeSelect6. The
+// ModeSelect10 builds MODE SELECT(10) (SPC-4); see ModeSelect6. The
 // parameter list is AppendModeSelect10's.
 func ModeSelect10(pf, sp bool, paramLen uint16) CDB {
 	c := newCDB(OpModeSelect10, 10)

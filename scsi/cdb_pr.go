@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// PRInAction is the SERVICE ACTION of PERSISTENT RESERVE IN (SPC-4 6.15).
+// PRInAction is the SERVICE ACTION of PERSISTENT RESERVE IN (SPC-4).
 type PRInAction uint8
 
 // PERSISTENT RESERVE IN service actions.
@@ -16,7 +16,7 @@ const (
 	PRReadFullStatus     PRInAction = 3 // registrations with their I_T nexus: ParsePRFullStatus
 )
 
-// PersistentReserveIn builds PERSISTENT RESERVE IN (SPC-4 6.15).
+// PersistentReserveIn builds PERSISTENT RESERVE IN (SPC-4).
 func PersistentReserveIn(sa PRInAction, allocLen uint16) CDB {
 	c := newCDB(OpPersistentReserveIn, 10)
 	c.b[1] = byte(sa) & 0x1f
@@ -40,7 +40,7 @@ const (
 	PRRegisterAndMove   PROutAction = 7 // its parameter list is not PROutParameters'
 )
 
-// PRType is the TYPE of a persistent reservation (SPC-4 6.15.3.4).
+// PRType is the TYPE of a persistent reservation (SPC-4).
 type PRType uint8
 
 // Persistent reservation types.
@@ -74,7 +74,7 @@ func (t PRType) String() string {
 // parameter list, without transport IDs.
 const PROutParametersLen = 24
 
-// PersistentReserveOut builds PERSISTENT RESERVE OUT (SPC-4 6.16) with
+// PersistentReserveOut builds PERSISTENT RESERVE OUT (SPC-4) with
 // scope LU_SCOPE, the only scope SPC-4 defines. typ matters for
 // PRReserve, PRRelease, PRPreempt and PRPreemptAndAbort, and is 0
 // otherwise. paramLen is PROutParametersLen, or the length
@@ -88,7 +88,7 @@ func PersistentReserveOut(sa PROutAction, typ PRType, paramLen uint32) CDB {
 }
 
 // PROutParameters is the parameter list of PERSISTENT RESERVE OUT for
-// every service action but REGISTER AND MOVE (SPC-4 6.16.3).
+// every service action but REGISTER AND MOVE (SPC-4).
 type PROutParameters struct {
 	Key              uint64 // RESERVATION KEY: the caller's registered key
 	ServiceActionKey uint64 // SERVICE ACTION RESERVATION KEY: new key, or the key to preempt

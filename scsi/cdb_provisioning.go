@@ -9,7 +9,7 @@ import (
 // WRPROTECT field (bits 7-5, see WriteSameProtect) and the bits below.
 type WriteSameFlags uint8
 
-// WRITE SAME bits (SBC-3 5.42, 5.43; NDOB from SBC-4).
+// WRITE SAME bits (SBC-3, 5.43; NDOB from SBC-4).
 const (
 	// WriteSameAnchor (ANCHOR) with WriteSameUnmap anchors the blocks
 	// instead of deallocating them.
@@ -26,7 +26,7 @@ const (
 // WriteSameProtect returns the WRPROTECT field (0-7) as WriteSameFlags.
 func WriteSameProtect(p uint8) WriteSameFlags { return WriteSameFlags(p&7) << 5 }
 
-// WriteSame10 builds WRITE SAME(10) (SBC-3 5.42): one block of data
+// WriteSame10 builds WRITE SAME(10) (SBC-3): one block of data
 // written to blocks blocks from lba (0 blocks: to the end of the medium,
 // where the device allows it). group is the GROUP NUMBER (5 bits).
 func WriteSame10(lba uint32, blocks uint16, f WriteSameFlags, group uint8) CDB {
@@ -38,7 +38,7 @@ func WriteSame10(lba uint32, blocks uint16, f WriteSameFlags, group uint8) CDB {
 	return c
 }
 
-// WriteSame16 builds WRITE SAME(16) (SBC-3 5.43). With WriteSameNDOB the
+// WriteSame16 builds WRITE SAME(16) (SBC-3). With WriteSameNDOB the
 // command has no data-out buffer.
 func WriteSame16(lba uint64, blocks uint32, f WriteSameFlags, group uint8) CDB {
 	c := newCDB(OpWriteSame16, 16)
@@ -49,7 +49,7 @@ func WriteSame16(lba uint64, blocks uint32, f WriteSameFlags, group uint8) CDB {
 	return c
 }
 
-// Unmap builds UNMAP (SBC-3 5.28). paramLen is the length of the
+// Unmap builds UNMAP (SBC-3). paramLen is the length of the
 // parameter list that follows as data-out (UnmapParametersLen); anchor
 // asks for anchored instead of deallocated blocks. group is the GROUP
 // NUMBER (5 bits).
@@ -77,7 +77,7 @@ const MaxUnmapDescriptors = (1<<16 - 1 - 8) / 16
 // block descriptors: an 8-byte header and 16 bytes per descriptor.
 func UnmapParametersLen(n int) int { return 8 + 16*n }
 
-// AppendUnmapParameters appends the UNMAP parameter list (SBC-3 5.28.2)
+// AppendUnmapParameters appends the UNMAP parameter list (SBC-3)
 // of the descriptors d to dst and returns the extended slice. With a dst of
 // capacity UnmapParametersLen(len(d)) it does not allocate. More than
 // MaxUnmapDescriptors descriptors is an error wrapping ErrFieldRange.
@@ -120,7 +120,7 @@ func ParseUnmapParameters(b []byte) ([]UnmapDescriptor, error) {
 	return d, nil
 }
 
-// GetLBAStatus builds GET LBA STATUS (SBC-3 5.6), SERVICE ACTION IN(16)
+// GetLBAStatus builds GET LBA STATUS (SBC-3), SERVICE ACTION IN(16)
 // with service action 0x12: the provisioning status of the blocks from lba
 // on. The answer is an 8-byte header and 16 bytes per descriptor.
 func GetLBAStatus(lba uint64, allocLen uint32) CDB {
@@ -168,7 +168,7 @@ type LBAStatusDescriptor struct {
 	AdditionalStatus uint8              // ADDITIONAL STATUS (SBC-4)
 }
 
-// LBAStatus is the parameter data of GET LBA STATUS (SBC-3 5.6.2).
+// LBAStatus is the parameter data of GET LBA STATUS (SBC-3).
 type LBAStatus struct {
 	// ParameterDataLength is the PARAMETER DATA LENGTH field: the data
 	// is ParameterDataLength+4 bytes long (see FullLength).

@@ -32,20 +32,20 @@ type cdbCase struct {
 
 func TestProvisioningCDBs(t *testing.T) {
 	checkCDBs(t, []cdbCase{
-		// SBC-3 5.42: WRPROTECT byte 1 bits 7-5, ANCHOR bit 4, UNMAP
+		// SBC-3: WRPROTECT byte 1 bits 7-5, ANCHOR bit 4, UNMAP
 		// bit 3; LBA 2-5; GROUP NUMBER 6; NUMBER OF BLOCKS 7-8.
 		{"WRITE SAME(10)", WriteSame10(0x01020304, 0x0506, WriteSameUnmap, 3), []byte{0x41, 0x08, 1, 2, 3, 4, 3, 5, 6, 0}},
 		{"WRITE SAME(10) anchor", WriteSame10(1, 0, WriteSameAnchor|WriteSameUnmap, 0xff), []byte{0x41, 0x18, 0, 0, 0, 1, 0x1f, 0, 0, 0}},
 		{"WRITE SAME(10) NDOB dropped", WriteSame10(1, 1, WriteSameNDOB|WriteSameProtect(1), 0), []byte{0x41, 0x20, 0, 0, 0, 1, 0, 0, 1, 0}},
-		// SBC-3 5.43, SBC-4 NDOB bit 0; LBA 2-9; NUMBER OF
+		// SBC-3, SBC-4 NDOB bit 0; LBA 2-9; NUMBER OF
 		// BLOCKS 10-13; GROUP NUMBER 14.
 		{"WRITE SAME(16)", WriteSame16(0x0102030405060708, 0x090a0b0c, WriteSameUnmap|WriteSameNDOB, 1), []byte{0x93, 0x09, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 0}},
 		{"WRITE SAME(16) protect", WriteSame16(0, 0, WriteSameProtect(7), 0), []byte{0x93, 0xe0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
-		// SBC-3 5.28: ANCHOR byte 1 bit 0; GROUP 6; PARAMETER LIST
+		// SBC-3: ANCHOR byte 1 bit 0; GROUP 6; PARAMETER LIST
 		// LENGTH 7-8.
 		{"UNMAP", Unmap(false, 0, 24), []byte{0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0}},
 		{"UNMAP anchor", Unmap(true, 0x25, 0x1008), []byte{0x42, 1, 0, 0, 0, 0, 5, 0x10, 0x08, 0}},
-		// SBC-3 5.6: SERVICE ACTION 0x12; LBA 2-9; ALLOCATION
+		// SBC-3: SERVICE ACTION 0x12; LBA 2-9; ALLOCATION
 		// LENGTH 10-13.
 		{"GET LBA STATUS", GetLBAStatus(0x0102030405060708, 0x090a0b0c), []byte{0x9e, 0x12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0, 0}},
 	})
@@ -58,7 +58,7 @@ func TestUnmapParameters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// SBC-3 5.28.2: UNMAP DATA LENGTH 0-1 (n-1), BLOCK DESCRIPTOR
+	// SBC-3: UNMAP DATA LENGTH 0-1 (n-1), BLOCK DESCRIPTOR
 	// DATA LENGTH 2-3, reserved 4-7; descriptors of LBA 0-7,
 	// NUMBER OF BLOCKS 8-11, reserved 12-15.
 	want := []byte{0, 38, 0, 32, 0, 0, 0, 0,

@@ -55,3 +55,55 @@ func ReportLUNs(sel ReportSelect, allocLen uint32) CDB {
 	binary.BigEndian.PutUint32(c.b[6:10], allocLen)
 	return c
 }
+
+// Reserve6 builds RESERVE(6) (SPC-2; obsolete in SPC-4): reserve the
+// logical unit for this I_T nexus. Persistent reservations replace it.
+func Reserve6() CDB { return newCDB(OpReserve6, 6) }
+
+// Release6 builds RELEASE(6) (SPC-2; obsolete in SPC-4).
+func Release6() CDB { return newCDB(OpRelease6, 6) }
+
+// ReportSupportedOpCodes builds REPORT SUPPORTED OPERATION CODES (SPC-4),
+// MAINTENANCE IN service action 0x0c, with reporting options 000b: every
+// command the logical unit supports (ParseSupportedOpCodes). With rctd
+// each descriptor carries a command timeouts descriptor.
+func ReportSupportedOpCodes(rctd bool, allocLen uint32) CDB {
+	return rsoc(0, 0, 0, rctd, allocLen)
+}
+
+// ReportSupportedOpCode builds REPORT SUPPORTED OPERATION CODES with
+// reporting options 001b: one command without service actions
+// (ParseOneCommand).
+func ReportSupportedOpCode(op OpCode, rctd bool, allocLen uint32) CDB {
+	return rsoc(1, op, 0, rctd, allocLen)
+}
+
+// ReportSupportedServiceAction builds REPORT SUPPORTED OPERATION CODES
+// with reporting options 010b: one command with its service action
+// (ParseOneCommand).
+func ReportSupportedServiceAction(op OpCode, sa uint16, rctd bool, allocLen uint32) CDB {
+	return rsoc(2, op, sa, rctd, allocLen)
+}
+
+func rsoc(options uint8, op OpCode, sa uint16, rctd bool, allocLen uint32) CDB {
+	c := newCDB(OpMaintenanceIn, 12)
+	c.b[1] = ServiceActionReportSupportedOpCodes
+	c.b[2] = options & 0x07
+	c.setBit(2, 0x80, rctd)
+	c.b[3] = byte(op)
+	c.put16(4, sa)
+	c.put32(6, allocLen)
+	return c
+}
+
+// ReportTargetPortGroups builds REPORT TARGET PORT GROUPS (SPC-4),
+// MAINTENANCE IN service action 0x0a. extended asks for the extended
+// header format (PARAMETER DATA FORMAT 001b), which adds the implicit
+// transition time; ParseTargetPortGroups reads both.
+func ReportTargetPortGroups(extended bool, allocLen uint32) CDB {
+	c := newCDB(OpMaintenanceIn, 12)
+	c.b[1] = ServiceActionReportTargetPortGroups
+	c.setBit(1, 0x20, extended)
+	c.put32(6, allocLen)
+	return c
+}

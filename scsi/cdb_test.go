@@ -30,7 +30,8 @@ func TestCDBLayouts(t *testing.T) {
 		{"READ(10)", Read10(0x01020304, 0x0506, 0), []byte{0x28, 0, 1, 2, 3, 4, 0, 5, 6, 0}},
 		{"READ(10) FUA", Read10(7, 8, FUA), []byte{0x28, 0x08, 0, 0, 0, 7, 0, 0, 8, 0}},
 		{"READ(10) DPO|FUA", Read10(7, 8, DPO|FUA), []byte{0x28, 0x18, 0, 0, 0, 7, 0, 0, 8, 0}},
-		{"READ(10) stray flag bits dropped", Read10(7, 8, 0xff), []byte{0x28, 0x18, 0, 0, 0, 7, 0, 0, 8, 0}},
+		// Bits 2 and 0 are not READ(10)'s (RARC is SBC-4's): dropped.
+		{"READ(10) undefined bits dropped", Read10(7, 8, 0xff), []byte{0x28, 0xfa, 0, 0, 0, 7, 0, 0, 8, 0}},
 		{"WRITE(10)", Write10(0xfffffffe, 0xffff, DPO), []byte{0x2a, 0x10, 0xff, 0xff, 0xff, 0xfe, 0, 0xff, 0xff, 0}},
 		// SBC-3: LBA 2-9, TRANSFER LENGTH 10-13, GROUP 14.
 		{"READ(16)", Read16(0x0102030405060708, 0x090a0b0c, FUA), []byte{0x88, 0x08, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0, 0}},

@@ -9,6 +9,21 @@
 //	cdb := scsi.Read(lba, blocks, scsi.FUA)
 //	cmd.CDB = cdb.Array()
 //
+// There is a builder for every command libiscsi builds, in files by
+// family: READ, WRITE, VERIFY, WRITE AND VERIFY, ORWRITE, COMPARE AND
+// WRITE, WRITE ATOMIC, PRE-FETCH and SYNCHRONIZE CACHE (cdb_rw.go, whose
+// RWFlags carry DPO, FUA, the protection field and the group number);
+// UNMAP, WRITE SAME and GET LBA STATUS (cdb_provisioning.go); MODE SENSE
+// and MODE SELECT (cdb_mode.go, pages in modepage.go); PERSISTENT RESERVE
+// IN and OUT (cdb_pr.go, answers in pr.go); INQUIRY, REPORT LUNS, READ
+// CAPACITY, REPORT SUPPORTED OPERATION CODES, REPORT TARGET PORT GROUPS,
+// RESERVE and RELEASE (cdb_spc.go); START STOP UNIT, PREVENT ALLOW MEDIUM
+// REMOVAL, READ DEFECT DATA, SANITIZE and READ TOC (cdb_media.go);
+// EXTENDED COPY and RECEIVE COPY RESULTS (cdb_copy.go). NewCDB wraps the
+// bytes of any other command. Parameter lists that go out with a command
+// (UNMAP descriptors, MODE SELECT pages, PERSISTENT RESERVE OUT keys) are
+// appended to a caller's buffer by the Append functions.
+//
 // Parsers take the bytes a target returned and never panic. SPC lets a target
 // return less than the allocation length and lets an initiator ask for less
 // than the whole answer; a parser decodes what is present, sets Truncated when
@@ -28,5 +43,6 @@
 // (NewStatusError builds one from the status and the sense bytes). It
 // matches the sentinels of this package with errors.Is, by status
 // (ErrBusy), sense key (ErrUnitAttention) or additional sense code
-// (ErrMediumNotPresent).
+// (ErrMediumNotPresent). A COMPARE AND WRITE whose data did not match says
+// where through StatusError.MiscompareOffset.
 package scsi

@@ -142,7 +142,39 @@ var (
 	ErrPowerOnReset        = ascCond("scsi: POWER ON OR RESET OCCURRED", 0x2900, 0xff00)
 	ErrCapacityDataChanged = ascCond("scsi: CAPACITY DATA HAS CHANGED", ASCCapacityDataChanged, 0xffff)
 	ErrLUNsDataChanged     = ascCond("scsi: REPORTED LUNS DATA HAS CHANGED", ASCLUNsDataChanged, 0xffff)
+	// Errors in the parameter list of MODE SELECT, PERSISTENT RESERVE
+	// OUT, UNMAP and the like.
+	ErrInvalidFieldInParamList = ascCond("scsi: INVALID FIELD IN PARAMETER LIST", ASCInvalidFieldInParamList, 0xffff)
+	ErrParameterListLength     = ascCond("scsi: PARAMETER LIST LENGTH ERROR", ASCParameterListLengthError, 0xffff)
+	// ErrSpaceAllocationFailed: a thin-provisioned device ran out of
+	// space for a write (it also matches ErrWriteProtected).
+	ErrSpaceAllocationFailed = ascCond("scsi: SPACE ALLOCATION FAILED WRITE PROTECT", ASCSpaceAllocationFailed, 0xffff)
+	// ErrMiscompareDuringVerify is the failure of COMPARE AND WRITE (and
+	// of VERIFY and WRITE AND VERIFY with BYTCHK) whose data did not
+	// match; StatusError.MiscompareOffset tells where.
+	ErrMiscompareDuringVerify = ascCond("scsi: MISCOMPARE DURING VERIFY OPERATION", ASCMiscompareDuringVerify, 0xffff)
 )
+
+// MiscompareOffset returns where the data of a command that failed with
+// sense key MISCOMPARE and MISCOMPARE DURING VERIFY OPERATION (ASC 0x1d00)
+// first differed from the medium: the sense INFORMATION field, fixed or
+// descriptor format. For COMPARE AND WRITE, SBC-3 defines it as the offset
+// in bytes of the first mismatching byte from the start of the data-out
+// buffer. ok is false for any other error, or when the device did not mark
+// the INFORMATION field valid.
+//
+//	var se *scsi.StatusError
+//	if errors.As(err, &se) {
+//		if off, ok := se.MiscompareOffset(); ok { ... }
+//	}
+func (e *StatusError) MiscompareOffset() (offset uint64, ok bool) {
+	s := e.Sense
+	if e.Status != StatusCheckCondition || s == nil || s.Key != SenseMiscompare ||
+		s.ASC != ASCMiscompareDuringVerify || !s.InformationValid {
+		return 0, false
+	}
+	return s.Information, true
+}
 
 // IsUnitAttention reports whether err is, or wraps, a *StatusError with
 // CHECK CONDITION and sense key UNIT ATTENTION. The target reports events

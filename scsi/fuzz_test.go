@@ -94,6 +94,25 @@ func FuzzParseVPD(f *testing.F) {
 			if l.DP {
 				_, _ = ParseDesignators(l.ProvisioningGroupDescriptor)
 			}
+		case VPDThirdPartyCopy:
+			p, err := ParseThirdPartyCopy(b)
+			if err != nil && !errors.Is(err, ErrMalformed) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			n := 0
+			for _, d := range p.Descriptors {
+				n += 4 + len(d.Data)
+				if cmds, err := d.SupportedCommands(); err == nil {
+					for _, c := range cmds {
+						if len(c.ServiceActions) > len(d.Data) {
+							t.Fatal("service actions longer than their descriptor")
+						}
+					}
+				}
+			}
+			if n > len(body) {
+				t.Fatalf("descriptors cover %d of %d bytes", n, len(body))
+			}
 		default:
 			if _, err := ParseBlockLimits(b); !errors.Is(err, ErrWrongPage) {
 				t.Fatalf("page 0x%02x parsed as block limits: %v", h.PageCode, err)
@@ -152,6 +171,9 @@ func FuzzParseSense(f *testing.F) {
 		}
 		e := NewStatusError(StatusCheckCondition, b)
 		_ = e.Error()
+		if off, ok := e.(*StatusError).MiscompareOffset(); ok && (s.Key != SenseMiscompare || off != s.Information) {
+			t.Fatalf("miscompare offset %d from %+v", off, s)
+		}
 		_ = IsUnitAttention(e) || IsRetryable(e) || errors.Is(e, ErrMediumNotPresent)
 	})
 }
@@ -445,7 +467,7 @@ func FuzzParsePRIn(f *testing.F) {
 			}
 			_ = d.Type.String()
 		}
-		if n > len(b) {
+		if len(fs.Descriptors) > 0 && n > len(b) {
 			t.Fatalf("descriptors cover %d of %d bytes", n, len(b))
 		}
 	})
@@ -469,6 +491,98 @@ func FuzzParsePROutParameters(f *testing.F) {
 		}
 		if p.SpecIPT {
 			_, _, _ = parseTransportID(p.TransportIDs).ISCSIName()
+		}
+	})
+}
+
+// okParseErr fails unless err is nil, ErrShortData exactly when the data
+// is shorter than need, or ErrMalformed.
+func okParseErr(t *testing.T, err error, n, need int) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if errors.Is(err, ErrShortData) != (n < need) || !errors.Is(err, ErrShortData) && !errors.Is(err, ErrMalformed) {
+		t.Fatalf("unexpected error %v for %d bytes", err, n)
+	}
+}
+
+func FuzzParseSupportedOpCodes(f *testing.F) {
+	addSeeds(f, rsocAll, rsocAll[:20], rsocOne, rsocOne[:24])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := ParseSupportedOpCodes(b)
+		okParseErr(t, err, len(b), 4)
+		n := 4
+		for _, c := range s.Commands {
+			n += 8
+			if c.HasTimeouts {
+				n += 12
+			}
+		}
+		if err == nil && n > len(b) {
+			t.Fatalf("descriptors need %d of %d bytes", n, len(b))
+		}
+		_ = s.Supports(OpRead10, 0)
+		o, err := ParseOneCommand(b)
+		okParseErr(t, err, len(b), 4)
+		if len(o.CDBUsage) > len(b) {
+			t.Fatal("CDB usage longer than the data")
+		}
+		_ = o.Supported()
+	})
+}
+
+func FuzzParseTargetPortGroups(f *testing.F) {
+	addSeeds(f, append([]byte{0, 0, 0, byte(len(rtpgGroups))}, rtpgGroups...),
+		append([]byte{0, 0, 0, byte(len(rtpgGroups) + 4), 0x10, 30, 0, 0}, rtpgGroups...), []byte{0, 0, 0, 12, 0x80, 0x8f, 0, 1, 0, 0, 0, 2, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g, err := ParseTargetPortGroups(b)
+		okParseErr(t, err, len(b), 4)
+		n := 4
+		if g.Extended {
+			n += 4
+		}
+		for _, x := range g.Groups {
+			n += 8 + 4*len(x.Ports)
+			if len(x.Ports) > int(x.PortCount) {
+				t.Fatalf("%d ports, count %d", len(x.Ports), x.PortCount)
+			}
+			_ = x.State.String()
+		}
+		if len(g.Groups) > 0 && n > len(b) {
+			t.Fatalf("groups need %d of %d bytes", n, len(b))
+		}
+	})
+}
+
+// FuzzParseMisc runs the parsers of READ DEFECT DATA, RECEIVE COPY
+// RESULTS and READ TOC on the same bytes.
+func FuzzParseMisc(f *testing.F) {
+	addSeeds(f, copyOpParams, copyOpParams[:45], tocData, tocData[:15],
+		[]byte{0, 0x1d, 0, 16, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 99},
+		[]byte{0, 0x13, 0, 7, 0, 0, 0, 8, 1, 2, 3, 4})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := ParseDefectData10(b)
+		okParseErr(t, err, len(b), 4)
+		if int64(len(d.Descriptors)) > int64(d.ListLength) || d.Truncated != (err == nil && int64(len(b)-4) < int64(d.ListLength)) {
+			t.Fatalf("(10) %+v from %d bytes", d, len(b))
+		}
+		d, err = ParseDefectData12(b)
+		okParseErr(t, err, len(b), 8)
+		if int64(len(d.Descriptors)) > int64(d.ListLength) {
+			t.Fatalf("(12) %+v from %d bytes", d, len(b))
+		}
+		o, err := ParseCopyOperatingParameters(b)
+		okParseErr(t, err, len(b), 44)
+		if err == nil && 44+len(o.ImplementedDescriptorTypes) > len(b) {
+			t.Fatal("implemented descriptor types past the data")
+		}
+		_, err = ParseCopyStatus(b)
+		okParseErr(t, err, len(b), 12)
+		toc, err := ParseTOC(b)
+		okParseErr(t, err, len(b), 4)
+		if 4+8*len(toc.Tracks) > max(len(b), 4) {
+			t.Fatalf("%d tracks from %d bytes", len(toc.Tracks), len(b))
 		}
 	})
 }

@@ -17,7 +17,7 @@ const (
 )
 
 // BlockDescriptor is a direct access device's mode parameter block
-// descriptor (SBC-3 6.4.2): the short form (8 bytes: a 32-bit NUMBER OF
+// descriptor (SBC-3): the short form (8 bytes: a 32-bit NUMBER OF
 // LOGICAL BLOCKS, a 24-bit LOGICAL BLOCK LENGTH) or the long LBA form (16
 // bytes: 64-bit count, 32-bit length).
 type BlockDescriptor struct {
@@ -152,7 +152,7 @@ func wantModePage(p ModePage, code uint8, name string, need int) error {
 	return nil
 }
 
-// CachingPage is the Caching mode page (0x08, SBC-3 6.4.5).
+// CachingPage is the Caching mode page (0x08, SBC-3).
 type CachingPage struct {
 	PS bool // parameters saveable (as MODE SENSE reported)
 
@@ -231,7 +231,7 @@ func (c *CachingPage) ModePage() ModePage {
 	return ModePage{Code: ModePageCaching, Data: d}
 }
 
-// ControlPage is the Control mode page (0x0a, SPC-4 7.5.7).
+// ControlPage is the Control mode page (0x0a, SPC-4).
 type ControlPage struct {
 	PS bool // parameters saveable (as MODE SENSE reported)
 

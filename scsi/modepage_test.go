@@ -8,11 +8,11 @@ import (
 
 func TestModeCDBs(t *testing.T) {
 	checkCDBs(t, []cdbCase{
-		// SPC-4 6.12: LLBAA byte 1 bit 4, DBD bit 3; PC 7-6 and PAGE
+		// SPC-4: LLBAA byte 1 bit 4, DBD bit 3; PC 7-6 and PAGE
 		// CODE 5-0 of byte 2; SUBPAGE 3; ALLOCATION LENGTH 7-8.
 		{"MODE SENSE(10)", ModeSense10(true, true, PageDefault, ModePageCaching, 0, 0x1234), []byte{0x5a, 0x18, 0x88, 0, 0, 0, 0, 0x12, 0x34, 0}},
 		{"MODE SENSE(10) all", ModeSense10(false, false, PageSaved, ModePageAll, 0xff, 0x80), []byte{0x5a, 0, 0xff, 0xff, 0, 0, 0, 0, 0x80, 0}},
-		// SPC-4 6.9, 6.10: PF byte 1 bit 4, SP bit 0; PARAMETER LIST
+		// SPC-4, 6.10: PF byte 1 bit 4, SP bit 0; PARAMETER LIST
 		// LENGTH byte 4 (6), bytes 7-8 (10).
 		{"MODE SELECT(6)", ModeSelect6(true, true, 24), []byte{0x15, 0x11, 0, 0, 24, 0}},
 		{"MODE SELECT(6) no PF", ModeSelect6(false, false, 0xff), []byte{0x15, 0, 0, 0, 0xff, 0}},
@@ -153,8 +153,8 @@ func TestAppendModeSelect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// SPC-4 7.5.5: MODE DATA LENGTH 0 (reserved), MEDIUM TYPE,
-	// DEVICE-SPECIFIC, BLOCK DESCRIPTOR LENGTH; SBC-3 6.4.2 short LBA
+	// SPC-4: MODE DATA LENGTH 0 (reserved), MEDIUM TYPE,
+	// DEVICE-SPECIFIC, BLOCK DESCRIPTOR LENGTH; SBC-3 short LBA
 	// block descriptor; the page without PS.
 	want := []byte{0, 0, 0, 8, 1, 2, 3, 4, 0, 0, 2, 0, 0x08, 18, 0x04}
 	want = append(want, make([]byte, 17)...)

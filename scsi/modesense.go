@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// ModeSense6Data is the parameter data of MODE SENSE(6) (SPC-4 7.5.5): the
+// ModeSense6Data is the parameter data of MODE SENSE(6) (SPC-4): the
 // 4-byte mode parameter header, block descriptors and mode pages.
 type ModeSense6Data struct {
 	// ModeDataLength is the MODE DATA LENGTH field: the data is
@@ -41,7 +41,7 @@ func (m *ModeSense6Data) Page(code, subpage uint8) (ModePage, bool) {
 	return findPage(m.Pages, code, subpage)
 }
 
-// ModeSense10Data is the parameter data of MODE SENSE(10) (SPC-4 7.5.5):
+// ModeSense10Data is the parameter data of MODE SENSE(10) (SPC-4):
 // the 8-byte mode parameter header, block descriptors and mode pages.
 type ModeSense10Data struct {
 	// ModeDataLength is the MODE DATA LENGTH field: the data is

@@ -70,6 +70,18 @@ func TestAllNames(t *testing.T) {
 		{AddressMethod(4), "address method 4"},
 
 		{OpReportLUNs, "REPORT LUNS"}, {OpServiceActionIn16, "SERVICE ACTION IN(16)"},
+		{OpWriteSame16, "WRITE SAME(16)"}, {OpUnmap, "UNMAP"}, {OpCompareAndWrite, "COMPARE AND WRITE"},
+		{OpORWrite16, "ORWRITE(16)"}, {OpWriteAtomic16, "WRITE ATOMIC(16)"}, {OpPreFetch10, "PRE-FETCH(10)"},
+		{OpWriteAndVerify12, "WRITE AND VERIFY(12)"}, {OpPersistentReserveOut, "PERSISTENT RESERVE OUT"},
+		{OpMaintenanceIn, "MAINTENANCE IN"}, {OpReadTOC, "READ TOC/PMA/ATIP"}, {OpReadDefectData12, "READ DEFECT DATA(12)"},
+		{OpPreventAllowMediumRemoval, "PREVENT ALLOW MEDIUM REMOVAL"}, {OpCode(0x04), "OPCODE 0x04"},
+
+		{LBAMapped, "MAPPED"}, {LBADeallocated, "DEALLOCATED"}, {LBAAnchored, "ANCHORED"}, {LBAMappedOrUnknown, "MAPPED OR UNKNOWN"},
+		{PRTypeWriteExclusive, "WRITE EXCLUSIVE"}, {PRTypeExclusiveAccess, "EXCLUSIVE ACCESS"},
+		{PRTypeWriteExclusiveAllRegistrants, "WRITE EXCLUSIVE - ALL REGISTRANTS"},
+		{PRTypeExclusiveAccessAllRegistrants, "EXCLUSIVE ACCESS - ALL REGISTRANTS"}, {PRType(0), "TYPE 0"}, {PRType(200), "TYPE 200"},
+		{ALUAActiveOptimized, "ACTIVE/OPTIMIZED"}, {ALUAActiveNonOptimized, "ACTIVE/NON-OPTIMIZED"},
+		{ALUAUnavailable, "UNAVAILABLE"}, {ALUALBADependent, "LOGICAL BLOCK DEPENDENT"}, {ALUAOffline, "OFFLINE"},
 	}
 	for _, tt := range tests {
 		if got := tt.v.String(); got != tt.want {

@@ -63,7 +63,7 @@ func ParsePRKeys(b []byte) (PRKeys, error) {
 }
 
 // PRReservation is the parameter data of PERSISTENT RESERVE IN, READ
-// RESERVATION (SPC-4 6.15.3).
+// RESERVATION (SPC-4).
 type PRReservation struct {
 	Generation       uint32 // PRGENERATION
 	AdditionalLength uint32 // 0 without a reservation, 16 with one
@@ -102,7 +102,7 @@ func ParsePRReservation(b []byte) (PRReservation, error) {
 }
 
 // PRCapabilities is the parameter data of PERSISTENT RESERVE IN, REPORT
-// CAPABILITIES (SPC-4 6.15.4).
+// CAPABILITIES (SPC-4).
 type PRCapabilities struct {
 	Length uint16 // LENGTH (8)
 	RLRC   bool   // RLR_C: replace lost reservation capable
@@ -160,7 +160,7 @@ func ParsePRCapabilities(b []byte) (PRCapabilities, error) {
 }
 
 // PRFullStatus is the parameter data of PERSISTENT RESERVE IN, READ FULL
-// STATUS (SPC-4 6.15.5).
+// STATUS (SPC-4).
 type PRFullStatus struct {
 	Generation       uint32 // PRGENERATION
 	AdditionalLength uint32 // the data is AdditionalLength+8 bytes long
@@ -227,7 +227,7 @@ func (f *PRFullStatus) cut(what string, left int) error {
 	return fmt.Errorf("%w: READ FULL STATUS %s runs past the data (%d bytes left)", ErrMalformed, what, left)
 }
 
-// TransportID is a TransportID (SPC-4 7.6.4): the identity of an initiator
+// TransportID is a TransportID (SPC-4): the identity of an initiator
 // port.
 type TransportID struct {
 	Format   uint8 // FORMAT CODE (2 bits)
@@ -245,7 +245,7 @@ func parseTransportID(b []byte) TransportID {
 	return t
 }
 
-// ISCSIName decodes an iSCSI transport ID (SPC-4 7.6.4.6): the iSCSI name
+// ISCSIName decodes an iSCSI transport ID (SPC-4): the iSCSI name
 // and, for format 01 (initiator port), the ISID in hex as sent after
 // ",i,0x". ok is false for another protocol, another format or a transport
 // ID too short for its ADDITIONAL LENGTH.
@@ -276,7 +276,7 @@ func (t TransportID) ISCSIName() (name, isid string, ok bool) {
 // AppendISCSITransportID appends an iSCSI transport ID for name to dst:
 // format 00 (initiator device) when isid is empty, else format 01
 // (initiator port) with isid, 12 hex digits. The name is NUL terminated
-// and padded to a multiple of 4 bytes, at least 20 (SPC-4 7.6.4.6).
+// and padded to a multiple of 4 bytes, at least 20 (SPC-4).
 func AppendISCSITransportID(dst []byte, name, isid string) []byte {
 	s := name
 	format := byte(0)

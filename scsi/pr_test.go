@@ -8,11 +8,11 @@ import (
 
 func TestPRCDBs(t *testing.T) {
 	checkCDBs(t, []cdbCase{
-		// SPC-4 6.15: SERVICE ACTION byte 1 bits 4-0; ALLOCATION
+		// SPC-4: SERVICE ACTION byte 1 bits 4-0; ALLOCATION
 		// LENGTH 7-8.
 		{"PR IN READ KEYS", PersistentReserveIn(PRReadKeys, 0x1234), []byte{0x5e, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0}},
 		{"PR IN READ FULL STATUS", PersistentReserveIn(PRReadFullStatus, 0xffff), []byte{0x5e, 3, 0, 0, 0, 0, 0, 0xff, 0xff, 0}},
-		// SPC-4 6.16: SERVICE ACTION byte 1 bits 4-0; SCOPE 7-4 and
+		// SPC-4: SERVICE ACTION byte 1 bits 4-0; SCOPE 7-4 and
 		// TYPE 3-0 of byte 2; PARAMETER LIST LENGTH 5-8.
 		{"PR OUT REGISTER", PersistentReserveOut(PRRegister, 0, PROutParametersLen), []byte{0x5f, 0, 0, 0, 0, 0, 0, 0, 24, 0}},
 		{"PR OUT RESERVE WE", PersistentReserveOut(PRReserve, PRTypeWriteExclusive, 24), []byte{0x5f, 1, 1, 0, 0, 0, 0, 0, 24, 0}},
@@ -24,7 +24,7 @@ func TestPRCDBs(t *testing.T) {
 func TestPROutParameters(t *testing.T) {
 	p := PROutParameters{Key: 0x0102030405060708, ServiceActionKey: 0x1112131415161718, AllTgPt: true, APTPL: true}
 	got := AppendPROutParameters(nil, p)
-	// SPC-4 6.16.3: RESERVATION KEY 0-7, SERVICE ACTION RESERVATION
+	// SPC-4: RESERVATION KEY 0-7, SERVICE ACTION RESERVATION
 	// KEY 8-15, obsolete 16-19, SPEC_I_PT bit 3 / ALL_TG_PT bit 2 /
 	// APTPL bit 0 of byte 20, reserved 21, obsolete 22-23.
 	want := []byte{1, 2, 3, 4, 5, 6, 7, 8, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0, 0, 0, 0, 0x05, 0, 0, 0}
@@ -57,7 +57,7 @@ func TestPROutParameters(t *testing.T) {
 }
 
 func TestTransportID(t *testing.T) {
-	// SPC-4 7.6.4.6: FORMAT CODE 7-6, PROTOCOL IDENTIFIER 3-0 of byte
+	// SPC-4: FORMAT CODE 7-6, PROTOCOL IDENTIFIER 3-0 of byte
 	// 0; ADDITIONAL LENGTH 2-3, a multiple of 4 and at least 20; the
 	// name NUL terminated.
 	b := AppendISCSITransportID(nil, "iqn.a:b", "")

@@ -43,7 +43,7 @@ int main(void)
 	p("read6", scsi_cdb_read6(0x123456, 16 * 512, 512));
 	p("read6-256", scsi_cdb_read6(7, 256 * 512, 512));
 	p("read10", scsi_cdb_read10(0x01020304, 0x0506 * 512, 512, 5, 1, 1, 1, 0x13));
-	p("read12", scsi_cdb_read12(0x01020304, 0x05060708 * 512u, 512, 2, 0, 1, 0, 7));
+	p("read12", scsi_cdb_read12(0x01020304, 0x00060708 * 512u, 512, 2, 0, 1, 0, 7));
 	p("read16", scsi_cdb_read16(0x0102030405060708ull, 0x00090a0b * 512u, 512, 7, 1, 0, 1, 0x1f));
 	p("write10", scsi_cdb_write10(0xfffffffe, 0xffff * 512, 512, 1, 1, 1, 0, 1));
 	p("write12", scsi_cdb_write12(0x10, 0x20 * 512, 512, 0, 1, 1, 1, 3));
