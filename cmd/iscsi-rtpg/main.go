@@ -78,51 +78,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 const cmdName = "REPORT TARGET PORT GROUPS"
 
-func rtpg(ctx context.Context, s *session.Session) (rtpgData, error) {
+func rtpg(ctx context.Context, s *session.Session) (scsi.TargetPortGroups, error) {
 	alloc := firstAlloc
 	for try := 0; ; try++ {
-		cdb, err := reportTargetPortGroups(uint32(alloc))
-		if err != nil {
-			return rtpgData{}, err
-		}
-		data, err := cli.In(ctx, s, s.LUN(), cdb, alloc)
+		data, err := cli.In(ctx, s, s.LUN(), scsi.ReportTargetPortGroups(false, uint32(alloc)), alloc)
 		if err != nil {
 			if errors.Is(err, scsi.ErrInvalidOpcode) || errors.Is(err, scsi.ErrInvalidFieldInCDB) {
-				return rtpgData{}, fmt.Errorf("%s on LUN %v: the target does not report target port groups (no ALUA): %w", cmdName, s.LUN(), err)
+				return scsi.TargetPortGroups{}, fmt.Errorf("%s on LUN %v: the target does not report target port groups (no ALUA): %w", cmdName, s.LUN(), err)
 			}
-			return rtpgData{}, cli.CommandError(s.LUN(), cmdName, err)
+			return scsi.TargetPortGroups{}, cli.CommandError(s.LUN(), cmdName, err)
 		}
-		d, err := parseRTPG(data)
+		d, err := scsi.ParseTargetPortGroups(data)
 		if err != nil {
-			return rtpgData{}, cli.CommandError(s.LUN(), cmdName, err)
+			return scsi.TargetPortGroups{}, cli.CommandError(s.LUN(), cmdName, err)
 		}
 		if !d.Truncated || d.FullLength() <= int64(alloc) {
 			return d, nil
 		}
 		if try == 1 || d.FullLength() > 1<<20 {
-			return rtpgData{}, fmt.Errorf("%s on LUN %v: the report of %d bytes did not fit in %d", cmdName, s.LUN(), d.FullLength(), alloc)
+			return scsi.TargetPortGroups{}, fmt.Errorf("%s on LUN %v: the report of %d bytes did not fit in %d", cmdName, s.LUN(), d.FullLength(), alloc)
 		}
 		alloc = int(d.FullLength())
-	}
-}
-
-// printRTPG prints libiscsi's lines. Unlike libiscsi, which reads byte 0
-// of a group descriptor through C bit-fields in the wrong order on
-// little-endian machines, PREF is bit 7 and the state bits 3-0 (SPC-4);
-// "format" is what is left, bits 6-4.
-func printRTPG(w io.Writer, d *rtpgData) {
-	fmt.Fprintf(w, "RTPG retrieved %d groups\n", len(d.Groups))
-	for _, g := range d.Groups {
-		pref := 0
-		if g.Pref() {
-			pref = 1
-		}
-		fmt.Fprintf(w, "Group 0x%04x: preferred %d, format 0x%02x, ALUA state %s,flags 0x%02x, status code 0x%02x, port count %d\n",
-			g.ID, pref, g.Byte0>>4&0x07, aluaState(g.State()), g.Flags, g.StatusCode, g.PortCount)
-		fmt.Fprintf(w, "Ports: [")
-		for _, p := range g.Ports {
-			fmt.Fprintf(w, " 0x%x", p)
-		}
-		fmt.Fprintf(w, "]\n")
 	}
 }
