@@ -7,8 +7,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -232,5 +234,31 @@ func BenchmarkAllZero(b *testing.B) {
 	b.SetBytes(int64(len(buf)))
 	for b.Loop() {
 		allZero(buf)
+	}
+}
+
+func TestProgress(t *testing.T) {
+	st := stats{done: 3 << 29, elapsed: 2 * time.Second}
+	if got, want := progressLine(st, 1<<31), "\r1.5 GiB / 2.0 GiB  75% [======================        ] 805.3 MB/s"; got != want {
+		t.Errorf("progressLine = %q, want %q", got, want)
+	}
+	var b bytes.Buffer
+	drawProgress(&b, st, 1<<31, false, false)
+	drawProgress(&b, st, 1<<31, true, false)
+	if s := b.String(); strings.Contains(s, "\033") || !strings.HasSuffix(s, "MB/s\n") {
+		t.Errorf("-p without a terminal: %q", s)
+	}
+	b.Reset()
+	drawProgress(&b, st, 1<<31, true, true)
+	if b.String() != "\r\033[K" {
+		t.Errorf("final on a terminal: %q", b.String())
+	}
+	if got := summary(stats{done: 1e6, skipped: 5, discarded: 7, elapsed: time.Second}); got != "1000000 bytes copied in 1.000 s, 1.0 MB/s; 5 bytes skipped (deallocated at the source), 7 bytes discarded (zeros not written)" {
+		t.Errorf("summary = %q", got)
+	}
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1 << 40: "1.0 TiB"} {
+		if got := human(n); got != want {
+			t.Errorf("human(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

@@ -150,7 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		workers: maxFlight, sparse: !noSparse, sum: sum,
 	}
 	if tty || progress {
-		c.progress = func(st stats, final bool) { drawProgress(t.Stdout, st, c.size, final) }
+		c.progress = func(st stats, final bool) { drawProgress(t.Stdout, st, c.size, final, tty) }
 	}
 	st, err := c.run(ctx)
 	if err != nil {
@@ -204,16 +204,33 @@ func summary(st stats) string {
 		st.done, secs, rate, st.skipped, st.discarded)
 }
 
-// drawProgress redraws one line: done/total, percent, a bar, the rate.
-func drawProgress(w io.Writer, st stats, total int64, final bool) {
+// drawProgress redraws one line: done/total, percent, a bar, the rate. On
+// a terminal the line is cleared with an escape sequence and erased at the
+// end; elsewhere (-p) each update starts with a carriage return, as
+// libiscsi's iscsi-dd does, and the last one ends the line.
+func drawProgress(w io.Writer, st stats, total int64, final, tty bool) {
 	if final {
-		fmt.Fprint(w, "\r\033[K")
+		if tty {
+			fmt.Fprint(w, "\r\033[K")
+		} else {
+			fmt.Fprint(w, "\n")
+		}
 		return
 	}
+	io.WriteString(w, progressLine(st, total))
+	if tty {
+		io.WriteString(w, "\033[K")
+	}
+	if f, ok := w.(interface{ Flush() error }); ok {
+		f.Flush()
+	}
+}
+
+func progressLine(st stats, total int64) string {
 	const width = 30
 	frac := 1.0
 	if total > 0 {
-		frac = float64(st.done) / float64(total)
+		frac = min(float64(st.done)/float64(total), 1)
 	}
 	fill := int(frac * width)
 	bar := strings.Repeat("=", fill) + strings.Repeat(" ", width-fill)
@@ -221,10 +238,7 @@ func drawProgress(w io.Writer, st stats, total int64, final bool) {
 	if s := st.elapsed.Seconds(); s > 0 {
 		rate = float64(st.done) / s / 1e6
 	}
-	fmt.Fprintf(w, "\r%s / %s %3d%% [%s] %.1f MB/s\033[K", human(st.done), human(total), int(frac*100), bar, rate)
-	if f, ok := w.(interface{ Flush() error }); ok {
-		f.Flush()
-	}
+	return fmt.Sprintf("\r%s / %s %3d%% [%s] %.1f MB/s", human(st.done), human(total), int(frac*100), bar, rate)
 }
 
 // human formats a byte count with a binary unit.
