@@ -210,6 +210,21 @@ func TestDD(t *testing.T) {
 				}
 			}
 
+			// A password in a URL never shows, in errors or with --debug.
+			withPW := strings.Replace(url(9), "iscsi://", "iscsi://alice%"+chapSecret+"@", 1)
+			for _, args := range [][]string{{"-s", withPW, "-d", out}, {"--debug", "-s", strings.Replace(url(1), "iscsi://", "iscsi://alice%"+chapSecret+"@", 1), "-d", out}} {
+				r := runOurs(t, "iscsi-dd", args...)
+				assertNoSecret(t, r)
+				if args[0] != "--debug" && (r.ExitCode != 10 || !strings.Contains(r.Stderr, "iscsi://alice@")) {
+					t.Errorf("iscsi-dd %v: exit %d, stderr %q", args, r.ExitCode, r.Stderr)
+				}
+			}
+			r = runOurs(t, "iscsi-md5sum", strings.Replace(url(1), "iscsi://", "iscsi://alice%"+chapSecret+"@", 1))
+			assertNoSecret(t, r)
+			if !strings.HasSuffix(r.Stdout, "  "+strings.Replace(url(1), "iscsi://", "iscsi://alice@", 1)+"\n") {
+				t.Errorf("iscsi-md5sum with a password in the URL: %q", r.Stdout)
+			}
+
 			// A short source file lands at the start of the LUN; the rest
 			// of the LUN keeps its data.
 			short := filepath.Join(dir, "short.img")
