@@ -1,4 +1,5 @@
-// Package cli is what iscsi-ls, iscsi-inq and iscsi-readcapacity16 share:
+// Package cli is what the command-line tools (iscsi-ls, iscsi-inq,
+// iscsi-readcapacity16, iscsi-swp, iscsi-dd, …) share:
 // POSIX flag parsing (github.com/spf13/pflag) with libiscsi's flag names,
 // one-line error messages, libiscsi's exit status 10, the -d trace through
 // log/slog, the -t login timeout, and the login-then-TEST-UNIT-READY
