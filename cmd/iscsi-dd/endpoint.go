@@ -68,7 +68,8 @@ func openFileSource(path string) (*fileEndpoint, error) {
 
 // openFileDestination opens path for writing. A regular file (new or
 // existing) is truncated and sized to size, as qemu-img convert and cp do;
-// a device must already hold size bytes.
+// a block device must already hold size bytes; a character device
+// (/dev/null) takes what comes.
 func openFileDestination(path string, size int64, sparse bool) (*fileEndpoint, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o666)
 	if err != nil {
@@ -89,6 +90,10 @@ func openFileDestination(path string, size int64, sparse bool) (*fileEndpoint, e
 			return nil, err
 		}
 		e.fresh = sparse
+		return e, nil
+	}
+	if fi.Mode()&os.ModeCharDevice != 0 {
+		// /dev/null and the like: no size to check.
 		return e, nil
 	}
 	have, err := fileSize(f)

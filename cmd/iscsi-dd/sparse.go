@@ -26,7 +26,8 @@ type provisioning struct {
 }
 
 // probeProvisioning asks the LUN what it supports: READ CAPACITY(16) LBPME
-// and LBPRZ, VPD page 0xb2 LBPU, VPD page 0xb0 UNMAP limits. Anything that
+// and LBPRZ (both needed for either), VPD page 0xb2 LBPU, VPD page 0xb0
+// UNMAP limits. Anything that
 // fails means "not supported"; a sparse copy then reads and writes all.
 func probeProvisioning(ctx context.Context, s *session.Session, g session.Geometry) *provisioning {
 	p := &provisioning{}
@@ -35,15 +36,13 @@ func probeProvisioning(ctx context.Context, s *session.Session, g session.Geomet
 		return p
 	}
 	c, err := scsi.ParseReadCapacity16(data)
-	if err != nil || !c.LBPME {
+	if err != nil || !c.LBPME || !c.LBPRZ {
+		// Without LBPRZ deallocated blocks need not read as zeros: skipping
+		// them would not copy what a read returns, and UNMAP cannot stand in
+		// for writing zeros.
 		return p
 	}
 	p.status = true
-	if !c.LBPRZ {
-		// Deallocated blocks would not read as zeros: UNMAP cannot stand
-		// in for writing zeros.
-		return p
-	}
 	data, err = cli.In(ctx, s, s.LUN(), scsi.InquiryVPD(scsi.VPDLogicalBlockProvisioning, 64), 64)
 	if err != nil {
 		return p
