@@ -121,9 +121,10 @@ func TestDD(t *testing.T) {
 				{Size: ddSize, Random: true},                  // 2: LUN → LUN, old data to overwrite
 				{Size: ddSize, BlockSize: 4096, Random: true}, // 3: LUN → LUN across block sizes
 				{Size: ddSize / 2},                            // 4: too small
+				{Size: ddSize, Random: true},                  // 5: never thin
 			}})
 			if thinOn {
-				for lun := 1; lun <= 4; lun++ {
+				for lun := 1; lun <= 4; lun++ { // not 5
 					thin(inst, 1, lun)
 				}
 			}
@@ -172,6 +173,18 @@ func TestDD(t *testing.T) {
 				if !thinOn && discarded != 0 {
 					t.Errorf("LUN → LUN %d on thick LUNs discarded %d bytes", dst, discarded)
 				}
+			}
+
+			// To a thick LUN the zeros are written, whatever the source.
+			_, skipped, discarded = ddOK(t, "-s", url(1), "-d", url(5))
+			assertSame(t, "LUN 5 after LUN → thick LUN", readFile(t, luns[4].Path), want)
+			if discarded != 0 || thinOn != (skipped > 0) {
+				t.Errorf("LUN → thick LUN: skipped %d, discarded %d", skipped, discarded)
+			}
+
+			// To /dev/null: a read of the whole source.
+			if _, skipped, _ := ddOK(t, "--no-sparse", url(1), os.DevNull); skipped != 0 {
+				t.Errorf("--no-sparse to %s skipped %d bytes", os.DevNull, skipped)
 			}
 
 			// --no-sparse: every byte read and written.
