@@ -291,5 +291,3 @@ func gcd(a, b int64) int64 {
 func lcm(a, b int64) int64 { return a / gcd(a, b) * b }
 
 func alignUp(n, a int64) int64 { return (n + a - 1) / a * a }
-
-var errUsage = errors.New("usage")
