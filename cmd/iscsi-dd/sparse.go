@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"math"
 	"sort"
 
 	"github.com/iscsi-go/iscsi/internal/cli"
@@ -61,12 +60,9 @@ func probeProvisioning(ctx context.Context, s *session.Session, g session.Geomet
 	}
 	p.unmap = true
 	p.maxUnmap = bl.MaxUnmapLBACount
-	p.maxDesc = min(bl.MaxUnmapDescriptorCount, maxUnmapDescriptors)
+	p.maxDesc = bl.MaxUnmapDescriptorCount
 	return p
 }
-
-// maxUnmapDescriptors bounds one UNMAP parameter list (16 bytes each).
-const maxUnmapDescriptors = 256 // < scsi.MaxUnmapDescriptors
 
 // lbaStatusAlloc is the allocation length of GET LBA STATUS: room for 255
 // extents.
@@ -126,25 +122,15 @@ func (p *provisioning) discard(ctx context.Context, s *session.Session, g sessio
 	}
 	lba := uint64(off / bs)
 	blocks := uint64(n / bs)
-	end := lba + blocks
-	// MAXIMUM UNMAP LBA COUNT bounds the blocks of one command (all its
-	// descriptors); 0xffffffff means no limit.
-	perCmd := uint64(p.maxUnmap)
-	if p.maxUnmap == math.MaxUint32 {
-		perCmd = math.MaxUint64
-	}
-	for lba < end {
-		var ds []scsi.UnmapDescriptor
-		budget := perCmd
-		for lba < end && budget > 0 && len(ds) < int(p.maxDesc) {
-			k := min(end-lba, budget, math.MaxUint32)
-			ds = append(ds, scsi.UnmapDescriptor{LBA: lba, Blocks: uint32(k)})
-			lba += k
-			budget -= k
-		}
-		if err := unmap(ctx, s, ds); err != nil {
-			return 0, cli.CommandError(s.LUN(), "UNMAP", err)
-		}
+	if err := cli.UnmapRange(ctx, s, s.LUN(), lba, lba+blocks, p.maxUnmap, p.maxDesc); err != nil {
+		return 0, err
 	}
 	return int64(blocks) * bs, nil
+}
+
+// readsZero reports whether blocks of status st read back without data:
+// deallocated or anchored (both read as zeros when LBPRZ is set, which
+// probeProvisioning requires).
+func readsZero(st scsi.ProvisioningStatus) bool {
+	return st == scsi.LBADeallocated || st == scsi.LBAAnchored
 }

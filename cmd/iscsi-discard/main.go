@@ -135,45 +135,7 @@ func discard(ctx context.Context, s *session.Session, offset, length int64, zero
 	if lbpu, known := unmapSupported(ctx, s); known && !lbpu {
 		return fmt.Errorf("UNMAP on LUN %v: %w (the Logical Block Provisioning page says LBPU=0)", s.LUN(), errNotSupported)
 	}
-	return unmapRange(ctx, s, lba, end, limits)
-}
-
-// unmapRange unmaps [lba, end): each UNMAP covers at most MAXIMUM UNMAP LBA
-// COUNT blocks (no limit when it is 0xffffffff) in at most MAXIMUM UNMAP
-// BLOCK DESCRIPTOR COUNT descriptors of at most 0xffffffff blocks each.
-func unmapRange(ctx context.Context, s *session.Session, lba, end uint64, bl scsi.BlockLimits) error {
-	perCmd := uint64(bl.MaxUnmapLBACount)
-	if bl.MaxUnmapLBACount == math.MaxUint32 {
-		perCmd = math.MaxUint64
-	}
-	maxDesc := int(min(bl.MaxUnmapDescriptorCount, 64))
-	params := make([]byte, 0, scsi.UnmapParametersLen(maxDesc))
-	for lba < end {
-		var ds []scsi.UnmapDescriptor
-		budget := perCmd
-		for lba < end && budget > 0 && len(ds) < maxDesc {
-			k := min(end-lba, budget, math.MaxUint32)
-			ds = append(ds, scsi.UnmapDescriptor{LBA: lba, Blocks: uint32(k)})
-			lba += k
-			budget -= k
-		}
-		p, err := scsi.AppendUnmapParameters(params[:0], ds)
-		if err != nil {
-			return err
-		}
-		if err := execute(ctx, s, scsi.Unmap(false, 0, uint16(len(p))), session.DirWrite, p); err != nil {
-			return cli.CommandError(s.LUN(), fmt.Sprintf("UNMAP of %d blocks from LBA %d", lbaSum(ds), ds[0].LBA), err)
-		}
-	}
-	return nil
-}
-
-func lbaSum(ds []scsi.UnmapDescriptor) uint64 {
-	var n uint64
-	for _, d := range ds {
-		n += uint64(d.Blocks)
-	}
-	return n
+	return cli.UnmapRange(ctx, s, s.LUN(), lba, end, limits.MaxUnmapLBACount, limits.MaxUnmapDescriptorCount)
 }
 
 // writeZeros writes zeros over [lba, end) with WRITE SAME(16), at most
