@@ -586,3 +586,18 @@ func FuzzParseMisc(f *testing.F) {
 		}
 	})
 }
+
+func FuzzNewCDB(f *testing.F) {
+	r := Read16(1, 2, FUA)
+	addSeeds(f, r.Bytes(), []byte{0xc0}, make([]byte, 17))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := NewCDB(b)
+		if (err != nil) != (len(b) == 0 || len(b) > MaxCDBLen) {
+			t.Fatalf("NewCDB(%d bytes): %v", len(b), err)
+		}
+		if err == nil && (!bytes.Equal(c.Bytes(), b) || c.Len() != len(b)) {
+			t.Fatalf("NewCDB(% x) = %v", b, c)
+		}
+		_ = c.String()
+	})
+}

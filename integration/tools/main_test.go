@@ -1,6 +1,9 @@
-// Package tools_test checks that our iscsi-ls, iscsi-inq and
-// iscsi-readcapacity16 print what libiscsi's do, byte for byte, against the
-// same tgtd, and that they fail clearly where a user can go wrong.
+// Package tools_test checks that our iscsi-ls, iscsi-inq,
+// iscsi-readcapacity16 and iscsi-swp print what libiscsi's do, byte for
+// byte, against the same tgtd, and that they fail clearly where a user can
+// go wrong; and that iscsi-dd, iscsi-md5sum, iscsi-discard, iscsi-pr and
+// iscsi-rtpg (which libiscsi-bin 1.19 lacks) do what they say to tgtd's
+// LUNs, checked against the backing files.
 package tools_test
 
 import (
@@ -18,7 +21,7 @@ import (
 // binDir holds our tools, built once for the whole package.
 var binDir string
 
-var toolNames = []string{"iscsi-ls", "iscsi-inq", "iscsi-readcapacity16"}
+var toolNames = []string{"iscsi-ls", "iscsi-inq", "iscsi-readcapacity16", "iscsi-dd", "iscsi-md5sum", "iscsi-discard", "iscsi-swp", "iscsi-pr", "iscsi-rtpg"}
 
 func TestMain(m *testing.M) {
 	tgtd.Gate("integration/tools", "iscsi-ls", "iscsi-inq", "iscsi-readcapacity16")

@@ -133,6 +133,17 @@ var allowlist = []allowance{
 		ours:   maskBinaryDesignators,
 	},
 	{
+		name: "iscsi-swp -s with a bad value",
+		reason: "libiscsi's iscsi-swp ignores a --swp value other than on, ON, off, OFF: it prints the bit " +
+			"and exits 0, so a typo passes for success. We say the value is invalid, print nothing on " +
+			"standard output and exit 10.",
+		applies: func(tool string, args []string) bool {
+			return tool == "iscsi-swp" && slices.ContainsFunc(args, func(a string) bool { return a == "bogus" || a == "--swp=On" })
+		},
+		theirs: func(string) string { return "" },
+		exit:   &[2]int{0, 10},
+	},
+	{
 		name: "unknown option",
 		reason: "libiscsi's iscsi-inq treats an unknown option as --help and exits 0, so a script with a " +
 			"typo sees success and no output; libiscsi 1.19's iscsi-ls ignores it and runs. We say which " +
@@ -151,6 +162,10 @@ type parityCase struct {
 	tool string
 	args []string
 	env  []string
+	// oursArgs, when set, are the arguments of our tool (the same
+	// question about another LUN in the same state, for tools that
+	// change a LUN).
+	oursArgs []string
 }
 
 // compare runs libiscsi's tool and ours and fails t on any difference the
@@ -168,7 +183,11 @@ func compare(t *testing.T, c parityCase) {
 		}
 	}
 	theirs := tgtd.RunTool(t, c.env, c.tool, theirArgs...)
-	mine := tgtd.RunTool(t, c.env, ours(c.tool), c.args...)
+	ourArgs := c.args
+	if c.oursArgs != nil {
+		ourArgs = c.oursArgs
+	}
+	mine := tgtd.RunTool(t, c.env, ours(c.tool), ourArgs...)
 	assertNoSecret(t, mine)
 
 	tOut, oOut := theirs.Stdout, mine.Stdout
@@ -302,5 +321,50 @@ func TestParityIPv6(t *testing.T) {
 		{tool: "iscsi-readcapacity16", args: []string{"-s", inst.TargetURL(iqn, 1)}},
 	} {
 		t.Run(c.tool+" "+strings.Join(c.args[:len(c.args)-1], " "), func(t *testing.T) { compare(t, c) })
+	}
+}
+
+const iqnSWP = "iqn.2026-11.com.github.iscsi-go:swp"
+
+// TestParitySWP runs libiscsi's iscsi-swp and ours through the same steps,
+// each on its own LUN (the steps change the LUN), and compares standard
+// output and exit status at every step; then the cases that change nothing.
+func TestParitySWP(t *testing.T) {
+	inst := tgtd.Start(t)
+	inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqnSWP, LUNs: []tgtd.LUNSpec{
+		{Size: 4 << 20}, {Size: 4 << 20}, // libiscsi's, ours
+		{Size: 4 << 20, BlockSize: 4096}, {Size: 4 << 20, BlockSize: 4096},
+	}})
+	url := func(lun int) string { return inst.TargetURL(iqnSWP, lun) }
+	steps := [][]string{
+		{}, {"-s", "on"}, {}, {"--swp=off"}, {}, {"-s", "ON"}, {"-s", "ON"}, {"--swp", "OFF"}, {"-d"}, {"-i", "iqn.2026-11.com.example:someone", "-s", "on"}, {"-s", "off"},
+	}
+	for _, pair := range [][2]int{{1, 2}, {3, 4}} {
+		for i, st := range steps {
+			name := strings.Join(append([]string{"lun", itoa(pair[0])}, st...), " ")
+			ok := t.Run(itoa(i)+" "+name, func(t *testing.T) {
+				compare(t, parityCase{
+					tool:     "iscsi-swp",
+					args:     append(append([]string(nil), st...), url(pair[0])),
+					oursArgs: append(append([]string(nil), st...), url(pair[1])),
+				})
+			})
+			if !ok {
+				break // the LUNs are no longer in the same state
+			}
+		}
+	}
+	for name, args := range map[string][]string{
+		"controller":         {url(0)},
+		"controller -s on":   {"-s", "on", url(0)},
+		"missing LUN":        {url(9)},
+		"missing LUN -s off": {"-s", "off", url(9)},
+		"no URL":             {},
+		"bad -s value":       {"-s", "bogus", url(1)},
+		"help":               {"--help"},
+		"usage":              {"--usage"},
+		"unknown option":     {"--no-such-option", url(1)},
+	} {
+		t.Run(name, func(t *testing.T) { compare(t, parityCase{tool: "iscsi-swp", args: args}) })
 	}
 }

@@ -1,4 +1,5 @@
-// Package cli is what iscsi-ls, iscsi-inq and iscsi-readcapacity16 share:
+// Package cli is what the command-line tools (iscsi-ls, iscsi-inq,
+// iscsi-readcapacity16, iscsi-swp, iscsi-dd, …) share:
 // POSIX flag parsing (github.com/spf13/pflag) with libiscsi's flag names,
 // one-line error messages, libiscsi's exit status 10, the -d trace through
 // log/slog, the -t login timeout, and the login-then-TEST-UNIT-READY
@@ -21,6 +22,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/iscsi-go/iscsi/auth"
+	"github.com/iscsi-go/iscsi/iscsiurl"
 	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
@@ -46,6 +49,9 @@ const (
 	// DebugLevel: -d/--debug takes an optional level: -d, -d N, -dN,
 	// -d=N, --debug, --debug=N (iscsi-inq).
 	DebugLevel
+	// DebugLong: --debug only, for tools whose -d means something else
+	// (libiscsi's iscsi-dd has -d/--dst).
+	DebugLong
 )
 
 // Tool is one run of a command-line tool.
@@ -104,6 +110,8 @@ func New(name, initiator string, debug DebugKind, helpText, usageText string, st
 	case DebugLevel:
 		f.IntVarP(&t.Debug, "debug", "d", 0, "debug level (0 = disabled)")
 		f.Lookup("debug").NoOptDefVal = "1"
+	case DebugLong:
+		f.BoolVar(&t.debugSwitch, "debug", false, "print a trace of the PDUs exchanged")
 	}
 	return t
 }
@@ -264,3 +272,17 @@ const HostHelp = `<host> is either of:
 CHAP credentials: LIBISCSI_CHAP_USERNAME and LIBISCSI_CHAP_PASSWORD keep the
 password out of the command line.
 `
+
+// DisplayURL returns rawURL for display: the credentials of the
+// environment left out and every password dropped (the user name stays),
+// e.g. "iscsi://alice@127.0.0.1:3260/iqn.x/1". A URL that does not parse is
+// returned as "<unparsable URL>", never as given (it may hold a password).
+func DisplayURL(rawURL string) string {
+	u, err := iscsiurl.Parser{}.Parse(rawURL)
+	if err != nil {
+		return "<unparsable URL>"
+	}
+	u.Password = auth.Secret{}
+	u.TargetPassword = auth.Secret{}
+	return u.String()
+}

@@ -105,3 +105,18 @@ func TestOneURL(t *testing.T) {
 		t.Errorf("one URL: %q %v", u, ok)
 	}
 }
+
+func TestDisplayURL(t *testing.T) {
+	t.Setenv("LIBISCSI_CHAP_USERNAME", "envuser")
+	t.Setenv("LIBISCSI_CHAP_PASSWORD", "envsecret")
+	for in, want := range map[string]string{
+		"iscsi://127.0.0.1/iqn.x:t/1":                                 "iscsi://127.0.0.1:3260/iqn.x:t/1",
+		"iscsi://alice%s3cret@[::1]:3261/iqn.x:t/2":                   "iscsi://alice@[::1]:3261/iqn.x:t/2",
+		"iscsi://a%b@h/iqn.x:t/0?target_user=t&target_password=tsecr": "iscsi://a@h:3260/iqn.x:t/0?target_user=t",
+		"iscsi://alice%s3cret@":                                       "<unparsable URL>",
+	} {
+		if got := DisplayURL(in); got != want {
+			t.Errorf("DisplayURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
