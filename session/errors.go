@@ -247,7 +247,7 @@ func (e *OpError) Error() string {
 	var b strings.Builder
 	b.WriteString("iscsi ")
 	b.WriteString(e.Op)
-	fmt.Fprintf(&b, " lun %v", e.LUN)
+	fmt.Fprintf(&b, " LUN %v", e.LUN)
 	if e.Offset >= 0 {
 		fmt.Fprintf(&b, " offset %d", e.Offset)
 	}

@@ -76,7 +76,7 @@ func TestDialMissingLUN(t *testing.T) {
 		t.Fatalf("Dial to LUN 7: %v", err)
 	}
 	var oe *session.OpError
-	if !errors.As(err, &oe) || oe.LUN.String() != "7" || !strings.Contains(err.Error(), "lun 7") {
+	if !errors.As(err, &oe) || oe.LUN.String() != "7" || !strings.Contains(err.Error(), "LUN 7") {
 		t.Fatalf("error does not say which LUN: %v", err)
 	}
 }

@@ -65,7 +65,7 @@ func ExampleNewInitiator() {
 	}
 	_, err = target.Verify(answer)
 	fmt.Println(offer, in.Algorithm(), in.Mutual(), err, in.Done())
-	// Output: [{CHAP_A 7,5}] MD5 false <nil> true
+	// Output: [CHAP_A=7,5] MD5 false <nil> true
 }
 
 // The names libiscsi's ?auth= argument takes, and IANA numbers.
