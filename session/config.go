@@ -132,7 +132,6 @@ type Config struct {
 	// the session's supervisor goroutine: it must return quickly.
 	OnStateChange func(StateChange)
 
-
 	// lookupEnv replaces os.LookupEnv for LIBISCSI_CHAP_* (tests set it
 	// through export_test.go).
 	lookupEnv func(string) (string, bool)
