@@ -343,39 +343,82 @@ func (u *LogicalUnit) atErr(op string, off int64, err error) error {
 	return &OpError{Op: op, Portal: u.s.portal, Target: u.s.target, LUN: u.lun, LBA: -1, Offset: off, Err: err}
 }
 
-// transfer moves p at byte offset off, in order: a partial head block, whole
-// blocks in chunks of MaxTransfer straight from or into p, a partial tail
-// block. It returns the bytes done contiguously from the start. An error
-// says at which byte offset the failed command started.
+// transfer moves p at byte offset off: a partial head block, whole blocks
+// in commands of up to MaxTransfer straight from or into p, a partial tail
+// block. Whole blocks beyond one MaxTransfer go through a pipe, BulkDepth
+// commands in flight. It returns the bytes done contiguously from the start
+// and the error of the first failed command by offset; an error says at
+// which byte offset that command started.
 func (u *LogicalUnit) transfer(ctx context.Context, g Geometry, p []byte, off int64, write bool) (int, error) {
 	bs := int64(g.BlockSize)
 	done := 0
-	for done < len(p) {
-		pos := off + int64(done)
-		inner := pos % bs
-		rest := len(p) - done
-		var n int
-		var err error
-		if inner != 0 || int64(rest) < bs {
-			n = int(min(bs-inner, int64(rest)))
-			err = u.partial(ctx, g, uint64(pos/bs), int(inner), p[done:done+n], write)
-		} else {
-			blocks := min(int64(rest)/bs, int64(g.MaxTransfer)/bs)
-			n = int(blocks * bs)
-			err = u.retry(ctx, func() error {
-				return u.command(ctx, uint64(pos/bs), uint32(blocks), iovector.New(p[done:done+n]), write)
-			})
+	if inner := off % bs; inner != 0 || int64(len(p)) < bs {
+		n := int(min(bs-inner, int64(len(p))))
+		if err := u.partial(ctx, g, uint64(off/bs), int(inner), p[:n], write); err != nil {
+			return 0, atOffset(err, off)
 		}
+		done = n
+	}
+	if whole := int64(len(p)-done) / bs * bs; whole > 0 {
+		n, err := u.blocks(ctx, g, p[done:done+int(whole)], off+int64(done), write)
+		done += n
 		if err != nil {
-			var oe *OpError
-			if errors.As(err, &oe) {
-				oe.Offset = pos
-			}
 			return done, err
 		}
-		done += n
+	}
+	if done < len(p) {
+		pos := off + int64(done)
+		if err := u.partial(ctx, g, uint64(pos/bs), 0, p[done:], write); err != nil {
+			return done, atOffset(err, pos)
+		}
+		done = len(p)
 	}
 	return done, nil
+}
+
+// blocks moves p, whole blocks, at the block-aligned byte offset off. Up to
+// MaxTransfer it is one command, as it always was; beyond, commands of
+// MaxTransfer are issued BulkDepth at a time from this goroutine and waited
+// for in order. After a failed command no more are issued; those in flight
+// are waited for (a write may have landed past the error).
+func (u *LogicalUnit) blocks(ctx context.Context, g Geometry, p []byte, off int64, write bool) (int, error) {
+	bs, maxXfer := int64(g.BlockSize), int(g.MaxTransfer)
+	if len(p) <= maxXfer {
+		err := u.retry(ctx, func() error {
+			return u.command(ctx, uint64(off/bs), uint32(int64(len(p))/bs), iovector.New(p), write)
+		})
+		if err != nil {
+			return 0, atOffset(err, off)
+		}
+		return len(p), nil
+	}
+	pp := u.newPipe(ctx, min(BulkDepth, (len(p)+maxXfer-1)/maxXfer), write)
+	defer pp.close()
+	issued, done := 0, 0
+	for done < len(p) {
+		for issued < len(p) && !pp.full() {
+			n := min(maxXfer, len(p)-issued)
+			pos := off + int64(issued)
+			pp.issue(uint64(pos/bs), uint32(int64(n)/bs), pos, p[issued:issued+n])
+			issued += n
+		}
+		i, err := pp.wait()
+		if err != nil {
+			return done, err
+		}
+		done += int(pp.slots[i].vec.Len())
+	}
+	return done, nil
+}
+
+// atOffset records in err, if it is an *OpError, the byte offset of the
+// failed command.
+func atOffset(err error, pos int64) error {
+	var oe *OpError
+	if errors.As(err, &oe) {
+		oe.Offset = pos
+	}
+	return err
 }
 
 // command runs one READ or WRITE bounded by CommandTimeout.
