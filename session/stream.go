@@ -409,6 +409,13 @@ func (w *Writer) ReadFrom(src io.Reader) (int64, error) {
 	for {
 		room, err := w.space()
 		if err != nil {
+			if w.err == nil && w.g.BlockSize != 0 && w.off == w.g.Size() {
+				// At the end of the LUN: only an error if src has more.
+				var one [1]byte
+				if n, rerr := io.ReadFull(src, one[:]); n == 0 && rerr == io.EOF {
+					return total, nil
+				}
+			}
 			return total, err
 		}
 		n, rerr := src.Read(room)
