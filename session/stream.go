@@ -5,10 +5,38 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // ErrStreamClosed is returned by a Reader or Writer used after Close.
 var ErrStreamClosed = errors.New("iscsi: reader or writer closed")
+
+// streamBufs holds the buffers of Readers and Writers between uses, so
+// that a program opening one stream after another reuses the same few
+// MiB. Each is DefaultMaxTransfer bytes, the most MaxTransfer can be.
+var streamBufs = sync.Pool{New: func() any {
+	b := make([]byte, DefaultMaxTransfer)
+	return &b
+}}
+
+// getBuf returns a buffer of n ≤ DefaultMaxTransfer bytes from streamBufs
+// into *slot, if *slot has none yet.
+func getBuf(slot **[]byte, n uint32) []byte {
+	if *slot == nil {
+		*slot = streamBufs.Get().(*[]byte)
+	}
+	return (**slot)[:n]
+}
+
+// putBufs gives bufs back to streamBufs. Nothing may use them any more.
+func putBufs(bufs []*[]byte) {
+	for i, b := range bufs {
+		if b != nil {
+			streamBufs.Put(b)
+			bufs[i] = nil
+		}
+	}
+}
 
 // Reader reads a byte range of a LUN in order with read-ahead: BulkDepth
 // READ commands of MaxTransfer bytes in flight into a fixed set of buffers,
@@ -33,8 +61,8 @@ type Reader struct {
 
 	g      Geometry
 	pp     *pipe
-	bufs   [][]byte
-	issued int64  // the next byte to read from the LUN (block aligned)
+	bufs   []*[]byte // each slot's buffer, from streamBufs
+	issued int64     // the next byte to read from the LUN (block aligned)
 	cur    []byte // bytes of the oldest command not delivered yet
 	curIdx int    // slot of cur, -1 when none
 }
@@ -77,7 +105,7 @@ func (r *Reader) init() error {
 	r.issued = r.off / bs * bs
 	depth := int(min(int64(BulkDepth), (r.alignedEnd()-r.issued+int64(g.MaxTransfer)-1)/int64(g.MaxTransfer)))
 	r.pp = r.u.newPipe(r.ctx, depth, false)
-	r.bufs = make([][]byte, depth)
+	r.bufs = make([]*[]byte, depth)
 	return nil
 }
 
@@ -93,10 +121,8 @@ func (r *Reader) fill() {
 	for r.issued < aend && !r.pp.full() {
 		n := min(int64(r.g.MaxTransfer), aend-r.issued)
 		i := r.pp.next()
-		if r.bufs[i] == nil {
-			r.bufs[i] = make([]byte, r.g.MaxTransfer)
-		}
-		r.pp.issue(uint64(r.issued/bs), uint32(n/bs), r.issued, r.bufs[i][:n])
+		buf := getBuf(&r.bufs[i], r.g.MaxTransfer)
+		r.pp.issue(uint64(r.issued/bs), uint32(n/bs), r.issued, buf[:n])
 		r.issued += n
 	}
 }
@@ -125,7 +151,7 @@ func (r *Reader) next() error {
 		return err
 	}
 	s := &r.pp.slots[i]
-	b := r.bufs[i][:s.vec.Len()]
+	b := (*r.bufs[i])[:s.vec.Len()]
 	// The first and last commands may hold bytes outside the range.
 	lo, hi := max(r.off-s.off, 0), min(int64(len(b)), r.end-s.off)
 	r.cur, r.curIdx = b[lo:hi], i
@@ -192,9 +218,12 @@ func (r *Reader) Close() error {
 	return nil
 }
 
+// release ends the pipe and gives the buffers back.
 func (r *Reader) release() {
 	if r.pp != nil {
 		r.pp.close()
+		r.cur = nil
+		putBufs(r.bufs)
 	}
 }
 
@@ -226,7 +255,7 @@ type Writer struct {
 
 	g       Geometry
 	pp      *pipe
-	bufs    [][]byte
+	bufs    []*[]byte // each slot's buffer, from streamBufs
 	base    int64 // the LUN offset of the filling buffer's first byte (block aligned)
 	lo      int64 // the first byte given for the filling buffer (base ≤ lo ≤ off)
 	written int64 // the LUN offset up to which everything is written
@@ -257,7 +286,7 @@ func (w *Writer) init() error {
 	}
 	w.g = g
 	w.pp = w.u.newPipe(w.ctx, BulkDepth, true)
-	w.bufs = make([][]byte, BulkDepth)
+	w.bufs = make([]*[]byte, BulkDepth)
 	w.restart()
 	return nil
 }
@@ -289,12 +318,9 @@ func (w *Writer) space() ([]byte, error) {
 	if w.off >= size {
 		return nil, w.u.atErr("Writer", w.off, fmt.Errorf("%w: the LUN has %d bytes", ErrBeyondEnd, size))
 	}
-	i := w.pp.next()
-	if w.bufs[i] == nil {
-		w.bufs[i] = make([]byte, w.g.MaxTransfer)
-	}
+	buf := getBuf(&w.bufs[w.pp.next()], w.g.MaxTransfer)
 	room := min(int64(w.g.MaxTransfer), size-w.base)
-	return w.bufs[i][w.off-w.base : room], nil
+	return buf[w.off-w.base : room], nil
 }
 
 // reap waits for the oldest WRITE in flight.
@@ -332,13 +358,13 @@ func (w *Writer) advance(n int) error {
 // WRITE before it is done. Then a new buffer starts at off.
 func (w *Writer) send(tail bool) error {
 	bs := int64(w.g.BlockSize)
-	i := w.pp.next()
-	buf := w.bufs[i]
 	lo, hi := w.lo, w.off
-	defer w.restart()
 	if lo == hi {
+		w.restart()
 		return nil
 	}
+	buf := *w.bufs[w.pp.next()]
+	defer w.restart()
 	if inner := lo % bs; inner != 0 {
 		// The head block is partial. This is the first buffer after
 		// NewWriter or a Flush, so nothing is in flight; a buffer sent
@@ -457,6 +483,7 @@ func (w *Writer) Close() error {
 	err := w.Flush()
 	if w.pp != nil {
 		w.pp.close()
+		putBufs(w.bufs)
 	}
 	if w.err == nil {
 		w.err = ErrStreamClosed
