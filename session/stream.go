@@ -63,8 +63,8 @@ type Reader struct {
 	pp     *pipe
 	bufs   []*[]byte // each slot's buffer, from streamBufs
 	issued int64     // the next byte to read from the LUN (block aligned)
-	cur    []byte // bytes of the oldest command not delivered yet
-	curIdx int    // slot of cur, -1 when none
+	cur    []byte    // bytes of the oldest command not delivered yet
+	curIdx int       // slot of cur, -1 when none
 }
 
 // NewReader returns a Reader of the n bytes of the unit at byte offset off;
@@ -256,9 +256,9 @@ type Writer struct {
 	g       Geometry
 	pp      *pipe
 	bufs    []*[]byte // each slot's buffer, from streamBufs
-	base    int64 // the LUN offset of the filling buffer's first byte (block aligned)
-	lo      int64 // the first byte given for the filling buffer (base ≤ lo ≤ off)
-	written int64 // the LUN offset up to which everything is written
+	base    int64     // the LUN offset of the filling buffer's first byte (block aligned)
+	lo      int64     // the first byte given for the filling buffer (base ≤ lo ≤ off)
+	written int64     // the LUN offset up to which everything is written
 }
 
 // NewWriter returns a Writer to the unit from byte offset off. Nothing is
