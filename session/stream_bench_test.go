@@ -21,13 +21,14 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) { return len(p), nil }
 
 // BenchmarkBulk moves 64 MiB per operation between a null LUN of the
-// in-process target (over loopback TCP, MaxTransfer 1 MiB) and memory, in
-// the ways a program would: io.Copy through the Reader and Writer; one
-// ReadAt or WriteAt of 64 MiB; a hand-written copy with 8 goroutines of
-// 1 MiB ReadAt or WriteAt; a loop of 1 MiB ReadAt or WriteAt, one command
-// at a time (what a 64 MiB call did before); and io.Copy with 32 KiB through
-// io.NewSectionReader or io.NewOffsetWriter over the session, one command
-// at a time. See docs/BENCHMARKS.md, "Bulk I/O".
+// in-process target (over loopback TCP, MaxTransfer 1 MiB, and again with
+// 64 KiB, where the latency of each command weighs more) and memory, in the
+// ways a program would: io.Copy through the Reader and Writer; one ReadAt
+// or WriteAt of 64 MiB; a hand-written copy with 8 goroutines of 1 MiB
+// ReadAt or WriteAt; a loop of MaxTransfer ReadAt or WriteAt, one command
+// at a time (what a 64 MiB call did before); and io.Copy with 32 KiB
+// through io.NewSectionReader or io.NewOffsetWriter over the session, one
+// command at a time. See docs/BENCHMARKS.md, "Bulk I/O".
 func BenchmarkBulk(b *testing.B) {
 	cases := []struct {
 		name string
@@ -47,9 +48,9 @@ func BenchmarkBulk(b *testing.B) {
 		{"read/8-goroutines-1MiB", func(b *testing.B, s *session.Session, off int64) {
 			goroutines(b, off, func(p []byte, off int64) (int, error) { return s.ReadAt(p, off) })
 		}},
-		{"read/1MiB-ReadAt-loop", func(b *testing.B, s *session.Session, off int64) {
-			p := benchBuf(1 << 20)
-			for i := int64(0); i < bulkBenchBytes; i += 1 << 20 {
+		{"read/MaxTransfer-ReadAt-loop", func(b *testing.B, s *session.Session, off int64) {
+			p := benchBuf(maxTransfer(b, s))
+			for i := int64(0); i < bulkBenchBytes; i += int64(len(p)) {
 				if n, err := s.ReadAt(p, off+i); n != len(p) || err != nil {
 					b.Fatal(n, err)
 				}
@@ -78,9 +79,9 @@ func BenchmarkBulk(b *testing.B) {
 		{"write/8-goroutines-1MiB", func(b *testing.B, s *session.Session, off int64) {
 			goroutines(b, off, func(p []byte, off int64) (int, error) { return s.WriteAt(p, off) })
 		}},
-		{"write/1MiB-WriteAt-loop", func(b *testing.B, s *session.Session, off int64) {
-			p := benchBuf(1 << 20)
-			for i := int64(0); i < bulkBenchBytes; i += 1 << 20 {
+		{"write/MaxTransfer-WriteAt-loop", func(b *testing.B, s *session.Session, off int64) {
+			p := benchBuf(maxTransfer(b, s))
+			for i := int64(0); i < bulkBenchBytes; i += int64(len(p)) {
 				if n, err := s.WriteAt(p, off+i); n != len(p) || err != nil {
 					b.Fatal(n, err)
 				}
@@ -94,18 +95,49 @@ func BenchmarkBulk(b *testing.B) {
 			}
 		}},
 	}
-	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			s := benchSession(b)
-			b.SetBytes(bulkBenchBytes)
-			b.ReportAllocs()
-			var off int64
-			for b.Loop() {
-				c.run(b, s, off)
-				off += bulkBenchBytes
-			}
-		})
+	for _, mt := range []uint32{0, 128} {
+		name := "mt1MiB"
+		if mt != 0 {
+			name = "mt" + byteSize(int(mt)*512)
+		}
+		for _, c := range cases {
+			b.Run(name+"/"+c.name, func(b *testing.B) {
+				s := benchSessionMT(b, mt)
+				b.SetBytes(bulkBenchBytes)
+				b.ReportAllocs()
+				var off int64
+				for b.Loop() {
+					c.run(b, s, off)
+					off += bulkBenchBytes
+				}
+			})
+		}
 	}
+}
+
+// benchSessionMT is benchSession with a Block Limits maximum of mt blocks
+// (0: none, so MaxTransfer is DefaultMaxTransfer).
+func benchSessionMT(b *testing.B, mt uint32) *session.Session {
+	b.Helper()
+	tg := faketarget.Start(b, faketarget.Config{Name: tgtName, MaxRecvDataSegmentLength: 262144, MaxTransferLength: mt,
+		LUNs: []faketarget.LUN{{Number: 1, Blocks: 1 << 30, Null: true}}})
+	s, err := session.Dial(context.Background(), url(tg, ""), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	if _, err := s.Geometry(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+func maxTransfer(b *testing.B, s *session.Session) int {
+	g, err := s.Geometry(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return int(g.MaxTransfer)
 }
 
 var benchBufs sync.Map // size → []byte, shared by the runs of a size
