@@ -148,15 +148,13 @@ func (s *pipeSlot) arm() context.Context {
 
 // fire is the timer's: it cancels the armed command once its deadline has
 // passed (a timer left from an earlier command of the slot finds a later
-// deadline, or none, and does nothing).
+// deadline, or none, and does nothing). It cancels under mu, so that
+// disarm sees either nothing or an ended context marked expired.
 func (s *pipeSlot) fire() {
 	s.mu.Lock()
-	hit := !s.deadline.IsZero() && !time.Now().Before(s.deadline)
-	if hit {
+	defer s.mu.Unlock()
+	if !s.deadline.IsZero() && !time.Now().Before(s.deadline) {
 		s.expired = true
-	}
-	s.mu.Unlock()
-	if hit {
 		s.cancel()
 	}
 }
@@ -170,11 +168,11 @@ func (s *pipeSlot) disarm(err error) error {
 	s.mu.Lock()
 	expired := s.expired
 	s.deadline, s.expired = time.Time{}, false
-	s.mu.Unlock()
 	if s.ctx.Err() != nil && s.p.ctx.Err() == nil {
 		s.cancel()
 		s.ctx, s.cancel = context.WithCancel(s.p.ctx)
 	}
+	s.mu.Unlock()
 	if expired && errors.Is(err, context.Canceled) {
 		err = context.DeadlineExceeded
 	}

@@ -280,21 +280,29 @@ func (u *LogicalUnit) runNoData(ctx context.Context, cdb scsi.CDB) error {
 	})
 }
 
-// ReadAt implements io.ReaderAt for any offset and length. Each command it
-// sends is bounded by Config.CommandTimeout.
+// ReadAt implements io.ReaderAt for any offset and length. A read longer
+// than MaxTransfer is split into commands of MaxTransfer, BulkDepth of them
+// in flight at once (see ReadAtContext). Each command it sends is bounded
+// by Config.CommandTimeout.
 func (u *LogicalUnit) ReadAt(p []byte, off int64) (int, error) {
 	return u.ReadAtContext(context.Background(), p, off)
 }
 
-// WriteAt implements io.WriterAt for any offset and length. Each command it
-// sends is bounded by Config.CommandTimeout.
+// WriteAt implements io.WriterAt for any offset and length. A write longer
+// than MaxTransfer is split into commands of MaxTransfer, BulkDepth of them
+// in flight at once (see WriteAtContext). Each command it sends is bounded
+// by Config.CommandTimeout.
 func (u *LogicalUnit) WriteAt(p []byte, off int64) (int, error) {
 	return u.WriteAtContext(context.Background(), p, off)
 }
 
 // ReadAtContext is ReadAt with a context. A read that reaches past the end
 // of the LUN returns the bytes up to the end and io.EOF. On an error, p
-// holds the n bytes reported read; the rest of p may hold any bytes.
+// holds the n bytes reported read, all those before the first failed
+// command (by offset), whose error is returned; the rest of p may hold any
+// bytes. The commands are issued from the calling goroutine, and a large
+// read allocates once per call, not per command; cancelling ctx ends those
+// in flight.
 func (u *LogicalUnit) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, u.atErr("ReadAt", off, ErrNegativeOffset)
@@ -324,7 +332,10 @@ func (u *LogicalUnit) ReadAtContext(ctx context.Context, p []byte, off int64) (i
 // ranges that share a block never lose each other's bytes. On an error,
 // the first n bytes are written; the blocks of the failed command may hold
 // the old bytes, the new ones or (for a target that failed mid-command) a
-// mix.
+// mix, and so may the blocks of the commands after it that were in flight
+// when it failed (up to BulkDepth-1 commands of MaxTransfer: they are
+// cancelled, but the target may have executed them). No command is sent
+// after a failure.
 func (u *LogicalUnit) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, u.atErr("WriteAt", off, ErrNegativeOffset)
