@@ -168,8 +168,10 @@ func BenchmarkBulkTgtd(b *testing.B) {
 		}},
 		{"read/8-goroutines-1MiB", func(b *testing.B, off int64) { goroutines(b, off, u.ReadAt) }},
 		{"read/1MiB-ReadAt-loop", func(b *testing.B, off int64) {
-			for i := int64(0); i < bulkBytes; i += 1 << 20 {
-				if n, err := u.ReadAt(mib[:1<<20], off+i); n != 1<<20 || err != nil {
+			// One command at a time over the same 64 MiB as ReadAt-64MiB:
+			// what ReadAt did before it kept several in flight.
+			for i := 0; i < bulkBytes; i += 1 << 20 {
+				if n, err := u.ReadAt(big[i:i+1<<20], off+int64(i)); n != 1<<20 || err != nil {
 					b.Fatal(n, err)
 				}
 			}
@@ -192,8 +194,8 @@ func BenchmarkBulkTgtd(b *testing.B) {
 		}},
 		{"write/8-goroutines-1MiB", func(b *testing.B, off int64) { goroutines(b, off, u.WriteAt) }},
 		{"write/1MiB-WriteAt-loop", func(b *testing.B, off int64) {
-			for i := int64(0); i < bulkBytes; i += 1 << 20 {
-				if n, err := u.WriteAt(mib[:1<<20], off+i); n != 1<<20 || err != nil {
+			for i := 0; i < bulkBytes; i += 1 << 20 {
+				if n, err := u.WriteAt(big[i:i+1<<20], off+int64(i)); n != 1<<20 || err != nil {
 					b.Fatal(n, err)
 				}
 			}
