@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
@@ -491,5 +493,51 @@ func TestBulkRetries(t *testing.T) {
 	}
 	if busy.Load() < 3 {
 		t.Fatalf("BUSY answered %d times: not retried", busy.Load())
+	}
+}
+
+// TestStreamsWithFiles: io.Copy between a file and the LUN, both ways, the
+// everyday use (os.File has WriteTo and ReadFrom of its own: io.Copy must
+// still end up in the Reader's WriteTo and the Writer's ReadFrom).
+func TestStreamsWithFiles(t *testing.T) {
+	lun, u := bulkTarget(t, nil, nil)
+	ctx := ctxT(t)
+	dir := t.TempDir()
+	in := pattern(30*bulkXfer+123, 42)
+	src := filepath.Join(dir, "src")
+	if err := os.WriteFile(src, in, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const off = 7*512 + 9
+	before := lun()
+	w := u.NewWriter(ctx, off)
+	if n, err := io.Copy(w, f); n != int64(len(in)) || err != nil {
+		t.Fatalf("io.Copy(Writer, file) = %d, %v", n, err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	copy(before[off:], in)
+	if !bytes.Equal(lun(), before) {
+		t.Fatal("the LUN does not hold the file's bytes (and only them)")
+	}
+	out, err := os.Create(filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	r := u.NewReader(ctx, off, int64(len(in)))
+	defer r.Close()
+	if n, err := io.Copy(out, r); n != int64(len(in)) || err != nil {
+		t.Fatalf("io.Copy(file, Reader) = %d, %v", n, err)
+	}
+	got, err := os.ReadFile(out.Name())
+	if err != nil || !bytes.Equal(got, in) {
+		t.Fatalf("the file read back from the LUN differs (%v)", err)
 	}
 }
