@@ -19,11 +19,15 @@ var streamBufs = sync.Pool{New: func() any {
 	return &b
 }}
 
-// getBuf returns a buffer of n ≤ DefaultMaxTransfer bytes from streamBufs
-// into *slot, if *slot has none yet.
+// getBuf returns a buffer of n bytes in *slot, taken from streamBufs if
+// *slot has none yet (or made, for more than DefaultMaxTransfer).
 func getBuf(slot **[]byte, n uint32) []byte {
 	if *slot == nil {
 		*slot = streamBufs.Get().(*[]byte)
+	}
+	if uint32(cap(**slot)) < n {
+		b := make([]byte, n)
+		*slot = &b
 	}
 	return (**slot)[:n]
 }
@@ -52,19 +56,17 @@ func putBufs(bufs []*[]byte) {
 // Close a Reader that is not read to its end or an error, to stop the
 // read-ahead.
 type Reader struct {
-	u     *LogicalUnit
-	ctx   context.Context
-	start int64
-	off   int64 // the next byte to deliver
-	end   int64 // one past the last byte to deliver; -1 until known
-	err   error // sticky: the first failure, io.EOF, or ErrStreamClosed
+	u   *LogicalUnit
+	ctx context.Context
+	off int64 // the next byte to deliver
+	end int64 // one past the last byte to deliver; -1 until known
+	err error // sticky: the first failure, io.EOF, or ErrStreamClosed
 
 	g      Geometry
 	pp     *pipe
 	bufs   []*[]byte // each slot's buffer, from streamBufs
 	issued int64     // the next byte to read from the LUN (block aligned)
 	cur    []byte    // bytes of the oldest command not delivered yet
-	curIdx int       // slot of cur, -1 when none
 }
 
 // NewReader returns a Reader of the n bytes of the unit at byte offset off;
@@ -72,7 +74,7 @@ type Reader struct {
 // of the LUN, where Read returns io.EOF. Nothing is sent until the first
 // Read or WriteTo.
 func (u *LogicalUnit) NewReader(ctx context.Context, off, n int64) *Reader {
-	r := &Reader{u: u, ctx: ctx, start: off, off: off, end: -1, curIdx: -1}
+	r := &Reader{u: u, ctx: ctx, off: off, end: -1}
 	if n >= 0 {
 		r.end = off + n
 		if r.end < off {
@@ -154,7 +156,7 @@ func (r *Reader) next() error {
 	b := (*r.bufs[i])[:s.vec.Len()]
 	// The first and last commands may hold bytes outside the range.
 	lo, hi := max(r.off-s.off, 0), min(int64(len(b)), r.end-s.off)
-	r.cur, r.curIdx = b[lo:hi], i
+	r.cur = b[lo:hi]
 	return nil
 }
 
