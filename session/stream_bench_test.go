@@ -215,6 +215,9 @@ func itoa(n int) string {
 // context: smallReadAtAllocs); a Reader and a Writer allocate nothing per
 // MaxTransfer in steady state.
 func TestBulkAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts under the race detector are not those of a real build")
+	}
 	tg := faketarget.Start(t, faketarget.Config{Name: tgtName, MaxRecvDataSegmentLength: 262144,
 		LUNs: []faketarget.LUN{{Number: 1, Blocks: 1 << 30, Null: true}}})
 	s, err := session.Dial(context.Background(), url(tg, ""), nil)

@@ -457,7 +457,7 @@ func TestBulkCommandTimeout(t *testing.T) {
 			return faketarget.Handled // never answered
 		}
 		return faketarget.Proceed
-	}, &session.Config{CommandTimeout: 300 * time.Millisecond})
+	}, &session.Config{CommandTimeout: time.Second})
 	p := make([]byte, 10*bulkXfer)
 	n, err := u.ReadAt(p, 0)
 	if n != heldLBA*512 || !errors.Is(err, context.DeadlineExceeded) {
