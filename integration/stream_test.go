@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/iscsi-go/iscsi/integration/tgtd"
+	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -216,4 +218,42 @@ func BenchmarkBulkTgtd(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestBulkStreamsReadOnly: tgtd refuses every WRITE to a read-only LUN.
+// A large WriteAt and a Writer report WRITE PROTECTED with nothing written
+// (n, Written) and the file unchanged; the Reader still reads.
+func TestBulkStreamsReadOnly(t *testing.T) {
+	t.Parallel()
+	inst := tgtd.Start(t)
+	const iqn = "iqn.2026-11.test:bulkro"
+	const size = 8 << 20
+	targets := inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: size, Random: true, ReadOnly: true}}})
+	lun := targets[0].LUNs[0]
+	ctx := testCtx(t)
+	s, err := session.Dial(ctx, inst.TargetURL(iqn, 1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	u := s.DefaultUnit()
+	before := fileRange(t, lun.Path, 0, size)
+	data := pattern(5<<20+100, 3)
+	if n, err := u.WriteAt(data, 4096); n != 0 || !errors.Is(err, scsi.ErrWriteProtected) {
+		t.Fatalf("WriteAt = %d, %v; want 0, WRITE PROTECTED", n, err)
+	}
+	w := u.NewWriter(ctx, 1000)
+	_, err = io.Copy(w, noWriterTo{bytes.NewReader(data)})
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if !errors.Is(err, scsi.ErrWriteProtected) || w.Written() != 0 {
+		t.Fatalf("Writer: %v, Written %d; want WRITE PROTECTED, 0", err, w.Written())
+	}
+	mustEqual(t, "read-only LUN", fileRange(t, lun.Path, 0, size), before)
+	got, err := io.ReadAll(u.NewReader(ctx, 777, -1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, "Reader of the read-only LUN", got, before[777:])
 }
