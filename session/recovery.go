@@ -85,7 +85,9 @@ func (s *Session) Stats() Stats {
 // report of an epoch wins; reports of older epochs are ignored. Without
 // recovery the session ends.
 func (s *Session) lost(epoch uint32, err error) {
-	if s.cfg.DisableRecovery {
+	if s.cfg.DisableRecovery || s.loggedOut.Load() {
+		// Without recovery, or after a logout of the session (the target
+		// closes the connection then): the end.
 		s.fail(err)
 		return
 	}
