@@ -132,6 +132,11 @@ type Config struct {
 	// the session's supervisor goroutine: it must return quickly.
 	OnStateChange func(StateChange)
 
+	// Hooks are told what the session does, for metrics and tracing: each
+	// implements one or more of CommandHook, PDUHook, ConnStateHook and
+	// LoginHook (see Hook). They run on the session's goroutines and must
+	// be quick. Nil costs nothing.
+	Hooks []Hook
 
 	// lookupEnv replaces os.LookupEnv for LIBISCSI_CHAP_* (tests set it
 	// through export_test.go).
