@@ -139,7 +139,10 @@ func (e *CommandEvent) Outcome() string {
 	return "error"
 }
 
-// LoginEvent describes one login attempt: connecting and logging in.
+// LoginEvent describes one login attempt: connecting and logging in. A
+// reconnect logs in with the session's old TSIH first; a target that no
+// longer has the session refuses that (one failed event) and the session
+// is reinstated by a second login of the same Attempt.
 type LoginEvent struct {
 	Portal string // host:port
 	Target string // "" for a discovery session

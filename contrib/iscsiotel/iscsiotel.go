@@ -100,7 +100,7 @@ func New(meter metric.Meter) (*Metrics, error) {
 	var e error
 	m.duration, e = meter.Float64Histogram("iscsi.command.duration", metric.WithUnit("s"),
 		metric.WithDescription("Latency of SCSI commands from issue to completion, by operation."),
-		metric.WithExplicitBucketBoundaries(50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3, 50e-3, 100e-3, 200e-3, 500e-3, 1, 2, 5))
+		metric.WithExplicitBucketBoundaries(50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3, 50e-3, 100e-3, 200e-3, 500e-3, 1, 2, 5, 10))
 	set(e)
 	m.io = counter("iscsi.command.io", "By", "Data moved by SCSI commands that ended with GOOD.")
 	m.errors = counter("iscsi.command.errors", "{command}", "SCSI commands that ended with an error or a status other than GOOD.")

@@ -49,8 +49,9 @@ type Options struct {
 	Namespace string
 	// ConstLabels are added to every metric (a target or volume name).
 	ConstLabels prometheus.Labels
-	// Buckets of the latency histogram, in seconds; nil means 16
-	// exponential buckets from 50 µs to 1.6 s.
+	// Buckets of the latency histogram, in seconds; nil means 18
+	// exponential buckets from 50 µs to 6.5 s (commands sent again after
+	// a reconnect take seconds).
 	Buckets []float64
 }
 
@@ -91,7 +92,7 @@ func New(o Options) *Metrics {
 	}
 	buckets := o.Buckets
 	if buckets == nil {
-		buckets = prometheus.ExponentialBuckets(50e-6, 2, 16)
+		buckets = prometheus.ExponentialBuckets(50e-6, 2, 18)
 	}
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help, ConstLabels: o.ConstLabels}, labels)
