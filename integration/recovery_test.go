@@ -70,9 +70,9 @@ var recoveryWorkloads = []workload{{"reads", false, true}, {"writes", true, fals
 func TestRecoveryMatrix(t *testing.T) {
 	type result struct {
 		fault, workload string
-		reconnects     uint64
-		replayed       uint64
-		took           time.Duration
+		reconnects      uint64
+		replayed        uint64
+		took            time.Duration
 	}
 	var results []result
 	for _, f := range recoveryFaults {

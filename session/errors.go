@@ -15,10 +15,13 @@ import (
 // received and the one computed.
 var (
 	// ErrHeaderDigest: a PDU header failed its check. The connection can no
-	// longer be trusted: the session ends with an error wrapping it.
+	// longer be trusted: it is replaced and the commands in flight sent
+	// again (with DisableRecovery, the session ends with an error wrapping it).
 	ErrHeaderDigest = conn.ErrHeaderDigest
-	// ErrDataDigest: a data segment failed its check. The command it
-	// belongs to fails with an error wrapping it; the session goes on.
+	// ErrDataDigest: a data segment failed its check. The connection is
+	// replaced and the command sent again, so the caller gets the right
+	// bytes; with DisableRecovery, the one command fails with an error
+	// wrapping it and the session goes on.
 	ErrDataDigest = conn.ErrDataDigest
 )
 

@@ -261,10 +261,32 @@ func (s *Session) abort(victim *task, itt, cmdSN uint32, lun uint64, fromReader 
 	epoch := s.epoch.Load()
 	tm.stall = time.AfterFunc(s.cfg.AbortTimeout, func() {
 		if tm.state.Load() != stateDone {
-			s.lost(epoch, fmt.Errorf("ABORT TASK for ITT %#x not answered within %v", itt, s.cfg.AbortTimeout))
+			s.escalate(epoch, tm, fmt.Errorf("ABORT TASK for ITT %#x not answered within %v", itt, s.cfg.AbortTimeout))
 		}
 	})
 	s.push(wreq{kind: wImmediate, t: tm}, fromReader)
+}
+
+// escalate is the next step for an ABORT TASK the target did not answer:
+// a LOGICAL UNIT RESET of the task's LUN, itself bounded by AbortTimeout,
+// after which the connection is given up (and replaced, with recovery).
+// A reset that completes ends the unanswered abort and every command of
+// the LUN sent before it.
+func (s *Session) escalate(epoch uint32, abort *task, cause error) {
+	s.log.Warn("iscsi: escalating to LOGICAL UNIT RESET", "lun", scsi.LUN(abort.lun), "err", cause)
+	r := s.getTask()
+	r.kind, r.immediate = kindTMF, true
+	r.tmf, r.lun, r.refITT = pdu.TMFLogicalUnitReset, abort.lun, pdu.ReservedITT
+	r.escalated = abort
+	if err := s.tasks.add(r); err != nil {
+		return // the session is closing
+	}
+	r.stall = time.AfterFunc(s.cfg.AbortTimeout, func() {
+		if r.state.Load() != stateDone {
+			s.lost(epoch, fmt.Errorf("%w; LOGICAL UNIT RESET not answered within %v either", cause, s.cfg.AbortTimeout))
+		}
+	})
+	s.push(wreq{kind: wImmediate, t: r}, false)
 }
 
 // failAndAbort fails t now (with t.failErr) and aborts it on the target,
@@ -299,6 +321,9 @@ func (s *Session) onTMFDone(t *task, response uint8) {
 		})
 		for _, v := range victims {
 			s.complete(v, ErrLUNReset)
+		}
+		if t.escalated != nil {
+			s.complete(t.escalated, ErrLUNReset) // the abort nobody answered
 		}
 		s.geometryChanged(t.lun)
 	}

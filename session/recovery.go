@@ -533,9 +533,12 @@ func (s *Session) call(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Dire
 func (s *Session) checkUnits(deadline time.Time) error {
 	ctx, cancel := context.WithDeadline(context.Background(), earlier(deadline, time.Now().Add(s.cfg.LoginTimeout)))
 	defer cancel()
+	dead := s.deadCh() // the new connection's: its loss ends the checks at once
 	go func() {
 		select {
 		case <-s.closing:
+			cancel()
+		case <-dead:
 			cancel()
 		case <-ctx.Done():
 		}

@@ -10,9 +10,18 @@
 // callers share system calls and a lone caller needs no hand-off. A writer
 // goroutine sends what the reader asks for (Data-Out for R2Ts, NOP-Out).
 // The reader puts Data-In straight into the caller's iovector.Vector at its
-// BufferOffset and completes the task when the status arrives. When the
-// connection dies, every task in flight fails exactly once with an error
-// that unwraps to ErrSessionClosed and carries the cause.
+// BufferOffset and completes the task when the status arrives. A session
+// is per target: LogicalUnit is the block API of one of its LUNs.
+//
+// When the connection dies, a supervisor goroutine replaces it: it logs in
+// again with the same ISID, checks that every LUN in use is the same
+// device, and sends the unfinished commands that are safe to repeat again
+// (see docs/RELIABILITY.md). When the session ends, every task in flight
+// fails exactly once with an error that unwraps to ErrSessionClosed and
+// carries the cause.
+//
+// Credentials: the URL's, then Config's, then the LIBISCSI_CHAP_*
+// environment's.
 //
 // On a machine of few cores shared with the target, GOMAXPROCS=1 roughly
 // halves queue-depth-1 latency (no cross-thread wake-ups): see

@@ -89,8 +89,9 @@ type task struct {
 	// victim is the abandoned task an ABORT TASK was sent for; the reader
 	// completes it with the abort's answer. stall fails the connection
 	// when the abort is not answered in time. Both set before registering.
-	victim *task
-	stall  *time.Timer
+	victim    *task
+	escalated *task // the unanswered ABORT TASK a LUN reset follows
+	stall     *time.Timer
 
 	// cmdSN is written by the flusher under wmu before the state becomes
 	// sent, and read after that by the reader (RefCmdSN of aborts, LUN
@@ -149,7 +150,7 @@ func (s *Session) putTask(t *task) {
 	t.bufUsers.Store(0)
 	t.kind, t.lun, t.cdb, t.read, t.write, t.expLen, t.vec, t.data = 0, 0, [16]byte{}, false, false, 0, nil, nil
 	t.tmf, t.refITT, t.refCmdSN, t.reason, t.immediate, t.lba = 0, 0, 0, 0, false, 0
-	t.victim, t.stall, t.cmdSN, t.epoch, t.priority, t.start = nil, nil, 0, 0, false, time.Time{}
+	t.victim, t.escalated, t.stall, t.cmdSN, t.epoch, t.priority, t.start = nil, nil, nil, 0, 0, false, time.Time{}
 	t.expDataSN, t.received, t.r2tSN, t.failErr = 0, 0, 0, nil
 	t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0
 	t.err = nil

@@ -82,7 +82,8 @@ func openFileDestination(path string, size int64, sparse bool) (*fileEndpoint, e
 	}
 	e := &fileEndpoint{f: f, path: path, size: size}
 	if fi.Mode().IsRegular() {
-		if err := f.Truncate(0); err == nil {
+		err := f.Truncate(0)
+		if err == nil {
 			err = f.Truncate(size)
 		}
 		if err != nil {

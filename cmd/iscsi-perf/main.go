@@ -39,22 +39,23 @@ const defaultInitiator = session.NamingAuthority + ":iscsi-perf"
 
 // options are the parsed command line.
 type options struct {
-	initiator    string
-	maxInFlight  int
-	blocks       int
-	runtime      int // seconds; 0 runs until interrupted
-	random       bool
-	randomBlocks bool
-	logging      bool
-	ignoreErrors bool
-	write        bool
-	mix          int // percent of writes; 0 with write=false means read only
-	json         bool
-	stall        time.Duration
-	cpuProfile   string
-	memProfile   string
-	url          string
-	version      bool // --version: print the version, run nothing
+	initiator     string
+	maxInFlight   int
+	maxReconnects int // -x: -1 unbounded, 0 no recovery
+	blocks        int
+	runtime       int // seconds; 0 runs until interrupted
+	random        bool
+	randomBlocks  bool
+	logging       bool
+	ignoreErrors  bool
+	write         bool
+	mix           int // percent of writes; 0 with write=false means read only
+	json          bool
+	stall         time.Duration
+	cpuProfile    string
+	memProfile    string
+	url           string
+	version       bool // --version: print the version, run nothing
 
 	// maxIOs, when positive, stops the run after that many I/Os (tests).
 	maxIOs uint64
@@ -88,6 +89,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.stall, "stall-timeout", 30*time.Second, "give up when no command completes for this long")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the I/O phase to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (every allocation sampled) to this file")
+	fs.IntVarP(&o.maxReconnects, "max-reconnects", "x", -1, "reconnect attempts after a lost connection (-1: until the replacement timeout, 0: none)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	_ = fs.MarkHidden("cpuprofile")
 	_ = fs.MarkHidden("memprofile")
@@ -168,6 +170,12 @@ func perf(ctx context.Context, o options, stdout, stderr io.Writer, sigs <-chan 
 		runtime.MemProfileRate = 1
 	}
 	cfg := &session.Config{InitiatorName: o.initiator}
+	switch {
+	case o.maxReconnects == 0:
+		cfg.DisableRecovery = true
+	case o.maxReconnects > 0:
+		cfg.MaxReconnects = o.maxReconnects
+	}
 	s, err := session.DialURL(ctx, u, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "Login Failed. %v\n", err)
@@ -217,6 +225,7 @@ func perf(ctx context.Context, o options, stdout, stderr io.Writer, sigs <-chan 
 		}
 	}
 
+	sum.Reconnects = s.Stats().Reconnects
 	if runErr != nil {
 		fmt.Fprintf(stderr, "\niscsi-perf: %v\n", runErr)
 		fmt.Fprint(out, "\nABORTED!\n")

@@ -390,3 +390,52 @@ func TestEndings(t *testing.T) {
 		})
 	}
 }
+
+// TestRunRidesThroughReconnects: the target drops the connection twice
+// mid-run; with the default -x the run goes on to the end without an error
+// and its summary counts the reconnects; with -x 0 it aborts.
+func TestRunRidesThroughReconnects(t *testing.T) {
+	for _, x := range []string{"-1", "0"} {
+		t.Run("x="+x, func(t *testing.T) {
+			var n, cuts atomic.Int32
+			tgt := faketarget.Start(t, faketarget.Config{
+				LUNs: []faketarget.LUN{{Number: 1, BlockSize: 512, Blocks: 4096, Null: true}},
+				Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+					if op := scsi.OpCode(c.CDB[0]); op != scsi.OpRead10 && op != scsi.OpRead16 {
+						return faketarget.Proceed
+					}
+					if n.Add(1)%100 == 0 && cuts.Load() < 2 {
+						cuts.Add(1)
+						return faketarget.Close
+					}
+					return faketarget.Proceed
+				}},
+			})
+			o, err := parseArgs([]string{"-m", "8", "-r", "-x", x, "--json", fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())}, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.maxIOs = 400
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			rc := perf(ctx, o, &stdout, &stderr, make(chan os.Signal))
+			if x == "0" {
+				if rc == 0 {
+					t.Fatalf("-x 0: the run survived a lost connection:\n%s", stderr.String())
+				}
+				return
+			}
+			if rc != 0 {
+				t.Fatalf("exit status %d; stderr:\n%s", rc, stderr.String())
+			}
+			var sum summary
+			if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+				t.Fatalf("no JSON summary: %v\n%s", err, stdout.String())
+			}
+			if sum.IOs != 400 || sum.Errors != 0 || sum.Reconnects != 2 {
+				t.Fatalf("summary %+v, want 400 I/Os, no error, 2 reconnects", sum)
+			}
+		})
+	}
+}

@@ -155,6 +155,7 @@ type summary struct {
 	LatMaxus     float64 `json:"lat_max_us"`
 	Busy         uint64  `json:"busy"`
 	Errors       uint64  `json:"errors"`
+	Reconnects   uint64  `json:"reconnects"` // connections replaced during the run
 	CPUUser      float64 `json:"cpu_user_s"`
 	CPUSys       float64 `json:"cpu_sys_s"`
 	CPUPerIOus   float64 `json:"cpu_per_io_us"`
@@ -179,6 +180,9 @@ func (s *summary) print(w io.Writer) {
 		s.CPUUser, s.CPUSys, s.CPUPerIOus, s.AllocsPerIO, s.ReadCallsPerIO, s.WriteCallsPerIO)
 	if s.Busy > 0 || s.Errors > 0 {
 		fmt.Fprintf(w, "busy %d, errors %d\n", s.Busy, s.Errors)
+	}
+	if s.Reconnects > 0 {
+		fmt.Fprintf(w, "reconnects %d\n", s.Reconnects)
 	}
 }
 
