@@ -129,7 +129,8 @@ type Config struct {
 	ReplaySafe func(cdb []byte) bool
 	// OnStateChange, when set, is called on each change of the
 	// connection's state (lost, reconnecting, reinstated, gave up), from
-	// the session's supervisor goroutine: it must return quickly.
+	// the session's supervisor goroutine: it must return quickly. A
+	// ConnStateHook in Hooks gets the same calls, after it.
 	OnStateChange func(StateChange)
 
 	// Hooks are told what the session does, for metrics and tracing: each

@@ -20,8 +20,10 @@ import (
 //
 // Hooks run on the session's own goroutines — the reader (commands, PDUs
 // received), whoever writes a batch (PDUs sent), the supervisor
-// (connection states, reconnect logins) or the caller of Dial (first
-// logins) — while the session waits for them. A hook must be quick, safe
+// (connection states, reconnect logins, commands failed by a reconnect),
+// the caller of Dial (first logins) or of Wait (a command cancelled before
+// it was sent) — while the session waits for them, sometimes holding its
+// locks. A hook must be quick, safe
 // for concurrent use, and must not call the session synchronously (no
 // Execute, Wait, Close, Logout from inside a hook): that would deadlock or
 // stall every command of the session. Hand anything slow to another
@@ -96,7 +98,7 @@ type CommandEvent struct {
 // (its context ended before it was sent), "aborted" (its context ended
 // after it was sent: ABORT TASK), "not_replayed" (ErrMayHaveExecuted),
 // "lun_reset", "session_closed", "protocol", "rejected", "digest", "error".
-func (e *CommandEvent) Outcome() string {
+func (e CommandEvent) Outcome() string {
 	if e.Err == nil {
 		switch e.Status {
 		case scsi.StatusGood, scsi.StatusConditionMet:
@@ -158,7 +160,7 @@ type LoginEvent struct {
 }
 
 // Outcome is "ok", "redirected" or "failed".
-func (e *LoginEvent) Outcome() string {
+func (e LoginEvent) Outcome() string {
 	switch {
 	case e.Redirect != "":
 		return "redirected"
