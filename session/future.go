@@ -98,6 +98,9 @@ func (f Future) Wait() (Result, error) {
 	case <-f.ctx.Done():
 		switch f.s.abandon(t) {
 		case abandonedUnsent:
+			if t.kind == kindSCSI {
+				f.s.commandDone(t, f.ctx.Err())
+			}
 			f.s.putTask(t)
 			return Result{Status: scsi.StatusNone}, f.ctx.Err()
 		case abandonedInFlight:
@@ -163,6 +166,9 @@ func (s *Session) submit(ctx context.Context, t *task) Future {
 		s.putTask(t)
 		return failed(err)
 	}
+	if t.kind == kindSCSI && len(s.hooks.command) > 0 {
+		t.start = time.Now() // before add: the janitor may end it from then on
+	}
 	if err := s.tasks.add(t); err != nil {
 		s.putTask(t)
 		return failed(err)
@@ -194,6 +200,9 @@ func (s *Session) complete(t *task, err error) {
 		t.stall.Stop()
 	}
 	t.err = err
+	if t.kind == kindSCSI {
+		s.commandDone(t, err)
+	}
 	s.tasks.release(t)
 	t.mu.Lock()
 	t.completed = true

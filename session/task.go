@@ -82,8 +82,9 @@ type task struct {
 	refCmdSN  uint32
 	reason    uint8 // logout reason
 	immediate bool
-	priority  bool  // sent ahead of held commands during a reconnect
-	lba       int64 // the first block a SCSI command addresses, for its errors; -1 if none
+	priority  bool      // sent ahead of held commands during a reconnect
+	lba       int64     // the first block a SCSI command addresses, for its errors; -1 if none
+	start     time.Time // when it was issued; only with a CommandHook
 
 	// victim is the abandoned task an ABORT TASK was sent for; the reader
 	// completes it with the abort's answer. stall fails the connection
@@ -149,7 +150,7 @@ func (s *Session) putTask(t *task) {
 	t.bufUsers.Store(0)
 	t.kind, t.lun, t.cdb, t.read, t.write, t.expLen, t.vec, t.data = 0, 0, [16]byte{}, false, false, 0, nil, nil
 	t.tmf, t.refITT, t.refCmdSN, t.reason, t.immediate, t.lba = 0, 0, 0, 0, false, 0
-	t.victim, t.escalated, t.stall, t.cmdSN, t.epoch, t.priority = nil, nil, nil, 0, 0, false
+	t.victim, t.escalated, t.stall, t.cmdSN, t.epoch, t.priority, t.start = nil, nil, nil, 0, 0, false, time.Time{}
 	t.expDataSN, t.received, t.r2tSN, t.failErr = 0, 0, 0, nil
 	t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0
 	t.err = nil

@@ -27,6 +27,9 @@ type wreq struct {
 	off  uint32
 	n    uint32
 	lun  uint64
+	// stall is the session's stallSeq when the command was queued: a
+	// different one when it is sent means that it waited at a closed window.
+	stall uint32
 }
 
 // The write path is a combining writer. Whoever has work takes wmu, encodes
@@ -190,6 +193,7 @@ func (s *Session) handle(r wreq) {
 	}
 	switch r.kind {
 	case wCommand, wTextCont:
+		r.stall = s.stallSeq
 		s.pending = append(s.pending, r)
 		s.parked.Store(true)
 	case wImmediate:
@@ -288,8 +292,14 @@ func (s *Session) sendWindow() {
 		default:
 			if s.send(t) {
 				s.cmdSN++
+				if r.stall != s.stallSeq {
+					s.stats.windowStalls.Add(1)
+				}
 			}
 		}
+	}
+	if s.head < len(s.pending) {
+		s.stallSeq++ // the window closed on the commands left
 	}
 	if s.head == len(s.pending) {
 		s.pending, s.head = s.pending[:0], 0
