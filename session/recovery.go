@@ -375,7 +375,7 @@ func (s *Session) install(c *conn.Conn, res *loginResult) {
 	s.wdeadline = time.Time{}
 	s.loops.Add(2)
 	go s.readLoop(epoch, c)
-	go s.writeLoop(epoch, dead)
+	go s.writeLoop(epoch, c, dead)
 	// A Close that came before the epoch was published must still stop it.
 	select {
 	case <-s.closing:
@@ -574,13 +574,29 @@ func (s *Session) checkUnits(deadline time.Time) error {
 	return nil
 }
 
-// keepalive pings a silent target: when no PDU arrived for a whole
-// interval, a NOP-Out goes out, and no answer within NOPTimeout loses the
-// connection. Called by the writer goroutine of epoch at each tick.
-func (s *Session) keepalive(epoch uint32, lastRx *uint64) {
+// quiet runs at each tick of the writer goroutine of epoch. When no PDU
+// arrived for a whole interval: with nothing in flight, the connection's
+// buffers go back (an idle session costs little memory); and the
+// keepalive pings the target: a NOP-Out goes out, and no answer within
+// NOPTimeout loses the connection.
+func (s *Session) quiet(epoch uint32, c *conn.Conn, lastRx *uint64) {
 	rx := s.rxPDUs.Load()
 	if rx != *lastRx {
 		*lastRx = rx
+		return
+	}
+	if s.tasks.empty() {
+		c.Slim()
+		s.wmu.Lock()
+		if !s.flushing && s.c == c {
+			c.SlimBatches()
+			if cap(s.pending) > 64 && s.head == len(s.pending) {
+				s.pending, s.head = nil, 0
+			}
+		}
+		s.wmu.Unlock()
+	}
+	if s.cfg.NOPInterval <= 0 {
 		return
 	}
 	if p := s.ping.Load(); p != nil && p.state.Load() != stateDone {

@@ -215,6 +215,7 @@ type table struct {
 	// closed when it drops to zero (a logout waiting for work to finish).
 	scsi    int
 	drained chan struct{}
+	n       int // every registered task
 }
 
 const maxSlots = 0xfff0 // keeps every ITT below 0xffffffff, the reserved value
@@ -241,6 +242,7 @@ func (tb *table) add(t *task) error {
 	tb.gens[slot]++
 	tb.slots[slot] = t
 	t.itt.Store(uint32(tb.gens[slot])<<16 | uint32(slot))
+	tb.n++
 	if t.kind == kindSCSI {
 		tb.scsi++
 	}
@@ -278,6 +280,7 @@ func (tb *table) release(t *task) {
 
 // removed updates the SCSI count for a task leaving the table. Called with mu held.
 func (tb *table) removed(t *task) {
+	tb.n--
 	if t.kind != kindSCSI {
 		return
 	}
@@ -298,6 +301,13 @@ func (tb *table) reassign(t *task) {
 		tb.gens[slot]++
 		t.itt.Store(uint32(tb.gens[slot])<<16 | slot)
 	}
+}
+
+// empty reports whether no task is registered.
+func (tb *table) empty() bool {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return tb.n == 0
 }
 
 // whenDrained returns a channel closed once no SCSI task is registered.

@@ -2,6 +2,8 @@ package session
 
 import (
 	"fmt"
+
+	"github.com/iscsi-go/iscsi/internal/conn"
 	"runtime"
 	"time"
 
@@ -79,20 +81,20 @@ func (s *Session) wake() {
 // writeLoop flushes for the reader (R2T data, ping answers) and when the
 // command window opens, and pings a silent target, for the connection of
 // epoch, until dead is closed or the session ends.
-func (s *Session) writeLoop(epoch uint32, dead chan struct{}) {
+func (s *Session) writeLoop(epoch uint32, c *conn.Conn, dead chan struct{}) {
 	defer s.loops.Done()
-	var tick <-chan time.Time
-	if s.cfg.NOPInterval > 0 {
-		t := time.NewTicker(s.cfg.NOPInterval)
-		defer t.Stop()
-		tick = t.C
+	interval := s.cfg.NOPInterval
+	if interval <= 0 {
+		interval = DefaultNOPInterval // no keepalive, but idle buffers still go back
 	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
 	lastRx := s.rxPDUs.Load()
 	for {
 		select {
 		case <-s.rqSignal:
-		case <-tick:
-			s.keepalive(epoch, &lastRx)
+		case <-tick.C:
+			s.quiet(epoch, c, &lastRx)
 			continue
 		case <-dead:
 			return
