@@ -95,8 +95,8 @@ type Conn struct {
 	// Reader state. br is nil while the connection is slim (Slim): the
 	// next header is then read straight from the socket, and a buffer is
 	// taken from readerPool when a PDU brings more than a header.
-	br      *bufio.Reader
-	kr      kickReader
+	br *bufio.Reader
+	kr kickReader
 	// headerWait is set by the reader while it waits for a header with
 	// nothing buffered: the only time a Slim kick may interrupt it.
 	headerWait bool
