@@ -96,7 +96,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 	for i := 0; i < n; i++ {
 		// A short keepalive interval: a session gives its buffers back
 		// after one interval of silence (5 s by default).
-		s, err := session.Dial(ctx, url, &session.Config{NOPInterval: 100 * time.Millisecond})
+		s, err := session.Dial(ctx, url, &session.Config{NOPInterval: time.Second})
 		if err != nil {
 			b.Fatalf("session %d: %v", i, err)
 		}
@@ -105,7 +105,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 		}
 		sessions = append(sessions, s)
 	}
-	time.Sleep(time.Second) // several quiet intervals
+	time.Sleep(3 * time.Second) // quiet intervals: the buffers go back
 	heap1, gor1 := idleMemory()
 	buf := make([]byte, 4096)
 	b.ResetTimer()
