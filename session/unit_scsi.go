@@ -560,9 +560,14 @@ func (u *LogicalUnit) ReportSupportedOpCodes(ctx context.Context, timeouts bool)
 }
 
 // ReportTargetPortGroups returns the unit's ALUA target port groups and
-// their states (REPORT TARGET PORT GROUPS, extended format asked for).
+// their states (REPORT TARGET PORT GROUPS, in the extended format when the
+// unit has it).
 func (u *LogicalUnit) ReportTargetPortGroups(ctx context.Context) (scsi.TargetPortGroups, error) {
 	b, err := u.readIn(ctx, func(n uint32) scsi.CDB { return scsi.ReportTargetPortGroups(true, n) }, 1024, maxAlloc, lenField(0, 4, 4))
+	if errors.Is(err, scsi.ErrInvalidFieldInCDB) {
+		// A unit that knows only the length-only format.
+		b, err = u.readIn(ctx, func(n uint32) scsi.CDB { return scsi.ReportTargetPortGroups(false, n) }, 1024, maxAlloc, lenField(0, 4, 4))
+	}
 	if err != nil {
 		return scsi.TargetPortGroups{}, err
 	}
