@@ -58,6 +58,7 @@ func TestUnitInquiryAndPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("VPD pages: %x", pages)
 	for _, p := range []uint8{0x00, 0x80, 0x83, 0xb0} {
 		if !slices.Contains(pages, p) {
 			t.Fatalf("supported pages %x lack %#x", pages, p)

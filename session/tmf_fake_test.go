@@ -119,7 +119,10 @@ func testAbortQueued(t *testing.T) {
 			}
 			return faketarget.Proceed
 		},
-		TaskMgmt: func(*faketarget.Peer, *pdu.TaskMgmtRequest) faketarget.Verdict { tmfs.Add(1); return faketarget.Proceed },
+		TaskMgmt: func(*faketarget.Peer, *pdu.TaskMgmtRequest) faketarget.Verdict {
+			tmfs.Add(1)
+			return faketarget.Proceed
+		},
 	}}
 	_, s := dialPipe(t, cfg, nil)
 	ctx := ctxT(t)
