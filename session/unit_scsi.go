@@ -23,16 +23,18 @@ const maxAlloc = 1 << 20
 
 // readIn runs the data-in command build makes for an allocation length,
 // starting with alloc bytes; when full says the answer is longer, it asks
-// again with that length (up to limit). It returns the bytes received.
+// again with that length (up to limit), once more at most if the answer
+// grew meanwhile. It returns the bytes received; the parser says whether
+// they were cut (Truncated).
 func (u *LogicalUnit) readIn(ctx context.Context, build func(alloc uint32) scsi.CDB, alloc, limit int, full func(b []byte) int) ([]byte, error) {
-	for {
+	for try := 0; ; try++ {
 		buf := make([]byte, alloc)
 		n, err := u.runIn(ctx, build(uint32(alloc)), buf)
 		if err != nil {
 			return nil, err
 		}
 		b := buf[:n]
-		if f := full(b); f > alloc && alloc < limit {
+		if f := full(b); f > alloc && alloc < limit && try < 2 {
 			alloc = min(f, limit)
 			continue
 		}

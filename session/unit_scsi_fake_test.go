@@ -341,3 +341,50 @@ func TestModePagesSixByteFallback(t *testing.T) {
 		t.Fatalf("ModeSense through MODE SENSE(6): %+v (full %d), %v", m, m.FullLength(), err)
 	}
 }
+
+// TestReadCapacityFallback: a device without READ CAPACITY(16) is asked
+// with READ CAPACITY(10).
+func TestReadCapacityFallback(t *testing.T) {
+	_, s := dial(t, faketarget.Config{LUNs: []faketarget.LUN{{Number: 1, Blocks: 3000, BlockSize: 4096}},
+		Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+			if c.CDB[0] == byte(scsi.OpServiceActionIn16) {
+				return respond(c, scsi.StatusCheckCondition, fixedSense(scsi.SenseIllegalRequest, scsi.ASCInvalidOpcode))
+			}
+			return faketarget.Proceed
+		}}}, nil)
+	c, err := s.DefaultUnit().ReadCapacity(ctxT(t))
+	if err != nil || c.ReturnedLBA != 2999 || c.BlockLength != 4096 || c.Blocks() != 3000 {
+		t.Fatalf("ReadCapacity through READ CAPACITY(10): %+v, %v", c, err)
+	}
+}
+
+// TestReportLUNsAskedAgain: REPORT LUNS goes to LUN 0 and is asked again
+// with the full length when the target has more LUNs than the first
+// allocation holds.
+func TestReportLUNsAskedAgain(t *testing.T) {
+	luns := make([]faketarget.LUN, 100)
+	for i := range luns {
+		luns[i] = faketarget.LUN{Number: uint32(i + 1), Blocks: 8, Null: true}
+	}
+	var mu sync.Mutex
+	var allocs []uint32
+	var lunField []uint64
+	_, s := dial(t, faketarget.Config{LUNs: luns, Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+		if c.CDB[0] == byte(scsi.OpReportLUNs) {
+			mu.Lock()
+			allocs = append(allocs, binary.BigEndian.Uint32(c.CDB[6:]))
+			lunField = append(lunField, c.Req.LUN)
+			mu.Unlock()
+		}
+		return faketarget.Proceed
+	}}}, nil)
+	got, err := s.ReportLUNs(ctxT(t))
+	if err != nil || len(got) != 100 || got[99].String() != "100" {
+		t.Fatalf("ReportLUNs: %d LUNs, %v", len(got), err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(allocs) != 2 || allocs[1] != 8+8*100 || lunField[0] != 0 {
+		t.Fatalf("REPORT LUNS allocation lengths %v to LUN fields %x", allocs, lunField)
+	}
+}
