@@ -329,12 +329,12 @@ func (u *LogicalUnit) WriteAndVerify(ctx context.Context, lba uint64, data []byt
 	if err != nil {
 		return err
 	}
+	if n > 0xffffffff {
+		return u.opErr("WRITE AND VERIFY", fmt.Errorf("%w: %d blocks in one command", ErrVectorLength, n))
+	}
 	cdb := scsi.WriteAndVerify16(lba, uint32(n), scsi.ByteCheckNone, f)
 	if fits10(lba, n) {
 		cdb = scsi.WriteAndVerify10(uint32(lba), uint16(n), scsi.ByteCheckNone, f)
-	}
-	if n > 0xffffffff {
-		return u.opErr("WRITE AND VERIFY", fmt.Errorf("%w: %d blocks in one command", ErrVectorLength, n))
 	}
 	return u.runOut(ctx, cdb, data)
 }
@@ -397,10 +397,10 @@ func (u *LogicalUnit) CompareAndWrite(ctx context.Context, lba uint64, compare, 
 }
 
 // WriteSame writes block (one logical block) to blocks blocks from lba
-// (WRITE SAME(10), or (16) beyond its reach or with NDOB). With
-// scsi.WriteSameUnmap and a zero block a thin unit may deallocate the
-// blocks instead; with scsi.WriteSameNDOB block is nil and zeros are
-// written.
+// (WRITE SAME(10), or (16) beyond its reach, for 0 blocks, and with UNMAP,
+// ANCHOR or NDOB). With scsi.WriteSameUnmap and a zero block a thin unit
+// may deallocate the blocks instead (when its provisioning page says
+// LBPWS); with scsi.WriteSameNDOB block is nil and zeros are written.
 func (u *LogicalUnit) WriteSame(ctx context.Context, lba uint64, blocks uint32, block []byte, f scsi.WriteSameFlags) error {
 	if f&scsi.WriteSameNDOB != 0 {
 		if block != nil {
@@ -416,7 +416,7 @@ func (u *LogicalUnit) WriteSame(ctx context.Context, lba uint64, blocks uint32, 
 		return u.opErr("WRITE SAME", fmt.Errorf("%w: WRITE SAME takes one block, got %d", ErrVectorLength, n))
 	}
 	cdb := scsi.WriteSame16(lba, blocks, f, 0)
-	if fits10(lba, uint64(blocks)) && blocks > 0 {
+	if fits10(lba, uint64(blocks)) && blocks > 0 && f&(scsi.WriteSameUnmap|scsi.WriteSameAnchor) == 0 {
 		cdb = scsi.WriteSame10(uint32(lba), uint16(blocks), f, 0)
 	}
 	return u.runOut(ctx, cdb, block)
