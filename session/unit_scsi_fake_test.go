@@ -388,3 +388,46 @@ func TestReportLUNsAskedAgain(t *testing.T) {
 		t.Fatalf("REPORT LUNS allocation lengths %v to LUN fields %x", allocs, lunField)
 	}
 }
+
+// TestWriteZeroesFallback: on a device without WRITE SAME (the in-process
+// target) WriteZeroes writes zeros, partial blocks at the edges included,
+// and nothing outside the range; Discard on a thick LUN is ErrNotThin.
+func TestWriteZeroesFallback(t *testing.T) {
+	var mu sync.Mutex
+	var writeSame int
+	data := pattern(64*512, 3)
+	_, s := dial(t, faketarget.Config{LUNs: []faketarget.LUN{{Number: 1, Blocks: 64, Data: bytes.Clone(data)}},
+		Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+			if c.CDB[0] == byte(scsi.OpWriteSame10) || c.CDB[0] == byte(scsi.OpWriteSame16) {
+				mu.Lock()
+				writeSame++
+				mu.Unlock()
+			}
+			return faketarget.Proceed
+		}}}, nil)
+	ctx := ctxT(t)
+	u := s.DefaultUnit()
+	if err := u.WriteZeroes(ctx, 3*512+17, 10*512); err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.Clone(data)
+	clear(want[3*512+17 : 13*512+17])
+	got := make([]byte, len(want))
+	if _, err := u.ReadAtContext(ctx, got, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("WriteZeroes did not zero exactly its range")
+	}
+	mu.Lock()
+	if writeSame != 1 {
+		t.Errorf("%d WRITE SAME tried, want one (then WRITE)", writeSame)
+	}
+	mu.Unlock()
+	if err := u.Discard(ctx, 0, 512); !errors.Is(err, session.ErrNotThin) {
+		t.Fatalf("Discard on a thick LUN: %v", err)
+	}
+	if err := u.WriteZeroes(ctx, 63*512, 1024); !errors.Is(err, session.ErrBeyondEnd) {
+		t.Fatalf("WriteZeroes past the end: %v", err)
+	}
+}
