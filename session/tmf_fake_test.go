@@ -301,3 +301,38 @@ func TestClearACA(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAbortWriteAwaitingR2T: a WRITE whose data waits for R2Ts the target
+// never sends is aborted; Wait says so, and the session writes on.
+func TestAbortWriteAwaitingR2T(t *testing.T) {
+	held := make(chan *faketarget.Command, 1)
+	var once atomic.Bool
+	_, s := dial(t, faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+		if (c.CDB[0] == byte(scsi.OpWrite10) || c.CDB[0] == byte(scsi.OpWrite16)) && once.CompareAndSwap(false, true) {
+			held <- c
+			return faketarget.Handled
+		}
+		return faketarget.Proceed
+	}}}, nil)
+	ctx := ctxT(t)
+	u := s.DefaultUnit()
+	if _, err := u.Geometry(ctx); err != nil {
+		t.Fatal(err)
+	}
+	data := pattern(512*512, 1) // 256 KiB: beyond the first burst
+	f := u.Write(ctx, 0, 512, iovector.New(data))
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the WRITE never reached the target")
+	}
+	if err := s.Abort(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Wait(); !errors.Is(err, session.ErrAborted) {
+		t.Fatalf("Wait of an aborted WRITE: %v", err)
+	}
+	if _, err := u.WriteAtContext(ctx, data[:4096], 0); err != nil {
+		t.Fatalf("write after the abort: %v", err)
+	}
+}
