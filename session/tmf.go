@@ -119,6 +119,9 @@ func (s *Session) onTMFEffects(t *task, response uint8) {
 	for _, v := range victims {
 		s.complete(v, err)
 	}
+	if t.escalated != nil {
+		s.complete(t.escalated, err) // the ABORT TASK nobody answered (escalate)
+	}
 	switch {
 	case all:
 		s.unitsMu.Lock()
@@ -160,6 +163,7 @@ func (s *Session) Abort(ctx context.Context, f Future) error {
 		s.unqueue(t)
 		s.wmu.Unlock()
 		t.err = errAborted
+		s.commandDone(t, errAborted) // as complete does
 		s.tasks.release(t)
 		t.mu.Lock()
 		t.completed = true
