@@ -309,23 +309,9 @@ func (s *Session) onTMFDone(t *task, response uint8) {
 			s.log.Warn("iscsi: ABORT TASK refused", "itt", fmt.Sprintf("%#x", t.refITT), "response", response)
 		}
 		s.complete(t.victim, errAborted)
-	case t.tmf == pdu.TMFLogicalUnitReset && response == pdu.TMRFunctionComplete:
-		// Every command of the LUN sent before the reset request ended
-		// there without a status.
-		var victims []*task
-		s.tasks.each(func(v *task) {
-			st := v.state.Load()
-			if v.kind == kindSCSI && v.lun == t.lun && (st == stateSent || st == stateAbandoned) && pdu.SNLess(v.cmdSN, t.cmdSN) {
-				victims = append(victims, v)
-			}
-		})
-		for _, v := range victims {
-			s.complete(v, ErrLUNReset)
-		}
-		if t.escalated != nil {
-			s.complete(t.escalated, ErrLUNReset) // the abort nobody answered
-		}
-		s.geometryChanged(t.lun)
+	default:
+		// The commands the function ended (tmf.go).
+		s.onTMFEffects(t, response)
 	}
 	s.complete(t, nil)
 }
