@@ -196,6 +196,12 @@ func (s *Session) complete(t *task, err error) {
 			break
 		}
 	}
+	s.finish(t, err)
+}
+
+// finish is the rest of complete, for a task whose move to done the caller
+// made: its result is set, its ITT freed and its waiter woken.
+func (s *Session) finish(t *task, err error) {
 	if t.stall != nil {
 		t.stall.Stop()
 	}

@@ -162,16 +162,7 @@ func (s *Session) Abort(ctx context.Context, f Future) error {
 		t.mu.Unlock()
 		s.unqueue(t)
 		s.wmu.Unlock()
-		t.err = errAborted
-		s.commandDone(t, errAborted) // as complete does
-		s.tasks.release(t)
-		t.mu.Lock()
-		t.completed = true
-		if t.doneCh != nil {
-			close(t.doneCh)
-		}
-		t.mu.Unlock()
-		t.done <- struct{}{}
+		s.finish(t, errAborted)
 		return nil
 	}
 	st := t.state.Load()
