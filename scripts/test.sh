@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs tgtd and libiscsi-bin when missing, then
 # gofmt, go mod tidy -diff, go vet, staticcheck (pinned), a cross-build for
-# every supported platform and go test -race over every package. The
+# every supported platform and go test -race over every package, then the
+# same (but the cross-build) in each module under contrib/. The
 # integration tests start and stop their own private tgtd instances; here a
 # missing tgtd is a failure, not a skip.
 set -euo pipefail
@@ -53,3 +54,20 @@ go vet ./...
 go run "honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}" ./...
 cross_build
 ISCSI_REQUIRE_TGTD=1 go test -race -count=1 -timeout 20m ./...
+
+# The adapters under contrib/ are modules of their own (so that the core
+# keeps its few dependencies): each is tidied, vetted and tested in place.
+for mod in contrib/*/go.mod; do
+  dir=$(dirname "$mod")
+  echo "== $dir"
+  (
+    cd "$dir"
+    if ! go mod tidy -diff; then
+      echo "$dir: go.mod/go.sum are not tidy: run go mod tidy there" >&2
+      exit 1
+    fi
+    go vet ./...
+    go run "honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}" ./...
+    go test -race -count=1 -timeout 5m ./...
+  )
+done

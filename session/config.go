@@ -129,8 +129,15 @@ type Config struct {
 	ReplaySafe func(cdb []byte) bool
 	// OnStateChange, when set, is called on each change of the
 	// connection's state (lost, reconnecting, reinstated, gave up), from
-	// the session's supervisor goroutine: it must return quickly.
+	// the session's supervisor goroutine: it must return quickly. A
+	// ConnStateHook in Hooks gets the same calls, after it.
 	OnStateChange func(StateChange)
+
+	// Hooks are told what the session does, for metrics and tracing: each
+	// implements one or more of CommandHook, PDUHook, ConnStateHook and
+	// LoginHook (see Hook). They run on the session's goroutines and must
+	// be quick. Nil costs nothing.
+	Hooks []Hook
 
 	// lookupEnv replaces os.LookupEnv for LIBISCSI_CHAP_* (tests set it
 	// through export_test.go).

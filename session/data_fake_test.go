@@ -657,3 +657,45 @@ func TestITTReuseLatePDU(t *testing.T) {
 		t.Fatalf("the session did not survive a late PDU: %v", err)
 	}
 }
+
+// TestAbortEscalatesToLUNReset: an ABORT TASK the target does not answer is
+// followed by a LOGICAL UNIT RESET; when that one is answered, the session
+// goes on (no connection is given up).
+func TestAbortEscalatesToLUNReset(t *testing.T) {
+	w := newWithheld()
+	var resets atomic.Int32
+	cfg := faketarget.Config{Hooks: faketarget.Hooks{
+		Command: w.hook(33),
+		TaskMgmt: func(_ *faketarget.Peer, req *pdu.TaskMgmtRequest) faketarget.Verdict {
+			if req.Function == pdu.TMFAbortTask {
+				return faketarget.Handled // never answered
+			}
+			if req.Function == pdu.TMFLogicalUnitReset {
+				resets.Add(1)
+			}
+			return faketarget.Proceed
+		},
+	}}
+	_, s := dial(t, cfg, &session.Config{AbortTimeout: 100 * time.Millisecond})
+	if _, err := s.Geometry(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := s.Read(ctx, 33, 1, iovector.New(make([]byte, 512))).Wait(); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait = %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for resets.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if resets.Load() != 1 {
+		t.Fatalf("%d LUN resets after an unanswered ABORT TASK", resets.Load())
+	}
+	if _, err := s.ReadAt(make([]byte, 512), 0); err != nil {
+		t.Fatalf("read after the reset: %v", err)
+	}
+	if err := s.Err(); err != nil || s.Stats().Reconnects != 0 {
+		t.Fatalf("session after an answered LUN reset: %v, %+v", err, s.Stats())
+	}
+}

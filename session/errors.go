@@ -308,7 +308,7 @@ func (e *TaskManagementError) Error() string {
 	if !ok {
 		what = fmt.Sprintf("response %d", e.Response)
 	}
-	return fmt.Sprintf("iscsi: task management function %d: %s", e.Function, what)
+	return fmt.Sprintf("iscsi: task management function %s: %s", TMFName(e.Function), what)
 }
 
 // NotReplayedError is a command in flight when its connection was lost,

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iscsi-go/iscsi/iovector"
+	"github.com/iscsi-go/iscsi/pdu"
+	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -72,4 +76,91 @@ func ExampleDiscover() {
 			fmt.Printf("Target:%s Portal:%s\n", t.Name, p.Address)
 		}
 	}
+}
+
+// latency is a hook: it implements session.CommandHook, so the session
+// calls it with every SCSI command that ends.
+type latency struct {
+	mu    sync.Mutex
+	worst map[scsi.OpCode]time.Duration
+}
+
+func (l *latency) OnCommandDone(ev session.CommandEvent) {
+	// On the session's reader goroutine: quick, and no call back into the
+	// session.
+	l.mu.Lock()
+	if ev.Latency > l.worst[ev.Op] {
+		l.worst[ev.Op] = ev.Latency
+	}
+	l.mu.Unlock()
+	if o := ev.Outcome(); o != "ok" {
+		log.Printf("%v at LBA %d of LUN %v: %s (%v)", ev.Op, ev.LBA, ev.LUN, o, ev.Err)
+	}
+}
+
+// Hooks see what the session does, for metrics and tracing: a hook
+// implements any of CommandHook, PDUHook, ConnStateHook and LoginHook.
+// contrib/iscsiprom and contrib/iscsiotel are ready-made ones.
+func ExampleCommandHook() {
+	l := &latency{worst: make(map[scsi.OpCode]time.Duration)}
+	ctx := context.Background()
+	s, err := session.Dial(ctx, "iscsi://192.0.2.10/iqn.2003-01.org.example:disk1/1",
+		&session.Config{Hooks: []session.Hook{l}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.ReadAt(make([]byte, 1<<20), 0); err != nil {
+		log.Fatal(err)
+	}
+	l.mu.Lock()
+	fmt.Println("slowest READ(10):", l.worst[scsi.OpRead10])
+	l.mu.Unlock()
+	// Counters that need no hook.
+	st := s.Stats()
+	fmt.Println(st.Commands, "commands,", st.BytesRead, "bytes read,", st.WindowStalls, "window stalls")
+}
+
+// connLog is a ConnStateHook and a LoginHook: it reports the recovery.
+type connLog struct{}
+
+func (connLog) OnConnState(ev session.StateChange) {
+	log.Printf("connection to %s: %v (attempt %d, err %v)", ev.Portal, ev.State, ev.Attempt, ev.Err)
+}
+
+func (connLog) OnLogin(ev session.LoginEvent) {
+	log.Printf("login to %s: %s in %v (reconnect %v)", ev.Portal, ev.Outcome(), ev.Duration, ev.Reconnect)
+}
+
+// A hook may implement several hook interfaces; one Config may carry
+// several hooks, called in order.
+func ExampleConnStateHook() {
+	s, err := session.Dial(context.Background(), "iscsi://192.0.2.10/iqn.2003-01.org.example:disk1/1",
+		&session.Config{Hooks: []session.Hook{connLog{}}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+}
+
+// pduCounter is a PDUHook: it sees every PDU header (never the data).
+type pduCounter struct{ sent, received atomic.Uint64 }
+
+func (c *pduCounter) OnPDU(sent bool, h *pdu.BHS) {
+	if sent {
+		c.sent.Add(1)
+	} else {
+		c.received.Add(1)
+	}
+}
+
+func ExamplePDUHook() {
+	var c pduCounter
+	s, err := session.Dial(context.Background(), "iscsi://192.0.2.10/iqn.2003-01.org.example:disk1/1",
+		&session.Config{Hooks: []session.Hook{&c}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	fmt.Println(c.sent.Load(), "PDUs sent,", c.received.Load(), "received")
 }

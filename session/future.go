@@ -98,6 +98,9 @@ func (f Future) Wait() (Result, error) {
 	case <-f.ctx.Done():
 		switch f.s.abandon(t) {
 		case abandonedUnsent:
+			if t.kind == kindSCSI {
+				f.s.commandDone(t, f.ctx.Err())
+			}
 			f.s.putTask(t)
 			return Result{Status: scsi.StatusNone}, f.ctx.Err()
 		case abandonedInFlight:
@@ -163,6 +166,9 @@ func (s *Session) submit(ctx context.Context, t *task) Future {
 		s.putTask(t)
 		return failed(err)
 	}
+	if t.kind == kindSCSI && len(s.hooks.command) > 0 {
+		t.start = time.Now() // before add: the janitor may end it from then on
+	}
 	if err := s.tasks.add(t); err != nil {
 		s.putTask(t)
 		return failed(err)
@@ -190,10 +196,19 @@ func (s *Session) complete(t *task, err error) {
 			break
 		}
 	}
+	s.finish(t, err)
+}
+
+// finish is the rest of complete, for a task whose move to done the caller
+// made: its result is set, its ITT freed and its waiter woken.
+func (s *Session) finish(t *task, err error) {
 	if t.stall != nil {
 		t.stall.Stop()
 	}
 	t.err = err
+	if t.kind == kindSCSI {
+		s.commandDone(t, err)
+	}
 	s.tasks.release(t)
 	t.mu.Lock()
 	t.completed = true
@@ -252,10 +267,32 @@ func (s *Session) abort(victim *task, itt, cmdSN uint32, lun uint64, fromReader 
 	epoch := s.epoch.Load()
 	tm.stall = time.AfterFunc(s.cfg.AbortTimeout, func() {
 		if tm.state.Load() != stateDone {
-			s.lost(epoch, fmt.Errorf("ABORT TASK for ITT %#x not answered within %v", itt, s.cfg.AbortTimeout))
+			s.escalate(epoch, tm, fmt.Errorf("ABORT TASK for ITT %#x not answered within %v", itt, s.cfg.AbortTimeout))
 		}
 	})
 	s.push(wreq{kind: wImmediate, t: tm}, fromReader)
+}
+
+// escalate is the next step for an ABORT TASK the target did not answer:
+// a LOGICAL UNIT RESET of the task's LUN, itself bounded by AbortTimeout,
+// after which the connection is given up (and replaced, with recovery).
+// A reset that completes ends the unanswered abort and every command of
+// the LUN sent before it.
+func (s *Session) escalate(epoch uint32, abort *task, cause error) {
+	s.log.Warn("iscsi: escalating to LOGICAL UNIT RESET", "lun", scsi.LUN(abort.lun), "err", cause)
+	r := s.getTask()
+	r.kind, r.immediate = kindTMF, true
+	r.tmf, r.lun, r.refITT = pdu.TMFLogicalUnitReset, abort.lun, pdu.ReservedITT
+	r.escalated = abort
+	if err := s.tasks.add(r); err != nil {
+		return // the session is closing
+	}
+	r.stall = time.AfterFunc(s.cfg.AbortTimeout, func() {
+		if r.state.Load() != stateDone {
+			s.lost(epoch, fmt.Errorf("%w; LOGICAL UNIT RESET not answered within %v either", cause, s.cfg.AbortTimeout))
+		}
+	})
+	s.push(wreq{kind: wImmediate, t: r}, false)
 }
 
 // failAndAbort fails t now (with t.failErr) and aborts it on the target,
@@ -278,20 +315,9 @@ func (s *Session) onTMFDone(t *task, response uint8) {
 			s.log.Warn("iscsi: ABORT TASK refused", "itt", fmt.Sprintf("%#x", t.refITT), "response", response)
 		}
 		s.complete(t.victim, errAborted)
-	case t.tmf == pdu.TMFLogicalUnitReset && response == pdu.TMRFunctionComplete:
-		// Every command of the LUN sent before the reset request ended
-		// there without a status.
-		var victims []*task
-		s.tasks.each(func(v *task) {
-			st := v.state.Load()
-			if v.kind == kindSCSI && v.lun == t.lun && (st == stateSent || st == stateAbandoned) && pdu.SNLess(v.cmdSN, t.cmdSN) {
-				victims = append(victims, v)
-			}
-		})
-		for _, v := range victims {
-			s.complete(v, ErrLUNReset)
-		}
-		s.geometryChanged(t.lun)
+	default:
+		// The commands the function ended (tmf.go).
+		s.onTMFEffects(t, response)
 	}
 	s.complete(t, nil)
 }

@@ -61,23 +61,43 @@ type StateChange struct {
 	Failed   int   // commands failed because they were not safe to repeat
 }
 
-// Stats are counters of a session's life, readable at any time.
+// Stats are counters of a session's life, readable at any time. They
+// need no hook and cost a few atomic additions per command.
 type Stats struct {
 	Reconnects   uint64 // connections replaced
 	Replayed     uint64 // commands sent again on a new connection
 	NotReplayed  uint64 // commands failed with ErrMayHaveExecuted
 	DigestErrors uint64 // header or data digest mismatches seen
 	Keepalives   uint64 // NOP-Out pings sent because the target was silent
+
+	// Commands counts the SCSI commands that ended (as CommandHook sees
+	// them); CommandErrors those of them that ended with an error or a
+	// status other than GOOD.
+	Commands      uint64
+	CommandErrors uint64
+	// BytesRead and BytesWritten count the data of the commands that
+	// ended with GOOD, less their underflow residuals.
+	BytesRead    uint64
+	BytesWritten uint64
+	// WindowStalls counts the commands that had to wait because the
+	// target's command window (MaxCmdSN) was closed: a target throttling
+	// us, or a queue depth above what it grants.
+	WindowStalls uint64
 }
 
 // Stats returns the session's counters.
 func (s *Session) Stats() Stats {
 	return Stats{
-		Reconnects:   s.stats.reconnects.Load(),
-		Replayed:     s.stats.replayed.Load(),
-		NotReplayed:  s.stats.notReplayed.Load(),
-		DigestErrors: s.stats.digestErrors.Load(),
-		Keepalives:   s.stats.keepalives.Load(),
+		Reconnects:    s.stats.reconnects.Load(),
+		Replayed:      s.stats.replayed.Load(),
+		NotReplayed:   s.stats.notReplayed.Load(),
+		DigestErrors:  s.stats.digestErrors.Load(),
+		Keepalives:    s.stats.keepalives.Load(),
+		Commands:      s.stats.commands.Load(),
+		CommandErrors: s.stats.commandErrors.Load(),
+		BytesRead:     s.stats.bytesRead.Load(),
+		BytesWritten:  s.stats.bytesWritten.Load(),
+		WindowStalls:  s.stats.windowStalls.Load(),
 	}
 }
 
@@ -85,7 +105,9 @@ func (s *Session) Stats() Stats {
 // report of an epoch wins; reports of older epochs are ignored. Without
 // recovery the session ends.
 func (s *Session) lost(epoch uint32, err error) {
-	if s.cfg.DisableRecovery {
+	if s.cfg.DisableRecovery || s.loggedOut.Load() {
+		// Without recovery, or after a logout of the session (the target
+		// closes the connection then): the end.
 		s.fail(err)
 		return
 	}
@@ -118,6 +140,9 @@ func (s *Session) notify(ev StateChange) {
 	}
 	if s.cfg.OnStateChange != nil {
 		s.cfg.OnStateChange(ev)
+	}
+	for _, h := range s.hooks.state {
+		h.OnConnState(ev)
 	}
 }
 
@@ -217,7 +242,7 @@ func (s *Session) recover() bool {
 		}
 		s.notify(StateChange{State: StateReconnecting, Attempt: attempt})
 		var err error
-		c, res, err = s.relogin(deadline)
+		c, res, err = s.relogin(deadline, attempt)
 		if err == nil {
 			break
 		}
@@ -287,7 +312,7 @@ func (s *Session) sleep(d time.Duration) bool {
 // relogin connects and logs in again with the session's ISID: first with
 // the old TSIH, then, if the target no longer has the session, with TSIH 0
 // (session reinstatement, RFC 7143 §6.3.5).
-func (s *Session) relogin(deadline time.Time) (*conn.Conn, *loginResult, error) {
+func (s *Session) relogin(deadline time.Time, attempt int) (*conn.Conn, *loginResult, error) {
 	ctx, cancel := context.WithDeadline(context.Background(), earlier(deadline, time.Now().Add(s.cfg.LoginTimeout)))
 	defer cancel()
 	go func() {
@@ -301,14 +326,18 @@ func (s *Session) relogin(deadline time.Time) (*conn.Conn, *loginResult, error) 
 	spec.cmdSN = s.cmdSN
 	spec.tsih = s.tsih
 	for try := 0; try < 2; try++ {
+		start := time.Now()
 		c, err := conn.Dial(ctx, s.cfg.Dialer, s.portal)
 		if err != nil {
-			return nil, nil, fmt.Errorf("iscsi: connect to %s: %w", s.portal, err)
+			err = fmt.Errorf("iscsi: connect to %s: %w", s.portal, err)
+			s.loginDone(s.portal, start, attempt, "", err)
+			return nil, nil, err
 		}
-		if s.cfg.TracePDUs {
-			c.Trace = s.tracePDU
+		if s.wantTrace() {
+			c.Trace = s.trace
 		}
 		res, err := login(ctx, c, &spec)
+		s.loginDone(s.portal, start, attempt, "", err)
 		if err == nil {
 			return c, res, nil
 		}
@@ -346,7 +375,7 @@ func (s *Session) install(c *conn.Conn, res *loginResult) {
 	s.wdeadline = time.Time{}
 	s.loops.Add(2)
 	go s.readLoop(epoch, c)
-	go s.writeLoop(epoch, dead)
+	go s.writeLoop(epoch, c, dead)
 	// A Close that came before the epoch was published must still stop it.
 	select {
 	case <-s.closing:
@@ -382,7 +411,7 @@ func (s *Session) requeue(cause error) (replayed, failed int) {
 			t.expDataSN, t.received, t.r2tSN, t.failErr = 0, 0, 0, nil
 			t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0
 			s.tasks.reassign(t)
-			again = append(again, wreq{kind: wCommand, t: t})
+			again = append(again, wreq{kind: wCommand, t: t, stall: s.stallSeq})
 		case st == stateSent:
 			fail = append(fail, t)
 		}
@@ -545,13 +574,29 @@ func (s *Session) checkUnits(deadline time.Time) error {
 	return nil
 }
 
-// keepalive pings a silent target: when no PDU arrived for a whole
-// interval, a NOP-Out goes out, and no answer within NOPTimeout loses the
-// connection. Called by the writer goroutine of epoch at each tick.
-func (s *Session) keepalive(epoch uint32, lastRx *uint64) {
+// quiet runs at each tick of the writer goroutine of epoch. When no PDU
+// arrived for a whole interval: with nothing in flight, the connection's
+// buffers go back (an idle session costs little memory); and the
+// keepalive pings the target: a NOP-Out goes out, and no answer within
+// NOPTimeout loses the connection.
+func (s *Session) quiet(epoch uint32, c *conn.Conn, lastRx *uint64) {
 	rx := s.rxPDUs.Load()
 	if rx != *lastRx {
 		*lastRx = rx
+		return
+	}
+	if s.tasks.empty() {
+		c.Slim()
+		s.wmu.Lock()
+		if !s.flushing && s.c == c {
+			c.SlimBatches()
+			if cap(s.pending) > 64 && s.head == len(s.pending) {
+				s.pending, s.head = nil, 0
+			}
+		}
+		s.wmu.Unlock()
+	}
+	if s.cfg.NOPInterval <= 0 {
 		return
 	}
 	if p := s.ping.Load(); p != nil && p.state.Load() != stateDone {

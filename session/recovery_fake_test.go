@@ -47,6 +47,11 @@ func (l *stateLog) count(st session.ConnState) int {
 func TestRecoveryCutsUnderLoad(t *testing.T) {
 	var cmds, cuts atomic.Int32
 	cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+		switch scsi.OpCode(c.CDB[0]) {
+		case scsi.OpRead10, scsi.OpRead16, scsi.OpWrite10, scsi.OpWrite16:
+		default:
+			return faketarget.Proceed // never during the checks after a reconnect
+		}
 		if n := cmds.Add(1); n%150 == 0 && cuts.Load() < 3 {
 			cuts.Add(1)
 			c.Peer.Close() // the command is lost with the connection
@@ -296,6 +301,41 @@ func TestKeepaliveReplacesASilentConnection(t *testing.T) {
 		t.Fatal("wrong bytes after the keepalive's reconnect")
 	}
 	if st := s.Stats(); st.Keepalives == 0 || st.Reconnects != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestRecoveryTargetStopsReading: the target stops reading its socket (the
+// proxy stops reading from the initiator) during a large write; the
+// keepalive notices that nothing comes back, the connection is replaced,
+// and the write is sent again whole and lands.
+func TestRecoveryTargetStopsReading(t *testing.T) {
+	tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(32768)}) // 16 MiB
+	p, err := faultproxy.New(tg.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	scfg := &session.Config{NOPInterval: 50 * time.Millisecond, NOPTimeout: 100 * time.Millisecond}
+	s, err := session.Dial(ctxT(t), p.TargetURL(tgtName, 1), scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := ctxT(t)
+	c0, err := p.WaitConn(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c0.Up().StopReading()
+	want := pattern(8<<20, 4)
+	if _, err := s.WriteAtContext(ctx, want, 4096); err != nil {
+		t.Fatal(err)
+	}
+	if got := tg.LUNData(1)[4096 : 4096+len(want)]; !bytes.Equal(got, want) {
+		t.Fatal("the write did not land whole")
+	}
+	if st := s.Stats(); st.Reconnects == 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }

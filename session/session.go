@@ -55,6 +55,7 @@ import (
 type Session struct {
 	// Set by Dial before the session starts, read-only after.
 	cfg    Config
+	hooks  hookSet
 	log    *slog.Logger
 	portal string
 	target string
@@ -105,6 +106,9 @@ type Session struct {
 	// parked: commands wait in pending for the window to open. The reader
 	// wakes the writer on a new MaxCmdSN only then. Written under wmu.
 	parked atomic.Bool
+	// stallSeq counts the times the window closed with commands waiting;
+	// under wmu. See wreq.stall.
+	stallSeq uint32
 
 	// Sequence numbers from the target: written by the reader only.
 	expStatSN atomic.Uint32
@@ -144,7 +148,8 @@ type Session struct {
 	rxPDUs atomic.Uint64        // PDUs received, for the keepalive
 	ping   atomic.Pointer[task] // the keepalive's NOP-Out in flight
 	stats  struct {
-		reconnects, replayed, notReplayed, digestErrors, keepalives atomic.Uint64
+		reconnects, replayed, notReplayed, digestErrors, keepalives    atomic.Uint64
+		commands, commandErrors, bytesRead, bytesWritten, windowStalls atomic.Uint64
 	}
 
 	// units holds the LogicalUnit handles, by encoded LUN; the reader drops
@@ -232,8 +237,13 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 	if _, err := keys.NewNegotiator(cfg.offer(u, discovery)); err != nil {
 		return nil, fmt.Errorf("iscsi: Config.Operational: %w", err)
 	}
+	hooks, err := newHookSet(cfg.Hooks)
+	if err != nil {
+		return nil, err
+	}
 	s := &Session{
 		cfg:      *cfg,
+		hooks:    hooks,
 		log:      cfg.Logger,
 		portal:   u.Portal(),
 		target:   u.Target,
@@ -273,19 +283,24 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 	portal := s.portal
 	for redirects := 0; ; redirects++ {
 		spec.portal = portal
+		start := time.Now()
 		c, err := conn.Dial(ctx, cfg.Dialer, portal)
 		if err != nil {
 			if ctx.Err() != nil {
-				return fail(portal, fmt.Errorf("connect: %w (%w)", context.Cause(ctx), err))
+				err = fmt.Errorf("connect: %w (%w)", context.Cause(ctx), err)
+			} else {
+				err = fmt.Errorf("connect: %w", err)
 			}
-			return fail(portal, fmt.Errorf("connect: %w", err))
+			s.loginDone(portal, start, 0, "", err)
+			return fail(portal, err)
 		}
-		if cfg.TracePDUs {
-			c.Trace = s.tracePDU
+		if s.wantTrace() {
+			c.Trace = s.trace
 		}
 		res, err := login(ctx, c, spec)
 		var red *redirectError
 		if errors.As(err, &red) {
+			s.loginDone(portal, start, 0, red.address, nil)
 			c.Close()
 			if redirects >= cfg.MaxRedirects {
 				return fail(portal, fmt.Errorf("%w (%d, the last to %s)", ErrTooManyRedirects, redirects+1, red.address))
@@ -298,6 +313,7 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 			s.log.Info("iscsi: login redirected", "from", spec.portal, "to", portal, "permanent", red.permanent)
 			continue
 		}
+		s.loginDone(portal, start, 0, "", err)
 		if err != nil {
 			c.Close()
 			return fail(portal, err)

@@ -82,14 +82,16 @@ type task struct {
 	refCmdSN  uint32
 	reason    uint8 // logout reason
 	immediate bool
-	priority  bool  // sent ahead of held commands during a reconnect
-	lba       int64 // the first block a SCSI command addresses, for its errors; -1 if none
+	priority  bool      // sent ahead of held commands during a reconnect
+	lba       int64     // the first block a SCSI command addresses, for its errors; -1 if none
+	start     time.Time // when it was issued; only with a CommandHook
 
 	// victim is the abandoned task an ABORT TASK was sent for; the reader
 	// completes it with the abort's answer. stall fails the connection
 	// when the abort is not answered in time. Both set before registering.
-	victim *task
-	stall  *time.Timer
+	victim    *task
+	escalated *task // the unanswered ABORT TASK a LUN reset follows
+	stall     *time.Timer
 
 	// cmdSN is written by the flusher under wmu before the state becomes
 	// sent, and read after that by the reader (RefCmdSN of aborts, LUN
@@ -148,7 +150,7 @@ func (s *Session) putTask(t *task) {
 	t.bufUsers.Store(0)
 	t.kind, t.lun, t.cdb, t.read, t.write, t.expLen, t.vec, t.data = 0, 0, [16]byte{}, false, false, 0, nil, nil
 	t.tmf, t.refITT, t.refCmdSN, t.reason, t.immediate, t.lba = 0, 0, 0, 0, false, 0
-	t.victim, t.stall, t.cmdSN, t.epoch, t.priority = nil, nil, 0, 0, false
+	t.victim, t.escalated, t.stall, t.cmdSN, t.epoch, t.priority, t.start = nil, nil, nil, 0, 0, false, time.Time{}
 	t.expDataSN, t.received, t.r2tSN, t.failErr = 0, 0, 0, nil
 	t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0
 	t.err = nil
@@ -213,6 +215,7 @@ type table struct {
 	// closed when it drops to zero (a logout waiting for work to finish).
 	scsi    int
 	drained chan struct{}
+	n       int // every registered task
 }
 
 const maxSlots = 0xfff0 // keeps every ITT below 0xffffffff, the reserved value
@@ -239,6 +242,7 @@ func (tb *table) add(t *task) error {
 	tb.gens[slot]++
 	tb.slots[slot] = t
 	t.itt.Store(uint32(tb.gens[slot])<<16 | uint32(slot))
+	tb.n++
 	if t.kind == kindSCSI {
 		tb.scsi++
 	}
@@ -276,6 +280,7 @@ func (tb *table) release(t *task) {
 
 // removed updates the SCSI count for a task leaving the table. Called with mu held.
 func (tb *table) removed(t *task) {
+	tb.n--
 	if t.kind != kindSCSI {
 		return
 	}
@@ -296,6 +301,13 @@ func (tb *table) reassign(t *task) {
 		tb.gens[slot]++
 		t.itt.Store(uint32(tb.gens[slot])<<16 | slot)
 	}
+}
+
+// empty reports whether no task is registered.
+func (tb *table) empty() bool {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return tb.n == 0
 }
 
 // whenDrained returns a channel closed once no SCSI task is registered.

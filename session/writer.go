@@ -2,6 +2,8 @@ package session
 
 import (
 	"fmt"
+
+	"github.com/iscsi-go/iscsi/internal/conn"
 	"runtime"
 	"time"
 
@@ -27,6 +29,9 @@ type wreq struct {
 	off  uint32
 	n    uint32
 	lun  uint64
+	// stall is the session's stallSeq when the command was queued: a
+	// different one when it is sent means that it waited at a closed window.
+	stall uint32
 }
 
 // The write path is a combining writer. Whoever has work takes wmu, encodes
@@ -76,20 +81,20 @@ func (s *Session) wake() {
 // writeLoop flushes for the reader (R2T data, ping answers) and when the
 // command window opens, and pings a silent target, for the connection of
 // epoch, until dead is closed or the session ends.
-func (s *Session) writeLoop(epoch uint32, dead chan struct{}) {
+func (s *Session) writeLoop(epoch uint32, c *conn.Conn, dead chan struct{}) {
 	defer s.loops.Done()
-	var tick <-chan time.Time
-	if s.cfg.NOPInterval > 0 {
-		t := time.NewTicker(s.cfg.NOPInterval)
-		defer t.Stop()
-		tick = t.C
+	interval := s.cfg.NOPInterval
+	if interval <= 0 {
+		interval = DefaultNOPInterval // no keepalive, but idle buffers still go back
 	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
 	lastRx := s.rxPDUs.Load()
 	for {
 		select {
 		case <-s.rqSignal:
-		case <-tick:
-			s.keepalive(epoch, &lastRx)
+		case <-tick.C:
+			s.quiet(epoch, c, &lastRx)
 			continue
 		case <-dead:
 			return
@@ -190,6 +195,7 @@ func (s *Session) handle(r wreq) {
 	}
 	switch r.kind {
 	case wCommand, wTextCont:
+		r.stall = s.stallSeq
 		s.pending = append(s.pending, r)
 		s.parked.Store(true)
 	case wImmediate:
@@ -288,8 +294,14 @@ func (s *Session) sendWindow() {
 		default:
 			if s.send(t) {
 				s.cmdSN++
+				if r.stall != s.stallSeq {
+					s.stats.windowStalls.Add(1)
+				}
 			}
 		}
+	}
+	if s.head < len(s.pending) {
+		s.stallSeq++ // the window closed on the commands left
 	}
 	if s.head == len(s.pending) {
 		s.pending, s.head = s.pending[:0], 0

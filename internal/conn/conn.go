@@ -26,7 +26,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/iscsi-go/iscsi/digest"
 	"github.com/iscsi-go/iscsi/iovector"
@@ -89,8 +92,18 @@ type Conn struct {
 	hd, dd atomic.Bool
 	limits atomic.Pointer[pdu.Limits]
 
-	// Reader state.
-	br      *bufio.Reader
+	// Reader state. br is nil while the connection is slim (Slim): the
+	// next header is then read straight from the socket, and a buffer is
+	// taken from readerPool when a PDU brings more than a header.
+	br *bufio.Reader
+	kr kickReader
+	// headerWait is set by the reader while it waits for a header with
+	// nothing buffered: the only time a Slim kick may interrupt it.
+	headerWait bool
+	// slimReq asks the reader to give its buffer back at the next header;
+	// slimMu orders it with the read deadline Slim sets to wake the reader.
+	slimMu  sync.Mutex
+	slimReq atomic.Bool
 	hdr     pdu.BHS
 	ahs     []byte
 	pending int // data segment bytes (with padding and digest) not yet consumed
@@ -146,7 +159,10 @@ var DefaultLimits = pdu.Limits{MaxDataSegmentLength: 8192, MaxAHSLength: 0}
 
 // New wraps an established net.Conn.
 func New(nc net.Conn) *Conn {
-	c := &Conn{nc: nc, br: bufio.NewReaderSize(nc, ReadBufferSize), w: new(Batch), spare: new(Batch)}
+	c := &Conn{nc: nc, w: new(Batch), spare: new(Batch)}
+	c.kr.c = c
+	c.br = readerPool.Get().(*bufio.Reader)
+	c.br.Reset(&c.kr)
 	l := DefaultLimits
 	c.limits.Store(&l)
 	return c
@@ -180,19 +196,42 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 		return nil, nil, fmt.Errorf("%w: %d bytes of the last data segment not consumed", ErrState, c.dataLen)
 	}
 	h := &c.hdr
-	direct := c.afterLarge && c.br.Buffered() == 0
-	if direct {
-		// The last data segment was large and went from the socket straight
-		// to its destination. Read only this header (and its digest), so that
-		// the next large segment is not pulled into the buffer and copied.
-		if _, err := io.ReadFull(c.nc, h[:]); err != nil {
+	if c.slimReq.Load() {
+		c.slim()
+	}
+	// direct: the last data segment was large and went from the socket
+	// straight to its destination, or the connection is slim. Read only
+	// this header (and its digest), so that the next large segment is not
+	// pulled into the buffer and copied.
+	direct := c.br == nil || c.afterLarge && c.br.Buffered() == 0
+	c.headerWait = c.br == nil || c.br.Buffered() == 0
+	for got := 0; got < len(h); {
+		var src io.Reader = c.br
+		if direct {
+			src = &c.kr
+		}
+		n, err := io.ReadFull(src, h[got:])
+		got += n
+		if errors.Is(err, errKick) {
+			c.slim() // nothing is buffered: the buffer goes back
+			direct = true
+			continue
+		}
+		if err != nil {
+			c.headerWait = false
+			if got > 0 {
+				err = noEOF(err)
+			}
 			return nil, nil, err
 		}
-	} else if _, err := io.ReadFull(c.br, h[:]); err != nil {
-		return nil, nil, err
 	}
+	c.headerWait = false
 	if err := c.limits.Load().Check(h); err != nil {
 		return nil, nil, err
+	}
+	if c.br == nil && (h.TotalAHSLength() > 0 || h.DataSegmentLength() > 0) {
+		c.br = readerPool.Get().(*bufio.Reader) // more than a header: buffered again
+		c.br.Reset(&c.kr)
 	}
 	c.ahs = c.ahs[:0]
 	if n := h.TotalAHSLength(); n > 0 {
@@ -207,7 +246,7 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 	if c.hd.Load() {
 		var src io.Reader = c.br
 		if direct && len(c.ahs) == 0 {
-			src = c.nc
+			src = &c.kr
 		}
 		if _, err := io.ReadFull(src, c.scratch[:digest.Size]); err != nil {
 			return nil, nil, noEOF(err)
@@ -229,10 +268,83 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 // ReadBuffered reports the bytes read from the socket and not yet consumed.
 // A peer that answers requests can hold its answers back while this shows
 // another request waiting, and send them together.
-func (c *Conn) ReadBuffered() int { return c.br.Buffered() }
+func (c *Conn) ReadBuffered() int {
+	if c.br == nil {
+		return 0
+	}
+	return c.br.Buffered()
+}
 
 // DataLen returns the length of the data segment of the last header read.
 func (c *Conn) DataLen() int { return c.dataLen }
+
+// readerPool holds the read buffers of connections that are slim.
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, ReadBufferSize) }}
+
+// errKick is what kickReader returns to ReadHeader when Slim woke it.
+var errKick = errors.New("conn: read interrupted to give the buffer back")
+
+// kickReader reads the socket for the Conn and hides the read deadline
+// that Slim sets to wake a reader: a kick is never an error.
+type kickReader struct{ c *Conn }
+
+func (k *kickReader) Read(p []byte) (int, error) {
+	c := k.c
+	for {
+		n, err := c.nc.Read(p)
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || !c.slimReq.Load() {
+			return n, err
+		}
+		if n == 0 && c.headerWait {
+			return 0, errKick
+		}
+		// Kicked in the middle of a PDU: carry on, and give the buffer
+		// back at the next header.
+		c.slimMu.Lock()
+		_ = c.nc.SetReadDeadline(time.Time{})
+		c.slimMu.Unlock()
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// Slim asks the reader to give its read buffer (ReadBufferSize bytes) back
+// while the connection is quiet: the reader, if it waits for a header with
+// nothing buffered, is woken to do so, and later reads the next header
+// straight from the socket. A PDU with more than a header takes a buffer
+// again. Safe to call from any goroutine, at any time.
+func (c *Conn) Slim() {
+	c.slimMu.Lock()
+	defer c.slimMu.Unlock()
+	if c.slimReq.Swap(true) {
+		return
+	}
+	_ = c.nc.SetReadDeadline(time.Now())
+}
+
+// slim gives the read buffer back if nothing is buffered. Called by the reader.
+func (c *Conn) slim() {
+	c.slimMu.Lock()
+	c.slimReq.Store(false)
+	_ = c.nc.SetReadDeadline(time.Time{})
+	c.slimMu.Unlock()
+	if c.br != nil && c.br.Buffered() == 0 {
+		c.br.Reset(nil)
+		readerPool.Put(c.br)
+		c.br = nil
+	}
+}
+
+// SlimBatches drops the write batches' buffers when they grew past a few
+// KiB. Call it as the writer, between writes, while the connection is quiet.
+func (c *Conn) SlimBatches() {
+	for _, b := range []*Batch{c.w, c.spare} {
+		if b != nil && len(b.out) == 0 && cap(b.hbuf) > 4<<10 {
+			*b = Batch{}
+		}
+	}
+}
 
 // ReadData reads the whole data segment into dst, which must be exactly
 // DataLen bytes, then its padding and digest. ErrDataDigest leaves the

@@ -1,0 +1,128 @@
+package session_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iscsi-go/iscsi/internal/faketarget"
+	"github.com/iscsi-go/iscsi/session"
+)
+
+// idleTargetEnv makes the test binary an in-process target for
+// BenchmarkIdleSessions, in a process of its own so that its memory is not
+// counted as the initiator's.
+const idleTargetEnv = "ISCSI_IDLE_TARGET"
+
+func init() {
+	if os.Getenv(idleTargetEnv) != "" {
+		serveIdleTarget() // never returns
+	}
+}
+
+// serveIdleTarget runs the target of BenchmarkIdleSessions until stdin closes.
+func serveIdleTarget() {
+	tg, err := faketarget.New(faketarget.Config{Name: tgtName, LUNs: []faketarget.LUN{{Number: 1, Blocks: 1 << 20, Null: true}}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	fmt.Println(ln.Addr())
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _ = tg.Serve(nc) }()
+		}
+	}()
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
+}
+
+// BenchmarkIdleSessions logs in ISCSI_IDLE_SESSIONS sessions (default 1000)
+// to a target in another process and reports what an idle session costs
+// the initiator: heap bytes and goroutines per session, and the time of a
+// 4 KiB ReadAt on a session that was idle (per op).
+func BenchmarkIdleSessions(b *testing.B) {
+	n := 1000
+	if v, err := strconv.Atoi(os.Getenv("ISCSI_IDLE_SESSIONS")); err == nil && v > 0 {
+		n = v
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), idleTargetEnv+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { stdin.Close(); _ = cmd.Wait() }()
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		b.Fatal(err)
+	}
+	url := "iscsi://" + strings.TrimSpace(addr) + "/" + tgtName + "/1"
+
+	ctx := context.Background()
+	heap0, gor0 := idleMemory()
+	sessions := make([]*session.Session, 0, n)
+	defer func() {
+		for _, s := range sessions {
+			s.Close()
+		}
+	}()
+	for i := 0; i < n; i++ {
+		// A short keepalive interval: a session gives its buffers back
+		// after one interval of silence (5 s by default).
+		s, err := session.Dial(ctx, url, &session.Config{NOPInterval: time.Second})
+		if err != nil {
+			b.Fatalf("session %d: %v", i, err)
+		}
+		if _, err := s.ReadAt(make([]byte, 4096), 0); err != nil {
+			b.Fatal(err)
+		}
+		sessions = append(sessions, s)
+	}
+	time.Sleep(3 * time.Second) // quiet intervals: the buffers go back
+	heap1, gor1 := idleMemory()
+	buf := make([]byte, 4096)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := sessions[i%n].ReadAt(buf, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(heap1-heap0)/float64(n), "heap-B/session")
+	b.ReportMetric(float64(gor1-gor0)/float64(n), "goroutines/session")
+}
+
+func idleMemory() (heap uint64, goroutines int) {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse, runtime.NumGoroutine()
+}
