@@ -183,7 +183,7 @@ func goroutines(b *testing.B, off int64, op func(p []byte, off int64) (int, erro
 func BenchmarkSmallReadAt(b *testing.B) {
 	for _, size := range []int{4 << 10, 1 << 20} {
 		b.Run(byteSize(size), func(b *testing.B) {
-			s := benchSession(b)
+			s := benchSession(b, nil, false)
 			p := make([]byte, size)
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
