@@ -541,3 +541,48 @@ func TestStreamsWithFiles(t *testing.T) {
 		t.Fatalf("the file read back from the LUN differs (%v)", err)
 	}
 }
+
+// TestBulkThroughReconnects: the target drops the connection under a large
+// WriteAt, a Writer, a large ReadAt and a Reader, each with 8 commands in
+// flight; the session sends them again on a new connection and every
+// byte lands and reads back right.
+func TestBulkThroughReconnects(t *testing.T) {
+	var cmds, cuts atomic.Int32
+	lun, u := bulkTarget(t, func(c *faketarget.Command, lba uint64, w bool) faketarget.Verdict {
+		if n := cmds.Add(1); n%40 == 0 && cuts.Load() < 4 { // one in each of the four
+			cuts.Add(1)
+			c.Peer.Close() // lost with the connection and those in flight
+			return faketarget.Handled
+		}
+		return faketarget.Proceed
+	}, nil)
+	ctx := ctxT(t)
+	const off = 3*512 + 1
+	want := pattern(40*bulkXfer+99, 77)
+	if n, err := u.WriteAtContext(ctx, want, off); n != len(want) || err != nil {
+		t.Fatalf("WriteAt = %d, %v", n, err)
+	}
+	want2 := pattern(40*bulkXfer+99, 78)
+	w := u.NewWriter(ctx, off)
+	if _, err := w.Write(want2); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(want2))
+	if n, err := u.ReadAtContext(ctx, got, off); n != len(got) || err != nil || !bytes.Equal(got, want2) {
+		t.Fatalf("ReadAt = %d, %v (equal %v)", n, err, bytes.Equal(got, want2))
+	}
+	r := u.NewReader(ctx, off, int64(len(want2)))
+	defer r.Close()
+	if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, want2) {
+		t.Fatalf("Reader: %v (equal %v)", err, bytes.Equal(got, want2))
+	}
+	if !bytes.Equal(lun()[off:off+len(want2)], want2) {
+		t.Fatal("the LUN does not hold the Writer's bytes")
+	}
+	if st := u.Session().Stats(); cuts.Load() != 4 || st.Reconnects != 4 {
+		t.Fatalf("cuts %d, stats %+v", cuts.Load(), st)
+	}
+}
