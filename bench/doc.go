@@ -10,4 +10,10 @@
 // share of the machine's loopback round-trip rate that survives iSCSI.
 //
 //	go test ./bench -run '^$' -bench Distance -benchtime 3s -count 5
+//
+// bench/bulk.sh runs session's BenchmarkBulk (in-process target) and
+// integration's BenchmarkBulkTgtd (tgtd null LUN) in interleaved rounds:
+// 64 MiB through io.Copy and the LogicalUnit Reader and Writer, one large
+// ReadAt or WriteAt, a hand-written 8-goroutine copy, one command at a
+// time, and a 32 KiB io.SectionReader, median MB/s of each.
 package bench
