@@ -391,7 +391,7 @@ func (u *LogicalUnit) transfer(ctx context.Context, g Geometry, p []byte, off in
 // MaxTransfer it is one command, as it always was; beyond, commands of
 // MaxTransfer are issued BulkDepth at a time from this goroutine and waited
 // for in order. After a failed command no more are issued; those in flight
-// are waited for (a write may have landed past the error).
+// are cancelled and waited for (a write may have landed past the error).
 func (u *LogicalUnit) blocks(ctx context.Context, g Geometry, p []byte, off int64, write bool) (int, error) {
 	bs, maxXfer := int64(g.BlockSize), int(g.MaxTransfer)
 	if len(p) <= maxXfer {
