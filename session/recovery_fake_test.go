@@ -276,22 +276,8 @@ func TestKeepaliveReplacesASilentConnection(t *testing.T) {
 	data := make([]byte, 64*512)
 	copy(data, want)
 	tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: []faketarget.LUN{{Number: 1, Blocks: 64, Data: data}}})
-	p, err := faultproxy.New(tg.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	scfg := &session.Config{NOPInterval: 50 * time.Millisecond, NOPTimeout: 100 * time.Millisecond}
-	s, err := session.Dial(ctxT(t), p.TargetURL(tgtName, 1), scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, c0 := dialThroughProxy(t, tg)
 	ctx := ctxT(t)
-	c0, err := p.WaitConn(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c0.Down().Stall(0) // the target's answers stop coming
 	buf := make([]byte, 512)
 	if _, err := s.Read(ctx, 0, 1, iovector.New(buf)).Wait(); err != nil {
@@ -311,22 +297,8 @@ func TestKeepaliveReplacesASilentConnection(t *testing.T) {
 // and the write is sent again whole and lands.
 func TestRecoveryTargetStopsReading(t *testing.T) {
 	tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(32768)}) // 16 MiB
-	p, err := faultproxy.New(tg.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	scfg := &session.Config{NOPInterval: 50 * time.Millisecond, NOPTimeout: 100 * time.Millisecond}
-	s, err := session.Dial(ctxT(t), p.TargetURL(tgtName, 1), scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, c0 := dialThroughProxy(t, tg)
 	ctx := ctxT(t)
-	c0, err := p.WaitConn(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c0.Up().StopReading()
 	want := pattern(8<<20, 4)
 	if _, err := s.WriteAtContext(ctx, want, 4096); err != nil {
@@ -338,4 +310,26 @@ func TestRecoveryTargetStopsReading(t *testing.T) {
 	if st := s.Stats(); st.Reconnects == 0 {
 		t.Fatalf("stats %+v", st)
 	}
+}
+
+// dialThroughProxy logs in to tg through a fault proxy, with a keepalive of
+// 50 ms / 100 ms, and returns the session and its first proxied connection.
+func dialThroughProxy(t *testing.T, tg *faketarget.Target) (*session.Session, *faultproxy.Conn) {
+	t.Helper()
+	p, err := faultproxy.New(tg.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	scfg := &session.Config{NOPInterval: 50 * time.Millisecond, NOPTimeout: 100 * time.Millisecond}
+	s, err := session.Dial(ctxT(t), p.TargetURL(tgtName, 1), scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	c0, err := p.WaitConn(ctxT(t), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c0
 }
