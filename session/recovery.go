@@ -569,7 +569,7 @@ func (s *Session) checkUnits(deadline time.Time) error {
 		if !bytes.Equal(got.serial, want.serial) || !bytes.Equal(got.ids, want.ids) {
 			return &DeviceChangedError{LUN: u.lun, Was: string(want.serial), Now: string(got.serial)}
 		}
-		u.geo.Store(nil) // read the geometry again: the device may have been resized
+		u.forget() // read the geometry again: the device may have been resized
 	}
 	return nil
 }

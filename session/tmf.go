@@ -131,7 +131,7 @@ func (s *Session) onTMFEffects(t *task, response uint8) {
 		}
 		s.unitsMu.Unlock()
 		for _, u := range units {
-			u.geo.Store(nil)
+			u.forget()
 		}
 	case t.tmf == pdu.TMFLogicalUnitReset:
 		s.geometryChanged(t.lun)

@@ -48,6 +48,11 @@ type LogicalUnit struct {
 	// geo is the cached geometry, nil until read and after a change
 	// (CAPACITY DATA HAS CHANGED, a LUN reset, Refresh).
 	geo atomic.Pointer[Geometry]
+	// limits and provisioning cache the Block Limits (0xb0) and Logical
+	// Block Provisioning (0xb2) pages for Unmap, Discard and WriteZeroes;
+	// nil until read, and dropped with the geometry.
+	limits       atomic.Pointer[scsi.BlockLimits]
+	provisioning atomic.Pointer[scsi.LogicalBlockProvisioning]
 	// geoMu makes one goroutine at a time read the geometry.
 	geoMu sync.Mutex
 	// id is the unit's identity, read when it is first used; a reconnect
@@ -90,8 +95,16 @@ func (s *Session) geometryChanged(lun uint64) {
 	u := s.units[lun]
 	s.unitsMu.Unlock()
 	if u != nil {
-		u.geo.Store(nil)
+		u.forget()
 	}
+}
+
+// forget drops what the unit caches about the device: the geometry and the
+// limit pages, read again when next needed.
+func (u *LogicalUnit) forget() {
+	u.geo.Store(nil)
+	u.limits.Store(nil)
+	u.provisioning.Store(nil)
 }
 
 // LUN returns the unit's LUN as it goes on the wire.
@@ -138,7 +151,7 @@ func (u *LogicalUnit) Geometry(ctx context.Context) (Geometry, error) {
 
 // Refresh drops the cached geometry and reads it again.
 func (u *LogicalUnit) Refresh(ctx context.Context) (Geometry, error) {
-	u.geo.Store(nil)
+	u.forget()
 	return u.Geometry(ctx)
 }
 

@@ -136,6 +136,32 @@ func (u *LogicalUnit) BlockLimits(ctx context.Context) (scsi.BlockLimits, error)
 	return vpdPage(ctx, u, scsi.VPDBlockLimits, scsi.ParseBlockLimits)
 }
 
+// cachedBlockLimits is BlockLimits, read once and kept until the device
+// changes (see forget).
+func (u *LogicalUnit) cachedBlockLimits(ctx context.Context) (scsi.BlockLimits, error) {
+	if p := u.limits.Load(); p != nil {
+		return *p, nil
+	}
+	bl, err := u.BlockLimits(ctx)
+	if err == nil {
+		u.limits.Store(&bl)
+	}
+	return bl, err
+}
+
+// cachedProvisioning is LogicalBlockProvisioning, read once and kept until
+// the device changes (see forget).
+func (u *LogicalUnit) cachedProvisioning(ctx context.Context) (scsi.LogicalBlockProvisioning, error) {
+	if p := u.provisioning.Load(); p != nil {
+		return *p, nil
+	}
+	lbp, err := u.LogicalBlockProvisioning(ctx)
+	if err == nil {
+		u.provisioning.Store(&lbp)
+	}
+	return lbp, err
+}
+
 // BlockDeviceCharacteristics returns VPD page 0xb1 (rotation rate, form
 // factor).
 func (u *LogicalUnit) BlockDeviceCharacteristics(ctx context.Context) (scsi.BlockDeviceCharacteristics, error) {
@@ -432,7 +458,7 @@ const defaultUnmapDescriptors = 64
 // The unit must be thin provisioned (see LogicalBlockProvisioning.LBPU);
 // otherwise the error matches ErrNotThin.
 func (u *LogicalUnit) Unmap(ctx context.Context, extents []scsi.UnmapDescriptor) error {
-	bl, err := u.BlockLimits(ctx)
+	bl, err := u.cachedBlockLimits(ctx)
 	if err != nil && !errors.Is(err, scsi.ErrInvalidFieldInCDB) {
 		return err
 	}

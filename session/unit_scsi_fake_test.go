@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/iscsi-go/iscsi/internal/faketarget"
@@ -429,5 +430,44 @@ func TestWriteZeroesFallback(t *testing.T) {
 	}
 	if err := u.WriteZeroes(ctx, 63*512, 1024); !errors.Is(err, session.ErrBeyondEnd) {
 		t.Fatalf("WriteZeroes past the end: %v", err)
+	}
+}
+
+// TestLimitPagesCached: Unmap reads the Block Limits page once, not per
+// call, and reads it again once the device may have changed (Refresh).
+func TestLimitPagesCached(t *testing.T) {
+	var pages atomic.Int32
+	_, s := dial(t, faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+		switch {
+		case c.CDB[0] == byte(scsi.OpInquiry) && c.CDB[1]&1 != 0 && c.CDB[2] == scsi.VPDBlockLimits:
+			pages.Add(1)
+			return answerIn(c, blockLimitsPage(8, 2))
+		case c.CDB[0] == byte(scsi.OpUnmap):
+			return respond(c, scsi.StatusGood, nil)
+		}
+		return faketarget.Proceed
+	}}}, nil)
+	ctx := ctxT(t)
+	u := s.DefaultUnit()
+	if _, err := u.Geometry(ctx); err != nil { // reads the page itself, once
+		t.Fatal(err)
+	}
+	before := pages.Load()
+	for i := 0; i < 3; i++ {
+		if err := u.Unmap(ctx, []scsi.UnmapDescriptor{{LBA: uint64(i), Blocks: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := pages.Load() - before; n != 1 {
+		t.Fatalf("3 Unmaps read the Block Limits page %d times, want 1", n)
+	}
+	if _, err := u.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Unmap(ctx, []scsi.UnmapDescriptor{{LBA: 9, Blocks: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := pages.Load() - before; n != 3 { // Refresh's geometry, then Unmap's
+		t.Fatalf("after Refresh: %d reads of the page, want 3", n)
 	}
 }

@@ -110,7 +110,7 @@ func (u *LogicalUnit) Discard(ctx context.Context, off, n int64) error {
 	if !g.Thin {
 		return u.atErr("Discard", off, ErrNotThin)
 	}
-	if p, err := u.LogicalBlockProvisioning(ctx); err == nil && !p.LBPU {
+	if p, err := u.cachedProvisioning(ctx); err == nil && !p.LBPU {
 		return u.atErr("Discard", off, fmt.Errorf("%w: the provisioning page says LBPU=0", ErrNotThin))
 	}
 	bs := int64(g.BlockSize)
@@ -175,12 +175,12 @@ func (u *LogicalUnit) WriteZeroes(ctx context.Context, off, n int64) error {
 	}
 	var flags scsi.WriteSameFlags
 	if g.Thin {
-		if p, err := u.LogicalBlockProvisioning(ctx); err == nil && p.LBPWS && (p.LBPRZ != 0 || g.UnmappedReadsZero) {
+		if p, err := u.cachedProvisioning(ctx); err == nil && p.LBPWS && (p.LBPRZ != 0 || g.UnmappedReadsZero) {
 			flags = scsi.WriteSameUnmap
 		}
 	}
 	chunk := uint64(zeroChunk)
-	if bl, err := u.BlockLimits(ctx); err == nil && bl.MaxWriteSameLength > 0 {
+	if bl, err := u.cachedBlockLimits(ctx); err == nil && bl.MaxWriteSameLength > 0 {
 		chunk = min(bl.MaxWriteSameLength, 0xffffffff)
 	}
 	zero := make([]byte, bs)
