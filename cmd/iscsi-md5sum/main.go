@@ -71,14 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if done {
 		return cli.ExitOK
 	}
-	offset, err := cli.ParseInt(offStr)
-	if err != nil || offset < 0 {
-		t.Errorf("invalid --offset %q: a number of bytes, 0 or more", offStr)
-		return cli.ExitFailure
-	}
-	length, err := cli.ParseInt(lenStr)
-	if err != nil || length < 0 {
-		t.Errorf("invalid --length %q: a number of bytes, 0 or more (0: to the end)", lenStr)
+	offset, length, ok := t.ByteRange(offStr, lenStr)
+	if !ok {
 		return cli.ExitFailure
 	}
 	if inFlight < 1 || inFlight > 1024 {

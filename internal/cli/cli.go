@@ -183,6 +183,23 @@ func isInt(s string) bool {
 // argument: decimal, 0x hexadecimal or 0 octal.
 func ParseInt(s string) (int64, error) { return strconv.ParseInt(s, 0, 64) }
 
+// ByteRange parses the --offset and --length arguments of the tools that
+// work on a byte range of a LUN: byte counts, 0 or more (length 0: to the
+// end). A bad value is reported on stderr and ok is false.
+func (t *Tool) ByteRange(offStr, lenStr string) (offset, length int64, ok bool) {
+	offset, err := ParseInt(offStr)
+	if err != nil || offset < 0 {
+		t.Errorf("invalid --offset %q: a number of bytes, 0 or more", offStr)
+		return 0, 0, false
+	}
+	length, err = ParseInt(lenStr)
+	if err != nil || length < 0 {
+		t.Errorf("invalid --length %q: a number of bytes, 0 or more (0: to the end)", lenStr)
+		return 0, 0, false
+	}
+	return offset, length, true
+}
+
 // Errorf prints "name: message" as one line on stderr.
 func (t *Tool) Errorf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
