@@ -96,7 +96,7 @@
 //		if err := p.Status(hdr.ITT(), scsi.StatusBusy, nil); err != nil {
 //			return err
 //		}
-//		time.Sleep(10 * time.Millisecond)
+//		<-time.After(10 * time.Millisecond) // the window stays closed a while
 //		p.AutoMaxCmdSN() // open it again with the next PDU
 //		_, err = p.Ping(nil)
 //		return err
