@@ -29,7 +29,6 @@ package iscsiotel
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -64,9 +63,7 @@ type Metrics struct {
 	ops          [256]atomic.Pointer[[]metric.RecordOption]
 	read, writes []metric.AddOption
 
-	mu      sync.Mutex
-	tracked []*session.Session
-	retired session.Stats
+	totals session.Totals
 }
 
 var (
@@ -119,7 +116,7 @@ func New(meter metric.Meter) (*Metrics, error) {
 		return nil, err
 	}
 	m.reg, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		total, live := m.stats()
+		total, live := m.totals.Stats()
 		o.ObserveInt64(stalls, int64(total.WindowStalls))
 		o.ObserveInt64(reconnects, int64(total.Reconnects))
 		o.ObserveInt64(replayed, int64(total.Replayed))
@@ -175,44 +172,4 @@ func (m *Metrics) OnLogin(ev session.LoginEvent) {
 
 // Track adds s to the sessions whose Stats are observed. A session that
 // ended keeps counting in the totals; it is forgotten otherwise.
-func (m *Metrics) Track(s *session.Session) {
-	m.mu.Lock()
-	m.tracked = append(m.tracked, s)
-	m.mu.Unlock()
-}
-
-// stats sums the Stats of the tracked sessions and counts the live ones.
-func (m *Metrics) stats() (session.Stats, int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	total := m.retired
-	live := m.tracked[:0]
-	for _, s := range m.tracked {
-		select {
-		case <-s.Done():
-			st := s.Stats() // its last word: nothing counts after Done
-			add(&m.retired, st)
-			add(&total, st)
-		default:
-			live = append(live, s)
-			add(&total, s.Stats())
-		}
-	}
-	clear(m.tracked[len(live):])
-	m.tracked = live
-	return total, len(live)
-}
-
-// add adds the counters of b to a.
-func add(a *session.Stats, b session.Stats) {
-	a.Reconnects += b.Reconnects
-	a.Replayed += b.Replayed
-	a.NotReplayed += b.NotReplayed
-	a.DigestErrors += b.DigestErrors
-	a.Keepalives += b.Keepalives
-	a.Commands += b.Commands
-	a.CommandErrors += b.CommandErrors
-	a.BytesRead += b.BytesRead
-	a.BytesWritten += b.BytesWritten
-	a.WindowStalls += b.WindowStalls
-}
+func (m *Metrics) Track(s *session.Session) { m.totals.Track(s) }

@@ -34,7 +34,6 @@
 package iscsiprom
 
 import (
-	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,9 +71,7 @@ type Metrics struct {
 
 	stalls, reconnects, replayed, notReplayed, digestErrors, keepalives, sessions *prometheus.Desc
 
-	mu      sync.Mutex
-	tracked []*session.Session
-	retired session.Stats // the Stats of tracked sessions that ended
+	totals session.Totals
 }
 
 var (
@@ -162,11 +159,7 @@ func (m *Metrics) OnLogin(ev session.LoginEvent) {
 
 // Track adds s to the sessions whose Stats are reported. A session that
 // ended keeps counting in the totals; it is forgotten otherwise.
-func (m *Metrics) Track(s *session.Session) {
-	m.mu.Lock()
-	m.tracked = append(m.tracked, s)
-	m.mu.Unlock()
-}
+func (m *Metrics) Track(s *session.Session) { m.totals.Track(s) }
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
@@ -188,23 +181,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.logins.Collect(ch)
 	m.states.Collect(ch)
 
-	m.mu.Lock()
-	total := m.retired
-	live := m.tracked[:0]
-	for _, s := range m.tracked {
-		select {
-		case <-s.Done():
-			st := s.Stats() // its last word: nothing counts after Done
-			add(&m.retired, st)
-			add(&total, st)
-		default:
-			live = append(live, s)
-			add(&total, s.Stats())
-		}
-	}
-	clear(m.tracked[len(live):])
-	m.tracked = live
-	m.mu.Unlock()
+	total, live := m.totals.Stats()
 
 	counter := func(d *prometheus.Desc, v uint64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
@@ -215,19 +192,5 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	counter(m.notReplayed, total.NotReplayed)
 	counter(m.digestErrors, total.DigestErrors)
 	counter(m.keepalives, total.Keepalives)
-	ch <- prometheus.MustNewConstMetric(m.sessions, prometheus.GaugeValue, float64(len(live)))
-}
-
-// add adds the counters of b to a.
-func add(a *session.Stats, b session.Stats) {
-	a.Reconnects += b.Reconnects
-	a.Replayed += b.Replayed
-	a.NotReplayed += b.NotReplayed
-	a.DigestErrors += b.DigestErrors
-	a.Keepalives += b.Keepalives
-	a.Commands += b.Commands
-	a.CommandErrors += b.CommandErrors
-	a.BytesRead += b.BytesRead
-	a.BytesWritten += b.BytesWritten
-	a.WindowStalls += b.WindowStalls
+	ch <- prometheus.MustNewConstMetric(m.sessions, prometheus.GaugeValue, float64(live))
 }
