@@ -24,29 +24,15 @@ DD_ARGS=${DD_ARGS:-}
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/iscsi-dd-bench.XXXXXX")
-tgtd_pid=""
-ctl=""
 shm_file=""
 out_file=""
-
-log() { printf '%s\n' "$*" >&2; }
-die() { log "dd.sh: $*"; exit 1; }
-
-tgtadm_() { TGT_IPC_SOCKET="$work/ipc" timeout 10 tgtadm -C "$ctl" --lld iscsi "$@"; }
+name=dd.sh
+# shellcheck source=bench/tgtd.sh
+. "$repo/bench/tgtd.sh"
 
 cleanup() {
   local rc=$?
-  if [ -n "$tgtd_pid" ] && kill -0 "$tgtd_pid" 2>/dev/null; then
-    tgtadm_ --op delete --mode target --tid 1 --force >/dev/null 2>&1 || true
-    tgtadm_ --op delete --mode system >/dev/null 2>&1 || true
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-      kill -0 "$tgtd_pid" 2>/dev/null || break
-      sleep 0.2
-    done
-    # tgtd ignores SIGTERM; started with setsid, its pid is its group.
-    kill -9 -- "-$tgtd_pid" 2>/dev/null || kill -9 "$tgtd_pid" 2>/dev/null || true
-    wait "$tgtd_pid" 2>/dev/null || true
-  fi
+  stop_tgtd
   [ -n "$shm_file" ] && rm -f "$shm_file"
   [ -n "$out_file" ] && rm -f "$out_file"
   if [ "${KEEP:-0}" = 1 ]; then
@@ -79,29 +65,6 @@ log "building cmd/iscsi-dd"
 clk=$(getconf CLK_TCK)
 
 # --- tgtd ------------------------------------------------------------------
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-start_tgtd() {
-  local attempt port
-  for attempt in 1 2 3 4 5 6 7 8; do
-    port=$((20000 + RANDOM % 30000))
-    port_in_use "$port" && continue
-    ctl=$((port % 32768))
-    TGT_IPC_SOCKET="$work/ipc" setsid tgtd -f -C "$ctl" --iscsi "portal=127.0.0.1:$port" \
-      >"$work/tgtd.log" 2>&1 </dev/null &
-    tgtd_pid=$!
-    for _ in $(seq 50); do
-      port_in_use "$port" && { PORT=$port; return 0; }
-      kill -0 "$tgtd_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 -- "-$tgtd_pid" 2>/dev/null || true
-    wait "$tgtd_pid" 2>/dev/null || true
-    tgtd_pid=""
-  done
-  cat "$work/tgtd.log" >&2 || true
-  die "could not start tgtd on a free port"
-}
 
 start_tgtd
 iqn="iqn.2026-11.com.github.iscsi-go:dd-bench"

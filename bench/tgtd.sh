@@ -1,0 +1,53 @@
+# bench/tgtd.sh: a private tgtd for the benchmark scripts (sourced, not run).
+# The script that sources it sets $work (its work directory) and $name (for
+# messages) first. It gets log, die, tgtadm_ (tgtadm on this instance),
+# start_tgtd (a tgtd on a free port of 127.0.0.1, never 3260: sets $PORT,
+# $tgtd_pid and $ctl) and stop_tgtd (deletes target 1 and the system, then
+# kills what is left: tgtd ignores SIGTERM).
+
+tgtd_pid=""
+ctl=""
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "$name: $*"; exit 1; }
+
+tgtadm_() { TGT_IPC_SOCKET="$work/ipc" timeout 10 tgtadm -C "$ctl" --lld iscsi "$@"; }
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start_tgtd() {
+  local attempt port
+  for attempt in 1 2 3 4 5 6 7 8; do
+    port=$((20000 + RANDOM % 30000))
+    port_in_use "$port" && continue
+    ctl=$((port % 32768))
+    TGT_IPC_SOCKET="$work/ipc" setsid tgtd -f -C "$ctl" --iscsi "portal=127.0.0.1:$port" \
+      >"$work/tgtd.log" 2>&1 </dev/null &
+    tgtd_pid=$!
+    for _ in $(seq 50); do
+      port_in_use "$port" && { PORT=$port; return 0; }
+      kill -0 "$tgtd_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 -- "-$tgtd_pid" 2>/dev/null || true
+    wait "$tgtd_pid" 2>/dev/null || true
+    tgtd_pid=""
+  done
+  cat "$work/tgtd.log" >&2 || true
+  die "could not start tgtd on a free port"
+}
+
+stop_tgtd() {
+  if [ -n "$tgtd_pid" ] && kill -0 "$tgtd_pid" 2>/dev/null; then
+    tgtadm_ --op delete --mode target --tid 1 --force >/dev/null 2>&1 || true
+    tgtadm_ --op delete --mode system >/dev/null 2>&1 || true
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      kill -0 "$tgtd_pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    # Started with setsid, its pid is its process group.
+    kill -9 -- "-$tgtd_pid" 2>/dev/null || kill -9 "$tgtd_pid" 2>/dev/null || true
+    wait "$tgtd_pid" 2>/dev/null || true
+  fi
+  tgtd_pid=""
+}
