@@ -455,8 +455,14 @@ func TestRetries(t *testing.T) {
 // TestSteadyStateReadAllocatesNothing: a read with a caller-supplied vector
 // and a cancellable context allocates nothing once warm (the scripted target
 // allocates nothing per command either).
-func TestSteadyStateReadAllocatesNothing(t *testing.T) {
-	_, s := dial(t, faketarget.Config{LUNs: []faketarget.LUN{{Number: 1, Blocks: 1 << 20, Null: true}}}, nil)
+func TestSteadyStateReadAllocatesNothing(t *testing.T) { assertSteadyStateAllocs(t, nil) }
+
+// assertSteadyStateAllocs asserts that a warm session with cfg allocates
+// nothing per read and per write with a caller vector and a cancellable
+// context (the in-process target allocates nothing per command either).
+func assertSteadyStateAllocs(t *testing.T, cfg *session.Config) {
+	t.Helper()
+	_, s := dial(t, faketarget.Config{LUNs: []faketarget.LUN{{Number: 1, Blocks: 1 << 20, Null: true}}}, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if _, err := s.Geometry(ctx); err != nil {
@@ -465,14 +471,12 @@ func TestSteadyStateReadAllocatesNothing(t *testing.T) {
 	buf := make([]byte, 4096)
 	v := iovector.New(buf[:1024], buf[1024:])
 	read := func() {
-		f := s.Read(ctx, 8, 8, v)
-		if _, err := f.Wait(); err != nil {
+		if _, err := s.Read(ctx, 8, 8, v).Wait(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	write := func() {
-		f := s.Write(ctx, 8, 8, v)
-		if _, err := f.Wait(); err != nil {
+		if _, err := s.Write(ctx, 8, 8, v).Wait(); err != nil {
 			t.Fatal(err)
 		}
 	}

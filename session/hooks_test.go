@@ -293,35 +293,7 @@ func (h *noopHook) OnPDU(bool, *pdu.BHS)                  {}
 // cost no allocation per command.
 func TestSteadyStateWithHooksAllocatesNothing(t *testing.T) {
 	var h noopHook
-	_, s := dial(t, faketarget.Config{LUNs: []faketarget.LUN{{Number: 1, Blocks: 1 << 20, Null: true}}},
-		&session.Config{Hooks: []session.Hook{&h}})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	buf := make([]byte, 4096)
-	v := iovector.New(buf[:1024], buf[1024:])
-	read := func() {
-		f := s.Read(ctx, 8, 8, v)
-		if _, err := f.Wait(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write := func() {
-		f := s.Write(ctx, 8, 8, v)
-		if _, err := f.Wait(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := 0; i < 100; i++ {
-		read()
-		write()
-	}
-	const bound = 0
-	if n := testing.AllocsPerRun(500, read); n > bound {
-		t.Fatalf("a read allocated %v times, bound %d", n, bound)
-	}
-	if n := testing.AllocsPerRun(500, write); n > bound {
-		t.Fatalf("a write allocated %v times, bound %d", n, bound)
-	}
+	assertSteadyStateAllocs(t, &session.Config{Hooks: []session.Hook{&h}})
 	if h.n.Load() == 0 {
 		t.Fatal("the hook was not called")
 	}
