@@ -357,3 +357,18 @@ func (e *DeviceChangedError) Error() string {
 	return fmt.Sprintf("iscsi: LUN %v is another device after the reconnect (serial %q, was %q)",
 		e.LUN, strings.TrimSpace(e.Now), strings.TrimSpace(e.Was))
 }
+
+// ReplayLimitError is a command that was in flight each time its
+// connection was lost, Sent times in all: it is not sent again, so that a
+// target that fails on it cannot hold it forever. A write may have been
+// executed. It matches ErrMayHaveExecuted.
+type ReplayLimitError struct {
+	Sent  int
+	Cause error // the last loss
+}
+
+func (e *ReplayLimitError) Error() string {
+	return fmt.Sprintf("iscsi: the connection was lost each of the %d times the command was sent; not sending it again (last loss: %v)", e.Sent, e.Cause)
+}
+
+func (e *ReplayLimitError) Unwrap() []error { return []error{ErrMayHaveExecuted, e.Cause} }

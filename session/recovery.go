@@ -283,6 +283,10 @@ func (s *Session) recover() bool {
 	return true
 }
 
+// maxReplays bounds how many times one command is sent again after lost
+// connections: past it, it fails with a *ReplayLimitError.
+const maxReplays = 4
+
 // Bounds of the waits between login attempts.
 const (
 	maxTime2Wait = 5 * time.Second
@@ -393,7 +397,7 @@ func (s *Session) requeue(cause error) (replayed, failed int) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	var again []wreq
-	var fail []*task
+	var fail, worn []*task
 	for _, t := range all {
 		if t.epoch == s.epoch.Load() {
 			continue // sent on the new connection (the checks)
@@ -403,6 +407,10 @@ func (s *Session) requeue(cause error) (replayed, failed int) {
 			// Never sent: it waits in pending already.
 		case st == stateAbandoned:
 			fail = append(fail, t)
+		case st == stateSent && t.kind == kindSCSI && s.replayable(t) && t.replays >= maxReplays:
+			// Lost with its connection every time it was sent: a target
+			// that breaks on this command would otherwise keep it forever.
+			worn = append(worn, t)
 		case st == stateSent && t.kind == kindSCSI && s.replayable(t):
 			if !t.state.CompareAndSwap(stateSent, stateQueued) {
 				fail = append(fail, t) // abandoned just now
@@ -410,6 +418,7 @@ func (s *Session) requeue(cause error) (replayed, failed int) {
 			}
 			t.expDataSN, t.received, t.r2tSN, t.failErr = 0, 0, 0, nil
 			t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0
+			t.replays++
 			s.tasks.reassign(t)
 			again = append(again, wreq{kind: wCommand, t: t, stall: s.stallSeq})
 		case st == stateSent:
@@ -422,6 +431,10 @@ func (s *Session) requeue(cause error) (replayed, failed int) {
 	s.head = 0
 	s.holding = false
 	s.parked.Store(len(s.pending) > 0)
+	for _, t := range worn {
+		failed++
+		s.complete(t, &ReplayLimitError{Sent: int(t.replays) + 1, Cause: cause})
+	}
 	for _, t := range fail {
 		switch {
 		case t.state.Load() == stateAbandoned:

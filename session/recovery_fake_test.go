@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/iscsi-go/iscsi/internal/faketarget"
 	"github.com/iscsi-go/iscsi/iovector"
 	"github.com/iscsi-go/iscsi/pdu"
+	"github.com/iscsi-go/iscsi/pdu/keys"
 	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
@@ -332,4 +334,33 @@ func dialThroughProxy(t *testing.T, tg *faketarget.Target) (*session.Session, *f
 		t.Fatal(err)
 	}
 	return s, c0
+}
+
+// TestRecoveryReplayLimit: a target that drops the connection on every
+// READ does not hold the command forever, even with no deadline: after
+// its replays it fails with a typed error, and the session goes on.
+func TestRecoveryReplayLimit(t *testing.T) {
+	var reads atomic.Int32
+	cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+		if c.CDB[0] == byte(scsi.OpRead16) || c.CDB[0] == byte(scsi.OpRead10) {
+			if c.CDB[len(c.CDB)-7] == 5 || c.CDB[5] == 5 { // the poisoned block
+				reads.Add(1)
+				c.Peer.Close()
+				return faketarget.Handled
+			}
+		}
+		return faketarget.Proceed
+	}}}
+	_, s := dial(t, cfg, &session.Config{Operational: keys.Offer{DefaultTime2Wait: keys.Some[uint32](0)}})
+	if _, err := s.Geometry(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Read(context.Background(), 5, 1, iovector.New(make([]byte, 512))).Wait()
+	var rl *session.ReplayLimitError
+	if !errors.As(err, &rl) || !errors.Is(err, session.ErrMayHaveExecuted) || rl.Sent != int(reads.Load()) || rl.Sent < 2 {
+		t.Fatalf("read of a block the target dies on: %v (sent %d times)", err, reads.Load())
+	}
+	if _, err := s.ReadAt(make([]byte, 512), 0); err != nil {
+		t.Fatalf("the session after: %v", err)
+	}
 }

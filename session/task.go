@@ -96,8 +96,9 @@ type task struct {
 	// cmdSN is written by the flusher under wmu before the state becomes
 	// sent, and read after that by the reader (RefCmdSN of aborts, LUN
 	// reset victims).
-	cmdSN uint32
-	epoch uint32 // the connection it was sent on; written with cmdSN
+	cmdSN   uint32
+	epoch   uint32 // the connection it was sent on; written with cmdSN
+	replays uint8  // times sent again after a lost connection; the supervisor's
 
 	// mu guards completed and doneCh (Future.Done) and the generation bump.
 	mu        sync.Mutex
@@ -151,6 +152,7 @@ func (s *Session) putTask(t *task) {
 	t.kind, t.lun, t.cdb, t.read, t.write, t.expLen, t.vec, t.data = 0, 0, [16]byte{}, false, false, 0, nil, nil
 	t.tmf, t.refITT, t.refCmdSN, t.reason, t.immediate, t.lba = 0, 0, 0, 0, false, 0
 	t.victim, t.escalated, t.stall, t.cmdSN, t.epoch, t.priority, t.start = nil, nil, nil, 0, 0, false, time.Time{}
+	t.replays = 0
 	t.expDataSN, t.received, t.r2tSN, t.failErr = 0, 0, 0, nil
 	t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0
 	t.err = nil
