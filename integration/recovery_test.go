@@ -35,13 +35,13 @@ type fault struct {
 
 var recoveryFaults = []fault{
 	{name: "cut target to initiator", arm: func(t *testing.T, _ *tgtd.Instance, c *faultproxy.Conn) {
-		c.Down().CutAt(c.Down().Forwarded() + 3000)
+		c.Down().CutAt(c.Down().Next() + 3000)
 	}},
 	{name: "cut initiator to target", arm: func(t *testing.T, _ *tgtd.Instance, c *faultproxy.Conn) {
-		c.Up().CutAt(c.Up().Forwarded() + 3000)
+		c.Up().CutAt(c.Up().Next() + 3000)
 	}},
 	{name: "TCP reset", arm: func(t *testing.T, _ *tgtd.Instance, c *faultproxy.Conn) {
-		c.Down().ResetAt(c.Down().Forwarded() + 1000)
+		c.Down().ResetAt(c.Down().Next() + 1000)
 	}},
 	{name: "stall both ways for 4 s", arm: func(t *testing.T, _ *tgtd.Instance, c *faultproxy.Conn) {
 		// Nothing moves, the sockets stay open: only the keepalive notices.
@@ -50,10 +50,10 @@ var recoveryFaults = []fault{
 		c.Stall(4 * time.Second)
 	}},
 	{name: "flipped bit, target to initiator, digests on", digests: true, arm: func(t *testing.T, _ *tgtd.Instance, c *faultproxy.Conn) {
-		c.Down().FlipBit(c.Down().Forwarded()+1000, 2)
+		c.Down().FlipBit(c.Down().Next()+1000, 2)
 	}},
 	{name: "flipped bit, initiator to target, digests on", digests: true, arm: func(t *testing.T, _ *tgtd.Instance, c *faultproxy.Conn) {
-		c.Up().FlipBit(c.Up().Forwarded()+1000, 5)
+		c.Up().FlipBit(c.Up().Next()+1000, 5)
 	}},
 	{name: "tgtd killed and restarted", arm: func(t *testing.T, inst *tgtd.Instance, _ *faultproxy.Conn) {
 		inst.Restart()

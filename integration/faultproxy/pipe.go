@@ -52,6 +52,16 @@ func newPipe(c *Conn, dir Direction) *Pipe {
 // Direction returns the pipe's direction.
 func (pp *Pipe) Direction() Direction { return pp.dir }
 
+// Next returns the offset of the next byte this direction will forward:
+// the offset to arm a fault at for the next PDU while no command is in
+// flight. It can be ahead of Forwarded, which counts bytes once written to
+// the destination (the destination may already have answered them).
+func (pp *Pipe) Next() int64 {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	return pp.pos
+}
+
 // Forwarded returns how many bytes this direction has forwarded. While no
 // command is in flight and the peer sends nothing on its own (no NOP-In), it
 // is the offset of the next PDU this direction will carry.
