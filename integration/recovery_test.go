@@ -113,6 +113,10 @@ func runRecoveryCase(t *testing.T, f fault, w workload) session.Stats {
 	cfg := &session.Config{
 		NOPInterval: 500 * time.Millisecond, NOPTimeout: time.Second,
 		CommandTimeout: 20 * time.Second, ReplacementTimeout: 30 * time.Second,
+		// A login tgtd holds (it reinstates a session only once it has
+		// closed the old connection) is given up and tried again after
+		// 5 s rather than the default 15 s.
+		LoginTimeout: 5 * time.Second,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
