@@ -17,6 +17,8 @@
 #   SECS=5            seconds per run (-t)
 #   WORKLOADS="..."   names from the list below (default: all)
 #   KEEP=1            keep the work directory (raw outputs) for inspection
+#   OURS=path         use this build of cmd/iscsi-perf instead of building one
+#                     (to compare two builds: run once with each, back to back)
 #
 # Workloads (name: LUN, blocks of 512 bytes, queue depth, pattern):
 #   4k-rand-qd1        null LUN, 4 KiB random reads, QD1
@@ -58,9 +60,14 @@ for t in tgtd tgtadm iscsi-perf timeout go awk sort; do
   command -v "$t" >/dev/null 2>&1 || die "$t not found (tgtd, tgtadm: package tgt; iscsi-perf: libiscsi-bin; go: https://go.dev/dl)"
 done
 libperf=$(command -v iscsi-perf)
-ours="$work/iscsi-perf-go"
-log "building cmd/iscsi-perf"
-(cd "$repo" && timeout 300 go build -o "$ours" ./cmd/iscsi-perf) || die "go build ./cmd/iscsi-perf failed"
+if [ -n "${OURS:-}" ]; then
+  ours=$(realpath "$OURS")
+  [ -x "$ours" ] || die "OURS=$OURS is not an executable"
+else
+  ours="$work/iscsi-perf-go"
+  log "building cmd/iscsi-perf"
+  (cd "$repo" && timeout 300 go build -o "$ours" ./cmd/iscsi-perf) || die "go build ./cmd/iscsi-perf failed"
+fi
 clk=$(getconf CLK_TCK)
 
 # --- tgtd ------------------------------------------------------------------

@@ -1,5 +1,7 @@
 package session
 
+import "time"
+
 // WithEnv sets cfg to read LIBISCSI_CHAP_* from env instead of the
 // process environment, and returns it.
 func WithEnv(cfg *Config, env map[string]string) *Config {
@@ -8,4 +10,22 @@ func WithEnv(cfg *Config, env map[string]string) *Config {
 		return v, ok
 	}
 	return cfg
+}
+
+// Read role states, for tests of readrole.go.
+const (
+	RoleLoop   = rdLoop
+	RoleFree   = rdFree
+	RoleCaller = rdCaller
+)
+
+// ReadRole returns who holds the read role now.
+func ReadRole(s *Session) uint32 { return s.rd.state.Load() }
+
+// SetLinger sets how long a parked reader goroutine leaves the read role
+// free, and returns a function that restores it.
+func SetLinger(d time.Duration) (restore func()) {
+	old := linger
+	linger = d
+	return func() { linger = old }
 }

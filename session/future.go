@@ -67,14 +67,17 @@ func (f Future) Done() <-chan struct{} {
 		return closedChan
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.gen.Load()&^1 != f.gen || t.completed {
+		t.mu.Unlock()
 		return closedChan
 	}
 	if t.doneCh == nil {
 		t.doneCh = make(chan struct{})
 	}
-	return t.doneCh
+	ch := t.doneCh
+	t.mu.Unlock()
+	f.s.ensureReader() // nobody reads for a Future watched this way
+	return ch
 }
 
 // Wait waits for the command and returns its result. A SCSI status other
@@ -93,6 +96,7 @@ func (f Future) Wait() (Result, error) {
 	if !t.gen.CompareAndSwap(f.gen, f.gen|1) {
 		return Result{Status: scsi.StatusNone}, ErrFutureReused
 	}
+	f.s.readFor(t, f.ctx)
 	select {
 	case <-t.done:
 	case <-f.ctx.Done():
@@ -124,6 +128,7 @@ func (f Future) waitText() ([]byte, error) {
 		_, err := f.Wait()
 		return nil, err
 	}
+	f.s.readFor(t, f.ctx)
 	select {
 	case <-t.done:
 	case <-f.ctx.Done():
@@ -271,6 +276,7 @@ func (s *Session) abort(victim *task, itt, cmdSN uint32, lun uint64, fromReader 
 		}
 	})
 	s.push(wreq{kind: wImmediate, t: tm}, fromReader)
+	s.ensureReader()
 }
 
 // escalate is the next step for an ABORT TASK the target did not answer:
@@ -293,6 +299,7 @@ func (s *Session) escalate(epoch uint32, abort *task, cause error) {
 		}
 	})
 	s.push(wreq{kind: wImmediate, t: r}, false)
+	s.ensureReader()
 }
 
 // failAndAbort fails t now (with t.failErr) and aborts it on the target,

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/iscsi-go/iscsi/internal/conn"
 	"github.com/iscsi-go/iscsi/pdu"
@@ -25,25 +26,55 @@ func (s *Session) checkSense(lun uint64, sense []byte) bool {
 	return true
 }
 
-// readLoop is the only goroutine that reads from the connection.
-// It reads the connection of epoch until it fails.
-func (s *Session) readLoop(epoch uint32, c *conn.Conn) {
+// readLoop is the reader goroutine of the connection of epoch: it reads
+// until the connection fails, except while it lends the read role to a
+// caller (readrole.go).
+func (s *Session) readLoop(epoch uint32, c *conn.Conn, dead chan struct{}) {
 	defer s.loops.Done()
 	for {
-		h, _, err := c.ReadHeader()
-		if err != nil {
-			if errors.Is(err, conn.ErrHeaderDigest) {
-				s.stats.digestErrors.Add(1)
-			}
-			s.lost(epoch, fmt.Errorf("read: %w", err))
+		s.completed = false
+		switch s.readOne(epoch, c) {
+		case readFailed:
 			return
+		case readExpired:
+			// A wait deadline a caller left behind: no bound for us.
+			c.SetWaitDeadline(time.Time{})
+			continue
 		}
-		s.rxPDUs.Add(1)
-		if err := s.dispatch(h); err != nil {
-			s.lost(epoch, err)
+		if s.completed && c.ReadBuffered() == 0 && !s.park(epoch, c, dead) {
 			return
 		}
 	}
+}
+
+type readOutcome uint8
+
+const (
+	readOK      readOutcome = iota // a PDU was handled
+	readExpired                    // the wait deadline passed before a header came
+	readFailed                     // the connection failed, and was reported lost
+)
+
+// readOne reads and handles one PDU. Only the holder of the read role
+// calls it.
+func (s *Session) readOne(epoch uint32, c *conn.Conn) readOutcome {
+	h, _, err := c.ReadHeader()
+	if err != nil {
+		if errors.Is(err, conn.ErrWaitExpired) {
+			return readExpired
+		}
+		if errors.Is(err, conn.ErrHeaderDigest) {
+			s.stats.digestErrors.Add(1)
+		}
+		s.lost(epoch, fmt.Errorf("read: %w", err))
+		return readFailed
+	}
+	s.rxPDUs.Add(1)
+	if err := s.dispatch(h); err != nil {
+		s.lost(epoch, err)
+		return readFailed
+	}
+	return readOK
 }
 
 // dataDigest handles a data digest mismatch: the PDU's data is lost. With
@@ -263,6 +294,7 @@ func (s *Session) finishSCSI(t *task) {
 	if scsi.Status(t.status) == scsi.StatusCheckCondition && t.senseLen > 0 {
 		s.checkSense(t.lun, t.senseBuf[:t.senseLen])
 	}
+	s.completed = true
 	s.complete(t, t.failErr)
 }
 

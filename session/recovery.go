@@ -377,8 +377,13 @@ func (s *Session) install(c *conn.Conn, res *loginResult) {
 	s.dead = dead
 	s.lostMu.Unlock()
 	s.wdeadline = time.Time{}
+	s.rd.state.Store(rdLoop)
+	select {
+	case <-s.rd.wake:
+	default:
+	}
 	s.loops.Add(2)
-	go s.readLoop(epoch, c)
+	go s.readLoop(epoch, c, dead)
 	go s.writeLoop(epoch, c, dead)
 	// A Close that came before the epoch was published must still stop it.
 	select {
@@ -593,6 +598,7 @@ func (s *Session) checkUnits(deadline time.Time) error {
 // keepalive pings the target: a NOP-Out goes out, and no answer within
 // NOPTimeout loses the connection.
 func (s *Session) quiet(epoch uint32, c *conn.Conn, lastRx *uint64) {
+	s.ensureReader()
 	rx := s.rxPDUs.Load()
 	if rx != *lastRx {
 		*lastRx = rx

@@ -130,9 +130,11 @@ type Session struct {
 	bgMu     sync.Mutex
 	bgClosed bool
 
-	// Owned by the reader.
-	dec   pdu.Decoder
-	small []byte
+	// Owned by the holder of the read role (readrole.go).
+	rd        readRole
+	completed bool // the last PDU read completed a SCSI command
+	dec       pdu.Decoder
+	small     []byte
 
 	// recovery is the supervisor's: the deadline and the login attempts of
 	// the recovery under way (zero deadline: none).
@@ -249,6 +251,7 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 		target:   u.Target,
 		isid:     cfg.ISID,
 		rqSignal: make(chan struct{}, 1),
+		rd:       readRole{wake: make(chan struct{}, 1)},
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
 	}

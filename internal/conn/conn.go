@@ -61,6 +61,9 @@ var (
 	ErrDataDigest = errors.New("iscsi: data digest mismatch")
 	// ErrState: a Conn method was called out of order.
 	ErrState = errors.New("conn: call out of order")
+	// ErrWaitExpired: ReadHeader waited for a header until the wait
+	// deadline (SetWaitDeadline) and nothing came. The connection is fine.
+	ErrWaitExpired = errors.New("conn: wait deadline passed")
 )
 
 // A Dialer makes the TCP connection; *net.Dialer and session.Dialer are.
@@ -104,6 +107,9 @@ type Conn struct {
 	// slimMu orders it with the read deadline Slim sets to wake the reader.
 	slimMu  sync.Mutex
 	slimReq atomic.Bool
+	// until is the reader's wait deadline (SetWaitDeadline), zero if none;
+	// guarded by slimMu, which orders it with Slim's kicks.
+	until   time.Time
 	hdr     pdu.BHS
 	ahs     []byte
 	pending int // data segment bytes (with padding and digest) not yet consumed
@@ -217,6 +223,14 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 			direct = true
 			continue
 		}
+		if errors.Is(err, errWait) {
+			if got == 0 {
+				c.headerWait = false
+				return nil, nil, ErrWaitExpired
+			}
+			c.SetWaitDeadline(time.Time{}) // a header begun is read to its end
+			continue
+		}
 		if err != nil {
 			c.headerWait = false
 			if got > 0 {
@@ -292,21 +306,62 @@ func (k *kickReader) Read(p []byte) (int, error) {
 	c := k.c
 	for {
 		n, err := c.nc.Read(p)
-		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || !c.slimReq.Load() {
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err
 		}
-		if n == 0 && c.headerWait {
-			return 0, errKick
-		}
-		// Kicked in the middle of a PDU: carry on, and give the buffer
-		// back at the next header.
 		c.slimMu.Lock()
-		_ = c.nc.SetReadDeadline(time.Time{})
+		kicked, until := c.slimReq.Load(), c.until
 		c.slimMu.Unlock()
+		switch {
+		case kicked && n == 0 && c.headerWait:
+			return 0, errKick
+		case kicked:
+			// Kicked in the middle of a PDU: carry on, and give the buffer
+			// back at the next header. A wait deadline is moot now: a PDU
+			// begun is read to its end.
+			c.SetWaitDeadline(time.Time{})
+			c.slimMu.Lock()
+			_ = c.nc.SetReadDeadline(time.Time{})
+			c.slimMu.Unlock()
+		case until.IsZero():
+			return n, err // a deadline nobody here set
+		case n == 0 && c.headerWait:
+			return 0, errWait
+		default:
+			// The wait deadline passed in the middle of a PDU: the PDU is
+			// read to its end.
+			c.SetWaitDeadline(time.Time{})
+		}
 		if n > 0 {
 			return n, nil
 		}
 	}
+}
+
+// errWait is what kickReader returns to ReadHeader when the wait deadline
+// passed while it waited for a header.
+var errWait = errors.New("conn: wait deadline passed")
+
+// SetWaitDeadline bounds the wait for the next header: ReadHeader returns
+// ErrWaitExpired if t passes while it waits for a header's first byte with
+// nothing buffered. A deadline that passes in the middle of a PDU is
+// ignored (and cleared): a PDU begun is always read to its end. The zero
+// time clears the deadline. Only the reader calls it.
+func (c *Conn) SetWaitDeadline(t time.Time) {
+	c.slimMu.Lock()
+	c.until = t
+	if !c.slimReq.Load() {
+		_ = c.nc.SetReadDeadline(t)
+	}
+	c.slimMu.Unlock()
+}
+
+// WaitDeadline returns the wait deadline in force, zero if none. Only the
+// reader calls it.
+func (c *Conn) WaitDeadline() time.Time {
+	c.slimMu.Lock()
+	defer c.slimMu.Unlock()
+	return c.until
 }
 
 // Slim asks the reader to give its read buffer (ReadBufferSize bytes) back
@@ -327,7 +382,7 @@ func (c *Conn) Slim() {
 func (c *Conn) slim() {
 	c.slimMu.Lock()
 	c.slimReq.Store(false)
-	_ = c.nc.SetReadDeadline(time.Time{})
+	_ = c.nc.SetReadDeadline(c.until)
 	c.slimMu.Unlock()
 	if c.br != nil && c.br.Buffered() == 0 {
 		c.br.Reset(nil)
