@@ -18,7 +18,9 @@
 #   WORKLOADS="..."   names from the list below (default: all)
 #   KEEP=1            keep the work directory (raw outputs) for inspection
 #   OURS=path         use this build of cmd/iscsi-perf instead of building one
-#                     (to compare two builds: run once with each, back to back)
+#   BEFORE=path       also run this other build of cmd/iscsi-perf ("before"),
+#                     in the same rounds, in turn with the others: a before/after
+#                     comparison that the machine's load drifts cannot bias
 #
 # Workloads (name: LUN, blocks of 512 bytes, queue depth, pattern):
 #   4k-rand-qd1        null LUN, 4 KiB random reads, QD1
@@ -67,6 +69,12 @@ else
   ours="$work/iscsi-perf-go"
   log "building cmd/iscsi-perf"
   (cd "$repo" && timeout 300 go build -o "$ours" ./cmd/iscsi-perf) || die "go build ./cmd/iscsi-perf failed"
+fi
+before="" before_tool=""
+if [ -n "${BEFORE:-}" ]; then
+  before=$(realpath "$BEFORE")
+  [ -x "$before" ] || die "BEFORE=$BEFORE is not an executable"
+  before_tool=before
 fi
 clk=$(getconf CLK_TCK)
 
@@ -117,6 +125,8 @@ run_one() {
   local base="$work/$wl.$tool.$round" cmd
   if [ "$tool" = libiscsi ]; then
     cmd=("$libperf" "${args[@]}" "$url")
+  elif [ "$tool" = before ]; then
+    cmd=("$before" "${args[@]}" --json "$url")
   else
     cmd=("$ours" "${args[@]}" --json "$url")
   fi
@@ -153,7 +163,13 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 log "load before: $load_before; $ROUNDS rounds x $SECS s; columns: workload initiator IOPS MB/s cpu_s cpu_us/io tgtd_us/io"
 for round in $(seq "$ROUNDS"); do
   for wl in $WORKLOADS; do
-    if [ $((round % 2)) = 1 ]; then order="libiscsi ours"; else order="ours libiscsi"; fi
+    if [ -n "$before" ]; then
+      case $((round % 3)) in
+        1) order="libiscsi before ours" ;;
+        2) order="ours libiscsi before" ;;
+        *) order="before ours libiscsi" ;;
+      esac
+    elif [ $((round % 2)) = 1 ]; then order="libiscsi ours"; else order="ours libiscsi"; fi
     for tool in $order; do
       run_one "$tool" "$wl" "$round"
     done
@@ -176,7 +192,7 @@ printf '| %-18s | %-9s | %-24s | %-22s | %-20s | %-22s | %-12s |\n' workload ini
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..20})" "$(printf -- '-%.0s' {1..11})" "$(printf -- '-%.0s' {1..26})" "$(printf -- '-%.0s' {1..24})" "$(printf -- '-%.0s' {1..22})" "$(printf -- '-%.0s' {1..24})" "$(printf -- '-%.0s' {1..14})"
 for wl in $WORKLOADS; do
   declare -A med=()
-  for tool in libiscsi ours; do
+  for tool in libiscsi $before_tool ours; do
     row=()
     for c in 3 4 5 6 7; do
       read -r m lo hi <<<"$(stats "$wl" "$tool" "$c")"
@@ -191,5 +207,9 @@ for wl in $WORKLOADS; do
   done
   ratio() { awk -v a="${med[ours.$1]}" -v b="${med[libiscsi.$1]}" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
   printf '| %-18s | %-9s | %-24s | %-22s | %-20s | %-22s | %-12s |\n' "$wl" "ours/lib" "$(ratio 3)" "$(ratio 4)" "$(ratio 5)" "$(ratio 6)" "$(ratio 7)"
+  if [ -n "$before" ]; then
+    ratio() { awk -v a="${med[ours.$1]}" -v b="${med[before.$1]}" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
+    printf '| %-18s | %-9s | %-24s | %-22s | %-20s | %-22s | %-12s |\n' "$wl" "ours/bef." "$(ratio 3)" "$(ratio 4)" "$(ratio 5)" "$(ratio 6)" "$(ratio 7)"
+  fi
   unset med
 done

@@ -37,6 +37,11 @@ func (s *Session) Call(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Dire
 // execute is Execute with the LBA the command addresses (-1 for none), for
 // its errors.
 func (s *Session) execute(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Direction, v *iovector.Vector, lba int64) Future {
+	return s.executeWith(ctx, lun, cdb, dir, v, lba, nil)
+}
+
+// executeWith is execute with an optional callback (callback.go).
+func (s *Session) executeWith(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Direction, v *iovector.Vector, lba int64, fn Done) Future {
 	var n int64
 	if v != nil {
 		n = v.Len()
@@ -56,6 +61,7 @@ func (s *Session) execute(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir D
 	t := s.getTask()
 	t.kind, t.lun, t.cdb, t.vec, t.expLen, t.lba = kindSCSI, uint64(lun), cdb.Array(), v, uint32(n), lba
 	t.read, t.write = dir == DirRead, dir == DirWrite
+	t.fn = fn
 	return s.submit(ctx, t)
 }
 

@@ -183,9 +183,19 @@ func (s *Session) submit(ctx context.Context, t *task) Future {
 		kind = wImmediate
 	}
 	f := Future{s: s, t: t, gen: t.gen.Load(), ctx: ctx}
+	callback := t.fn != nil
+	if callback {
+		s.watch(ctx, t) // before the push: the task may complete from then on
+	}
 	// If the session is closing, the janitor fails every registered task,
-	// this one included.
-	s.push(wreq{kind: kind, t: t}, false)
+	// this one included. A command issued from a callback, which runs on
+	// the goroutine that reads, is written by the writer goroutine.
+	s.push(wreq{kind: kind, t: t}, s.inCallback.Load() > 0)
+	if callback {
+		// Nobody reads for it in Wait. (The task may be complete, and
+		// reused, by now: it is not looked at again.)
+		s.ensureReader()
+	}
 	return f
 }
 
@@ -198,15 +208,17 @@ func (s *Session) complete(t *task, err error) {
 			return
 		}
 		if t.state.CompareAndSwap(st, stateDone) {
-			break
+			s.finish(t, err, st == stateAbandoned)
+			return
 		}
 	}
-	s.finish(t, err)
 }
 
 // finish is the rest of complete, for a task whose move to done the caller
-// made: its result is set, its ITT freed and its waiter woken.
-func (s *Session) finish(t *task, err error) {
+// made: its result is set, its ITT freed and its waiter woken (or its
+// callback called, unless it was abandoned: then the callback had its
+// answer when its context ended).
+func (s *Session) finish(t *task, err error, abandoned bool) {
 	if t.stall != nil {
 		t.stall.Stop()
 	}
@@ -215,6 +227,12 @@ func (s *Session) finish(t *task, err error) {
 		s.commandDone(t, err)
 	}
 	s.tasks.release(t)
+	if t.fn != nil {
+		if !abandoned {
+			s.callback(t)
+		}
+		return
+	}
 	t.mu.Lock()
 	t.completed = true
 	if t.doneCh != nil {

@@ -70,7 +70,12 @@ func (s *Session) readOne(epoch uint32, c *conn.Conn) readOutcome {
 		return readFailed
 	}
 	s.rxPDUs.Add(1)
-	if err := s.dispatch(h); err != nil {
+	s.deferWake.Or(deferring)
+	err = s.dispatch(h)
+	if err != nil || c.ReadBuffered() == 0 {
+		s.endDeferring() // the next read may wait for the socket
+	}
+	if err != nil {
 		s.lost(epoch, err)
 		return readFailed
 	}
@@ -190,7 +195,7 @@ func (s *Session) window(exp, max uint32) {
 	if pdu.SNGreater(max, s.maxCmdSN.Load()) {
 		s.maxCmdSN.Store(max)
 		if s.parked.Load() {
-			s.wake() // commands wait at the window: the writer sends them
+			s.wakeSoon() // commands wait at the window: the writer sends them
 		}
 	}
 }

@@ -130,6 +130,13 @@ type Session struct {
 	bgMu     sync.Mutex
 	bgClosed bool
 
+	// deferWake holds the deferring and deferred bits (wakeSoon).
+	deferWake atomic.Uint32
+
+	// inCallback counts the callbacks running (callback.go): commands
+	// issued meanwhile are written by the writer goroutine.
+	inCallback atomic.Int32
+
 	// Owned by the holder of the read role (readrole.go).
 	rd        readRole
 	completed bool // the last PDU read completed a SCSI command

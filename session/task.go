@@ -85,6 +85,10 @@ type task struct {
 	priority  bool      // sent ahead of held commands during a reconnect
 	lba       int64     // the first block a SCSI command addresses, for its errors; -1 if none
 	start     time.Time // when it was issued; only with a CommandHook
+	// fn, if set, is called with the result instead of waking a waiter
+	// (callback.go); watch stops the watch of fn's context, if any.
+	fn    Done
+	watch func() bool
 
 	// victim is the abandoned task an ABORT TASK was sent for; the reader
 	// completes it with the abort's answer. stall fails the connection
@@ -152,7 +156,7 @@ func (s *Session) putTask(t *task) {
 	t.kind, t.lun, t.cdb, t.read, t.write, t.expLen, t.vec, t.data = 0, 0, [16]byte{}, false, false, 0, nil, nil
 	t.tmf, t.refITT, t.refCmdSN, t.reason, t.immediate, t.lba = 0, 0, 0, 0, false, 0
 	t.victim, t.escalated, t.stall, t.cmdSN, t.epoch, t.priority, t.start = nil, nil, nil, 0, 0, false, time.Time{}
-	t.replays = 0
+	t.replays, t.fn, t.watch = 0, nil, nil
 	t.expDataSN, t.received, t.r2tSN, t.failErr = 0, 0, 0, nil
 	t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0
 	t.err = nil

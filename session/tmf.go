@@ -162,7 +162,7 @@ func (s *Session) Abort(ctx context.Context, f Future) error {
 		t.mu.Unlock()
 		s.unqueue(t)
 		s.wmu.Unlock()
-		s.finish(t, errAborted)
+		s.finish(t, errAborted, false)
 		return nil
 	}
 	st := t.state.Load()

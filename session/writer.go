@@ -62,12 +62,44 @@ func (s *Session) push(r wreq, fromReader bool) {
 	}
 	if fromReader {
 		s.wmu.Unlock()
-		s.wake()
+		s.wakeSoon()
 		return
 	}
 	s.flushing = true
 	s.flushLocked()
 	s.wmu.Unlock()
+}
+
+// wakeSoon asks the writer goroutine to flush, once the reader has handled
+// the PDUs it has buffered: the commands and Data-Out that their handling
+// queues (callbacks issuing the next command, R2Ts) then go in one batch,
+// for one wake-up of the writer. While the reader handles no buffered
+// PDUs, it wakes the writer at once.
+func (s *Session) wakeSoon() {
+	for {
+		v := s.deferWake.Load()
+		if v&deferring == 0 {
+			s.wake()
+			return
+		}
+		if v&deferred != 0 || s.deferWake.CompareAndSwap(v, v|deferred) {
+			return
+		}
+	}
+}
+
+// Bits of Session.deferWake.
+const (
+	deferring uint32 = 1 << iota // the reader handles PDUs it has buffered
+	deferred                     // a wake of the writer waits for the reader to finish
+)
+
+// endDeferring ends a run of buffered PDUs: the deferred wake, if any, is
+// made. Called by the reader before it may wait for the socket.
+func (s *Session) endDeferring() {
+	if s.deferWake.Swap(0)&deferred != 0 {
+		s.wake()
+	}
 }
 
 // wake asks the writer goroutine to flush.

@@ -51,6 +51,7 @@ type options struct {
 	write         bool
 	mix           int // percent of writes; 0 with write=false means read only
 	json          bool
+	goroutines    bool
 	stall         time.Duration
 	cpuProfile    string
 	memProfile    string
@@ -86,6 +87,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.write, "write", false, "WRITE instead of READ (destroys the LUN's data)")
 	fs.IntVar(&o.mix, "mix", 0, "percent of commands that are WRITEs, the rest READs (destroys the LUN's data)")
 	fs.BoolVar(&o.json, "json", false, "print the summary as one JSON line on stdout (progress goes to stderr)")
+	fs.BoolVar(&o.goroutines, "goroutines", false, "one goroutine per command in flight, each waiting with Future.Wait (default: callbacks, as libiscsi's event loop)")
 	fs.DurationVar(&o.stall, "stall-timeout", 30*time.Second, "give up when no command completes for this long")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the I/O phase to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (every allocation sampled) to this file")

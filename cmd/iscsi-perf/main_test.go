@@ -207,6 +207,13 @@ func TestRunAgainstTarget(t *testing.T) {
 		{name: "write", args: []string{"-m", "4", "--write"}, ios: 100, wantWrites: true},
 		{name: "mix", args: []string{"-m", "4", "-r", "--mix=50"}, ios: 400, wantWrites: true, wantReads: true},
 	}
+	// Every case with each way of issuing: callbacks (the default) and a
+	// goroutine per command in flight.
+	for _, tt := range tests {
+		tt.name += ", goroutines"
+		tt.args = append(append([]string{}, tt.args...), "--goroutines")
+		tests = append(tests, tt)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var ops opcodeCounter
@@ -333,6 +340,11 @@ func TestEndings(t *testing.T) {
 		{name: "two signals", args: []string{"-m", "4"}, signals: 2, wantRC: 1, want: "ABORTED!"},
 	}
 	for _, tt := range tests {
+		tt.name += ", goroutines"
+		tt.args = append(append([]string{}, tt.args...), "--goroutines")
+		tests = append(tests, tt)
+	}
+	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var ops opcodeCounter
 			// With two signals, the target stops answering (its serving
@@ -395,8 +407,16 @@ func TestEndings(t *testing.T) {
 // mid-run; with the default -x the run goes on to the end without an error
 // and its summary counts the reconnects; with -x 0 it aborts.
 func TestRunRidesThroughReconnects(t *testing.T) {
-	for _, x := range []string{"-1", "0"} {
-		t.Run("x="+x, func(t *testing.T) {
+	for _, mode := range []string{"--goroutines=false", "--goroutines"} {
+		for _, x := range []string{"-1", "0"} {
+			t.Run(mode+" x="+x, func(t *testing.T) { ridesThrough(t, mode, x) })
+		}
+	}
+}
+
+func ridesThrough(t *testing.T, mode, x string) {
+	{
+		{
 			var n, cuts atomic.Int32
 			tgt := faketarget.Start(t, faketarget.Config{
 				LUNs: []faketarget.LUN{{Number: 1, BlockSize: 512, Blocks: 4096, Null: true}},
@@ -411,7 +431,7 @@ func TestRunRidesThroughReconnects(t *testing.T) {
 					return faketarget.Proceed
 				}},
 			})
-			o, err := parseArgs([]string{"-m", "8", "-r", "-x", x, "--json", fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())}, io.Discard)
+			o, err := parseArgs([]string{mode, "-m", "8", "-r", "-x", x, "--json", fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())}, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -436,6 +456,6 @@ func TestRunRidesThroughReconnects(t *testing.T) {
 			if sum.IOs != 400 || sum.Errors != 0 || sum.Reconnects != 2 {
 				t.Fatalf("summary %+v, want 400 I/Os, no error, 2 reconnects", sum)
 			}
-		})
+		}
 	}
 }

@@ -30,6 +30,8 @@ const maxRetries = 4
 type issuer interface {
 	Read(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector) session.Future
 	Write(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector) session.Future
+	ReadFunc(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, done session.Done)
+	WriteFunc(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, done session.Done)
 }
 
 // worker is one of the -m goroutines, each with one command in flight at a
@@ -49,7 +51,18 @@ type worker struct {
 	vec  iovector.Vector
 	rng  *rand.Rand
 	hist histogram
-	_    [64]byte // keep workers' counters off each other's cache lines
+
+	// The command in flight of a chain (callbacks, see chain).
+	t0      time.Time
+	lba, n  uint64
+	write   bool
+	curLen  int
+	retries int
+	ctx     context.Context // the run's: a chain stops when it ends
+	cmdCtx  context.Context // the commands': Background (see run)
+	done    session.Done    // w.complete, made once
+	ended   func()          // called once when the chain stops
+	_       [64]byte        // keep workers' counters off each other's cache lines
 }
 
 // runner runs the load of one invocation.
@@ -233,12 +246,40 @@ func (r *runner) run(ctx context.Context, sigs <-chan os.Signal) (*summary, erro
 		defer t.Stop()
 	}
 	var wg sync.WaitGroup
+	chains := make(chan struct{})
+	if !r.o.goroutines {
+		// Chains issue their commands with a context that never ends (a
+		// command then allocates nothing) and stop issuing once the run's
+		// context ends. When the run is cut short (an error, a second
+		// signal), the session is closed to end the commands in flight at
+		// once, as the run's context does for goroutines.
+		go func() {
+			select {
+			case <-chains:
+				return
+			case <-ctx.Done():
+			}
+			select {
+			case <-chains:
+				return // the run ended first: the context ends with it
+			default:
+			}
+			if c, ok := r.s.(io.Closer); ok {
+				c.Close()
+			}
+		}()
+	}
 	for _, w := range r.workers {
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.work(ctx, w)
-		}()
+		if r.o.goroutines {
+			go func() {
+				defer wg.Done()
+				r.work(ctx, w)
+			}()
+		} else {
+			w.ended = wg.Done
+			r.chain(ctx, w)
+		}
 	}
 	done := make(chan struct{})
 	var pwg sync.WaitGroup
@@ -248,6 +289,7 @@ func (r *runner) run(ctx context.Context, sigs <-chan os.Signal) (*summary, erro
 		r.monitor(done, sigs)
 	}()
 	wg.Wait()
+	close(chains)
 	end := time.Now()
 	u1, s1 := cpuTimes()
 	r1, w1 := ioCalls()
@@ -299,86 +341,139 @@ func (r *runner) run(ctx context.Context, sigs <-chan os.Signal) (*summary, erro
 	return sum, err
 }
 
-// work is one worker's loop: one command at a time until stopped.
+// work is one worker's loop on its own goroutine (--goroutines): one
+// command at a time, waiting for each with Future.Wait, until stopped.
 func (r *runner) work(ctx context.Context, w *worker) {
-	bs := r.blockSize
-	maxBlocks := uint64(r.o.blocks)
-	curLen := -1
-	retries := 0
-	for !r.stopped.Load() {
-		if r.o.maxIOs > 0 && r.issued.Add(1) > r.o.maxIOs {
-			r.stop()
-			return
-		}
-		n := maxBlocks
-		if r.o.randomBlocks {
-			n = w.rng.Uint64N(maxBlocks) + 1
-		}
-		var lba uint64
-		if r.o.random {
-			lba = w.rng.Uint64N(r.numBlocks)
-		} else {
-			lba = (r.next.Add(n) - n) % r.numBlocks
-		}
-		n = min(n, r.numBlocks-lba)
-		w.pos.Store(lba + n)
-		if int(n) != curLen {
-			w.vec.Set(w.buf[:n*bs])
-			curLen = int(n)
-		}
-		write := r.o.write || (r.o.mix > 0 && w.rng.IntN(100) < r.o.mix)
-
+	w.curLen = -1
+	for r.prepare(w) {
 		w.inFlight.Store(1)
-		t0 := time.Now()
+		w.t0 = time.Now()
 		var f session.Future
-		if write {
-			f = r.s.Write(ctx, lba, uint32(n), &w.vec)
+		if w.write {
+			f = r.s.Write(ctx, w.lba, uint32(w.n), &w.vec)
 		} else {
-			f = r.s.Read(ctx, lba, uint32(n), &w.vec)
+			f = r.s.Read(ctx, w.lba, uint32(w.n), &w.vec)
 		}
 		_, err := f.Wait()
-		lat := time.Since(t0)
 		w.inFlight.Store(0)
-
-		if err != nil {
-			if ctx.Err() != nil {
-				return // the run was aborted; fail recorded why
-			}
-			if errors.Is(err, scsi.ErrBusy) || errors.Is(err, scsi.ErrUnitAttention) {
-				w.busy.Add(1)
-				if retries++; retries > maxRetries {
-					r.fail(fmt.Errorf("maximum number of command retries reached at lba %d: %w", lba, err))
-					return
-				}
-				continue
-			}
-			op := "READ"
-			if write {
-				op = "WRITE"
-			}
-			err = fmt.Errorf("%s of %d blocks at lba %d failed: %w", op, n, lba, err)
-			if r.o.ignoreErrors && !errors.Is(err, session.ErrSessionClosed) {
-				w.errs.Add(1)
-				fmt.Fprintf(r.stderr, "%v\n", err)
-				continue
-			}
-			w.errs.Add(1)
-			r.fail(err)
+		if !r.after(ctx, w, err) {
 			return
-		}
-		retries = 0
-		w.hist.record(lat)
-		w.ops.Add(1)
-		w.bytes.Add(n * bs)
-		if write {
-			w.writes++
-		} else {
-			w.reads++
 		}
 	}
 }
 
-// counts sums the workers' counters.
+// chain runs one worker as a chain of callbacks, as libiscsi's iscsi-perf
+// does with its event loop: each command is issued from the callback of
+// the one before, on the session's goroutine that read its answer, so
+// that no goroutine waits (the default). w.ended is called when it stops.
+func (r *runner) chain(ctx context.Context, w *worker) {
+	w.curLen = -1
+	w.ctx = ctx
+	w.done = func(_ session.Result, err error) { r.complete(w, err) }
+	if w.cmdCtx == nil {
+		w.cmdCtx = context.Background()
+	}
+	r.issue(w)
+}
+
+// issue sends the worker's next command, or ends the chain.
+func (r *runner) issue(w *worker) {
+	if !r.prepare(w) {
+		w.ended()
+		return
+	}
+	w.inFlight.Store(1)
+	w.t0 = time.Now()
+	if w.write {
+		r.s.WriteFunc(w.cmdCtx, w.lba, uint32(w.n), &w.vec, w.done)
+	} else {
+		r.s.ReadFunc(w.cmdCtx, w.lba, uint32(w.n), &w.vec, w.done)
+	}
+}
+
+// complete is the callback of a chain's command.
+func (r *runner) complete(w *worker, err error) {
+	w.inFlight.Store(0)
+	if !r.after(w.ctx, w, err) {
+		w.ended()
+		return
+	}
+	r.issue(w)
+}
+
+// prepare picks the worker's next command (w.lba, w.n, w.write), or
+// reports false when the run is over.
+func (r *runner) prepare(w *worker) bool {
+	if r.stopped.Load() {
+		return false
+	}
+	if r.o.maxIOs > 0 && r.issued.Add(1) > r.o.maxIOs {
+		r.stop()
+		return false
+	}
+	bs := r.blockSize
+	n := uint64(r.o.blocks)
+	if r.o.randomBlocks {
+		n = w.rng.Uint64N(uint64(r.o.blocks)) + 1
+	}
+	var lba uint64
+	if r.o.random {
+		lba = w.rng.Uint64N(r.numBlocks)
+	} else {
+		lba = (r.next.Add(n) - n) % r.numBlocks
+	}
+	n = min(n, r.numBlocks-lba)
+	w.pos.Store(lba + n)
+	if int(n) != w.curLen {
+		w.vec.Set(w.buf[:n*bs])
+		w.curLen = int(n)
+	}
+	w.lba, w.n = lba, n
+	w.write = r.o.write || (r.o.mix > 0 && w.rng.IntN(100) < r.o.mix)
+	return true
+}
+
+// after records the outcome of the worker's command and reports whether
+// the worker goes on.
+func (r *runner) after(ctx context.Context, w *worker, err error) bool {
+	lat := time.Since(w.t0)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false // the run was aborted; fail recorded why
+		}
+		if errors.Is(err, scsi.ErrBusy) || errors.Is(err, scsi.ErrUnitAttention) {
+			w.busy.Add(1)
+			if w.retries++; w.retries > maxRetries {
+				r.fail(fmt.Errorf("maximum number of command retries reached at lba %d: %w", w.lba, err))
+				return false
+			}
+			return true
+		}
+		op := "READ"
+		if w.write {
+			op = "WRITE"
+		}
+		err = fmt.Errorf("%s of %d blocks at lba %d failed: %w", op, w.n, w.lba, err)
+		w.errs.Add(1)
+		if r.o.ignoreErrors && !errors.Is(err, session.ErrSessionClosed) {
+			fmt.Fprintf(r.stderr, "%v\n", err)
+			return true
+		}
+		r.fail(err)
+		return false
+	}
+	w.retries = 0
+	w.hist.record(lat)
+	w.ops.Add(1)
+	w.bytes.Add(w.n * r.blockSize)
+	if w.write {
+		w.writes++
+	} else {
+		w.reads++
+	}
+	return true
+}
+
 func (r *runner) counts() (ops, bytes uint64, inFlight int, busy uint64) {
 	for _, w := range r.workers {
 		ops += w.ops.Load()
