@@ -118,12 +118,6 @@ type Conn struct {
 	// pulling the next (likely large) data segment into the buffer,
 	// from where it would have to be copied.
 	fillCap int
-	// segLeft: bytes of the current data segment not yet read, padding
-	// and digest excluded.
-	segLeft int
-	// lw raises the socket's receive low-water mark while the rest of a
-	// large data segment is awaited (Linux; a no-op elsewhere).
-	lw lowat
 
 	// Writer state: the batch being filled, and a spare one.
 	w, spare *Batch
@@ -173,7 +167,6 @@ var DefaultLimits = pdu.Limits{MaxDataSegmentLength: 8192, MaxAHSLength: 0}
 func New(nc net.Conn) *Conn {
 	c := &Conn{nc: nc, w: new(Batch), spare: new(Batch)}
 	c.kr.c = c
-	c.lw.init(nc)
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(&c.kr)
 	l := DefaultLimits
@@ -209,7 +202,6 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 		return nil, nil, fmt.Errorf("%w: %d bytes of the last data segment not consumed", ErrState, c.dataLen)
 	}
 	h := &c.hdr
-	c.lw.reset() // in case the last segment ended in an error: a header never waits for a mark
 	if c.slimReq.Load() {
 		c.slim()
 	}
@@ -290,7 +282,6 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 	}
 	c.fillCap = 0
 	c.dataLen = h.DataSegmentLength()
-	c.segLeft = c.dataLen
 	c.pending = c.dataLen
 	c.afterLarge = c.dataLen >= LargeSegment
 	if c.Trace != nil {
@@ -406,29 +397,14 @@ func (c *Conn) ReadData(dst []byte) error {
 // whole destination. A large segment is read straight from the socket into
 // b, to its last byte, whenever nothing is buffered: no copy through the
 // buffer, and no read of its tail that would also pull the next PDU in.
-//
-// Once a first piece of such a segment has been read, the rest is often
-// still on its way, in several pieces: the socket's low-water mark is
-// raised to the rest of the segment with its padding and digest, so that
-// the reader, if it has to wait, is woken once when all of it is there
-// rather than once per piece. The mark never asks for more than the rest
-// of the segment, and is lowered back to 1 as soon as the last byte of the
-// segment is read, before anything else is.
 func (c *Conn) readSegment(b []byte, crc uint32, dd bool) (uint32, error) {
 	for len(b) > 0 {
 		var n int
 		var err error
 		if c.afterLarge && c.br.Buffered() == 0 {
-			// Part of the segment already came: the rest may be in flight.
-			c.lw.adjust(c.segLeft+c.trailerLen(), c.segLeft < c.dataLen)
 			n, err = c.kr.Read(b)
-			c.segLeft -= n
 		} else {
 			n, err = c.br.Read(b)
-			c.segLeft -= n
-		}
-		if c.segLeft <= 0 {
-			c.lw.reset()
 		}
 		if dd && n > 0 {
 			crc = digest.Update(crc, b[:n])
@@ -439,16 +415,6 @@ func (c *Conn) readSegment(b []byte, crc uint32, dd bool) (uint32, error) {
 		}
 	}
 	return crc, nil
-}
-
-// trailerLen returns the bytes that follow the current data segment: its
-// padding and data digest.
-func (c *Conn) trailerLen() int {
-	n := pdu.PadLen(c.dataLen)
-	if c.dd.Load() {
-		n += digest.Size
-	}
-	return n
 }
 
 // ReadDataVector reads the whole data segment into v at offset off. The range
