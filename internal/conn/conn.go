@@ -50,6 +50,11 @@ const ReadBufferSize = 64 << 10
 // copied out of the buffer.
 const LargeSegment = 16 << 10
 
+// SmallTail is the longest last piece of a large data segment that is read
+// through the buffer, together with what follows it, rather than straight
+// into the destination.
+const SmallTail = 4 << 10
+
 // Errors of a connection.
 var (
 	// ErrHeaderDigest: a PDU header failed its CRC32C check. The stream can
@@ -118,6 +123,9 @@ type Conn struct {
 	// pulling the next (likely large) data segment into the buffer,
 	// from where it would have to be copied.
 	fillCap int
+	// segLeft: bytes of the current data segment not yet read, padding
+	// and digest excluded.
+	segLeft int
 
 	// Writer state: the batch being filled, and a spare one.
 	w, spare *Batch
@@ -213,11 +221,7 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 	// read.
 	direct := c.br == nil
 	if c.afterLarge && !direct {
-		want := pdu.BHSLen
-		if c.hd.Load() {
-			want += digest.Size
-		}
-		if b := c.br.Buffered(); b < want {
+		if want, b := c.headerLen(), c.br.Buffered(); b < want {
 			c.fillCap = want - b
 		}
 	}
@@ -282,6 +286,7 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 	}
 	c.fillCap = 0
 	c.dataLen = h.DataSegmentLength()
+	c.segLeft = c.dataLen
 	c.pending = c.dataLen
 	c.afterLarge = c.dataLen >= LargeSegment
 	if c.Trace != nil {
@@ -397,15 +402,24 @@ func (c *Conn) ReadData(dst []byte) error {
 // whole destination. A large segment is read straight from the socket into
 // b, to its last byte, whenever nothing is buffered: no copy through the
 // buffer, and no read of its tail that would also pull the next PDU in.
+// Only a last piece of at most SmallTail bytes goes through the buffer, in
+// one read with the segment's padding, digest and the next header at most:
+// a target often sends it in a TCP segment of its own, with the digest.
 func (c *Conn) readSegment(b []byte, crc uint32, dd bool) (uint32, error) {
 	for len(b) > 0 {
 		var n int
 		var err error
-		if c.afterLarge && c.br.Buffered() == 0 {
-			n, err = c.kr.Read(b)
-		} else {
+		switch {
+		case !c.afterLarge || c.br.Buffered() > 0:
 			n, err = c.br.Read(b)
+		case len(b) == c.segLeft && len(b) <= SmallTail:
+			c.fillCap = len(b) + c.trailerLen() + c.headerLen()
+			n, err = c.br.Read(b)
+			c.fillCap = 0
+		default:
+			n, err = c.kr.Read(b)
 		}
+		c.segLeft -= n
 		if dd && n > 0 {
 			crc = digest.Update(crc, b[:n])
 		}
@@ -415,6 +429,25 @@ func (c *Conn) readSegment(b []byte, crc uint32, dd bool) (uint32, error) {
 		}
 	}
 	return crc, nil
+}
+
+// trailerLen returns the bytes that follow the current data segment: its
+// padding and data digest.
+func (c *Conn) trailerLen() int {
+	n := pdu.PadLen(c.dataLen)
+	if c.dd.Load() {
+		n += digest.Size
+	}
+	return n
+}
+
+// headerLen returns the length of a header without AHS: the BHS and its
+// digest.
+func (c *Conn) headerLen() int {
+	if c.hd.Load() {
+		return pdu.BHSLen + digest.Size
+	}
+	return pdu.BHSLen
 }
 
 // ReadDataVector reads the whole data segment into v at offset off. The range
@@ -483,10 +516,7 @@ func (c *Conn) finishData(crc uint32) error {
 		// The segment came straight from the socket: read its trailer
 		// with the next header at most (see ReadHeader), not the start
 		// of the next segment.
-		c.fillCap = want + pdu.BHSLen
-		if c.hd.Load() {
-			c.fillCap += digest.Size
-		}
+		c.fillCap = want + c.headerLen()
 	}
 	_, err := io.ReadFull(c.br, c.scratch[:want])
 	c.fillCap = 0

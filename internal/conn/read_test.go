@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -31,7 +32,10 @@ func (p *pieceConn) Read(b []byte) (int, error) {
 // segment is read in and in between, for small and large segments, pieces
 // of several sizes and the three ways to consume a segment: each flip is a
 // data digest error, the stream stays in step, and the unflipped segment
-// reads clean.
+// reads clean. Each stream starts with a clean large segment, so that the
+// segment under test follows a large one, as in a sequential read: its
+// header is read alone, its data straight into the destination, its last
+// piece with its trailer and the next header.
 func TestDataDigestFlipInEveryPiece(t *testing.T) {
 	d := pdu.Digests{Header: true, Data: true}
 	const start = pdu.BHSLen + digest.Size // data offset in the wire form
@@ -39,13 +43,16 @@ func TestDataDigestFlipInEveryPiece(t *testing.T) {
 		data := pattern(n, 9)
 		wire := encode(&pdu.DataIn{ITT: 1}, data, d)
 		next := encode(&pdu.NOPIn{ITT: 2}, nil, d)
+		lead := encode(&pdu.DataIn{ITT: 0}, pattern(LargeSegment, 1), d)
 		for _, piece := range []int{1, 1000, 4096, 65536, 1 << 20} {
 			if piece == 1 && n > 1000 {
 				continue
 			}
 			flips := []int{-1, 0, n / 2, n - 1}
 			for off := piece; off < n; off += piece {
-				flips = append(flips, off-1, off)
+				if off <= 3*piece || off >= n-3*piece { // the first and last piece boundaries
+					flips = append(flips, off-1, off)
+				}
 			}
 			for i := n; i < len(wire)-start; i++ {
 				flips = append(flips, i) // padding and digest
@@ -57,10 +64,16 @@ func TestDataDigestFlipInEveryPiece(t *testing.T) {
 					if flip >= 0 {
 						w[start+flip] ^= 0x10
 					}
-					c := New(&pieceConn{byteConn{bytes.NewReader(append(w, next...))}, piece})
+					c := New(&pieceConn{byteConn{bytes.NewReader(slices.Concat(lead, w, next))}, piece})
 					c.SetDigests(d)
 					c.SetLimits(pdu.Limits{MaxDataSegmentLength: 1 << 20})
 					if _, _, err := c.ReadHeader(); err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					if err := c.ReadData(make([]byte, LargeSegment)); err != nil {
+						t.Fatalf("%s: leading segment: %v", name, err)
+					}
+					if h, _, err := c.ReadHeader(); err != nil || h.ITT() != 1 {
 						t.Fatalf("%s: %v", name, err)
 					}
 					got := make([]byte, n)
