@@ -8,7 +8,9 @@
 // for? at what offset?) and then calls ReadData, ReadDataVector or
 // DiscardData to consume the data segment. Small PDUs come out of one
 // buffered read; a data segment larger than the buffer goes from the socket
-// straight into the caller's memory.
+// straight into the caller's memory, and so does one of LargeSegment bytes
+// or more that follows a large one (a sequential read), all but its last
+// few KiB, with its data digest summed piece by piece as it arrives.
 //
 // Writing is batched: Queue and QueueVector add PDUs to the current Batch,
 // Flush sends them all in one writev. Detach, WriteBatch and Release split
@@ -117,11 +119,11 @@ type Conn struct {
 	afterLarge bool
 	dataLen    int
 	scratch    [8]byte
-	// fillCap, when positive, caps every socket read: set while the
-	// trailer of a large data segment and the header after it are read
-	// through the buffer, so that one read takes them together without
-	// pulling the next (likely large) data segment into the buffer,
-	// from where it would have to be copied.
+	// fillCap, when positive, caps every socket read: set while the last
+	// piece of a large data segment, its trailer and the header after it
+	// are read through the buffer, so that one read takes them together
+	// without pulling the next (likely large) data segment into the
+	// buffer, from where it would have to be copied.
 	fillCap int
 	// segLeft: bytes of the current data segment not yet read, padding
 	// and digest excluded.
