@@ -8,7 +8,9 @@
 // for? at what offset?) and then calls ReadData, ReadDataVector or
 // DiscardData to consume the data segment. Small PDUs come out of one
 // buffered read; a data segment larger than the buffer goes from the socket
-// straight into the caller's memory.
+// straight into the caller's memory, and so does one of LargeSegment bytes
+// or more that follows a large one (a sequential read), all but its last
+// few KiB, with its data digest summed piece by piece as it arrives.
 //
 // Writing is batched: Queue and QueueVector add PDUs to the current Batch,
 // Flush sends them all in one writev. Detach, WriteBatch and Release split
@@ -49,6 +51,11 @@ const ReadBufferSize = 64 << 10
 // likely large too, and is better read straight into its destination than
 // copied out of the buffer.
 const LargeSegment = 16 << 10
+
+// SmallTail is the longest last piece of a large data segment that is read
+// through the buffer, together with what follows it, rather than straight
+// into the destination.
+const SmallTail = 4 << 10
 
 // Errors of a connection.
 var (
@@ -118,6 +125,15 @@ type Conn struct {
 	afterLarge bool
 	dataLen    int
 	scratch    [8]byte
+	// fillCap, when positive, caps every socket read: set while the last
+	// piece of a large data segment, its trailer and the header after it
+	// are read through the buffer, so that one read takes them together
+	// without pulling the next (likely large) data segment into the
+	// buffer, from where it would have to be copied.
+	fillCap int
+	// segLeft: bytes of the current data segment not yet read, padding
+	// and digest excluded.
+	segLeft int
 
 	// Writer state: the batch being filled, and a spare one.
 	w, spare *Batch
@@ -205,11 +221,18 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 	if c.slimReq.Load() {
 		c.slim()
 	}
-	// direct: the last data segment was large and went from the socket
-	// straight to its destination, or the connection is slim. Read only
-	// this header (and its digest), so that the next large segment is not
-	// pulled into the buffer and copied.
-	direct := c.br == nil || c.afterLarge && c.br.Buffered() == 0
+	// direct: the connection is slim; the header is read straight from
+	// the socket. After a large data segment, which went from the socket
+	// straight to its destination, the buffer is filled with at most this
+	// header and its digest, so that the next large segment is not pulled
+	// into the buffer and copied, and the header and its digest come in one
+	// read.
+	direct := c.br == nil
+	if c.afterLarge && !direct {
+		if want, b := c.headerLen(), c.br.Buffered(); b < want {
+			c.fillCap = want - b
+		}
+	}
 	c.headerWait = c.br == nil || c.br.Buffered() == 0
 	for got := 0; got < len(h); {
 		var src io.Reader = c.br
@@ -233,6 +256,7 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 		}
 		if err != nil {
 			c.headerWait = false
+			c.fillCap = 0
 			if got > 0 {
 				err = noEOF(err)
 			}
@@ -241,7 +265,11 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 	}
 	c.headerWait = false
 	if err := c.limits.Load().Check(h); err != nil {
+		c.fillCap = 0
 		return nil, nil, err
+	}
+	if h.TotalAHSLength() > 0 {
+		c.fillCap = 0
 	}
 	if c.br == nil && (h.TotalAHSLength() > 0 || h.DataSegmentLength() > 0) {
 		c.br = readerPool.Get().(*bufio.Reader) // more than a header: buffered again
@@ -262,7 +290,9 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 		if direct && len(c.ahs) == 0 {
 			src = &c.kr
 		}
-		if _, err := io.ReadFull(src, c.scratch[:digest.Size]); err != nil {
+		_, err := io.ReadFull(src, c.scratch[:digest.Size])
+		c.fillCap = 0
+		if err != nil {
 			return nil, nil, noEOF(err)
 		}
 		crc := digest.Update(digest.Checksum(h[:]), c.ahs)
@@ -270,7 +300,9 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 			return nil, nil, fmt.Errorf("%w: %v: %w", ErrHeaderDigest, h.Opcode(), err)
 		}
 	}
+	c.fillCap = 0
 	c.dataLen = h.DataSegmentLength()
+	c.segLeft = c.dataLen
 	c.pending = c.dataLen
 	c.afterLarge = c.dataLen >= LargeSegment
 	if c.Trace != nil {
@@ -304,6 +336,9 @@ type kickReader struct{ c *Conn }
 
 func (k *kickReader) Read(p []byte) (int, error) {
 	c := k.c
+	if c.fillCap > 0 && len(p) > c.fillCap {
+		p = p[:c.fillCap]
+	}
 	for {
 		n, err := c.nc.Read(p)
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -411,14 +446,65 @@ func (c *Conn) ReadData(dst []byte) error {
 	if c.dataLen == 0 {
 		return nil
 	}
-	if _, err := io.ReadFull(c.br, dst); err != nil {
-		return noEOF(err)
-	}
-	var crc uint32
-	if c.dd.Load() {
-		crc = digest.Checksum(dst)
+	crc, err := c.readSegment(dst, 0, c.dd.Load())
+	if err != nil {
+		return err
 	}
 	return c.finishData(crc)
+}
+
+// readSegment reads len(b) bytes of the data segment into b and, when dd is
+// set, adds them to crc. Each piece is summed as soon as it is read, while
+// it is still in the CPU's cache, rather than in a second pass over the
+// whole destination. A large segment is read straight from the socket into
+// b, to its last byte, whenever nothing is buffered: no copy through the
+// buffer, and no read of its tail that would also pull the next PDU in.
+// Only a last piece of at most SmallTail bytes goes through the buffer, in
+// one read with the segment's padding, digest and the next header at most:
+// a target often sends it in a TCP segment of its own, with the digest.
+func (c *Conn) readSegment(b []byte, crc uint32, dd bool) (uint32, error) {
+	for len(b) > 0 {
+		var n int
+		var err error
+		switch {
+		case !c.afterLarge || c.br.Buffered() > 0:
+			n, err = c.br.Read(b)
+		case len(b) == c.segLeft && len(b) <= SmallTail:
+			c.fillCap = len(b) + c.trailerLen() + c.headerLen()
+			n, err = c.br.Read(b)
+			c.fillCap = 0
+		default:
+			n, err = c.kr.Read(b)
+		}
+		c.segLeft -= n
+		if dd && n > 0 {
+			crc = digest.Update(crc, b[:n])
+		}
+		b = b[n:]
+		if err != nil && len(b) > 0 {
+			return crc, noEOF(err)
+		}
+	}
+	return crc, nil
+}
+
+// trailerLen returns the bytes that follow the current data segment: its
+// padding and data digest.
+func (c *Conn) trailerLen() int {
+	n := pdu.PadLen(c.dataLen)
+	if c.dd.Load() {
+		n += digest.Size
+	}
+	return n
+}
+
+// headerLen returns the length of a header without AHS: the BHS and its
+// digest.
+func (c *Conn) headerLen() int {
+	if c.hd.Load() {
+		return pdu.BHSLen + digest.Size
+	}
+	return pdu.BHSLen
 }
 
 // ReadDataVector reads the whole data segment into v at offset off. The range
@@ -439,13 +525,9 @@ func (c *Conn) ReadDataVector(v *iovector.Vector, off int64) error {
 	dd := c.dd.Load()
 	var crc uint32
 	err := v.Range(off, n, func(b []byte) error {
-		if _, err := io.ReadFull(c.br, b); err != nil {
-			return noEOF(err)
-		}
-		if dd {
-			crc = digest.Update(crc, b)
-		}
-		return nil
+		var err error
+		crc, err = c.readSegment(b, crc, dd)
+		return err
 	})
 	if err != nil {
 		return err
@@ -487,7 +569,15 @@ func (c *Conn) finishData(crc uint32) error {
 	if want == 0 {
 		return nil
 	}
-	if _, err := io.ReadFull(c.br, c.scratch[:want]); err != nil {
+	if c.afterLarge && c.br.Buffered() == 0 {
+		// The segment came straight from the socket: read its trailer
+		// with the next header at most (see ReadHeader), not the start
+		// of the next segment.
+		c.fillCap = want + c.headerLen()
+	}
+	_, err := io.ReadFull(c.br, c.scratch[:want])
+	c.fillCap = 0
+	if err != nil {
 		return noEOF(err)
 	}
 	if !c.dd.Load() {

@@ -76,3 +76,62 @@ func FuzzReadPDUs(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadLargeSegments is FuzzReadPDUs for data segments of LargeSegment
+// bytes and more, which are read straight from the socket into the
+// destination, in pieces of a size the input chooses, with their trailer
+// and the next header read together.
+func FuzzReadLargeSegments(f *testing.F) {
+	for _, d := range allDigests {
+		w := pdu.Append(nil, &pdu.DataIn{ITT: 1, BufferOffset: 8}, nil, pattern(LargeSegment+1, 1), d)
+		w = pdu.Append(w, &pdu.NOPIn{ITT: 2}, nil, nil, d)
+		w = pdu.Append(w, &pdu.DataIn{ITT: 3}, nil, pattern(LargeSegment*2, 2), d)
+		flags := byte(0)
+		if d.Header {
+			flags |= 1
+		}
+		if d.Data {
+			flags |= 2
+		}
+		for _, piece := range []byte{0, 1, 100, 255} {
+			f.Add(append([]byte{flags, piece}, w...))
+		}
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) < 2 {
+			return
+		}
+		const limit = 3 * LargeSegment
+		piece := int(in[1])*521 + 1
+		c := New(&pieceConn{byteConn{bytes.NewReader(in[2:])}, piece})
+		c.SetDigests(pdu.Digests{Header: in[0]&1 != 0, Data: in[0]&2 != 0})
+		c.SetLimits(pdu.Limits{MaxDataSegmentLength: limit})
+		buf := make([]byte, limit+16)
+		v := iovector.New(buf[:100], buf[100:LargeSegment], buf[LargeSegment:limit])
+		for i := 0; i < 8; i++ {
+			h, _, err := c.ReadHeader()
+			if err != nil {
+				return
+			}
+			if h.DataSegmentLength() > limit {
+				t.Fatalf("accepted a %d-byte segment over the limit", h.DataSegmentLength())
+			}
+			switch in[0] >> 2 % 3 {
+			case 0:
+				err = c.ReadDataVector(v, int64(in[0]>>4))
+			case 1:
+				err = c.ReadData(make([]byte, c.DataLen()))
+			default:
+				err = c.DiscardData()
+			}
+			if err != nil && c.pending != 0 {
+				return
+			}
+			for _, b := range buf[limit:] {
+				if b != 0 {
+					t.Fatal("wrote beyond the vector")
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,148 @@
+package conn
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/iscsi-go/iscsi/digest"
+	"github.com/iscsi-go/iscsi/iovector"
+	"github.com/iscsi-go/iscsi/pdu"
+)
+
+// pieceConn is a net.Conn reading fixed bytes at most max bytes per Read:
+// the pieces in which a segment arrives, each summed on its own.
+type pieceConn struct {
+	byteConn
+	max int
+}
+
+func (p *pieceConn) Read(b []byte) (int, error) {
+	if len(b) > p.max {
+		b = b[:p.max]
+	}
+	return p.r.Read(b)
+}
+
+// TestDataDigestFlipInEveryPiece flips one byte of a data segment, of its
+// padding or of its digest, at the first and last byte of each piece the
+// segment is read in and in between, for small and large segments, pieces
+// of several sizes and the three ways to consume a segment: each flip is a
+// data digest error, the stream stays in step, and the unflipped segment
+// reads clean. Each stream starts with a clean large segment, so that the
+// segment under test follows a large one, as in a sequential read: its
+// header is read alone, its data straight into the destination, its last
+// piece with its trailer and the next header.
+func TestDataDigestFlipInEveryPiece(t *testing.T) {
+	d := pdu.Digests{Header: true, Data: true}
+	const start = pdu.BHSLen + digest.Size // data offset in the wire form
+	for _, n := range []int{101, LargeSegment + 3, 200001} {
+		data := pattern(n, 9)
+		wire := encode(&pdu.DataIn{ITT: 1}, data, d)
+		next := encode(&pdu.NOPIn{ITT: 2}, nil, d)
+		lead := encode(&pdu.DataIn{ITT: 0}, pattern(LargeSegment, 1), d)
+		for _, piece := range []int{1, 1000, 4096, 65536, 1 << 20} {
+			if piece == 1 && n > 1000 {
+				continue
+			}
+			flips := []int{-1, 0, n / 2, n - 1}
+			for off := piece; off < n; off += piece {
+				if off <= 3*piece || off >= n-3*piece { // the first and last piece boundaries
+					flips = append(flips, off-1, off)
+				}
+			}
+			for i := n; i < len(wire)-start; i++ {
+				flips = append(flips, i) // padding and digest
+			}
+			for _, flip := range flips {
+				for _, how := range []string{"ReadData", "ReadDataVector", "DiscardData"} {
+					name := fmt.Sprintf("%d bytes in pieces of %d, flip at %d, %s", n, piece, flip, how)
+					w := bytes.Clone(wire)
+					if flip >= 0 {
+						w[start+flip] ^= 0x10
+					}
+					c := New(&pieceConn{byteConn{bytes.NewReader(slices.Concat(lead, w, next))}, piece})
+					c.SetDigests(d)
+					c.SetLimits(pdu.Limits{MaxDataSegmentLength: 1 << 20})
+					if _, _, err := c.ReadHeader(); err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					if err := c.ReadData(make([]byte, LargeSegment)); err != nil {
+						t.Fatalf("%s: leading segment: %v", name, err)
+					}
+					if h, _, err := c.ReadHeader(); err != nil || h.ITT() != 1 {
+						t.Fatalf("%s: %v", name, err)
+					}
+					got := make([]byte, n)
+					var err error
+					switch how {
+					case "ReadData":
+						err = c.ReadData(got)
+					case "ReadDataVector":
+						err = c.ReadDataVector(iovector.New(got[:7], got[7:n/3], got[n/3:]), 0)
+					default:
+						err = c.DiscardData()
+						copy(got, data)
+					}
+					if flip < 0 {
+						if err != nil || !bytes.Equal(got, data) {
+							t.Fatalf("%s: err %v, data equal %v", name, err, bytes.Equal(got, data))
+						}
+					} else if !errors.Is(err, ErrDataDigest) || !errors.Is(err, digest.ErrMismatch) {
+						t.Fatalf("%s: %v, want ErrDataDigest", name, err)
+					}
+					if h, _, err := c.ReadHeader(); err != nil || h.ITT() != 2 {
+						t.Fatalf("%s: next PDU: %v", name, err)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestLargeThenSmallOverTCP: over a real loopback TCP connection, large
+// segments (with and without padding and digests) whose second part comes
+// after a pause, each followed by a PDU with no data at all: nothing waits
+// for bytes that never come, and every byte lands where it belongs.
+func TestLargeThenSmallOverTCP(t *testing.T) {
+	for _, d := range allDigests {
+		for _, n := range []int{LargeSegment, 128 << 10, 256<<10 - 1} {
+			a, b := tcpPair(t)
+			a.SetDigests(d)
+			a.SetLimits(pdu.Limits{MaxDataSegmentLength: 1 << 20})
+			_ = a.NetConn().SetReadDeadline(time.Now().Add(20 * time.Second)) // a hang fails, not blocks
+			data := pattern(n, byte(n))
+			wire := encode(&pdu.DataIn{ITT: 1}, data, d)
+			wire = append(wire, encode(&pdu.NOPIn{ITT: 2}, nil, d)...)
+			cut := pdu.BHSLen + n/5
+			errc := make(chan error, 1)
+			go func() {
+				if _, err := b.NetConn().Write(wire[:cut]); err != nil {
+					errc <- err
+					return
+				}
+				time.Sleep(20 * time.Millisecond) // the reader takes the first part and waits
+				_, err := b.NetConn().Write(wire[cut:])
+				errc <- err
+			}()
+			if _, _, err := a.ReadHeader(); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, n)
+			if err := a.ReadDataVector(iovector.New(got[:n/2], got[n/2:]), 0); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("digests %v, %d bytes: %v (data equal: %v)", d, n, err, bytes.Equal(got, data))
+			}
+			if h, _, err := a.ReadHeader(); err != nil || h.ITT() != 2 || h.DataSegmentLength() != 0 {
+				t.Fatalf("digests %v, %d bytes: PDU after the large one: %v %v", d, n, h, err)
+			}
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+			a.Close()
+			b.Close()
+		}
+	}
+}
