@@ -180,6 +180,7 @@ func (s *Session) shutdown() {
 	// it has been failed and handed back.
 	s.wmu.Lock()
 	s.wclosed = true
+	s.dropHandoff() // the writer goroutine that would have finished it is gone
 	for s.flushing {
 		s.flushDone.Wait()
 	}
@@ -200,6 +201,7 @@ func (s *Session) recover() bool {
 	s.loops.Wait() // the reader and the writer of the dead connection are gone
 	s.wmu.Lock()
 	s.paused = true
+	s.dropHandoff() // the writer goroutine that would have finished it is gone
 	for s.flushing {
 		s.flushDone.Wait()
 	}

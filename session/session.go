@@ -103,6 +103,11 @@ type Session struct {
 	priority   []wreq    // the supervisor's commands during holding
 	wdeadline  time.Time // owned by the flusher
 	rqSignal   chan struct{}
+	// handoff is a batch the reader began to write and the socket did not
+	// take whole (readerFlush): the writer goroutine finishes it, taking
+	// over the flusher's turn (flushing stays set meanwhile).
+	handoff      *conn.Batch
+	handoffUsers []*task
 	// parked: commands wait in pending for the window to open. The reader
 	// wakes the writer on a new MaxCmdSN only then. Written under wmu.
 	parked atomic.Bool

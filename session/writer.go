@@ -94,12 +94,126 @@ const (
 	deferred                     // a wake of the writer waits for the reader to finish
 )
 
-// endDeferring ends a run of buffered PDUs: the deferred wake, if any, is
-// made. Called by the reader before it may wait for the socket.
+// endDeferring ends a run of buffered PDUs: what their handling queued is
+// written (readerFlush). Called by the reader before it may wait for the
+// socket.
 func (s *Session) endDeferring() {
 	if s.deferWake.Swap(0)&deferred != 0 {
+		s.readerFlush()
+	}
+}
+
+// readerFlush writes what is queued from the reader's goroutine when the
+// socket takes all of it without waiting (conn.TryWriteBatch never
+// blocks, so the reader still never waits for the target), which spares
+// the writer goroutine's wake-up: a callback that issues the next command
+// sends it from the goroutine that read the answer, as libiscsi's event
+// loop does. What the socket does not take goes to the writer goroutine.
+func (s *Session) readerFlush() {
+	s.wmu.Lock()
+	if s.flushing {
+		s.wmu.Unlock()
+		return // the flusher writes what was queued before it stops
+	}
+	for range 4 {
+		if s.wclosed || s.paused {
+			s.wmu.Unlock()
+			return
+		}
+		s.sendWindow()
+		c, epoch := s.c, s.epoch.Load()
+		b := c.Detach()
+		if b == nil {
+			s.wmu.Unlock()
+			return
+		}
+		users := s.batchUsers
+		s.batchUsers = s.spareUsers[:0]
+		s.flushing = true
+		s.wmu.Unlock()
+
+		done, err := c.TryWriteBatch(b)
+		if !done && err == nil {
+			// The rest waits for the socket: the writer goroutine's, with
+			// the flusher's turn.
+			s.wmu.Lock()
+			s.handoff, s.handoffUsers = b, users
+			s.wmu.Unlock()
+			s.wake()
+			return
+		}
+		for _, t := range users {
+			t.unuse()
+		}
+		clear(users)
+		s.wmu.Lock()
+		c.Release(b)
+		s.spareUsers = users[:0]
+		s.stopFlushing()
+		if err != nil {
+			s.wmu.Unlock()
+			s.lost(epoch, fmt.Errorf("write: %w", err))
+			return
+		}
+		// Others queued while it wrote, and left the writing to it.
+	}
+	more := s.c.Buffered() > 0
+	s.wmu.Unlock()
+	if more {
 		s.wake()
 	}
+}
+
+// takeHandoff finishes, as the flusher, a batch the reader could not
+// write whole (readerFlush). Called by the writer goroutine with wmu held;
+// returns with wmu held, still the flusher unless the write failed.
+func (s *Session) takeHandoff(c *conn.Conn, epoch uint32) bool {
+	b, users := s.handoff, s.handoffUsers
+	s.handoff, s.handoffUsers = nil, nil
+	s.wmu.Unlock()
+	err := s.writeOut(c, b)
+	for _, t := range users {
+		t.unuse()
+	}
+	clear(users)
+	s.wmu.Lock()
+	c.Release(b)
+	s.spareUsers = users[:0]
+	if err != nil {
+		s.stopFlushing()
+		s.wmu.Unlock()
+		s.lost(epoch, fmt.Errorf("write: %w", err))
+		s.wmu.Lock()
+		return false
+	}
+	return true
+}
+
+// dropHandoff gives up a batch handed over by the reader that will never
+// be written (the connection is gone): its tasks' buffers are free again
+// and the flusher's turn ends. Called with wmu held.
+func (s *Session) dropHandoff() {
+	if s.handoff == nil {
+		return
+	}
+	for _, t := range s.handoffUsers {
+		t.unuse()
+	}
+	s.handoff, s.handoffUsers = nil, nil
+	s.stopFlushing()
+}
+
+// writeOut writes b on c, the flusher's way. A write that makes no
+// progress for CommandTimeout ends the session (a stalled target). Moving
+// the deadline costs a timer update, so it moves only when half of it has
+// passed: every write still has between half and all of CommandTimeout.
+// One flusher at a time (flushing) owns wdeadline.
+func (s *Session) writeOut(c *conn.Conn, b *conn.Batch) error {
+	if now := time.Now(); now.After(s.wdeadline.Add(-s.cfg.CommandTimeout / 2)) {
+		s.wdeadline = now.Add(s.cfg.CommandTimeout)
+		_ = c.NetConn().SetWriteDeadline(s.wdeadline)
+	}
+	return c.WriteBatch(b)
 }
 
 // wake asks the writer goroutine to flush.
@@ -129,15 +243,25 @@ func (s *Session) writeLoop(epoch uint32, c *conn.Conn, dead chan struct{}) {
 			s.quiet(epoch, c, &lastRx)
 			continue
 		case <-dead:
+			s.wmu.Lock()
+			s.dropHandoff()
+			s.wmu.Unlock()
 			return
 		case <-s.closing:
 			s.wmu.Lock()
 			s.wclosed = true
+			s.dropHandoff()
 			s.wmu.Unlock()
 			return
 		}
 		s.wmu.Lock()
-		if !s.flushing && !s.wclosed && !s.paused {
+		switch {
+		case s.handoff != nil:
+			// The reader's turn as the flusher, now ours.
+			if s.takeHandoff(c, epoch) {
+				s.flushLocked()
+			}
+		case !s.flushing && !s.wclosed && !s.paused:
 			s.flushing = true
 			s.flushLocked()
 		}
@@ -171,16 +295,7 @@ func (s *Session) flushLocked() {
 		s.batchUsers = s.spareUsers[:0]
 		s.wmu.Unlock()
 
-		// A write that makes no progress for CommandTimeout ends the session
-		// (a stalled target). Moving the deadline costs a timer update, so it
-		// moves only when half of it has passed: every write still has
-		// between half and all of CommandTimeout. One flusher at a time
-		// (flushing) owns wdeadline.
-		if now := time.Now(); now.After(s.wdeadline.Add(-s.cfg.CommandTimeout / 2)) {
-			s.wdeadline = now.Add(s.cfg.CommandTimeout)
-			_ = c.NetConn().SetWriteDeadline(s.wdeadline)
-		}
-		err := c.WriteBatch(b)
+		err := s.writeOut(c, b)
 		for _, t := range users {
 			t.unuse()
 		}

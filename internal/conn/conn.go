@@ -137,6 +137,7 @@ type Conn struct {
 
 	// Writer state: the batch being filled, and a spare one.
 	w, spare *Batch
+	tw       tryWriter // TryWriteBatch's state
 
 	// Trace, when set, is called with every header read or written.
 	Trace func(sent bool, h *pdu.BHS)
@@ -153,6 +154,8 @@ type Batch struct {
 	out  net.Buffers // the batch, referencing hbuf and caller buffers
 	tmp  net.Buffers // WriteTo consumes its receiver: this is the copy it eats
 	refs []span      // where in hbuf each element of out lives, -1 for caller memory
+	// begun: tmp holds what is left to write (TryWriteBatch wrote part).
+	begun bool
 }
 
 // Len returns the bytes in the batch.
@@ -174,6 +177,7 @@ func (b *Batch) reset() {
 	b.refs = b.refs[:0]
 	b.hbuf = b.hbuf[:0]
 	b.tmp = nil
+	b.begun = false
 }
 
 // DefaultLimits are in force until SetLimits: what a login response may carry.
@@ -183,6 +187,7 @@ var DefaultLimits = pdu.Limits{MaxDataSegmentLength: 8192, MaxAHSLength: 0}
 func New(nc net.Conn) *Conn {
 	c := &Conn{nc: nc, w: new(Batch), spare: new(Batch)}
 	c.kr.c = c
+	c.initTry()
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(&c.kr)
 	l := DefaultLimits
@@ -682,15 +687,57 @@ func (c *Conn) Detach() *Batch {
 // owner may queue further PDUs while it runs. After an error the connection
 // is unusable: some of the batch may have been sent.
 func (c *Conn) WriteBatch(b *Batch) error {
+	if !b.begun {
+		b.begin()
+	}
+	_, err := b.tmp.WriteTo(c.nc)
+	b.reset()
+	return err
+}
+
+// begin makes b ready to write: tmp lists every buffer of the batch.
+func (b *Batch) begin() {
 	for i, s := range b.refs {
 		if s.off >= 0 {
 			b.out[i] = b.hbuf[s.off:s.end]
 		}
 	}
 	b.tmp = b.out
-	_, err := b.tmp.WriteTo(c.nc)
-	b.reset()
-	return err
+	b.begun = true
+}
+
+// TryWriteBatch writes as much of b as the socket takes without waiting
+// and reports whether that was all of it. What is left stays in b for
+// WriteBatch to finish. It never blocks: a goroutine that must not wait
+// for the peer (the reader) may write this way. Where there is no
+// non-blocking writev (a platform other than Linux, a net.Conn that is no
+// socket), it writes nothing and reports false.
+func (c *Conn) TryWriteBatch(b *Batch) (bool, error) {
+	if !c.canTry() {
+		return false, nil
+	}
+	if !b.begun {
+		b.begin()
+	}
+	done, err := c.tryWrite(b)
+	if done || err != nil {
+		b.reset()
+	}
+	return done, err
+}
+
+// consume drops the first n bytes of v, as net.Buffers does when it writes.
+func consume(v *net.Buffers, n int) {
+	for len(*v) > 0 {
+		l := len((*v)[0])
+		if l > n {
+			(*v)[0] = (*v)[0][n:]
+			return
+		}
+		n -= l
+		(*v)[0] = nil
+		*v = (*v)[1:]
+	}
 }
 
 // Release gives a written batch back for reuse.
