@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/iscsi-go/iscsi/iovector"
@@ -100,4 +101,51 @@ func ExampleDial_chapFromEnvironment() {
 	defer s.Close()
 	fmt.Println("logged in with CHAP")
 	// Output: logged in with CHAP
+}
+
+// Callbacks keep many commands in flight without a goroutine per command,
+// the way libiscsi's event loop does: each callback issues the next read
+// of its chain. A callback must not block; here it only counts and
+// reissues, and the last one of each chain signals the WaitGroup.
+func ExampleSession_ReadFunc() {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(1<<20, 512))
+	defer srv.Close()
+	s, err := session.Dial(context.Background(), srv.URL(), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+
+	const chains, perChain, blocks = 4, 16, 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var done, failed int
+	for c := range chains {
+		wg.Add(1)
+		v := iovector.New(make([]byte, blocks*512))
+		next := uint64(c * perChain * blocks)
+		n := 0
+		var read func()
+		read = func() {
+			s.ReadFunc(context.Background(), next, blocks, v, func(_ session.Result, err error) {
+				mu.Lock()
+				if err != nil {
+					failed++
+				} else {
+					done++
+				}
+				mu.Unlock()
+				if n++; err != nil || n == perChain {
+					wg.Done()
+					return
+				}
+				next += blocks
+				read() // issue the next command from the callback
+			})
+		}
+		read()
+	}
+	wg.Wait()
+	fmt.Println(done, "reads,", failed, "failed")
+	// Output: 64 reads, 0 failed
 }
