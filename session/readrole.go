@@ -122,11 +122,7 @@ func (s *Session) ensureReader() {
 	}
 	rd.mu.Lock()
 	if rd.state.Load() == rdFree {
-		rd.state.Store(rdLoop)
-		select {
-		case rd.wake <- struct{}{}:
-		default:
-		}
+		s.giveBack()
 	}
 	rd.mu.Unlock()
 }
@@ -141,7 +137,7 @@ const pollInterval = 10 * time.Millisecond
 // read that fails loses the connection: the supervisor completes t then.
 func (s *Session) readFor(t *task, ctx context.Context) {
 	rd := &s.rd
-	if rd.state.Load() != rdFree {
+	if rd.state.Load() != rdFree || t.state.Load() == stateDone {
 		return
 	}
 	rd.mu.Lock()
@@ -174,18 +170,8 @@ loop:
 		}
 	}
 	rd.mu.Lock()
-	select {
-	case <-dead:
-		s.giveBack()
-		rd.mu.Unlock()
-		return
-	case <-s.closing:
-		s.giveBack()
-		rd.mu.Unlock()
-		return
-	default:
-	}
-	if c.ReadBuffered() > 0 {
+	if closed(dead) || closed(s.closing) || c.ReadBuffered() > 0 {
+		// The reader goroutine ends, or has PDUs to read.
 		s.giveBack()
 		rd.mu.Unlock()
 		return
@@ -213,6 +199,16 @@ func bound(c *conn.Conn, ctx context.Context) {
 		return
 	}
 	c.SetWaitDeadline(until)
+}
+
+// closed reports whether ch is closed.
+func closed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // giveBack hands the role to the parked reader goroutine. Called with rd.mu held.

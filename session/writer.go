@@ -111,55 +111,41 @@ func (s *Session) endDeferring() {
 // loop does. What the socket does not take goes to the writer goroutine.
 func (s *Session) readerFlush() {
 	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if s.flushing {
-		s.wmu.Unlock()
 		return // the flusher writes what was queued before it stops
 	}
+	// Others may queue while it writes, leaving the writing to it: a few
+	// rounds, then the writer goroutine.
 	for range 4 {
 		if s.wclosed || s.paused {
-			s.wmu.Unlock()
 			return
 		}
-		s.sendWindow()
-		c, epoch := s.c, s.epoch.Load()
-		b := c.Detach()
+		c, epoch, b, users := s.takeBatch()
 		if b == nil {
-			s.wmu.Unlock()
 			return
 		}
-		users := s.batchUsers
-		s.batchUsers = s.spareUsers[:0]
 		s.flushing = true
 		s.wmu.Unlock()
-
 		done, err := c.TryWriteBatch(b)
 		if !done && err == nil {
 			// The rest waits for the socket: the writer goroutine's, with
 			// the flusher's turn.
 			s.wmu.Lock()
 			s.handoff, s.handoffUsers = b, users
-			s.wmu.Unlock()
 			s.wake()
 			return
 		}
-		for _, t := range users {
-			t.unuse()
-		}
-		clear(users)
-		s.wmu.Lock()
-		c.Release(b)
-		s.spareUsers = users[:0]
+		s.batchWritten(c, b, users)
 		s.stopFlushing()
 		if err != nil {
 			s.wmu.Unlock()
 			s.lost(epoch, fmt.Errorf("write: %w", err))
+			s.wmu.Lock()
 			return
 		}
-		// Others queued while it wrote, and left the writing to it.
 	}
-	more := s.c.Buffered() > 0
-	s.wmu.Unlock()
-	if more {
+	if s.c.Buffered() > 0 {
 		s.wake()
 	}
 }
@@ -172,13 +158,7 @@ func (s *Session) takeHandoff(c *conn.Conn, epoch uint32) bool {
 	s.handoff, s.handoffUsers = nil, nil
 	s.wmu.Unlock()
 	err := s.writeOut(c, b)
-	for _, t := range users {
-		t.unuse()
-	}
-	clear(users)
-	s.wmu.Lock()
-	c.Release(b)
-	s.spareUsers = users[:0]
+	s.batchWritten(c, b, users)
 	if err != nil {
 		s.stopFlushing()
 		s.wmu.Unlock()
@@ -187,6 +167,33 @@ func (s *Session) takeHandoff(c *conn.Conn, epoch uint32) bool {
 		return false
 	}
 	return true
+}
+
+// takeBatch moves the commands the window allows into the batch and
+// detaches it, with the tasks whose buffers it reads. b is nil when there
+// is nothing to write. Called by the flusher with wmu held.
+func (s *Session) takeBatch() (c *conn.Conn, epoch uint32, b *conn.Batch, users []*task) {
+	s.sendWindow()
+	c, epoch = s.c, s.epoch.Load()
+	if b = c.Detach(); b == nil {
+		return c, epoch, nil, nil
+	}
+	users = s.batchUsers
+	s.batchUsers = s.spareUsers[:0]
+	return c, epoch, b, users
+}
+
+// batchWritten ends the flusher's write of b (done or failed): its tasks'
+// buffers are free again, and b and users go back for reuse. Called
+// without wmu; returns with it held.
+func (s *Session) batchWritten(c *conn.Conn, b *conn.Batch, users []*task) {
+	for _, t := range users {
+		t.unuse()
+	}
+	clear(users)
+	s.wmu.Lock()
+	c.Release(b)
+	s.spareUsers = users[:0]
 }
 
 // dropHandoff gives up a batch handed over by the reader that will never
@@ -284,26 +291,14 @@ func (s *Session) flushLocked() {
 			s.stopFlushing()
 			return
 		}
-		s.sendWindow()
-		c, epoch := s.c, s.epoch.Load()
-		b := c.Detach()
+		c, epoch, b, users := s.takeBatch()
 		if b == nil {
 			s.stopFlushing()
 			return
 		}
-		users := s.batchUsers
-		s.batchUsers = s.spareUsers[:0]
 		s.wmu.Unlock()
-
 		err := s.writeOut(c, b)
-		for _, t := range users {
-			t.unuse()
-		}
-		clear(users)
-
-		s.wmu.Lock()
-		c.Release(b)
-		s.spareUsers = users[:0]
+		s.batchWritten(c, b, users)
 		if err != nil {
 			s.stopFlushing()
 			s.wmu.Unlock()
