@@ -251,10 +251,11 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 			direct = true
 			continue
 		}
-		if errors.Is(err, errWait) {
+		if errors.Is(err, ErrWaitExpired) {
 			if got == 0 {
 				c.headerWait = false
-				return nil, nil, ErrWaitExpired
+				c.fillCap = 0
+				return nil, nil, err
 			}
 			c.SetWaitDeadline(time.Time{}) // a header begun is read to its end
 			continue
@@ -359,14 +360,14 @@ func (k *kickReader) Read(p []byte) (int, error) {
 			// Kicked in the middle of a PDU: carry on, and give the buffer
 			// back at the next header. A wait deadline is moot now: a PDU
 			// begun is read to its end.
-			c.SetWaitDeadline(time.Time{})
 			c.slimMu.Lock()
+			c.until = time.Time{}
 			_ = c.nc.SetReadDeadline(time.Time{})
 			c.slimMu.Unlock()
 		case until.IsZero():
 			return n, err // a deadline nobody here set
 		case n == 0 && c.headerWait:
-			return 0, errWait
+			return 0, ErrWaitExpired
 		default:
 			// The wait deadline passed in the middle of a PDU: the PDU is
 			// read to its end.
@@ -377,10 +378,6 @@ func (k *kickReader) Read(p []byte) (int, error) {
 		}
 	}
 }
-
-// errWait is what kickReader returns to ReadHeader when the wait deadline
-// passed while it waited for a header.
-var errWait = errors.New("conn: wait deadline passed")
 
 // SetWaitDeadline bounds the wait for the next header: ReadHeader returns
 // ErrWaitExpired if t passes while it waits for a header's first byte with
