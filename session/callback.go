@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/iscsi-go/iscsi/iovector"
 	"github.com/iscsi-go/iscsi/scsi"
@@ -94,20 +93,12 @@ func (u *LogicalUnit) rwFunc(ctx context.Context, lba uint64, blocks uint32, v *
 		}()
 		return
 	}
-	n := uint64(blocks) * uint64(g.BlockSize)
-	if v == nil || uint64(v.Len()) != n {
-		l := int64(-1)
-		if v != nil {
-			l = v.Len()
-		}
-		done(Result{Status: scsi.StatusNone}, fmt.Errorf("%w: %d blocks of %d bytes need %d bytes, vector has %d", ErrVectorLength, blocks, g.BlockSize, n, l))
+	cdb, dir, err := blockIO(g.BlockSize, lba, blocks, v, write)
+	if err != nil {
+		done(Result{Status: scsi.StatusNone}, err)
 		return
 	}
-	if write {
-		u.s.executeFunc(ctx, u.lun, scsi.Write(lba, blocks, 0), DirWrite, v, int64(lba), done)
-		return
-	}
-	u.s.executeFunc(ctx, u.lun, scsi.Read(lba, blocks, 0), DirRead, v, int64(lba), done)
+	u.s.executeFunc(ctx, u.lun, cdb, dir, v, int64(lba), done)
 }
 
 func (s *Session) executeFunc(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Direction, v *iovector.Vector, lba int64, done Done) {

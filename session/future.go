@@ -189,7 +189,9 @@ func (s *Session) submit(ctx context.Context, t *task) Future {
 	}
 	// If the session is closing, the janitor fails every registered task,
 	// this one included. A command issued from a callback, which runs on
-	// the goroutine that reads, is written by the writer goroutine.
+	// the goroutine that reads, is not written there and then: the reader
+	// writes it without waiting once its buffered PDUs are handled
+	// (readerFlush), or the writer goroutine does.
 	s.push(wreq{kind: kind, t: t}, s.inCallback.Load() > 0)
 	if callback {
 		// Nobody reads for it in Wait. (The task may be complete, and

@@ -231,18 +231,28 @@ func (u *LogicalUnit) rw(ctx context.Context, lba uint64, blocks uint32, v *iove
 		}
 		bs = g.BlockSize
 	}
+	cdb, dir, err := blockIO(bs, lba, blocks, v, write)
+	if err != nil {
+		return failed(err)
+	}
+	return u.s.execute(ctx, u.lun, cdb, dir, v, int64(lba))
+}
+
+// blockIO builds the READ or WRITE of blocks blocks of bs bytes at lba,
+// after checking that v holds exactly that many bytes.
+func blockIO(bs uint32, lba uint64, blocks uint32, v *iovector.Vector, write bool) (scsi.CDB, Direction, error) {
 	n := uint64(blocks) * uint64(bs)
 	if v == nil || uint64(v.Len()) != n {
 		l := int64(-1)
 		if v != nil {
 			l = v.Len()
 		}
-		return failed(fmt.Errorf("%w: %d blocks of %d bytes need %d bytes, vector has %d", ErrVectorLength, blocks, bs, n, l))
+		return scsi.CDB{}, DirNone, fmt.Errorf("%w: %d blocks of %d bytes need %d bytes, vector has %d", ErrVectorLength, blocks, bs, n, l)
 	}
 	if write {
-		return u.s.execute(ctx, u.lun, scsi.Write(lba, blocks, 0), DirWrite, v, int64(lba))
+		return scsi.Write(lba, blocks, 0), DirWrite, nil
 	}
-	return u.s.execute(ctx, u.lun, scsi.Read(lba, blocks, 0), DirRead, v, int64(lba))
+	return scsi.Read(lba, blocks, 0), DirRead, nil
 }
 
 // maxRetries bounds retries of BUSY, TASK SET FULL and unit attentions.
