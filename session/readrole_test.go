@@ -220,3 +220,41 @@ func TestStaleWaitDeadline(t *testing.T) {
 		t.Fatal("a Wait without a deadline never completed after a stale wait deadline")
 	}
 }
+
+// TestSilentTargetWhileReadingForItself: the target stops answering while
+// a caller with a context that never ends reads for its command. The
+// keepalive (the writer goroutine's) still notices, the connection is
+// replaced, and the command, sent again, completes with its data.
+func TestSilentTargetWhileReadingForItself(t *testing.T) {
+	t.Cleanup(session.SetLinger(time.Hour))
+	want := pattern(512, 5)
+	data := make([]byte, 64*512)
+	copy(data[3*512:], want)
+	tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: []faketarget.LUN{{Number: 1, Blocks: 64, Data: data}}})
+	s, c0 := dialThroughProxy(t, tg)
+	if _, err := s.ReadAt(make([]byte, 512), 0); err != nil {
+		t.Fatal(err)
+	}
+	waitRole(t, s, session.RoleFree)
+	c0.Down().Stall(0) // the target's answers stop coming
+	got := make([]byte, 512)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Read(context.Background(), 3, 1, iovector.New(got)).Wait()
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a caller reading for itself hung on a silent target")
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("wrong bytes after the keepalive's reconnect")
+	}
+	if st := s.Stats(); st.Keepalives == 0 || st.Reconnects != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
