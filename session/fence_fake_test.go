@@ -2,7 +2,10 @@ package session_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -459,4 +462,105 @@ func TestFailedFutureWaitedTwice(t *testing.T) {
 	if _, err := f.Wait(); !errors.Is(err, session.ErrFutureReused) {
 		t.Fatalf("second Wait: %v", err)
 	}
+}
+
+// TestAbandonedWritesNotReplayed: writes with short deadlines race
+// connection cuts and the reconnects that follow. A write whose call
+// returned an error that does not match ErrMayHaveExecuted never executed;
+// and no write executes on the target after its call returned, replay or
+// not.
+func TestAbandonedWritesNotReplayed(t *testing.T) {
+	var seq atomic.Int64 // orders events of the target and of the callers
+	var mu sync.Mutex
+	executed := map[uint64][]int64{} // write id → when the target executed it
+	var cmds, cuts atomic.Int32
+	cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+		if c.CDB[0] != byte(scsi.OpWrite10) && c.CDB[0] != byte(scsi.OpWrite16) {
+			return faketarget.Proceed
+		}
+		if n := cmds.Add(1); n%97 == 0 && cuts.Load() < 4 {
+			cuts.Add(1)
+			c.Peer.Close() // lost with the connection, not executed
+			return faketarget.Handled
+		}
+		if len(c.ImmediateData) >= 8 {
+			id := binary.BigEndian.Uint64(c.ImmediateData)
+			mu.Lock()
+			executed[id] = append(executed[id], seq.Add(1))
+			mu.Unlock()
+		}
+		return faketarget.Proceed
+	}}}
+	_, s := dial(t, cfg, nil)
+	ctx := ctxT(t)
+	if _, err := s.Geometry(ctx); err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		err error
+		at  int64
+	}
+	const workers, rounds = 16, 60
+	results := make([][]outcome, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 23))
+			for r := 0; r < rounds && ctx.Err() == nil; r++ {
+				buf := make([]byte, 512)
+				binary.BigEndian.PutUint64(buf, uint64(w*rounds+r))
+				d := time.Duration(rng.IntN(3000)) * time.Microsecond
+				if rng.IntN(4) == 0 {
+					d = 20 * time.Second // lives through a reconnect: sent again
+				}
+				wctx, cancel := context.WithTimeout(ctx, d)
+				_, err := s.Write(wctx, uint64(100+w), 1, iovector.New(buf)).Wait()
+				cancel()
+				results[w] = append(results[w], outcome{err, seq.Add(1)})
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		t.Fatal("the test ran out of time")
+	}
+	// Let anything still on its way land before looking.
+	if _, err := s.ReadAt(make([]byte, 512), 0); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var failed, mayHave int
+	for w, rs := range results {
+		for r, o := range rs {
+			id := uint64(w*rounds + r)
+			ex := executed[id]
+			if o.err == nil {
+				if len(ex) == 0 {
+					t.Errorf("write %d acknowledged, never executed", id)
+				}
+			} else {
+				failed++
+				if errors.Is(o.err, session.ErrMayHaveExecuted) {
+					mayHave++
+				} else if len(ex) > 0 {
+					t.Errorf("write %d failed with %v, which does not match ErrMayHaveExecuted, yet it executed", id, o.err)
+				}
+			}
+			for _, at := range ex {
+				if at > o.at {
+					t.Errorf("write %d executed after its call returned (%v)", id, o.err)
+				}
+			}
+		}
+	}
+	if cuts.Load() == 0 || failed == 0 {
+		t.Fatalf("nothing was tested: %d cuts, %d failed writes", cuts.Load(), failed)
+	}
+	if s.Stats().Replayed == 0 {
+		t.Error("no write was sent again after a reconnect")
+	}
+	t.Logf("%d writes, %d failed (%d may have executed), %d cuts, stats %+v", workers*rounds, failed, mayHave, cuts.Load(), s.Stats())
 }
