@@ -326,7 +326,7 @@ func (u *LogicalUnit) WriteAt(p []byte, off int64) (int, error) {
 // command (by offset), whose error is returned; the rest of p may hold any
 // bytes. The commands are issued from the calling goroutine, and a large
 // read allocates once per call, not per command; cancelling ctx ends those
-// in flight.
+// in flight, and p is not written after ReadAtContext has returned.
 func (u *LogicalUnit) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, u.atErr("ReadAt", off, ErrNegativeOffset)
@@ -359,7 +359,11 @@ func (u *LogicalUnit) ReadAtContext(ctx context.Context, p []byte, off int64) (i
 // mix, and so may the blocks of the commands after it that were in flight
 // when it failed (up to BulkDepth-1 commands of MaxTransfer: they are
 // cancelled, but the target may have executed them). No command is sent
-// after a failure.
+// after a failure. When the error does not match ErrMayHaveExecuted, no
+// byte past the first n was written; and whatever the error, nothing of
+// the call is written after it returned (the cancelled commands are waited
+// for until the target has ended them: see Future.Wait), unless the
+// session was closed meanwhile (see Session.Close).
 func (u *LogicalUnit) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, u.atErr("WriteAt", off, ErrNegativeOffset)
