@@ -564,3 +564,32 @@ func TestAbandonedWritesNotReplayed(t *testing.T) {
 	}
 	t.Logf("%d writes, %d failed (%d may have executed), %d cuts, stats %+v", workers*rounds, failed, mayHave, cuts.Load(), s.Stats())
 }
+
+// TestWriteAtFailureWithLaterInFlight: a WriteAt of several commands whose
+// first fails with a CHECK CONDITION while the others are in flight says
+// that bytes past the failure may have been written (the others executed).
+func TestWriteAtFailureWithLaterInFlight(t *testing.T) {
+	_, s := dial(t, faketarget.Config{MaxTransferLength: 8, LUNs: disk(4096), Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+		if (c.CDB[0] == byte(scsi.OpWrite10) || c.CDB[0] == byte(scsi.OpWrite16)) && c.CDB[5] == 0 && c.CDB[9] == 0 {
+			c.Fail(scsi.StatusCheckCondition, fixedSense(scsi.SenseMediumError, 0x0c00))
+		}
+		return faketarget.Proceed
+	}}}, nil)
+	ctx := ctxT(t)
+	g, err := s.Geometry(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.MaxTransfer != 8*512 {
+		t.Fatalf("MaxTransfer %d", g.MaxTransfer)
+	}
+	n, err := s.WriteAtContext(ctx, fill(64*512, 9), 0)
+	var oe *session.OpError
+	if n != 0 || !errors.Is(err, session.ErrMayHaveExecuted) || !errors.As(err, &oe) || oe.Offset != 0 {
+		t.Fatalf("WriteAt failing at its first command: %d, %v", n, err)
+	}
+	var se *scsi.StatusError
+	if !errors.As(err, &se) {
+		t.Fatalf("the failed command's status is lost: %v", err)
+	}
+}

@@ -443,6 +443,9 @@ func (u *LogicalUnit) blocks(ctx context.Context, g Geometry, p []byte, off int6
 		}
 		i, err := pp.wait()
 		if err != nil {
+			if write && pp.n > 0 {
+				err = laterMayHaveExecuted(err, pp)
+			}
 			return done, err
 		}
 		done += int(pp.slots[i].vec.Len())
@@ -613,3 +616,36 @@ func (l *blockLocks) unlock(lba uint64) {
 	l.mu.Unlock()
 	close(ch)
 }
+
+// laterMayHaveExecuted is the error of a write that failed with err while
+// the pipe still had commands of it in flight: they are cancelled and
+// waited for here, and if one of them may have executed (or did), err
+// says so: bytes past the failed command may have been written.
+func laterMayHaveExecuted(err error, pp *pipe) error {
+	pp.cancel()
+	landed := false
+	for pp.n > 0 {
+		if _, e := pp.wait(); e == nil || errors.Is(e, ErrMayHaveExecuted) {
+			landed = true
+		}
+	}
+	if !landed || errors.Is(err, ErrMayHaveExecuted) {
+		return err
+	}
+	var oe *OpError
+	if errors.As(err, &oe) {
+		oe.Err = &laterInFlight{oe.Err}
+		return err
+	}
+	return &laterInFlight{err}
+}
+
+// laterInFlight is an error after which commands of the same write were
+// in flight and may have executed.
+type laterInFlight struct{ err error }
+
+func (e *laterInFlight) Error() string {
+	return e.err.Error() + " (commands after it were in flight: they may have executed)"
+}
+
+func (e *laterInFlight) Unwrap() []error { return []error{e.err, ErrMayHaveExecuted} }
