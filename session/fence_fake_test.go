@@ -593,3 +593,42 @@ func TestWriteAtFailureWithLaterInFlight(t *testing.T) {
 		t.Fatalf("the failed command's status is lost: %v", err)
 	}
 }
+
+// TestRecoveryChecksHeldRetried: after a cut, the target accepts the new
+// login but never answers the identity check on it (tgtd did so after a
+// stall, until the checks' 15 s timeout). The session gives that
+// connection up after the checks' own short bound and logs in afresh; the
+// read in flight completes. (With LoginTimeout 60 s as the bound of the
+// checks, as before, the test's context would end first.)
+func TestRecoveryChecksHeldRetried(t *testing.T) {
+	var cut, hold atomic.Bool
+	var held atomic.Int32
+	cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+		if (c.CDB[0] == byte(scsi.OpRead10) || c.CDB[0] == byte(scsi.OpRead16)) && cut.CompareAndSwap(true, false) {
+			hold.Store(true)
+			c.Peer.Close()
+			return faketarget.Handled
+		}
+		if c.CDB[0] == byte(scsi.OpInquiry) && c.CDB[1]&1 == 1 && hold.CompareAndSwap(true, false) {
+			held.Add(1)
+			return faketarget.Handled // never answered
+		}
+		return faketarget.Proceed
+	}}}
+	var log stateLog
+	_, s := dial(t, cfg, &session.Config{LoginTimeout: 60 * time.Second, OnStateChange: log.record})
+	ctx := ctxT(t)
+	if _, err := s.ReadAtContext(ctx, make([]byte, 512), 0); err != nil {
+		t.Fatal(err)
+	}
+	cut.Store(true)
+	if _, err := s.ReadAtContext(ctx, make([]byte, 512), 512); err != nil {
+		t.Fatalf("a read across the cut and the held check: %v", err)
+	}
+	if held.Load() != 1 || s.Stats().Reconnects != 2 {
+		t.Fatalf("%d checks held, stats %+v", held.Load(), s.Stats())
+	}
+	if n := log.count(session.StateReinstated); n != 1 {
+		t.Fatalf("%d reinstatements: %+v", n, log.evs)
+	}
+}
