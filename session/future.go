@@ -222,7 +222,8 @@ func (s *Session) result(t *task) (Result, error) {
 
 // submit registers t and queues it for the wire.
 func (s *Session) submit(ctx context.Context, t *task) Future {
-	if err := ctx.Err(); err != nil {
+	if ctx.Err() != nil {
+		err := s.opErr(t, ctxErr(ctx))
 		s.putTask(t)
 		return failed(err)
 	}
@@ -230,6 +231,7 @@ func (s *Session) submit(ctx context.Context, t *task) Future {
 		t.start = time.Now() // before add: the janitor may end it from then on
 	}
 	if err := s.tasks.add(t); err != nil {
+		err = s.opErr(t, err)
 		s.putTask(t)
 		return failed(err)
 	}
