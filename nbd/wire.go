@@ -29,15 +29,14 @@ const (
 
 // Transmission flags.
 const (
-	tfHasFlags         = 1 << 0
-	tfReadOnly         = 1 << 1
-	tfSendFlush        = 1 << 2
-	tfSendFUA          = 1 << 3
-	tfSendTrim         = 1 << 5
-	tfSendWriteZeroes  = 1 << 6
-	tfSendDF           = 1 << 7
-	tfCanMultiConn     = 1 << 8
-	tfSendFastZeroUnsd = 1 << 11 // not advertised: FAST_ZERO is refused
+	tfHasFlags        = 1 << 0
+	tfReadOnly        = 1 << 1
+	tfSendFlush       = 1 << 2
+	tfSendFUA         = 1 << 3
+	tfSendTrim        = 1 << 5
+	tfSendWriteZeroes = 1 << 6
+	tfSendDF          = 1 << 7
+	tfCanMultiConn    = 1 << 8
 )
 
 // Options.
@@ -114,15 +113,14 @@ const (
 
 // NBD error values (errno numbers, as the protocol fixes them).
 const (
-	errPerm      = 1
-	errIO        = 5
-	errNoMem     = 12
-	errInval     = 22
-	errNoSpc     = 28
-	errOverflow  = 75
-	errNotSup    = 95
-	errShutdown  = 108
-	errorsLength = 0
+	errPerm     = 1
+	errIO       = 5
+	errNoMem    = 12
+	errInval    = 22
+	errNoSpc    = 28
+	errOverflow = 75
+	errNotSup   = 95
+	errShutdown = 108
 )
 
 // ErrBadMagic is the error that ends a connection whose client sent a
