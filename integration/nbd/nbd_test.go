@@ -73,11 +73,13 @@ type fixture struct {
 	session *session.Session
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureSize(t, lunSize) }
+
+func newFixtureSize(t *testing.T, size int64) *fixture {
 	t.Helper()
 	inst := tgtd.Start(t)
 	targets := inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{
-		{Size: lunSize, Random: true},
+		{Size: size, Random: true},
 		{Size: lunSize, BlockSize: 4096},
 	}})
 	inst.Admin("--op", "update", "--mode", "logicalunit", "--tid", "1", "--lun", "2", "--params", "thin_provisioning=1")
