@@ -3,6 +3,7 @@ package nbd
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/iscsi-go/iscsi/iscsitest"
@@ -82,5 +83,26 @@ func TestFUAReachesTheTarget(t *testing.T) {
 	c.request(cmdWrite, cmdFlagFUA, 2, 0, 512, make([]byte, 512))
 	if r := c.chunk(); r.errno != errPerm || r.msg == "" {
 		t.Fatalf("write with FUA: %v, want EPERM from the target's DATA PROTECT", r)
+	}
+}
+
+// TestTargetErrorsReachTheClient: a MEDIUM ERROR on a READ is EIO with the
+// SCSI error as the message; the connection goes on.
+func TestTargetErrorsReachTheClient(t *testing.T) {
+	tgt, addr := lunServer(t, iscsitest.WithLUN(1<<20, 512))
+	tgt.Inject(iscsitest.Fault{
+		Match: iscsitest.Opcode(scsi.OpRead10, scsi.OpRead16), Count: 1,
+		Action: iscsitest.Respond, Status: scsi.StatusCheckCondition,
+		Sense: iscsitest.Sense(scsi.SenseMediumError, scsi.ASCUnrecoveredReadError),
+	})
+	c := dial(t, addr)
+	c.goExport("1", true, false)
+	c.request(cmdRead, 0, 1, 4096, 4096, nil)
+	if r := c.chunk(); r.typ != replyTypeError || r.errno != errIO || !strings.Contains(r.msg, "MEDIUM ERROR") {
+		t.Fatalf("read with a medium error: %v, want EIO naming the sense", r)
+	}
+	c.request(cmdRead, 0, 2, 4096, 4096, nil)
+	if r, data := c.readReply(true, 4096); r.errno != 0 || len(data) != 4096 {
+		t.Fatalf("the next read: %v", r)
 	}
 }

@@ -195,16 +195,9 @@ func TestNbdinfoMap(t *testing.T) {
 	if _, err := u.WriteAt(randomBytes(t, 1<<20), 4<<20); err != nil {
 		t.Fatal(err)
 	}
-	out := tool(t, "nbdinfo", "--map", f.url("2"))
 	// "   offset   length   type  description", one line per extent.
-	re := regexp.MustCompile(`(?m)^\s*(\d+)\s+(\d+)\s+(\d+)\s+(.*)$`)
-	var got []string
-	for _, m := range re.FindAllStringSubmatch(out, -1) {
-		got = append(got, m[1]+"+"+m[2]+":"+strings.TrimSpace(m[4]))
-	}
-	t.Logf("nbdinfo --map:\n%s", out)
-	if len(got) != 3 || !strings.HasPrefix(got[0], "0+4194304:hole") || got[1] != "4194304+1048576:data" || !strings.HasPrefix(got[2], "5242880+11534336:hole") {
-		t.Errorf("map %q, want a hole, 1 MiB of data at 4 MiB, a hole", got)
+	if got := extents(t, f.url("2"), 0, lunSize); got != "0+4194304:hole,zero 4194304+1048576:data 5242880+11534336:hole,zero" {
+		t.Errorf("map %s, want a hole, 1 MiB of data at 4 MiB, a hole", got)
 	}
 }
 
@@ -264,6 +257,33 @@ func TestQemuIo(t *testing.T) {
 	if got := readFile(t, f.luns[1].Path)[4096 : 4096+8192]; !bytes.Equal(got, bytes.Repeat([]byte{0xcd}, 8192)) {
 		t.Error("the FUA write did not land")
 	}
+	// Zeros that may unmap (-u) become a hole of the thin LUN; zeros
+	// without (NBD_CMD_FLAG_NO_HOLE) stay allocated.
+	tool(t, "qemu-io", "-f", "raw", "-c", "write -z -u 0 512k", "-c", "write -z 512k 512k", f.url("2"))
+	if got := readFile(t, f.luns[1].Path)[:1<<20]; !bytes.Equal(got, make([]byte, 1<<20)) {
+		t.Error("the zeroed range does not read as zeros")
+	}
+	if got := extents(t, f.url("2"), 0, 1<<20); got != "0+524288:hole,zero 524288+524288:data" {
+		t.Errorf("map of the zeroed MiB: %s", got)
+	}
+}
+
+// extents returns nbdinfo --map's extents within [off, off+n), as
+// "offset+length:description ...".
+func extents(t *testing.T, url string, off, n int64) string {
+	t.Helper()
+	out := tool(t, "nbdinfo", "--map", url)
+	re := regexp.MustCompile(`(?m)^\s*(\d+)\s+(\d+)\s+(\d+)\s+(.*)$`)
+	var got []string
+	for _, m := range re.FindAllStringSubmatch(out, -1) {
+		o, _ := strconv.ParseInt(m[1], 10, 64)
+		l, _ := strconv.ParseInt(m[2], 10, 64)
+		from, to := max(o, off), min(o+l, off+n)
+		if from < to {
+			got = append(got, fmt.Sprintf("%d+%d:%s", from, to-from, strings.TrimSpace(m[4])))
+		}
+	}
+	return strings.Join(got, " ")
 }
 
 // TestCommandSIGTERM runs cmd/iscsi-nbd on a Unix socket: qemu-img reads
