@@ -336,3 +336,45 @@ func TestCommandSIGTERM(t *testing.T) {
 		t.Error("socket left behind")
 	}
 }
+
+// TestTargetRestartDuringCopy: tgtd stops answering with nbdcopy's reads
+// in flight, then crashes and comes back; the session logs in again and
+// sends the reads again, and nbdcopy finishes with the right bytes,
+// never knowing.
+func TestTargetRestartDuringCopy(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	u, err := f.session.LogicalUnit(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Geometry(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out.img")
+	f.inst.Pause()
+	type result struct {
+		res tgtd.ToolResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := tgtd.RunToolContext(ctx, nil, "nbdcopy", f.url("1"), out)
+		done <- result{res, err}
+	}()
+	time.Sleep(300 * time.Millisecond) // let the reads reach the paused tgtd (not required for correctness)
+	f.inst.Restart()
+	r := <-done
+	if r.err != nil || r.res.ExitCode != 0 {
+		t.Fatalf("nbdcopy across a target restart: %v, exit %d\n%s", r.err, r.res.ExitCode, r.res.Stderr)
+	}
+	if !bytes.Equal(readFile(t, out), readFile(t, f.luns[0].Path)) {
+		t.Fatal("the copy differs from the backing file")
+	}
+	st := f.session.Stats()
+	t.Logf("session: %d reconnects, %d commands replayed", st.Reconnects, st.Replayed)
+	if st.Reconnects == 0 {
+		t.Error("the session never reconnected: the restart went unnoticed")
+	}
+}
