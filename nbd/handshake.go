@@ -22,7 +22,7 @@ func (c *conn) handshake() bool {
 	var b []byte
 	b = binary.BigEndian.AppendUint64(b, magicNBD)
 	b = binary.BigEndian.AppendUint64(b, magicOpt)
-	b = binary.BigEndian.AppendUint16(b, serverHandshakeFlg)
+	b = binary.BigEndian.AppendUint16(b, handshakeFlags)
 	if !c.send(b) {
 		return false
 	}

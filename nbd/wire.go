@@ -21,10 +21,10 @@ const (
 
 // Handshake flags (server) and client flags.
 const (
-	flagFixedNewstyle  = 1 << 0
-	flagNoZeroes       = 1 << 1
-	clientFlagsKnown   = flagFixedNewstyle | flagNoZeroes
-	serverHandshakeFlg = flagFixedNewstyle | flagNoZeroes
+	flagFixedNewstyle = 1 << 0
+	flagNoZeroes      = 1 << 1
+	clientFlagsKnown  = flagFixedNewstyle | flagNoZeroes
+	handshakeFlags    = flagFixedNewstyle | flagNoZeroes
 )
 
 // Transmission flags.
@@ -50,7 +50,7 @@ const (
 	optStructuredReply = 8
 	optListMetaContext = 9
 	optSetMetaContext  = 10
-	optExtendedHeaders = 11
+	optExtendedHeaders = 11 // refused (NBD_REP_ERR_UNSUP): 32-bit lengths only
 )
 
 // Option replies.
@@ -64,7 +64,6 @@ const (
 	repErrPolicy   = repErr | 2
 	repErrInvalid  = repErr | 3
 	repErrUnknown  = repErr | 6
-	repErrShutdown = repErr | 7
 	repErrTooBig   = repErr | 9
 )
 
@@ -83,7 +82,7 @@ const (
 	cmdDisc        = 2
 	cmdFlush       = 3
 	cmdTrim        = 4
-	cmdCache       = 5
+	cmdCache       = 5 // not advertised, refused
 	cmdWriteZeroes = 6
 	cmdBlockStatus = 7
 
@@ -101,7 +100,6 @@ const (
 	replyTypeOffsetData   = 1
 	replyTypeBlockStatus  = 5
 	replyTypeError        = 1<<15 | 1
-	replyTypeErrorOffset  = 1<<15 | 2
 	stateHole             = 1 << 0
 	stateZero             = 1 << 1
 	baseAllocation        = "base:allocation"
@@ -115,10 +113,8 @@ const (
 const (
 	errPerm     = 1
 	errIO       = 5
-	errNoMem    = 12
 	errInval    = 22
 	errNoSpc    = 28
-	errOverflow = 75
 	errNotSup   = 95
 	errShutdown = 108
 )
