@@ -24,8 +24,9 @@ type memDevice struct {
 	inFlight int
 	maxIn    int
 
-	// gate, when set, is called by every read before it completes.
-	gate func()
+	// gate, when set, is called by every read before it completes, with
+	// the read's context.
+	gate func(ctx context.Context)
 }
 
 func newMemDevice(size int, bs uint32) *memDevice {
@@ -53,7 +54,7 @@ func (d *memDevice) ReadAtContext(ctx context.Context, p []byte, off int64) (int
 	d.enter()
 	defer d.leave()
 	if d.gate != nil {
-		d.gate()
+		d.gate(ctx)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -381,7 +382,7 @@ func TestPipelined(t *testing.T) {
 	var mu sync.Mutex
 	arrived := 0
 	all := make(chan struct{})
-	dev.gate = func() {
+	dev.gate = func(context.Context) {
 		mu.Lock()
 		arrived++
 		if arrived == depth {
@@ -422,7 +423,7 @@ func TestPipelined(t *testing.T) {
 func TestInFlightLimit(t *testing.T) {
 	dev := newMemDevice(1<<20, 512)
 	release := make(chan struct{})
-	dev.gate = func() {
+	dev.gate = func(context.Context) {
 		select {
 		case <-release:
 		case <-time.After(clientTimeout):
@@ -540,7 +541,7 @@ func TestShutdownAnswersInFlight(t *testing.T) {
 	dev := newMemDevice(64<<10, 512)
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	dev.gate = func() {
+	dev.gate = func(context.Context) {
 		once.Do(func() { close(entered) })
 		select {
 		case <-release:
@@ -574,5 +575,46 @@ func TestShutdownAnswersInFlight(t *testing.T) {
 	}
 	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		t.Error("the listener still accepts")
+	}
+}
+
+// TestShutdownDeadline: when Shutdown's context ends first, the requests
+// still in flight are cancelled, the connections closed, and Shutdown
+// returns the context's error.
+func TestShutdownDeadline(t *testing.T) {
+	dev := newMemDevice(64<<10, 512)
+	entered := make(chan struct{})
+	var once sync.Once
+	dev.gate = func(ctx context.Context) {
+		once.Do(func() { close(entered) })
+		select {
+		case <-ctx.Done():
+		case <-time.After(clientTimeout):
+		}
+	}
+	srv := &Server{Exports: []Export{{Name: "x", Device: dev}}, Default: "x"}
+	c := dial(t, start(t, srv))
+	c.goExport("", true, false)
+	c.request(cmdRead, 0, 1, 0, 512, nil)
+	select {
+	case <-entered:
+	case <-time.After(clientTimeout):
+		t.Fatal("read never reached the device")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: %v, want the deadline", err)
+	}
+	// The cancelled read may or may not have been answered (ESHUTDOWN)
+	// before the connection closed; then nothing more comes.
+	c.nc.SetReadDeadline(time.Now().Add(clientTimeout))
+	rest, _ := io.ReadAll(c.nc)
+	if len(rest) != 0 {
+		ok := len(rest) >= 26 && binary.BigEndian.Uint16(rest[6:]) == replyTypeError &&
+			int(binary.BigEndian.Uint32(rest[16:])) == len(rest)-20 && binary.BigEndian.Uint32(rest[20:]) == errShutdown
+		if !ok {
+			t.Errorf("after the abort the server sent % x, want nothing or one ESHUTDOWN", rest)
+		}
 	}
 }

@@ -43,7 +43,7 @@ const DefaultListen = "127.0.0.1:10809"
 const shutdownTimeout = 30 * time.Second
 
 const usageText = "Usage: iscsi-nbd [-?|--help] [--usage] [--version] [-i|--initiator-name=iqn-name]\n" +
-	"\t\t[-l|--listen=host:port | -u|--unix=path] [-r|--read-only] [-d|--debug] <iscsi-url>\n"
+	"\t\t[-l|--listen=host:port | -U|--unix=path] [-r|--read-only] [-d|--debug] <iscsi-url>\n"
 
 const helpText = `Usage: iscsi-nbd [OPTION...] <iscsi-url>
 Serve the LUNs of an iSCSI target to NBD clients (qemu, nbdcopy, nbdinfo, …).
