@@ -55,6 +55,9 @@ func (d *memDevice) ReadAtContext(ctx context.Context, p []byte, off int64) (int
 	defer d.leave()
 	if d.gate != nil {
 		d.gate(ctx)
+		if err := ctx.Err(); err != nil {
+			return 0, err // as a LUN's ReadAtContext does once its context ended
+		}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
