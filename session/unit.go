@@ -330,6 +330,9 @@ func (u *LogicalUnit) ReadAtContext(ctx context.Context, p []byte, off int64) (i
 	if off < 0 {
 		return 0, u.atErr("ReadAt", off, ErrNegativeOffset)
 	}
+	if len(p) == 0 {
+		return 0, nil // nothing to read: nothing is sent
+	}
 	g, err := u.Geometry(ctx)
 	if err != nil {
 		return 0, err
@@ -362,6 +365,9 @@ func (u *LogicalUnit) ReadAtContext(ctx context.Context, p []byte, off int64) (i
 func (u *LogicalUnit) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, u.atErr("WriteAt", off, ErrNegativeOffset)
+	}
+	if len(p) == 0 {
+		return 0, nil // nothing to write: nothing is sent (not even a read of the block)
 	}
 	g, err := u.Geometry(ctx)
 	if err != nil {
@@ -459,8 +465,8 @@ func atOffset(err error, pos int64) error {
 func (u *LogicalUnit) command(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, write bool) error {
 	ctx, cancel := context.WithTimeout(ctx, u.s.cfg.CommandTimeout)
 	defer cancel()
-	_, err := u.rw(ctx, lba, blocks, v, write).Wait()
-	return err
+	res, err := u.rw(ctx, lba, blocks, v, write).Wait()
+	return u.shortTransfer(res, err, lba, write)
 }
 
 // partial reads block lba, and for a write, patches b in at inner and

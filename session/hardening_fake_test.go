@@ -1,0 +1,114 @@
+package session_test
+
+// Tests of issue 17: what a hostile (or merely odd) target must not be able
+// to do to a session. Each would fail without its fix.
+
+import (
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/iscsi-go/iscsi/internal/faketarget"
+	"github.com/iscsi-go/iscsi/iovector"
+	"github.com/iscsi-go/iscsi/pdu"
+	"github.com/iscsi-go/iscsi/scsi"
+	"github.com/iscsi-go/iscsi/session"
+)
+
+func isRead(cdb []byte) bool {
+	return cdb[0] == byte(scsi.OpRead16) || cdb[0] == byte(scsi.OpRead10)
+}
+
+func isWrite(cdb []byte) bool {
+	return cdb[0] == byte(scsi.OpWrite16) || cdb[0] == byte(scsi.OpWrite10)
+}
+
+// lbaOf returns the LBA of a READ or WRITE 10/16 (low byte only is enough
+// for the tests).
+func lbaOf(cdb []byte) byte {
+	if cdb[0] == byte(scsi.OpRead10) || cdb[0] == byte(scsi.OpWrite10) {
+		return cdb[5]
+	}
+	return cdb[9]
+}
+
+// TestZeroLengthTransfersSendNothing: WriteAt(nil, off) and ReadAt of
+// nothing send no command (a zero-length unaligned write used to read and
+// write back a whole block, undoing a concurrent write to it).
+func TestZeroLengthTransfersSendNothing(t *testing.T) {
+	var io atomic.Int32
+	cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+		if isRead(c.CDB) || isWrite(c.CDB) {
+			io.Add(1)
+		}
+		return faketarget.Proceed
+	}}}
+	_, s := dial(t, cfg, nil)
+	if _, err := s.Geometry(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int64{0, 3, 512, 2047} {
+		if n, err := s.WriteAt(nil, off); n != 0 || err != nil {
+			t.Fatalf("WriteAt(nil, %d) = %d, %v", off, n, err)
+		}
+		if n, err := s.WriteAt([]byte{}, off); n != 0 || err != nil {
+			t.Fatalf("WriteAt(empty, %d) = %d, %v", off, n, err)
+		}
+		if n, err := s.ReadAt(nil, off); n != 0 || err != nil {
+			t.Fatalf("ReadAt(nil, %d) = %d, %v", off, n, err)
+		}
+	}
+	if n := io.Load(); n != 0 {
+		t.Fatalf("%d READ/WRITE commands sent for zero-length calls", n)
+	}
+}
+
+// TestUnderflowFailsBlockTransfers: a READ or WRITE answered with GOOD, the
+// U bit and a residual is an error for ReadAt and WriteAt (with the
+// residual in it); the Future API reports it in Result and no error.
+func TestUnderflowFailsBlockTransfers(t *testing.T) {
+	cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+		switch {
+		case isRead(c.CDB) && lbaOf(c.CDB) == 2:
+			data, _ := c.Data()
+			c.Done()
+			half := len(data) / 2
+			_ = c.Peer.Reply(&pdu.DataIn{ITT: c.ITT(), TTT: pdu.ReservedITT, Final: true, HasStatus: true,
+				Underflow: true, ResidualCount: uint32(len(data) - half)}, data[:half])
+			return faketarget.Handled
+		case isWrite(c.CDB) && lbaOf(c.CDB) == 6:
+			c.Done()
+			_ = c.Peer.Reply(&pdu.SCSIResponse{ITT: c.ITT(), Response: pdu.RespCommandCompleted, Underflow: true, ResidualCount: 512}, nil)
+			return faketarget.Handled
+		}
+		return faketarget.Proceed
+	}}}
+	_, s := dial(t, cfg, nil)
+	ctx := ctxT(t)
+	var se *session.ShortTransferError
+	// Aligned: two blocks straight into p.
+	n, err := s.ReadAt(make([]byte, 1024), 2*512)
+	if !errors.As(err, &se) || !errors.Is(err, session.ErrShortTransfer) || se.Residual != 512 || se.Expected != 1024 || n != 0 {
+		t.Fatalf("aligned ReadAt of an underflow = %d, %v", n, err)
+	}
+	// Unaligned: the partial block of LBA 2 goes through a block buffer.
+	if n, err := s.ReadAt(make([]byte, 100), 2*512+7); !errors.As(err, &se) || n != 0 {
+		t.Fatalf("unaligned ReadAt of an underflow = %d, %v", n, err)
+	}
+	if n, err := s.WriteAt(make([]byte, 1024), 6*512); !errors.As(err, &se) || !se.Write || se.Residual != 512 || n != 0 {
+		t.Fatalf("WriteAt of an underflow = %d, %v", n, err)
+	}
+	var oe *session.OpError
+	if !errors.As(err, &oe) || oe.LBA != 2 {
+		t.Fatalf("the error does not say where: %v", err)
+	}
+	// The Future API: no error, the residual in the Result.
+	res, err := s.Read(ctx, 2, 2, iovector.New(make([]byte, 1024))).Wait()
+	if err != nil || !res.Underflow || res.Residual != 512 || res.Transferred() != 512 {
+		t.Fatalf("Read of an underflow = %+v, %v", res, err)
+	}
+	res, err = s.Write(ctx, 6, 2, iovector.New(make([]byte, 1024))).Wait()
+	if err != nil || !res.Underflow || res.Residual != 512 {
+		t.Fatalf("Write of an underflow = %+v, %v", res, err)
+	}
+}
