@@ -4,9 +4,12 @@ package session_test
 // to do to a session. Each would fail without its fix.
 
 import (
+	"context"
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/iscsi-go/iscsi/internal/faketarget"
 	"github.com/iscsi-go/iscsi/iovector"
@@ -111,4 +114,38 @@ func TestUnderflowFailsBlockTransfers(t *testing.T) {
 	if err != nil || !res.Underflow || res.Residual != 512 {
 		t.Fatalf("Write of an underflow = %+v, %v", res, err)
 	}
+}
+
+// TestAsyncLogoutFloodOneLogout: a target that asks for a logout thousands
+// of times gets one logout per connection, not a goroutine per request.
+func TestAsyncLogoutFloodOneLogout(t *testing.T) {
+	const flood = 3000
+	cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+		if isRead(c.CDB) && lbaOf(c.CDB) == 7 {
+			for range flood {
+				if err := c.Peer.Reply(&pdu.AsyncMessage{AsyncEvent: pdu.AsyncLogoutRequest, Parameter3: 30}, nil); err != nil {
+					break
+				}
+			}
+			return faketarget.Handled // withheld: the logout waits for it
+		}
+		return faketarget.Proceed
+	}}}
+	_, s := dial(t, cfg, &session.Config{AbortTimeout: 20 * time.Second})
+	ctx := ctxT(t)
+	if _, err := s.Geometry(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	f := s.Read(context.Background(), 7, 1, iovector.New(make([]byte, 512)))
+	// Answered after the flood, on the same connection: every request has
+	// been handled when it returns.
+	if err := s.DefaultUnit().TestUnitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if extra := runtime.NumGoroutine() - before; extra > flood/10 {
+		t.Fatalf("%d goroutines more after %d logout requests", extra, flood)
+	}
+	s.Close()
+	_, _ = f.Wait()
 }

@@ -158,6 +158,9 @@ type Session struct {
 	// targetTime2Wait is 1 + the Time2Wait of the target's last "will drop
 	// the connection" message, 0 for none.
 	targetTime2Wait atomic.Uint32
+	// logoutEpoch is the epoch of the last connection whose logout the
+	// target asked for: one logout per connection, however often it asks.
+	logoutEpoch atomic.Uint32
 
 	rxPDUs atomic.Uint64        // PDUs received, for the keepalive
 	ping   atomic.Pointer[task] // the keepalive's NOP-Out in flight
