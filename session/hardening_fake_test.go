@@ -4,8 +4,10 @@ package session_test
 // to do to a session. Each would fail without its fix.
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"github.com/iscsi-go/iscsi/pdu/keys"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -148,4 +150,138 @@ func TestAsyncLogoutFloodOneLogout(t *testing.T) {
 	}
 	s.Close()
 	_, _ = f.Wait()
+}
+
+// TestPingFloodOneAnswer: a target that pings and does not read gets one
+// answer owed, to its latest ping: the answers do not pile up.
+func TestPingFloodOneAnswer(t *testing.T) {
+	const pings = 1000
+	release := make(chan struct{})
+	sent := make(chan struct{})
+	cfg := faketarget.Config{Script: func(p *faketarget.Peer) error {
+		// Never read: the initiator's first answer blocks in its write.
+		for range pings {
+			if _, err := p.Ping(nil); err != nil {
+				return err
+			}
+		}
+		close(sent)
+		<-release
+		return nil
+	}}
+	_, s := dialPipe(t, cfg, &session.Config{NOPInterval: -1, SkipTestUnitReady: true})
+	defer close(release)
+	base := session.ReceivedPDUs(s)
+	<-sent
+	waitFor(t, func() bool { return session.ReceivedPDUs(s) >= base+pings })
+	if n := session.QueuedBytes(s); n > pdu.BHSLen {
+		t.Fatalf("%d bytes of answers queued after %d pings", n, pings)
+	}
+}
+
+// waitFor waits, boundedly, until cond holds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// r2tTarget is a target that asks for a write's data with R2Ts only, and
+// answers the first WRITE at LBA 20 with r2ts (sent in one write to the
+// socket) instead of the normal flow; every later WRITE goes the normal way.
+func r2tTarget(r2ts func(c *faketarget.Command) []pdu.R2T) (faketarget.Config, *session.Config) {
+	var once atomic.Bool
+	cfg := faketarget.Config{
+		ImmediateData: keys.Some(false), InitialR2T: keys.Some(true), MaxRecvDataSegmentLength: 4096,
+		Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+			if !isWrite(c.CDB) || lbaOf(c.CDB) != 20 || !once.CompareAndSwap(false, true) {
+				return faketarget.Proceed
+			}
+			var raw []byte
+			for _, m := range r2ts(c) {
+				m.ITT, m.LUN = c.ITT(), c.Req.LUN
+				c.Peer.Stamp(&m)
+				var h pdu.BHS
+				m.Encode(&h)
+				raw = append(raw, h[:]...)
+			}
+			_ = c.Peer.WriteRaw(raw)
+			return faketarget.Handled // its Data-Out is dropped; no status ever
+		}},
+	}
+	scfg := &session.Config{Operational: keys.Offer{ImmediateData: keys.Some(false), InitialR2T: keys.Some(true),
+		DefaultTime2Wait: keys.Some[uint32](0)}}
+	return cfg, scfg
+}
+
+// TestR2TBounds: an R2T for a range already asked for, or more R2Ts with
+// data waiting than MaxOutstandingR2T allows, is a protocol error: the
+// connection is replaced and the write is sent again whole (it used to
+// queue Data-Out for every R2T, without end).
+func TestR2TBounds(t *testing.T) {
+	cases := []struct {
+		name string
+		r2ts func(c *faketarget.Command) []pdu.R2T
+	}{
+		{"the same range again", func(c *faketarget.Command) []pdu.R2T {
+			var out []pdu.R2T
+			for sn := range uint32(64) {
+				out = append(out, pdu.R2T{TTT: 0x100 + sn, R2TSN: sn, BufferOffset: 0, DesiredDataTransferLength: 8192})
+			}
+			return out
+		}},
+		{"an earlier range", func(c *faketarget.Command) []pdu.R2T {
+			return []pdu.R2T{
+				{TTT: 0x100, R2TSN: 0, BufferOffset: 8192, DesiredDataTransferLength: 8192},
+				{TTT: 0x101, R2TSN: 1, BufferOffset: 0, DesiredDataTransferLength: 8192},
+			}
+		}},
+		{"beyond MaxOutstandingR2T", func(c *faketarget.Command) []pdu.R2T {
+			return []pdu.R2T{
+				{TTT: 0x100, R2TSN: 0, BufferOffset: 0, DesiredDataTransferLength: 4096},
+				{TTT: 0x101, R2TSN: 1, BufferOffset: 4096, DesiredDataTransferLength: 4096},
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, scfg := r2tTarget(tc.r2ts)
+			cfg.OnViolation = func(string) {} // Data-Out answering the hook's R2Ts
+			quickRecovery(&cfg)
+			tg, s := dial(t, cfg, scfg)
+			want := pattern(64<<10, 7)
+			if _, err := s.WriteAtContext(ctxT(t), want, 20*512); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(tg.LUNData(1)[20*512:20*512+len(want)], want) {
+				t.Fatal("the write did not land")
+			}
+			if st := s.Stats(); st.Reconnects != 1 || st.Replayed != 1 {
+				t.Fatalf("stats %+v", st)
+			}
+		})
+	}
+}
+
+// quickRecovery makes the target of cfg settle DefaultTime2Wait=0 (the
+// fake target answers 2, the larger value wins), so that a lost connection
+// is replaced at once.
+func quickRecovery(cfg *faketarget.Config) {
+	next := cfg.Hooks.Login
+	cfg.Hooks.Login = func(x *faketarget.LoginExchange) faketarget.Verdict {
+		for i := range x.Reply {
+			if x.Reply[i].Key == keys.KeyDefaultTime2Wait {
+				x.Reply[i].Value = "0"
+			}
+		}
+		if next != nil {
+			return next(x)
+		}
+		return faketarget.Proceed
+	}
 }

@@ -375,6 +375,9 @@ func (s *Session) onR2T(m *pdu.R2T) error {
 		s.failAndAbort(t)
 		return nil
 	}
+	if err := s.checkR2T(t, m); err != nil {
+		return err // the connection is given up: the write is sent again on the next
+	}
 	t.r2tSN++
 	s.push(wreq{kind: wData, t: t, itt: m.ITT, ttt: m.TTT, off: m.BufferOffset, n: m.DesiredDataTransferLength}, true)
 	return nil

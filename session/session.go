@@ -103,6 +103,17 @@ type Session struct {
 	priority   []wreq    // the supervisor's commands during holding
 	wdeadline  time.Time // owned by the flusher
 	rqSignal   chan struct{}
+	// r2tBatch are the tasks with R2T Data-Out in the batch being filled,
+	// once per R2T (r2t.go).
+	r2tBatch []*task
+	// nopReply is the answer owed to the target's latest NOP-In ping,
+	// encoded by the next flusher (takeBatch): pings that come faster than
+	// the socket takes answers share one (writer.go, handle).
+	nopReply struct {
+		pending bool
+		ttt     uint32
+		lun     uint64
+	}
 	// handoff is a batch the reader began to write and the socket did not
 	// take whole (readerFlush): the writer goroutine finishes it, taking
 	// over the flusher's turn (flushing stays set meanwhile).
