@@ -252,7 +252,7 @@ func TestR2TBounds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, scfg := r2tTarget(tc.r2ts)
 			cfg.OnViolation = func(string) {} // Data-Out answering the hook's R2Ts
-			quickRecovery(&cfg)
+			quickRecovery(&cfg, scfg)
 			tg, s := dial(t, cfg, scfg)
 			want := pattern(64<<10, 7)
 			if _, err := s.WriteAtContext(ctxT(t), want, 20*512); err != nil {
@@ -268,10 +268,11 @@ func TestR2TBounds(t *testing.T) {
 	}
 }
 
-// quickRecovery makes the target of cfg settle DefaultTime2Wait=0 (the
-// fake target answers 2, the larger value wins), so that a lost connection
-// is replaced at once.
-func quickRecovery(cfg *faketarget.Config) {
+// quickRecovery makes the target of cfg and the session of scfg settle
+// DefaultTime2Wait=0 (the fake target answers 2, and the larger value
+// wins), so that a lost connection is replaced at once. It returns scfg.
+func quickRecovery(cfg *faketarget.Config, scfg *session.Config) *session.Config {
+	scfg.Operational.DefaultTime2Wait = keys.Some[uint32](0)
 	next := cfg.Hooks.Login
 	cfg.Hooks.Login = func(x *faketarget.LoginExchange) faketarget.Verdict {
 		for i := range x.Reply {
@@ -283,5 +284,77 @@ func quickRecovery(cfg *faketarget.Config) {
 			return next(x)
 		}
 		return faketarget.Proceed
+	}
+	return scfg
+}
+
+// TestRecoveryFollowsRedirects: after a cut, the target redirects every
+// login to another portal; recovery follows the redirection, as Dial
+// does, and the read completes there.
+func TestRecoveryFollowsRedirects(t *testing.T) {
+	data := pattern(64*512, 11)
+	other := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: []faketarget.LUN{{Number: 1, Blocks: 64, Data: data}}})
+	var cut atomic.Bool
+	cfg := faketarget.Config{LUNs: []faketarget.LUN{{Number: 1, Blocks: 64}}, Hooks: faketarget.Hooks{
+		Login: func(x *faketarget.LoginExchange) faketarget.Verdict {
+			if cut.Load() {
+				x.Fail(faketarget.StatusTargetMovedTemp)
+				x.Reply = []keys.Pair{{Key: keys.KeyTargetAddress, Value: other.Addr() + ",1"}}
+			}
+			return faketarget.Proceed
+		},
+		Command: func(c *faketarget.Command) faketarget.Verdict {
+			if isRead(c.CDB) && lbaOf(c.CDB) == 3 && cut.CompareAndSwap(false, true) {
+				c.Peer.Close()
+				return faketarget.Handled
+			}
+			return faketarget.Proceed
+		},
+	}}
+	_, s := dial(t, cfg, quickRecovery(&cfg, &session.Config{ReplacementTimeout: 5 * time.Second}))
+	buf := make([]byte, 512)
+	if _, err := s.Read(ctxT(t), 3, 1, iovector.New(buf)).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, data[3*512:4*512]) {
+		t.Fatal("read other bytes than the redirected portal's")
+	}
+	if st := s.Stats(); st.Reconnects != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestReconnectStormCounts: a target that accepts every login and the
+// checks after it, then drops the connection at once (Async drop, Time2Wait
+// 0), gets its short-lived connections counted as failed attempts: the
+// session gives up after MaxReconnects instead of reconnecting forever.
+func TestReconnectStormCounts(t *testing.T) {
+	var storm atomic.Bool
+	cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+		switch {
+		case isRead(c.CDB) && lbaOf(c.CDB) == 3 && storm.CompareAndSwap(false, true):
+			c.Peer.Close() // the first loss
+			return faketarget.Handled
+		case storm.Load() && c.CDB[0] == byte(scsi.OpInquiry) && c.CDB[1]&1 == 1 && c.CDB[2] == scsi.VPDDeviceIdentification:
+			// The last check of a reconnect: answer it, then drop.
+			data, _ := c.Data()
+			c.Done()
+			alloc := uint32(c.CDB[3])<<8 | uint32(c.CDB[4])
+			_ = c.Peer.Reply(&pdu.DataIn{ITT: c.ITT(), TTT: pdu.ReservedITT, Final: true, HasStatus: true,
+				Underflow: true, ResidualCount: alloc - uint32(len(data))}, data)
+			_ = c.Peer.Reply(&pdu.AsyncMessage{AsyncEvent: pdu.AsyncDropConnection}, nil)
+			return faketarget.Handled
+		}
+		return faketarget.Proceed
+	}}}
+	var log stateLog
+	_, s := dial(t, cfg, quickRecovery(&cfg, &session.Config{MaxReconnects: 3, OnStateChange: log.record}))
+	_, err := s.Read(ctxT(t), 3, 1, iovector.New(make([]byte, 512))).Wait()
+	var re *session.RecoveryError
+	if !errors.As(err, &re) || re.Attempts != 3 {
+		t.Fatalf("read through a reconnect storm: %v (state changes %d)", err, len(log.evs))
+	}
+	if n := log.count(session.StateReinstated); n != 3 {
+		t.Fatalf("%d reinstatements, want 3", n)
 	}
 }

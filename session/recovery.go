@@ -210,10 +210,18 @@ func (s *Session) recover() bool {
 	s.notify(StateChange{State: StateLost, Err: cause})
 
 	// A connection lost again before its commands were sent again (during
-	// the checks) continues the same recovery: same deadline, same count.
+	// the checks), or within stableAfter of its login (a target that drops
+	// every new connection at once), continues the same recovery: same
+	// deadline, same count of attempts, the backoff where it was.
+	if !s.recovery.up.IsZero() && time.Since(s.recovery.up) >= stableAfter {
+		s.recovery.deadline = time.Time{} // it lived: a new loss
+	}
+	storm := !s.recovery.up.IsZero() && !s.recovery.deadline.IsZero()
+	s.recovery.up = time.Time{}
 	if s.recovery.deadline.IsZero() {
 		s.recovery.deadline = time.Now().Add(s.cfg.ReplacementTimeout)
 		s.recovery.attempts = 0
+		s.recovery.backoff = minBackoff
 	}
 	deadline := s.recovery.deadline
 	wait := time.Duration(s.params.DefaultTime2Wait) * time.Second
@@ -221,7 +229,9 @@ func (s *Session) recover() bool {
 		wait = time.Duration(tw-1) * time.Second
 	}
 	wait = min(wait, maxTime2Wait)
-	backoff := 100 * time.Millisecond
+	if storm {
+		wait = max(wait, s.nextBackoff())
+	}
 	var c *conn.Conn
 	var res *loginResult
 	for {
@@ -250,9 +260,7 @@ func (s *Session) recover() bool {
 		}
 		cause = err
 		s.log.Info("iscsi: login attempt failed", "portal", s.portal, "attempt", attempt, "err", err)
-		// Exponential backoff with jitter, capped.
-		wait = backoff/2 + rand.N(backoff/2+1)
-		backoff = min(2*backoff, maxBackoff)
+		wait = s.nextBackoff()
 	}
 	s.stats.reconnects.Add(1)
 
@@ -279,7 +287,7 @@ func (s *Session) recover() bool {
 		s.lost(s.epoch.Load(), err)
 		return true
 	}
-	s.recovery.deadline = time.Time{}
+	s.recovery.up = time.Now() // the recovery ends once this connection lives stableAfter
 	replayed, failed := s.requeue(cause)
 	s.notify(StateChange{State: StateReinstated, Replayed: replayed, Failed: failed})
 	return true
@@ -292,8 +300,22 @@ const maxReplays = 4
 // Bounds of the waits between login attempts.
 const (
 	maxTime2Wait = 5 * time.Second
+	minBackoff   = 100 * time.Millisecond
 	maxBackoff   = 5 * time.Second
+	// stableAfter is how long a new connection must live for its recovery
+	// to be over: one lost sooner counts as a failed attempt (backoff,
+	// MaxReconnects, ReplacementTimeout go on), so a target that accepts
+	// logins and drops them at once gets at most one a maxBackoff.
+	stableAfter = 5 * time.Second
 )
+
+// nextBackoff returns the wait before the next login attempt of the
+// recovery under way: exponential with jitter, capped at maxBackoff.
+func (s *Session) nextBackoff() time.Duration {
+	b := s.recovery.backoff
+	s.recovery.backoff = min(2*b, maxBackoff)
+	return b/2 + rand.N(b/2+1)
+}
 
 // sleep waits d, or less if the session ends (then it returns false).
 func (s *Session) sleep(d time.Duration) bool {
@@ -331,19 +353,39 @@ func (s *Session) relogin(deadline time.Time, attempt int) (*conn.Conn, *loginRe
 	spec := s.spec
 	spec.cmdSN = s.cmdSN
 	spec.tsih = s.tsih
-	for try := 0; try < 2; try++ {
+	// Redirections are followed as Dial follows them, at most MaxRedirects
+	// per attempt; each attempt starts at the session's portal again.
+	portal, redirects := s.portal, 0
+	for try := 0; try < 2; {
+		spec.portal = portal
 		start := time.Now()
-		c, err := conn.Dial(ctx, s.cfg.Dialer, s.portal)
+		c, err := conn.Dial(ctx, s.cfg.Dialer, portal)
 		if err != nil {
-			err = fmt.Errorf("iscsi: connect to %s: %w", s.portal, err)
-			s.loginDone(s.portal, start, attempt, "", err)
+			err = fmt.Errorf("iscsi: connect to %s: %w", portal, err)
+			s.loginDone(portal, start, attempt, "", err)
 			return nil, nil, err
 		}
 		if s.wantTrace() {
 			c.Trace = s.trace
 		}
 		res, err := login(ctx, c, &spec)
-		s.loginDone(s.portal, start, attempt, "", err)
+		var red *redirectError
+		if errors.As(err, &red) {
+			s.loginDone(portal, start, attempt, red.address, nil)
+			c.Close()
+			if redirects >= s.cfg.MaxRedirects {
+				return nil, nil, fmt.Errorf("iscsi: login to %s: %w (%d, the last to %s)", portal, ErrTooManyRedirects, redirects+1, red.address)
+			}
+			next, err := redirectPortal(red.address)
+			if err != nil {
+				return nil, nil, err
+			}
+			s.log.Info("iscsi: login redirected", "from", portal, "to", next, "permanent", red.permanent)
+			portal = next
+			redirects++
+			continue
+		}
+		s.loginDone(portal, start, attempt, "", err)
 		if err == nil {
 			return c, res, nil
 		}
@@ -351,6 +393,7 @@ func (s *Session) relogin(deadline time.Time, attempt int) (*conn.Conn, *loginRe
 		var le *LoginError
 		if spec.tsih != 0 && errors.As(err, &le) && le.Class == 2 {
 			spec.tsih = 0 // the session is gone there: reinstate it
+			try++
 			continue
 		}
 		return nil, nil, err

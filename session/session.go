@@ -160,10 +160,14 @@ type Session struct {
 	small     []byte
 
 	// recovery is the supervisor's: the deadline and the login attempts of
-	// the recovery under way (zero deadline: none).
+	// the recovery under way (zero deadline: none), the next backoff, and
+	// when the last one succeeded (its connection counts as an attempt
+	// that failed if it dies within stableAfter).
 	recovery struct {
 		deadline time.Time
 		attempts int
+		backoff  time.Duration
+		up       time.Time
 	}
 
 	// targetTime2Wait is 1 + the Time2Wait of the target's last "will drop
