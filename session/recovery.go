@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -447,7 +446,7 @@ func (s *Session) requeue(cause error) (replayed, failed int) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	var again []wreq
-	var fail, worn []*task
+	var fail, worn, unverified []*task
 	for _, t := range all {
 		if t.epoch == s.epoch.Load() {
 			continue // sent on the new connection (the checks)
@@ -461,6 +460,9 @@ func (s *Session) requeue(cause error) (replayed, failed int) {
 			// Lost with its connection every time it was sent: a target
 			// that breaks on this command would otherwise keep it forever.
 			worn = append(worn, t)
+		case st == stateSent && t.kind == kindSCSI && s.replayable(t) && changesData(t) && !s.verified(t.lun):
+			// Nothing proved the device the same (lunrecord.go).
+			unverified = append(unverified, t)
 		case st == stateSent && t.kind == kindSCSI && s.replayable(t):
 			if !t.state.CompareAndSwap(stateSent, stateQueued) {
 				fail = append(fail, t) // abandoned just now
@@ -484,6 +486,10 @@ func (s *Session) requeue(cause error) (replayed, failed int) {
 	for _, t := range worn {
 		failed++
 		s.complete(t, &ReplayLimitError{Sent: int(t.replays) + 1, Cause: cause})
+	}
+	for _, t := range unverified {
+		failed++
+		s.complete(t, &UnverifiedReplayError{LUN: scsi.LUN(t.lun), Cause: cause})
 	}
 	for _, t := range fail {
 		switch {
@@ -544,37 +550,6 @@ func safeToRepeat(op scsi.OpCode, b1 byte) bool {
 	return false
 }
 
-// unitIdentity is what tells one device from another: the unit serial
-// number and the device identification page.
-type unitIdentity struct {
-	serial []byte // VPD 0x80, as sent
-	ids    []byte // VPD 0x83, as sent
-}
-
-// readIdentity reads the unit's identity. priority sends the commands
-// ahead of the held ones, during a reconnect.
-func (u *LogicalUnit) readIdentity(ctx context.Context, priority bool) (unitIdentity, error) {
-	var id unitIdentity
-	for _, page := range []uint8{scsi.VPDUnitSerialNumber, scsi.VPDDeviceIdentification} {
-		buf := make([]byte, 1024)
-		r, err := u.s.call(ctx, u.lun, scsi.InquiryVPD(page, uint16(len(buf))), DirRead, buf, priority)
-		if err != nil {
-			var se *scsi.StatusError
-			if errors.As(err, &se) && !scsi.IsUnitAttention(err) {
-				continue // the page is not supported: it tells nothing
-			}
-			return id, err
-		}
-		b := buf[:r.Transferred()]
-		if page == scsi.VPDUnitSerialNumber {
-			id.serial = b
-		} else {
-			id.ids = b
-		}
-	}
-	return id, nil
-}
-
 // call runs one command and waits. priority sends it ahead of the held ones.
 func (s *Session) call(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Direction, buf []byte, priority bool) (Result, error) {
 	var v *iovector.Vector
@@ -608,31 +583,26 @@ func (s *Session) checkUnits(deadline time.Time) error {
 		case <-ctx.Done():
 		}
 	}()
-	s.unitsMu.Lock()
-	units := make([]*LogicalUnit, 0, len(s.units))
-	for _, u := range s.units {
-		units = append(units, u)
-	}
-	s.unitsMu.Unlock()
-	for _, u := range units {
-		want := u.id.Load()
-		if want == nil {
-			continue
+	for _, r := range s.records() {
+		want := r.id.Load()
+		if want == nil || r.state.Load() != idKnown {
+			continue // nothing to compare: its writes are not sent again (verified)
 		}
 		for i := 0; i < 8; i++ {
-			_, err := s.call(ctx, u.lun, scsi.TestUnitReady(), DirNone, nil, true)
+			_, err := s.call(ctx, r.lun, scsi.TestUnitReady(), DirNone, nil, true)
 			if err == nil || !scsi.IsUnitAttention(err) {
 				break
 			}
 		}
-		got, err := u.readIdentity(ctx, true)
+		got, err := s.readIdentity(ctx, r.lun, true)
 		if err != nil {
 			return err
 		}
-		if !bytes.Equal(got.serial, want.serial) || !bytes.Equal(got.ids, want.ids) {
-			return &DeviceChangedError{LUN: u.lun, Was: string(want.serial), Now: string(got.serial)}
+		if !got.equal(want) {
+			return &DeviceChangedError{LUN: r.lun, Was: want.name(), Now: got.name()}
 		}
-		u.forget() // read the geometry again: the device may have been resized
+		r.checked.Store(s.epoch.Load())
+		s.geometryChanged(uint64(r.lun)) // read the geometry again: the device may have been resized
 	}
 	return nil
 }

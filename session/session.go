@@ -184,6 +184,11 @@ type Session struct {
 		commands, commandErrors, bytesRead, bytesWritten, windowStalls atomic.Uint64
 	}
 
+	// lunRecs is the record of every LUN a command was sent to (its
+	// identity); lunRecMu serialises additions (lunrecord.go).
+	lunRecs  lunRecords
+	lunRecMu sync.Mutex
+
 	// units holds the LogicalUnit handles, by encoded LUN; the reader drops
 	// their geometry on a CAPACITY DATA HAS CHANGED.
 	unitsMu sync.Mutex

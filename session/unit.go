@@ -55,9 +55,6 @@ type LogicalUnit struct {
 	provisioning atomic.Pointer[scsi.LogicalBlockProvisioning]
 	// geoMu makes one goroutine at a time read the geometry.
 	geoMu sync.Mutex
-	// id is the unit's identity, read when it is first used; a reconnect
-	// checks it before any command is sent again. nil until known.
-	id atomic.Pointer[unitIdentity]
 	// rmw serialises read-modify-write of partial blocks, by LBA.
 	rmw [64]sync.Mutex
 }
@@ -141,11 +138,7 @@ func (u *LogicalUnit) Geometry(ctx context.Context) (Geometry, error) {
 		return Geometry{}, err
 	}
 	u.geo.Store(&g)
-	if u.id.Load() == nil {
-		if id, err := u.readIdentity(ctx, false); err == nil {
-			u.id.Store(&id)
-		}
-	}
+	_ = u.s.identify(ctx, u.lun) // before the first write; a failure shows in its replay
 	return g, nil
 }
 
@@ -543,11 +536,14 @@ func (u *LogicalUnit) ready(ctx context.Context, usn string) error {
 		u.s.log.Warn("iscsi: TEST UNIT READY failed after login", "lun", u.lun, "err", err)
 		break
 	}
-	id, err := u.readIdentity(ctx, false)
-	if err != nil {
-		return err
+	if err := u.s.identify(ctx, u.lun); err != nil {
+		var se *scsi.StatusError
+		if !errors.As(err, &se) {
+			return err // the session failed
+		}
+		// The LUN answers, but not with its identity: its writes will not
+		// be sent again after a reconnect (lunrecord.go).
 	}
-	u.id.Store(&id)
 	if usn == "" {
 		return nil
 	}
