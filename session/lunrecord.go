@@ -186,6 +186,8 @@ func (s *Session) identify(ctx context.Context, lun scsi.LUN) error {
 	case <-r.settled:
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-s.closing:
+		return s.cause // the read may never run: background refuses new work
 	}
 	if r.state.Load() == idFailed {
 		return fmt.Errorf("%w: LUN %v: its identity could not be read", ErrNoDeviceIdentity, lun)

@@ -185,9 +185,7 @@ func (s *Session) shutdown() {
 	}
 	s.dropBatch()
 	s.wmu.Unlock()
-	for _, t := range s.tasks.close(s.cause) {
-		s.complete(t, s.cause)
-	}
+	s.failRegistered()
 	close(s.done)
 }
 
@@ -638,16 +636,18 @@ func (s *Session) quiet(epoch uint32, c *conn.Conn, lastRx *uint64) {
 	}
 	t := s.getTask()
 	t.kind, t.immediate, t.lun = kindNOP, true, s.lun
-	if err := s.tasks.add(t); err != nil {
-		return
-	}
-	s.ping.Store(t)
-	s.stats.keepalives.Add(1)
+	// Set before add: the janitor may complete t from then on.
 	t.stall = time.AfterFunc(s.cfg.NOPTimeout, func() {
 		if t.state.Load() != stateDone {
 			s.lost(epoch, fmt.Errorf("%w: no answer to a NOP-Out within %v", ErrTargetSilent, s.cfg.NOPTimeout))
 		}
 	})
+	if err := s.tasks.add(t); err != nil {
+		t.stall.Stop()
+		return
+	}
+	s.ping.Store(t)
+	s.stats.keepalives.Add(1)
 	s.push(wreq{kind: wImmediate, t: t}, true)
 }
 
