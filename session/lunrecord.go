@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -201,7 +202,11 @@ func (s *Session) settleIdentity(r *lunRecord, ctx context.Context) error {
 	if err != nil {
 		r.state.Store(idFailed)
 		close(r.settled)
-		s.log.Warn("iscsi: the LUN's identity could not be read; writes to it will not be sent again after a reconnect",
+		level := slog.LevelWarn
+		if errors.Is(err, scsi.ErrLUNotSupported) || errors.Is(err, ErrSessionClosed) || errors.Is(err, context.Canceled) {
+			level = slog.LevelDebug // no such LUN, or the session ends: nothing to warn about
+		}
+		s.log.Log(ctx, level, "iscsi: the LUN's identity could not be read; writes to it will not be sent again after a reconnect",
 			"lun", r.lun, "err", err)
 		return err
 	}
