@@ -12,3 +12,13 @@ func QueuedBytes(s *Session) int {
 
 // ReceivedPDUs returns the PDUs the session has read.
 func ReceivedPDUs(s *Session) uint64 { return s.rxPDUs.Load() }
+
+// LUNIdentified reports whether the identity of lun has been read.
+func LUNIdentified(s *Session, lun uint64) bool {
+	m := s.lunRecs.m.Load()
+	if m == nil {
+		return false
+	}
+	r := (*m)[lun]
+	return r != nil && r.state.Load() == idKnown
+}
