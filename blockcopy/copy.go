@@ -38,9 +38,13 @@ type Options struct {
 	// ChunkSize is the bytes of each read and write (default
 	// DefaultChunkSize), rounded up to a multiple of the block sizes.
 	ChunkSize int64
-	// Size is the bytes to copy; zero means the source's size (Copy fails
-	// when it cannot tell it).
+	// Size is the bytes to copy; zero means the source's size from
+	// SourceOffset on (Copy fails when it cannot tell it).
 	Size int64
+	// SourceOffset is where in the source the copy starts: its byte at
+	// SourceOffset goes to offset 0 of the destination (a partition out of
+	// a LUN; iscsi-md5sum -o).
+	SourceOffset int64
 
 	// Dense reads and writes every byte: no hole of the source is
 	// skipped, no zeros are made without writing them.
@@ -197,8 +201,8 @@ func newCopier(ctx context.Context, dst io.WriterAt, src io.ReaderAt, o Options)
 	if o.ProgressInterval <= 0 {
 		o.ProgressInterval = DefaultProgressInterval
 	}
-	if o.Resume < 0 || o.Size < 0 {
-		return nil, fmt.Errorf("blockcopy: negative Resume (%d) or Size (%d)", o.Resume, o.Size)
+	if o.Resume < 0 || o.Size < 0 || o.SourceOffset < 0 {
+		return nil, fmt.Errorf("blockcopy: negative Resume (%d), Size (%d) or SourceOffset (%d)", o.Resume, o.Size, o.SourceOffset)
 	}
 	c := &copier{opts: o, log: o.Logger}
 	if c.log == nil {
@@ -210,6 +214,12 @@ func newCopier(ctx context.Context, dst io.WriterAt, src io.ReaderAt, o Options)
 	}
 	if c.src.read == nil {
 		return c, errors.New("blockcopy: the source cannot be read")
+	}
+	if o.SourceOffset > 0 {
+		if c.src.size >= 0 && o.SourceOffset > c.src.size {
+			return c, fmt.Errorf("blockcopy: SourceOffset %d is past the end of the source (%d bytes)", o.SourceOffset, c.src.size)
+		}
+		c.src.shift(o.SourceOffset)
 	}
 	c.size = o.Size
 	if c.size == 0 {
@@ -265,7 +275,7 @@ type SizeError struct {
 }
 
 func (e *SizeError) Error() string {
-	return fmt.Sprintf("blockcopy: the destination holds %d bytes, the source %d", e.Have, e.Need)
+	return fmt.Sprintf("blockcopy: the destination is too small: it holds %d bytes, the source %d", e.Have, e.Need)
 }
 
 // run cuts the range into jobs (one goroutine), runs them (Concurrency

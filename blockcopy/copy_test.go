@@ -527,3 +527,38 @@ func TestCopyIgnoreErrors(t *testing.T) {
 		t.Error("hash is not that of the image with zeros in the bad range")
 	}
 }
+
+// TestCopySourceOffset hashes ranges of a LUN, aligned and not, through
+// Discard, and copies a range out to memory.
+func TestCopySourceOffset(t *testing.T) {
+	const size = 4 << 20
+	data := image(size, 13, [2]int64{0, size})
+	srv := iscsitest.NewServer(iscsitest.WithLUNData(bytes.Clone(data), 4096))
+	defer srv.Close()
+	u := dial(t, srv.URL())
+	ctx := testCtx(t)
+	for _, r := range [][2]int64{{0, 0}, {1000, 3000000}, {1 << 20, 0}, {4096, 8192}} {
+		h := md5.New()
+		res, err := blockcopy.Copy(ctx, blockcopy.Discard, u, &blockcopy.Options{SourceOffset: r[0], Size: r[1], Hash: h, Concurrency: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := int64(size)
+		if r[1] > 0 {
+			end = r[0] + r[1]
+		}
+		if want := md5.Sum(data[r[0]:end]); !bytes.Equal(res.Sum, want[:]) {
+			t.Errorf("offset %d, size %d: md5 %x, want %x", r[0], r[1], res.Sum, want)
+		}
+	}
+	d := &mem{data: make([]byte, 5000)}
+	if _, err := blockcopy.Copy(ctx, d, u, &blockcopy.Options{SourceOffset: 777, Size: 5000, Verify: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(d.data, data[777:777+5000]) {
+		t.Error("range copied differs")
+	}
+	if _, err := blockcopy.Copy(ctx, blockcopy.Discard, u, &blockcopy.Options{SourceOffset: size + 1}); err == nil {
+		t.Error("SourceOffset past the end: no error")
+	}
+}

@@ -86,6 +86,35 @@ type endpoint struct {
 	close func()
 }
 
+// shift makes the source start at its byte off: reads and the map move by
+// off, the size shrinks by it, and a block size that off is not a multiple
+// of becomes 1.
+func (e *endpoint) shift(off int64) {
+	read, extent := e.read, e.extent
+	e.read = func(ctx context.Context, p []byte, pos int64) error { return read(ctx, p, pos+off) }
+	if extent != nil {
+		e.extent = func(ctx context.Context, pos int64) (bool, int64, error) {
+			hole, end, err := extent(ctx, pos+off)
+			return hole, end - off, err
+		}
+	}
+	if e.size >= 0 {
+		e.size -= off
+	}
+	if off%e.bs != 0 {
+		e.bs = 1
+	}
+}
+
+// Discard is a destination that stores nothing and reads as zeros: a Copy
+// to it reads (and hashes) the source.
+var Discard io.WriterAt = discard{}
+
+type discard struct{}
+
+func (discard) WriteAt(p []byte, _ int64) (int, error)        { return len(p), nil }
+func (discard) ZeroRange(context.Context, int64, int64) error { return nil }
+
 // errShortRead is a read that returned fewer bytes than asked without an
 // error: the source shrank.
 var errShortRead = errors.New("blockcopy: short read (did the source shrink?)")
