@@ -49,8 +49,10 @@ type Options struct {
 	// Dense reads and writes every byte: no hole of the source is
 	// skipped, no zeros are made without writing them.
 	Dense bool
-	// ZeroDetect treats a data chunk that reads as all zeros as a hole at
-	// the destination (left, unmapped or punched instead of written).
+	// ZeroDetect treats zeros read from the source as holes at the
+	// destination (left, unmapped or punched instead of written): a whole
+	// chunk of zeros, or within a chunk a run of zero 4 KiB grains at
+	// least 64 KiB long or at its start or end.
 	ZeroDetect bool
 	// DstZeroed says the destination reads as zeros already (a new LUN, a
 	// file just truncated): holes need nothing done to them. Copy knows it
@@ -539,17 +541,80 @@ func (c *copier) doJob(ctx context.Context, j *job, scratch []byte) error {
 			return nil
 		}
 	}
-	if c.opts.ZeroDetect && allZero(data) {
-		if err := c.zero(ctx, j, j.off, j.n); err != nil {
+	if c.opts.ZeroDetect {
+		for _, r := range c.zeroRuns(data) {
+			if err := c.put(ctx, j, data[r.Off:r.Off+r.Len], j.off+r.Off, r.zero, scratch); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return c.put(ctx, j, data, j.off, false, scratch)
+}
+
+// put writes data at off, or makes it zero at the destination, and
+// verifies it.
+func (c *copier) put(ctx context.Context, j *job, data []byte, off int64, zero bool, scratch []byte) error {
+	n := int64(len(data))
+	if zero {
+		if err := c.zero(ctx, j, off, n); err != nil {
 			return err
 		}
-		return c.verify(ctx, j.off, nil, j.n, scratch)
+		return c.verify(ctx, off, nil, n, scratch)
 	}
-	if err := c.dst.write(ctx, data, j.off); err != nil {
-		return fmt.Errorf("blockcopy: writing %s at offset %d: %w", c.dst.name, j.off, err)
+	if err := c.dst.write(ctx, data, off); err != nil {
+		return fmt.Errorf("blockcopy: writing %s at offset %d: %w", c.dst.name, off, err)
 	}
-	j.written += j.n
-	return c.verify(ctx, j.off, data, j.n, scratch)
+	j.written += n
+	return c.verify(ctx, off, data, n, scratch)
+}
+
+// Zero detection looks at grains of zeroGrain bytes (or the block size);
+// a run of zero grains becomes a hole when it is at least minZeroRun long
+// or reaches an end of the chunk, so that small runs of zeros amid data do
+// not cost a command each.
+const (
+	zeroGrain  = 4096
+	minZeroRun = 64 << 10
+)
+
+// run is a piece of a chunk: data, or zeros to make a hole of.
+type run struct {
+	Range
+	zero bool
+}
+
+// zeroRuns cuts data into runs of data and of zeros.
+func (c *copier) zeroRuns(data []byte) []run {
+	if allZero(data) {
+		return []run{{Range{0, int64(len(data))}, true}}
+	}
+	grain := lcm(c.align, zeroGrain)
+	var runs []run
+	add := func(off, n int64, zero bool) {
+		if k := len(runs); k > 0 && runs[k-1].zero == zero {
+			runs[k-1].Len += n
+			return
+		}
+		runs = append(runs, run{Range{off, n}, zero})
+	}
+	size := int64(len(data))
+	for off := int64(0); off < size; off += grain {
+		add(off, min(grain, size-off), allZero(data[off:min(off+grain, size)]))
+	}
+	// Short runs of zeros amid data are written as data.
+	var out []run
+	for i, r := range runs {
+		if r.zero && r.Len < minZeroRun && i > 0 && i < len(runs)-1 {
+			r.zero = false
+		}
+		if k := len(out); k > 0 && out[k-1].zero == r.zero {
+			out[k-1].Len += r.Len
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // read reads data at j.off from the source. With IgnoreErrors a failed

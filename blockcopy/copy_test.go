@@ -197,6 +197,26 @@ func TestCopyZeroDetect(t *testing.T) {
 	}
 }
 
+// TestCopyZeroRuns: within a chunk, runs of zeros of 64 KiB and more, or
+// at its ends, become holes; shorter ones amid data are written.
+func TestCopyZeroRuns(t *testing.T) {
+	const size = 1 << 20
+	// zeros [0, 8K), data [8K, 12K), zeros 8K, data [20K, 24K), zeros
+	// [24K, 24K+100K), data 4K, zeros to the end.
+	want := image(size, 14, [2]int64{8 << 10, 4 << 10}, [2]int64{20 << 10, 4 << 10}, [2]int64{124 << 10, 4 << 10})
+	d := &mem{data: image(size, 15, [2]int64{0, size})}
+	res, err := blockcopy.Copy(testCtx(t), memZeroer{d}, bytes.NewReader(want), &blockcopy.Options{ZeroDetect: true, Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(d.data, want) {
+		t.Fatal("destination differs")
+	}
+	if wantZeroed := int64(8<<10 + 100<<10 + size - 128<<10); res.Zeroed != wantZeroed || res.Written != size-wantZeroed {
+		t.Errorf("zeroed %d, written %d; want %d zeroed", res.Zeroed, res.Written, wantZeroed)
+	}
+}
+
 func TestCopyVerifyFails(t *testing.T) {
 	want := image(2<<20, 4, [2]int64{0, 2 << 20})
 	d := &mem{data: make([]byte, 2<<20), corrupt: 1<<20 + 77 + 1}
