@@ -288,7 +288,9 @@ func TestBlockCopyResume(t *testing.T) {
 // same port and files) once, at the first read that reaches past at, and
 // then reads on.
 type restartAt struct {
-	r    interface{ ReadAt([]byte, int64) (int, error) }
+	r interface {
+		ReadAt([]byte, int64) (int, error)
+	}
 	at   int64
 	once sync.Once
 	do   func()
