@@ -51,8 +51,7 @@ func image(size int64, seed uint64, ranges ...[2]int64) []byte {
 type mem struct {
 	mu      sync.Mutex
 	data    []byte
-	holes   [][2]int64 // sorted [start, end): Extent reports them
-	zeroer  bool
+	holes   [][2]int64   // sorted [start, end): Extent reports them
 	writes  atomic.Int64 // bytes written
 	zeroed  atomic.Int64 // bytes ZeroRange handled
 	corrupt int64        // >0: the byte at corrupt-1 is stored wrong
