@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iscsi-go/iscsi/session"
@@ -80,6 +81,17 @@ type Options struct {
 	IgnoreErrors bool
 	// NoFlush skips the final flush (SYNCHRONIZE CACHE, fsync).
 	NoFlush bool
+	// XCopy offloads the copy of data ranges to the target when the source
+	// and the destination are LUNs of one target that is a copy manager
+	// (VPD page 0x8f lists EXTENDED COPY (LID1) and RECEIVE COPY RESULTS,
+	// and its operating parameters list block to block segments and
+	// Identification CSCD descriptors): EXTENDED COPY, within the
+	// target's limits, and none of the data crosses the network. Holes are
+	// handled as without it. When the LUNs do not qualify, or the target
+	// refuses a copy, the data is streamed (Result.NoOffload says why).
+	// It needs the data not to cross the network: it cannot be combined
+	// with Hash, Verify, Base, IgnoreErrors or ZeroDetect.
+	XCopy bool
 
 	// Progress, when set, is called from one goroutine every
 	// ProgressInterval (default DefaultProgressInterval) and once at the
@@ -122,6 +134,12 @@ type Result struct {
 	Zeroed int64
 	// Unchanged is the bytes equal in the source and Base, not written.
 	Unchanged int64
+	// Offloaded is the bytes the target copied itself (XCopy); they are
+	// not counted in Written.
+	Offloaded int64
+	// NoOffload says why XCopy was asked for and some data streamed: the
+	// LUNs do not qualify, or the target refused a copy.
+	NoOffload string
 	// Completed is the offset up to which every byte is at the
 	// destination: the source's size after a success; where to Resume
 	// after a failure.
@@ -142,7 +160,7 @@ type job struct {
 	hashOnly bool   // before Resume: read for the hash, not copied
 	buf      []byte // the data, for a job that is not a hole
 
-	written, zeroed, unchanged int64
+	written, zeroed, unchanged, offloaded int64
 	bad                        []Range
 	err                        error
 }
@@ -159,6 +177,8 @@ type copier struct {
 	log        *slog.Logger
 	zeroFailed bool // dst.zero said ErrUnsupported: write zeros
 	zmu        sync.Mutex
+	xc         *offload // nil: stream
+	noOffload  atomic.Pointer[string]
 }
 
 // Copy copies src to dst (see the package documentation for what it finds
@@ -257,6 +277,15 @@ func newCopier(ctx context.Context, dst io.WriterAt, src io.ReaderAt, o Options)
 			return c, fmt.Errorf("blockcopy: the base holds %d bytes, the source %d", c.base.size, c.size)
 		}
 		c.align = lcm(c.align, c.base.bs)
+	}
+	if o.XCopy {
+		if o.Hash != nil || o.Verify || o.Base != nil || o.IgnoreErrors || o.ZeroDetect {
+			return c, errors.New("blockcopy: XCopy cannot be combined with Hash, Verify, Base, IgnoreErrors or ZeroDetect: the data does not cross the network")
+		}
+		var why string
+		if c.xc, why = newOffload(ctx, src, dst, o.SourceOffset); c.xc == nil {
+			c.noOffload.Store(&why)
+		}
 	}
 	c.chunk = max(alignUp(o.ChunkSize, c.align), c.align)
 	c.start = min(o.Resume/c.align*c.align, c.size)
@@ -368,6 +397,7 @@ loop:
 				res.Written += j.written
 				res.Zeroed += j.zeroed
 				res.Unchanged += j.unchanged
+				res.Offloaded += j.offloaded
 			}
 			pending[j.seq] = j
 			for {
@@ -402,6 +432,9 @@ loop:
 	}
 	if firstErr == nil && res.Completed != c.size {
 		firstErr = fmt.Errorf("blockcopy: internal error: completed %d bytes of %d", res.Completed, c.size)
+	}
+	if why := c.noOffload.Load(); why != nil {
+		res.NoOffload = *why
 	}
 	progress(true)
 	return firstErr
@@ -523,6 +556,22 @@ func (c *copier) doJob(ctx context.Context, j *job, scratch []byte) error {
 			return err
 		}
 		return c.verify(ctx, j.off, nil, j.n, scratch)
+	}
+	if c.xc != nil && !j.hashOnly && !c.xc.refused.Load() {
+		err := c.xc.copy(ctx, j.off, j.n)
+		if err == nil {
+			j.offloaded = j.n
+			return nil
+		}
+		if !refusal(err) || ctx.Err() != nil {
+			return fmt.Errorf("blockcopy: EXTENDED COPY of %d bytes at offset %d: %w", j.n, j.off, err)
+		}
+		// Refused: stream this chunk and the rest.
+		if c.xc.refused.CompareAndSwap(false, true) {
+			why := "the target refused EXTENDED COPY: " + err.Error()
+			c.noOffload.Store(&why)
+			c.log.Info("blockcopy: EXTENDED COPY refused, streaming", "err", err)
+		}
 	}
 	data := j.buf[:j.n]
 	if err := c.read(ctx, j, data); err != nil {

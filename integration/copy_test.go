@@ -210,6 +210,14 @@ func TestBlockCopy(t *testing.T) {
 				t.Errorf("LUN → thick LUN: %d bytes zeroed without writing", res.Zeroed)
 			}
 
+			// XCopy: tgtd is no copy manager (no VPD page 0x8f): the
+			// data is streamed.
+			res = copyOK(t, "LUN → LUN, XCopy", lun2, lun1, &blockcopy.Options{XCopy: true})
+			mustEqual(t, "LUN 2 after LUN → LUN with XCopy", mustRead(t, tg.LUNs[1].Path), img)
+			if res.Offloaded != 0 || res.NoOffload == "" {
+				t.Errorf("XCopy on tgtd: Offloaded %d, NoOffload %q", res.Offloaded, res.NoOffload)
+			}
+
 			// LUN 1 → a LUN of another target
 			copyOK(t, "LUN → LUN of another target", other, lun1, nil)
 			mustEqual(t, "other target's LUN", mustRead(t, targets[4].LUNs[0].Path), img)

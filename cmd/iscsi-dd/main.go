@@ -4,10 +4,10 @@
 //
 //	iscsi-dd [-m max] [-b blocks] [-p] [--no-sparse] [--checksum md5|sha256]
 //	         [-n|--ignore-errors] [--verify] [--resume OFFSET] [--base URL|FILE]
-//	         [--zero-detect=false] [--no-flush] -s SRC -d DST
+//	         [--zero-detect=false] [--no-flush] [-x|--xcopy] -s SRC -d DST
 //
 // SRC and DST are each an iscsi:// URL or a local path (libiscsi's example
-// iscsi-dd takes only URLs, with the same -s, -d, -m, -b, -p, -i, -n
+// iscsi-dd takes only URLs, with the same -s, -d, -m, -b, -p, -i, -n, -x
 // flags). The copy is package blockcopy's. See docs/TOOLS.md.
 package main
 
@@ -32,7 +32,7 @@ import (
 const name = "iscsi-dd"
 
 const usageText = "Usage: iscsi-dd [-?|--help] [--usage] [-i|--initiator-name=iqn-name] [-m|--max=num] [-b|--blocks=num]\n" +
-	"\t\t[-p|--progress] [--no-sparse] [--checksum=md5|sha256] [-n|--ignore-errors] [--verify] [--resume=offset] [--base=<iscsi-url|file>] [--zero-detect=false] [--no-flush] -s|--src <iscsi-url|file> -d|--dst <iscsi-url|file>\n"
+	"\t\t[-p|--progress] [--no-sparse] [--checksum=md5|sha256] [-n|--ignore-errors] [--verify] [--resume=offset] [--base=<iscsi-url|file>] [--zero-detect=false] [--no-flush] [-x|--xcopy] -s|--src <iscsi-url|file> -d|--dst <iscsi-url|file>\n"
 
 const helpText = `Usage: iscsi-dd [OPTION...] -s <source> -d <destination>
   -s, --src=URL|FILE                source: an iSCSI URL or a local file
@@ -57,6 +57,8 @@ const helpText = `Usage: iscsi-dd [OPTION...] -s <source> -d <destination>
                                     off with --no-sparse)
       --no-flush                    do not flush the destination at the end
                                     (SYNCHRONIZE CACHE, fsync)
+  -x, --xcopy                       LUN to LUN on one target: let the target copy
+                                    (EXTENDED COPY); streams when it cannot
   -6, --16                          accepted for libiscsi's iscsi-dd: READ(16)/WRITE(16)
                                     are used wherever the LBA needs them
       --debug                       print a trace of the PDUs exchanged
@@ -99,6 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		resumeStr      string
 		zeroDetect     bool
 		noFlush        bool
+		xcopy          bool
 	)
 	f := t.Flags
 	f.StringVarP(&src, "src", "s", "", "source URL or file")
@@ -115,6 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	f.StringVar(&base, "base", "", "image the destination holds")
 	f.BoolVar(&zeroDetect, "zero-detect", true, "treat chunks of zeros as holes")
 	f.BoolVar(&noFlush, "no-flush", false, "do not flush the destination")
+	f.BoolVarP(&xcopy, "xcopy", "x", false, "offload to the target")
 	defer t.Stdout.Flush()
 	pos, done, err := t.Parse(args)
 	if err != nil {
@@ -148,6 +152,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		return cli.ExitFailure
 	case blocks < 0 || blocks > 1<<20:
 		t.Errorf("invalid --blocks %d: 1 to 1048576 blocks per I/O", blocks)
+		return cli.ExitFailure
+	case xcopy && (checksum != "" || verify || base != "" || ignoreErrors):
+		t.Errorf("--xcopy cannot go with --checksum, --verify, --base or --ignore-errors: the data does not cross the network")
 		return cli.ExitFailure
 	}
 	var sum hash.Hash
@@ -184,7 +191,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	opts := &blockcopy.Options{
 		Concurrency:  maxFlight,
 		Dense:        noSparse,
-		ZeroDetect:   zeroDetect && !noSparse,
+		ZeroDetect:   zeroDetect && !noSparse && !xcopy,
+		XCopy:        xcopy,
 		Hash:         sum,
 		Verify:       verify,
 		Resume:       resume,
@@ -212,7 +220,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		}
 		return t.Fail("", err)
 	}
-	fmt.Fprintln(t.Stdout, summary(res, base != ""))
+	if xcopy && res.NoOffload != "" {
+		t.Errorf("EXTENDED COPY not used: %s; the data was streamed", res.NoOffload)
+	}
+	fmt.Fprintln(t.Stdout, summary(res, base != "", xcopy))
 	if sum != nil {
 		fmt.Fprintf(t.Stdout, "%s %s\n", strings.ToLower(checksum), hex.EncodeToString(res.Sum))
 	}
@@ -238,8 +249,8 @@ func describe(arg string) string {
 }
 
 // summary is the line printed at the end of a copy; with a base it says
-// how much was equal to it.
-func summary(res *blockcopy.Result, base bool) string {
+// how much was equal to it, with xcopy how much the target copied.
+func summary(res *blockcopy.Result, base, xcopy bool) string {
 	secs := res.Elapsed.Seconds()
 	rate := 0.0
 	if secs > 0 {
@@ -249,6 +260,9 @@ func summary(res *blockcopy.Result, base bool) string {
 		res.Bytes, secs, rate, res.Skipped, res.Zeroed)
 	if base {
 		line += fmt.Sprintf("; %d bytes unchanged (equal to the base)", res.Unchanged)
+	}
+	if xcopy {
+		line += fmt.Sprintf("; %d bytes copied by the target (EXTENDED COPY)", res.Offloaded)
 	}
 	return line
 }

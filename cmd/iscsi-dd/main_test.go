@@ -43,10 +43,10 @@ func TestProgress(t *testing.T) {
 		t.Errorf("final on a terminal: %q", b.String())
 	}
 	res := &blockcopy.Result{Bytes: 1e6, Skipped: 5, Zeroed: 7, Unchanged: 9, Elapsed: time.Second}
-	if got := summary(res, false); got != "1000000 bytes copied in 1.000 s, 1.0 MB/s; 5 bytes skipped (deallocated at the source), 7 bytes discarded (zeros not written)" {
+	if got := summary(res, false, false); got != "1000000 bytes copied in 1.000 s, 1.0 MB/s; 5 bytes skipped (deallocated at the source), 7 bytes discarded (zeros not written)" {
 		t.Errorf("summary = %q", got)
 	}
-	if got := summary(res, true); !strings.HasSuffix(got, "; 9 bytes unchanged (equal to the base)") {
+	if got := summary(res, true, false); !strings.HasSuffix(got, "; 9 bytes unchanged (equal to the base)") {
 		t.Errorf("summary with a base = %q", got)
 	}
 	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1 << 40: "1.0 TiB"} {
@@ -56,7 +56,7 @@ func TestProgress(t *testing.T) {
 	}
 }
 
-var summaryRE = regexp.MustCompile(`(?m)^(\d+) bytes copied in [0-9.]+ s, [0-9.]+ MB/s; (\d+) bytes skipped \(deallocated at the source\), (\d+) bytes discarded \(zeros not written\)(; (\d+) bytes unchanged \(equal to the base\))?$`)
+var summaryRE = regexp.MustCompile(`(?m)^(\d+) bytes copied in [0-9.]+ s, [0-9.]+ MB/s; (\d+) bytes skipped \(deallocated at the source\), (\d+) bytes discarded \(zeros not written\)(; (\d+) bytes unchanged \(equal to the base\))?(; (\d+) bytes copied by the target \(EXTENDED COPY\))?$`)
 
 type ddResult struct {
 	code           int
@@ -205,4 +205,31 @@ func lun2file(t *testing.T, dir, base string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestXCopy: -x between LUNs of a target that copies, and of one that
+// does not.
+func TestXCopy(t *testing.T) {
+	const size = 2 << 20
+	data := make([]byte, size)
+	rand.Read(data)
+	for _, offload := range []bool{true, false} {
+		opts := []iscsitest.Option{iscsitest.WithLUNData(bytes.Clone(data), 512), iscsitest.WithLUN(size, 4096)}
+		if offload {
+			opts = append(opts, iscsitest.WithExtendedCopy())
+		}
+		srv := iscsitest.NewServer(opts...)
+		r := dd(t, "-x", "-s", srv.LUNURL(1), "-d", srv.LUNURL(2))
+		m := summaryRE.FindStringSubmatch(r.stdout)
+		if r.code != 0 || m == nil || !bytes.Equal(srv.Contents(2), data) {
+			t.Fatalf("-x (offload %v): exit %d, %q, %q", offload, r.code, r.stdout, r.stderr)
+		}
+		if want := map[bool]string{true: strconv.Itoa(size), false: "0"}[offload]; m[7] != want || offload == strings.Contains(r.stderr, "EXTENDED COPY not used") {
+			t.Errorf("-x (offload %v): %s bytes by the target, stderr %q", offload, m[7], r.stderr)
+		}
+		srv.Close()
+	}
+	if r := dd(t, "-x", "--checksum", "md5", "-s", "a", "-d", "b"); r.code != 10 || !strings.Contains(r.stderr, "--xcopy cannot go with") {
+		t.Errorf("-x --checksum: exit %d, %q", r.code, r.stderr)
+	}
 }
