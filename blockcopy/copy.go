@@ -161,8 +161,8 @@ type job struct {
 	buf      []byte // the data, for a job that is not a hole
 
 	written, zeroed, unchanged, offloaded int64
-	bad                        []Range
-	err                        error
+	bad                                   []Range
+	err                                   error
 }
 
 // copier is the state of one Copy.
