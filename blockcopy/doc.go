@@ -39,9 +39,17 @@
 // known to read as zeros (Options.DstZeroed, or a regular file that Copy
 // found empty), made zero with the destination's cheap way (UNMAP, WRITE
 // SAME, a punched hole) when it has one, and written as zeros otherwise.
-// With Options.ZeroDetect, a data chunk that reads as all zeros is treated
-// as a hole at the destination. Options.Dense turns all of this off: every
-// byte is read and written.
+// With Options.ZeroDetect, zeros read from the source (a whole chunk, or a
+// run of 64 KiB and more within one) are treated as a hole at the
+// destination. Options.Dense turns all of this off: every byte is read and
+// written.
+//
+// # Offload
+//
+// With Options.XCopy, between two LUNs of one target that is a copy
+// manager (VPD page 0x8f), the target copies the data itself (EXTENDED
+// COPY): none of it crosses the network. Otherwise, or when the target
+// refuses, the data is streamed; Result.NoOffload says why.
 //
 // # Ordering
 //
