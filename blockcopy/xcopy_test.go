@@ -76,6 +76,32 @@ func TestCopyXCopy(t *testing.T) {
 	}
 }
 
+// TestCopyXCopySegments: a chunk longer than a segment can be (65,535
+// blocks) goes as several segments, split at the right blocks.
+func TestCopyXCopySegments(t *testing.T) {
+	const size = 40 << 20
+	data := image(size, 22, [2]int64{0, size})
+	srv := iscsitest.NewServer(iscsitest.WithExtendedCopy(), iscsitest.WithLUNData(bytes.Clone(data), 512), iscsitest.WithLUN(size, 512))
+	defer srv.Close()
+	var xcopies atomic.Int64
+	srv.Inject(iscsitest.Fault{Match: func(cdb []byte) bool {
+		if scsi.OpCode(cdb[0]) == scsi.OpExtendedCopy {
+			xcopies.Add(1)
+		}
+		return false
+	}})
+	res, err := blockcopy.Copy(testCtx(t), unit(t, srv.URL(), 2), unit(t, srv.URL(), 1), &blockcopy.Options{XCopy: true, ChunkSize: size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(srv.Contents(2), data) {
+		t.Fatal("LUN 2 differs")
+	}
+	if res.Offloaded != size || xcopies.Load() != 1 {
+		t.Errorf("Offloaded %d in %d EXTENDED COPY commands; want %d in 1 (two segments)", res.Offloaded, xcopies.Load(), size)
+	}
+}
+
 // TestCopyXCopyFallback: a target that refuses EXTENDED COPY, and one that
 // is no copy manager, get the data streamed.
 func TestCopyXCopyFallback(t *testing.T) {
