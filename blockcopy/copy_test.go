@@ -581,3 +581,28 @@ func TestCopySourceOffset(t *testing.T) {
 		t.Error("SourceOffset past the end: no error")
 	}
 }
+
+// TestCopyFlush: a copy to a LUN ends with one SYNCHRONIZE CACHE, none
+// with NoFlush.
+func TestCopyFlush(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(1<<20, 512))
+	defer srv.Close()
+	var syncs atomic.Int64
+	srv.Inject(iscsitest.Fault{Match: func(cdb []byte) bool {
+		if op := scsi.OpCode(cdb[0]); op == scsi.OpSynchronizeCache10 || op == scsi.OpSynchronizeCache16 {
+			syncs.Add(1)
+		}
+		return false
+	}})
+	u := dial(t, srv.URL())
+	src := bytes.NewReader(image(1<<20, 23, [2]int64{0, 1 << 20}))
+	for _, noFlush := range []bool{false, true} {
+		syncs.Store(0)
+		if _, err := blockcopy.Copy(testCtx(t), u, src, &blockcopy.Options{NoFlush: noFlush}); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int64{false: 1, true: 0}[noFlush]; syncs.Load() != want {
+			t.Errorf("NoFlush %v: %d SYNCHRONIZE CACHE, want %d", noFlush, syncs.Load(), want)
+		}
+	}
+}
