@@ -91,10 +91,13 @@ func TestRun(t *testing.T) {
 	rand.Read(data[3<<20:])
 	srv := iscsitest.NewServer(iscsitest.WithLUN(size, 512), iscsitest.WithLUN(size/2, 512))
 	defer srv.Close()
-	var writes atomic.Int64
+	var writes, syncs atomic.Int64
 	srv.Inject(iscsitest.Fault{Match: func(cdb []byte) bool {
-		if op := scsi.OpCode(cdb[0]); op == scsi.OpWrite10 || op == scsi.OpWrite16 {
+		switch scsi.OpCode(cdb[0]) {
+		case scsi.OpWrite10, scsi.OpWrite16:
 			writes.Add(1)
+		case scsi.OpSynchronizeCache10, scsi.OpSynchronizeCache16:
+			syncs.Add(1)
 		}
 		return false
 	}})
@@ -113,6 +116,15 @@ func TestRun(t *testing.T) {
 	}
 	if !bytes.Equal(srv.Contents(1), data) {
 		t.Fatal("LUN differs from the file")
+	}
+	// The destination is flushed at the end, unless --no-flush.
+	if n := syncs.Load(); n != 1 {
+		t.Errorf("file → LUN: %d SYNCHRONIZE CACHE, want 1", n)
+	}
+	syncs.Store(0)
+	ddOK(t, "--no-flush", "-s", in, "-d", lun)
+	if n := syncs.Load(); n != 0 {
+		t.Errorf("--no-flush: %d SYNCHRONIZE CACHE, want 0", n)
 	}
 
 	// LUN → file; then incremental LUN → file against the first copy.
