@@ -179,6 +179,12 @@ func (r *Reader) Read(p []byte) (int, error) {
 // WriteTo implements io.WriterTo: it writes the rest of the range to w,
 // straight from the read-ahead buffers, until the end (returning nil), an
 // error of the LUN or an error of w.
+//
+// Each slice w.Write gets is a read-ahead buffer, handed back when Write
+// returns: the next READ goes into it at once. As io.Writer requires, w
+// must not keep it; a w that needs the bytes later (to hash them in order
+// while the next ones are read, say) must copy them. Package blockcopy
+// reads into buffers of its own and needs no copy.
 func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
@@ -435,6 +441,10 @@ func (w *Writer) Write(p []byte) (int, error) {
 // ReadFrom implements io.ReaderFrom: it reads src to its end straight
 // into the Writer's buffers. What is left in the last one is sent by Flush
 // or Close.
+//
+// Each slice src.Read gets is a Writer buffer, handed back when Read
+// returns: its bytes then go to the LUN in a WRITE. As io.Reader requires,
+// src must not keep the slice nor write into it after Read returns.
 func (w *Writer) ReadFrom(src io.Reader) (int64, error) {
 	var total int64
 	for {

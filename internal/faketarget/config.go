@@ -83,6 +83,12 @@ type Config struct {
 	// blocks; zero means no limit.
 	MaxTransferLength uint32
 
+	// ExtendedCopy makes the target a copy manager: VPD page 0x8f, EXTENDED
+	// COPY (LID1) between its LUNs (Identification CSCD descriptors with
+	// their NAA designators, block to block segments) and RECEIVE COPY
+	// RESULTS (operating parameters, copy status).
+	ExtendedCopy bool
+
 	// PingInterval, when positive, makes the target send a NOP-In ping
 	// (TTT set, ITT 0xffffffff) at this interval in full feature phase.
 	PingInterval time.Duration
