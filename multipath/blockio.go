@@ -1,0 +1,291 @@
+package multipath
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/iscsi-go/iscsi/iovector"
+	"github.com/iscsi-go/iscsi/scsi"
+	"github.com/iscsi-go/iscsi/session"
+)
+
+// The CDBs whose replay rules apply to the block calls.
+var (
+	cdbRead  = []byte{0x88} // READ(16)
+	cdbWrite = []byte{0x8a} // WRITE(16)
+	cdbSync  = []byte{0x35} // SYNCHRONIZE CACHE(10)
+	cdbTUR   = []byte{0x00}
+	cdbCap   = []byte{0x9e, 0x10} // READ CAPACITY(16)
+)
+
+// maxChunk bounds the bytes of one READ or WRITE sent by ReadAt/WriteAt.
+const maxChunk = 1 << 20
+
+// Future is a command in flight on a Device: Wait returns its outcome
+// once. It is what session.Future is to a session, with failover inside.
+type Future struct{ c *call }
+
+type call struct {
+	done chan struct{}
+	res  session.Result
+	err  error
+}
+
+// Done is closed when the command has ended.
+func (f Future) Done() <-chan struct{} { return f.c.done }
+
+// Wait waits for the command's end and returns its result.
+func (f Future) Wait() (session.Result, error) {
+	<-f.c.done
+	return f.c.res, f.c.err
+}
+
+func (d *Device) future(fn func() (session.Result, error)) Future {
+	c := &call{done: make(chan struct{})}
+	go func() {
+		c.res, c.err = fn()
+		close(c.done)
+	}()
+	return Future{c}
+}
+
+// Execute sends cdb on a path and returns at once; see Call.
+func (d *Device) Execute(ctx context.Context, cdb scsi.CDB, dir session.Direction, v *iovector.Vector) Future {
+	return d.future(func() (session.Result, error) { return d.Call(ctx, cdb, dir, v) })
+}
+
+// Call sends cdb on a path and waits for it, as LogicalUnit.Call does
+// (unit attentions pass through). When the path fails, the command is
+// sent again on another one under the replay rules (session.SafeToRepeat;
+// see docs/MULTIPATH.md).
+func (d *Device) Call(ctx context.Context, cdb scsi.CDB, dir session.Direction, v *iovector.Vector) (session.Result, error) {
+	var res session.Result
+	err := d.run(ctx, cdb.Bytes(), func(ctx context.Context, u *session.LogicalUnit) error {
+		var err error
+		res, err = u.Call(ctx, cdb, dir, v)
+		return err
+	})
+	return res, err
+}
+
+// Read reads blocks from lba into v (blocks × block size bytes).
+func (d *Device) Read(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector) Future {
+	return d.future(func() (session.Result, error) { return d.rw(ctx, lba, blocks, v, false) })
+}
+
+// Write writes v (blocks × block size bytes) at lba.
+func (d *Device) Write(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector) Future {
+	return d.future(func() (session.Result, error) { return d.rw(ctx, lba, blocks, v, true) })
+}
+
+func (d *Device) rw(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, write bool) (session.Result, error) {
+	var res session.Result
+	cdb := cdbRead
+	if write {
+		cdb = cdbWrite
+	}
+	err := d.run(ctx, cdb, func(ctx context.Context, u *session.LogicalUnit) error {
+		var err error
+		if write {
+			res, err = u.Write(ctx, lba, blocks, v).Wait()
+		} else {
+			res, err = u.Read(ctx, lba, blocks, v).Wait()
+		}
+		return err
+	})
+	return res, err
+}
+
+// Geometry returns the LUN's block size and number of blocks (read once).
+func (d *Device) Geometry(ctx context.Context) (session.Geometry, error) {
+	if g := d.geometry.Load(); g != nil {
+		return *g, nil
+	}
+	var g session.Geometry
+	err := d.run(ctx, cdbCap, func(ctx context.Context, u *session.LogicalUnit) error {
+		var err error
+		g, err = u.Geometry(ctx)
+		return err
+	})
+	if err != nil {
+		return g, err
+	}
+	d.geometry.Store(&g)
+	return g, nil
+}
+
+// Sync sends SYNCHRONIZE CACHE on one path: the cache belongs to the
+// logical unit, so it flushes what every path wrote and had acknowledged.
+func (d *Device) Sync(ctx context.Context) error {
+	return d.run(ctx, cdbSync, func(ctx context.Context, u *session.LogicalUnit) error { return u.Sync(ctx) })
+}
+
+// TestUnitReady sends TEST UNIT READY on one path.
+func (d *Device) TestUnitReady(ctx context.Context) error {
+	return d.run(ctx, cdbTUR, func(ctx context.Context, u *session.LogicalUnit) error { return u.TestUnitReady(ctx) })
+}
+
+// ReadAt reads len(p) bytes at byte offset off (io.ReaderAt), bounded by
+// Config.CommandTimeout.
+func (d *Device) ReadAt(p []byte, off int64) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.CommandTimeout)
+	defer cancel()
+	return d.ReadAtContext(ctx, p, off)
+}
+
+// WriteAt writes p at byte offset off (io.WriterAt), bounded by
+// Config.CommandTimeout.
+func (d *Device) WriteAt(p []byte, off int64) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.CommandTimeout)
+	defer cancel()
+	return d.WriteAtContext(ctx, p, off)
+}
+
+// ReadAtContext reads len(p) bytes at byte offset off, any alignment.
+// Reading past the end returns what is there and io.EOF.
+func (d *Device) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("multipath: ReadAt offset %d: %w", off, session.ErrNegativeOffset)
+	}
+	g, err := d.Geometry(ctx)
+	if err != nil {
+		return 0, err
+	}
+	size := g.Size()
+	if off >= size {
+		return 0, io.EOF
+	}
+	n, eof := len(p), false
+	if int64(n) > size-off {
+		n, eof = int(size-off), true
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	bs := int64(g.BlockSize)
+	start, end := off/bs*bs, (off+int64(n)+bs-1)/bs*bs
+	buf := p[:n]
+	if start != off || end != off+int64(n) {
+		buf = make([]byte, end-start)
+	}
+	if err := d.blocks(ctx, g, uint64(start/bs), buf, false); err != nil {
+		return 0, err
+	}
+	if &buf[0] != &p[0] {
+		copy(p[:n], buf[off-start:])
+	}
+	if eof {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// WriteAtContext writes p at byte offset off, any alignment. A part of a
+// block is written by reading the block, patching it and writing it back,
+// under a lock of that block held across all paths.
+func (d *Device) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("multipath: WriteAt offset %d: %w", off, session.ErrNegativeOffset)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	g, err := d.Geometry(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if end := off + int64(len(p)); end > g.Size() || end < off {
+		return 0, fmt.Errorf("multipath: WriteAt offset %d: %w: %d bytes, the LUN has %d", off, session.ErrBeyondEnd, len(p), g.Size())
+	}
+	bs := int64(g.BlockSize)
+	start, end := off/bs*bs, (off+int64(len(p))+bs-1)/bs*bs
+	if start == off && end == off+int64(len(p)) {
+		if err := d.blocks(ctx, g, uint64(start/bs), p, true); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	head, tail := uint64(start/bs), uint64(end/bs)-1
+	headPart, tailPart := off != start, off+int64(len(p)) != end
+	buf := make([]byte, end-start)
+	var locked []uint64
+	defer func() {
+		for _, lba := range locked {
+			d.locks.unlock(lba)
+		}
+	}()
+	type part struct {
+		lba uint64
+		at  int64
+	}
+	var parts []part
+	if headPart || (head == tail && tailPart) {
+		parts = append(parts, part{head, 0})
+	}
+	if tailPart && tail != head {
+		parts = append(parts, part{tail, end - start - bs})
+	}
+	for _, b := range parts {
+		if err := d.locks.lock(ctx, b.lba); err != nil {
+			return 0, err
+		}
+		locked = append(locked, b.lba)
+		if err := d.blocks(ctx, g, b.lba, buf[b.at:b.at+bs], false); err != nil {
+			return 0, err
+		}
+	}
+	copy(buf[off-start:], p)
+	if err := d.blocks(ctx, g, uint64(start/bs), buf, true); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// blocks reads or writes buf (whole blocks) from lba, maxChunk at a time.
+func (d *Device) blocks(ctx context.Context, g session.Geometry, lba uint64, buf []byte, write bool) error {
+	bs := int(g.BlockSize)
+	chunk := max(maxChunk/bs, 1) * bs
+	for len(buf) > 0 {
+		n := min(chunk, len(buf))
+		v := iovector.New(buf[:n])
+		if _, err := d.rw(ctx, lba, uint32(n/bs), v, write); err != nil {
+			return err
+		}
+		buf, lba = buf[n:], lba+uint64(n/bs)
+	}
+	return nil
+}
+
+// blockLocks locks single blocks for read-modify-write, across paths.
+type blockLocks struct {
+	mu   sync.Mutex
+	held map[uint64]chan struct{}
+}
+
+func (l *blockLocks) lock(ctx context.Context, lba uint64) error {
+	for {
+		l.mu.Lock()
+		ch, busy := l.held[lba]
+		if !busy {
+			l.held[lba] = make(chan struct{})
+			l.mu.Unlock()
+			return nil
+		}
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
+
+func (l *blockLocks) unlock(lba uint64) {
+	l.mu.Lock()
+	ch := l.held[lba]
+	delete(l.held, lba)
+	l.mu.Unlock()
+	close(ch)
+}

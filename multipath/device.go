@@ -1,0 +1,316 @@
+package multipath
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/iscsi-go/iscsi/session"
+)
+
+// ErrNoPath: no path was ready (all of them recovering, failed or down)
+// until the command's context ended, or the Device was closed.
+var ErrNoPath = errors.New("multipath: no path ready")
+
+// ErrClosed is what commands on a closed Device get.
+var ErrClosed = errors.New("multipath: device closed")
+
+// maxFailovers bounds how often one command is taken off a failing path
+// and sent again, so that flapping paths cannot hold it forever.
+const maxFailovers = 16
+
+// Config tunes a Device. The zero value (or nil) means sane defaults.
+type Config struct {
+	// Session is the configuration of every path's session (nil: the
+	// defaults). Its ISID is ignored (each path gets its own: its own
+	// I_T nexus); its OnStateChange is still called, after the Device's.
+	Session *session.Config
+	// Selector chooses the path of each command (default LeastQueueDepth).
+	Selector Selector
+	// CheckInterval is the period of the path checker (default 5 s;
+	// negative disables it): it sends TEST UNIT READY to every ready path
+	// that carried no command for that long and to the failed ones, and
+	// dials the paths whose session ended.
+	CheckInterval time.Duration
+	// CheckTimeout bounds each TEST UNIT READY of the checker and each
+	// redial (default 5 s).
+	CheckTimeout time.Duration
+	// CommandTimeout bounds each ReadAt and WriteAt, which take no
+	// context (default 30 s).
+	CommandTimeout time.Duration
+	// OnPathChange, when set, is told of every change of a path's state.
+	// It runs on the goroutine that saw the change (a session's supervisor,
+	// the checker): it must return quickly.
+	OnPathChange func(PathChange)
+}
+
+func (c *Config) withDefaults() Config {
+	var out Config
+	if c != nil {
+		out = *c
+	}
+	if out.CheckInterval == 0 {
+		out.CheckInterval = 5 * time.Second
+	}
+	if out.CheckTimeout <= 0 {
+		out.CheckTimeout = 5 * time.Second
+	}
+	if out.CommandTimeout <= 0 {
+		out.CommandTimeout = 30 * time.Second
+	}
+	return out
+}
+
+// Device is one LUN over several paths. It is safe for concurrent use.
+type Device struct {
+	cfg   Config
+	paths []*path
+	id    identity
+	locks blockLocks
+
+	picker    atomic.Pointer[pickerBox]
+	mu        sync.Mutex
+	changed   chan struct{} // closed and replaced on every rebuild
+	closed    chan struct{}
+	ctx       context.Context // ends with Close: bounds the checker's work
+	cancel    context.CancelFunc
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+	gens      atomic.Uint64
+	failovers atomic.Uint64
+	geometry  atomic.Pointer[session.Geometry]
+}
+
+type pickerBox struct{ picker }
+
+// Dial opens one session per URL (each an iSCSI URL of the same LUN
+// through another portal, as session.Dial takes), checks that every LUN
+// is the device the first URL reaches, and returns the Device. Every path
+// must log in: a path that fails fails Dial, and so does a path to another
+// device (*DifferentDeviceError).
+func Dial(ctx context.Context, urls []string, cfg *Config) (*Device, error) {
+	if len(urls) == 0 {
+		return nil, errors.New("multipath: no URL")
+	}
+	d := &Device{cfg: cfg.withDefaults(), changed: make(chan struct{}), closed: make(chan struct{})}
+	d.locks.held = map[uint64]chan struct{}{}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.picker.Store(&pickerBox{noPath{}})
+	for i, u := range urls {
+		p := &path{d: d, index: i, url: u, attempts: map[*attempt]struct{}{}}
+		d.paths = append(d.paths, p)
+		gen := d.gens.Add(1)
+		s, err := d.dial(ctx, p, gen, nil)
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		id, err := readIdentity(ctx, s.DefaultUnit())
+		if err != nil {
+			s.Close()
+			d.Close()
+			return nil, fmt.Errorf("multipath: path %d (%s): reading the device identity: %w", i, s.Portal(), err)
+		}
+		if i == 0 {
+			if id.empty() {
+				s.Close()
+				d.Close()
+				return nil, fmt.Errorf("%w (path %s)", ErrUnidentified, s.Portal())
+			}
+			d.id = id
+		} else if !id.equal(d.id) {
+			err := d.differs(p, s, id)
+			s.Close()
+			d.Close()
+			return nil, err
+		}
+		p.install(s, gen)
+		p.transition(0, PathReady, nil)
+	}
+	if d.cfg.CheckInterval > 0 {
+		d.wg.Add(1)
+		go d.checker()
+	}
+	return d, nil
+}
+
+func (d *Device) differs(p *path, s *session.Session, id identity) error {
+	first, _, _ := d.paths[0].session()
+	return &DifferentDeviceError{
+		Path: s.Portal(), First: first.Portal(),
+		Serial: id.serial, FirstSerial: d.id.serial,
+		Designator: id.designators(), FirstDesign: d.id.designators(),
+	}
+}
+
+// dial opens a session for p, generation gen; isid, when not nil, is the
+// ISID of the path's ended session (the login then reinstates it).
+func (d *Device) dial(ctx context.Context, p *path, gen uint64, isid *[6]byte) (*session.Session, error) {
+	var sc session.Config
+	if d.cfg.Session != nil {
+		sc = *d.cfg.Session
+	}
+	sc.ISID = [6]byte{}
+	if isid != nil {
+		sc.ISID = *isid
+	}
+	user := sc.OnStateChange
+	sc.OnStateChange = func(ev session.StateChange) {
+		p.onState(gen, ev)
+		if user != nil {
+			user(ev)
+		}
+	}
+	s, err := session.Dial(ctx, p.url, &sc)
+	if err != nil {
+		return nil, fmt.Errorf("multipath: path %d: %w", p.index, err)
+	}
+	return s, nil
+}
+
+// rebuild builds a new picker from the ready paths and wakes the commands
+// that wait for one.
+func (d *Device) rebuild() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var ready []*path
+	for _, p := range d.paths {
+		p.mu.Lock()
+		if p.state == PathReady {
+			ready = append(ready, p)
+		}
+		p.mu.Unlock()
+	}
+	d.picker.Store(&pickerBox{buildPicker(d.cfg.Selector, ready)})
+	close(d.changed)
+	d.changed = make(chan struct{})
+}
+
+// pathFor picks a ready path, waiting for one while none is.
+func (d *Device) pathFor(ctx context.Context) (*path, error) {
+	for {
+		d.mu.Lock()
+		changed := d.changed
+		d.mu.Unlock()
+		if p := d.picker.Load().pick(); p != nil {
+			return p, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", ErrNoPath, context.Cause(ctx))
+		case <-d.closed:
+			return nil, fmt.Errorf("%w: %w", ErrNoPath, ErrClosed)
+		}
+	}
+}
+
+// run sends one command (op, whose CDB is cdb, for the replay rules) on a
+// path, and again on another when its path fails:
+//   - a command that did not execute (its error does not match
+//     session.ErrMayHaveExecuted: not sent, or only reading) is sent again
+//     at once;
+//   - a command that may have executed is sent again only when the
+//     session's rules say repeating it is safe (session.SafeToRepeat) and
+//     the failed path's copy is fenced: ended by the target (ABORT TASK,
+//     a LUN reset, the reinstatement of the path's session); otherwise
+//     its error (matching session.ErrMayHaveExecuted) is returned.
+func (d *Device) run(ctx context.Context, cdb []byte, op func(context.Context, *session.LogicalUnit) error) error {
+	select {
+	case <-d.closed:
+		return ErrClosed
+	default:
+	}
+	for moved := 0; ; moved++ {
+		p, err := d.pathFor(ctx)
+		if err != nil {
+			return err
+		}
+		actx, a, u, ok := p.begin(ctx)
+		if !ok {
+			moved--
+			continue // it left PathReady between the pick and now
+		}
+		err = op(actx, u)
+		p.end(a, err)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		closed := errors.Is(err, session.ErrSessionClosed)
+		if context.Cause(actx) != errPathFailed && !closed {
+			return err // the command's own outcome
+		}
+		if closed {
+			p.transition(0, PathDown, err)
+		}
+		if errors.Is(err, session.ErrMayHaveExecuted) && !(fenced(err) && session.SafeToRepeat(cdb)) {
+			return err
+		}
+		if moved >= maxFailovers {
+			return err
+		}
+		p.failovers.Add(1)
+		d.failovers.Add(1)
+	}
+}
+
+// fenced reports whether the target ended the command (nothing of it
+// executes any more).
+func fenced(err error) bool {
+	return errors.Is(err, session.ErrAborted) || errors.Is(err, session.ErrLUNReset)
+}
+
+// Stats are the Device's counters.
+type Stats struct {
+	Selector  Selector
+	Failovers uint64 // commands sent again on another path
+	Paths     []PathStats
+}
+
+// Stats returns the Device's counters, per path.
+func (d *Device) Stats() Stats {
+	st := Stats{Selector: d.cfg.Selector, Failovers: d.failovers.Load()}
+	for _, p := range d.paths {
+		st.Paths = append(st.Paths, p.stats())
+	}
+	return st
+}
+
+// Close closes every path's session at once (see session.Session.Close:
+// writes in flight may still land). Commands waiting for a path fail.
+func (d *Device) Close() error {
+	d.closeOnce.Do(func() {
+		close(d.closed)
+		d.cancel()
+	})
+	d.wg.Wait() // the checker is done: no session is installed after this
+	for _, p := range d.paths {
+		if s, _, _ := p.session(); s != nil {
+			s.Close()
+		}
+	}
+	return nil
+}
+
+// Logout logs every path's session out (waiting for their commands,
+// bounded by ctx), then closes the Device. It returns the first error.
+func (d *Device) Logout(ctx context.Context) error {
+	d.closeOnce.Do(func() {
+		close(d.closed)
+		d.cancel()
+	})
+	d.wg.Wait()
+	var first error
+	for _, p := range d.paths {
+		if s, _, st := p.session(); s != nil && st != PathDown {
+			if err := s.Logout(ctx); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	d.Close()
+	return first
+}

@@ -1,0 +1,26 @@
+// Package multipath is one logical unit reached over several paths: one
+// iSCSI session per portal, each with its own ISID (its own I_T nexus),
+// behind the block API a program already uses on a session.LogicalUnit
+// (ReadAt/WriteAt and their Context forms, Read/Write/Execute futures,
+// Call, Geometry, Sync), so that a program switches by changing one
+// constructor:
+//
+//	d, err := multipath.Dial(ctx, []string{urlA, urlB}, nil)
+//	...
+//	n, err := d.WriteAt(buf, off)
+//
+// A path joins only when its LUN is the same device as the first path's:
+// the same unit serial number (VPD page 0x80) and the same logical-unit
+// designators (VPD page 0x83); otherwise Dial fails with a
+// *DifferentDeviceError naming both paths.
+//
+// Each command goes to one path chosen by the Selector (least queue depth by
+// default, round robin, or failover only) from an immutable snapshot of the
+// ready paths, swapped atomically whenever a path changes state, as
+// gRPC-Go's balancer picker is. When a path's connection is lost, the
+// commands on it are taken back and sent on another ready path at once,
+// under the session's replay rules; writes that had been sent wait until
+// the failed path's copy is fenced (see docs/MULTIPATH.md for why). The
+// failed path recovers on its own (its session logs in again) and carries
+// I/O again when it is back; a checker sends TEST UNIT READY to idle paths.
+package multipath

@@ -1,0 +1,282 @@
+package multipath_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/iscsi-go/iscsi/iovector"
+	"github.com/iscsi-go/iscsi/iscsitest"
+	"github.com/iscsi-go/iscsi/multipath"
+	"github.com/iscsi-go/iscsi/scsi"
+	"github.com/iscsi-go/iscsi/session"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	lunSize = 1 << 20
+	bs      = 512
+)
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// twoPaths starts two in-process targets serving a LUN with the same
+// identity (iscsitest derives it from the LUN number), each its own
+// storage, and dials a Device over both.
+func twoPaths(t *testing.T, cfg *multipath.Config, data ...[]byte) (*multipath.Device, [2]*iscsitest.Server) {
+	t.Helper()
+	var srv [2]*iscsitest.Server
+	for i := range srv {
+		lun := iscsitest.WithLUN(lunSize, bs)
+		if i < len(data) && data[i] != nil {
+			lun = iscsitest.WithLUNData(data[i], bs)
+		}
+		srv[i] = iscsitest.NewServer(lun)
+		t.Cleanup(srv[i].Close)
+	}
+	if cfg == nil {
+		cfg = &multipath.Config{}
+	}
+	if cfg.CheckInterval == 0 {
+		cfg.CheckInterval = -1
+	}
+	d, err := multipath.Dial(testCtx(t), []string{srv[0].URL(), srv[1].URL()}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, srv
+}
+
+func commands(d *multipath.Device) (c [2]uint64) {
+	st := d.Stats()
+	for i := range c {
+		c[i] = st.Paths[i].Commands
+	}
+	return c
+}
+
+func TestSelectors(t *testing.T) {
+	for _, tc := range []struct {
+		sel  multipath.Selector
+		want [2]uint64
+	}{
+		{multipath.RoundRobin, [2]uint64{5, 5}},
+		{multipath.FailoverOnly, [2]uint64{10, 0}},
+		{multipath.LeastQueueDepth, [2]uint64{10, 0}}, // one at a time: ties go to the first
+	} {
+		t.Run(tc.sel.String(), func(t *testing.T) {
+			d, _ := twoPaths(t, &multipath.Config{Selector: tc.sel})
+			before := commands(d)
+			for range 10 {
+				if err := d.TestUnitReady(testCtx(t)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			after := commands(d)
+			got := [2]uint64{after[0] - before[0], after[1] - before[1]}
+			if got != tc.want {
+				t.Fatalf("commands per path %v, want %v", got, tc.want)
+			}
+			if st := d.Stats(); st.Selector != tc.sel || st.Paths[0].State != multipath.PathReady || st.Paths[1].State != multipath.PathReady {
+				t.Fatalf("stats %+v", st)
+			}
+		})
+	}
+}
+
+// A path with a command outstanding gets no more while the other is idle.
+func TestLeastQueueDepthAvoidsBusyPath(t *testing.T) {
+	d, srv := twoPaths(t, nil)
+	srv[0].Inject(iscsitest.Fault{Match: iscsitest.Opcode(0x28, 0x88), Action: iscsitest.Ignore, Count: 1})
+	ctx, cancel := context.WithCancel(testCtx(t))
+	f := d.Read(ctx, 0, 1, iovector.New(make([]byte, bs)))
+	waitFor(t, "the read on path 0", func() bool { return d.Stats().Paths[0].InFlight == 1 })
+	before := commands(d)
+	for range 6 {
+		if err := d.TestUnitReady(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := commands(d)
+	if after[0] != before[0] || after[1] != before[1]+6 {
+		t.Fatalf("commands per path before %v after %v: want all 6 on path 1", before, after)
+	}
+	cancel()
+	if _, err := f.Wait(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled read: %v", err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	ctx := testCtx(t)
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// A read held by path 0 when its connection drops is answered by path 1 at
+// once; path 0 comes back on its own.
+func TestReadFailsOver(t *testing.T) {
+	changes := make(chan multipath.PathChange, 16)
+	want := bytes.Repeat([]byte{0xa5}, bs)
+	data1 := make([]byte, lunSize)
+	copy(data1[bs*3:], want) // only path 1's storage has it
+	d, srv := twoPaths(t, &multipath.Config{OnPathChange: func(c multipath.PathChange) { changes <- c }}, nil, data1)
+	srv[0].Inject(iscsitest.Fault{Match: iscsitest.Opcode(0x28, 0x88), Action: iscsitest.Ignore, Count: 1})
+	buf := make([]byte, bs)
+	f := d.Read(testCtx(t), 3, 1, iovector.New(buf))
+	waitFor(t, "the read on path 0", func() bool { return d.Stats().Paths[0].InFlight == 1 })
+	start := time.Now()
+	srv[0].CloseClientConnections()
+	if _, err := f.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("read answered by path 1 %v after path 0's connection was closed", time.Since(start))
+	if !bytes.Equal(buf, want) {
+		t.Fatal("read returned other bytes than path 1's")
+	}
+	st := d.Stats()
+	if st.Failovers != 1 || st.Paths[0].Failovers != 1 {
+		t.Fatalf("failovers %d (path 0: %d), want 1", st.Failovers, st.Paths[0].Failovers)
+	}
+	expectState(t, changes, 0, multipath.PathRecovering)
+	expectState(t, changes, 0, multipath.PathReady)
+}
+
+func expectState(t *testing.T, changes <-chan multipath.PathChange, path int, want multipath.PathState) {
+	t.Helper()
+	ctx := testCtx(t)
+	for {
+		select {
+		case c := <-changes:
+			if c.Path == path && c.State == want {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("path %d never became %v", path, want)
+		}
+	}
+}
+
+// A write held by path 0 when its connection drops is sent on again only
+// once path 0's copy is fenced (its session reinstated), and it lands.
+func TestWriteFailsOverAfterFence(t *testing.T) {
+	d, srv := twoPaths(t, nil)
+	srv[0].Inject(iscsitest.Fault{Match: iscsitest.Opcode(0x2a, 0x8a), Action: iscsitest.Ignore, Count: 1})
+	data := bytes.Repeat([]byte{0x5a}, bs)
+	f := d.Write(testCtx(t), 7, 1, iovector.New(data))
+	waitFor(t, "the write on path 0", func() bool { return d.Stats().Paths[0].InFlight == 1 })
+	srv[0].CloseClientConnections()
+	if _, err := f.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	landed := bytes.Equal(srv[0].Contents(1)[7*bs:8*bs], data) || bytes.Equal(srv[1].Contents(1)[7*bs:8*bs], data)
+	if !landed {
+		t.Fatal("the write landed on neither path")
+	}
+	if st := d.Stats(); st.Failovers != 1 {
+		t.Fatalf("failovers %d, want 1", st.Failovers)
+	}
+}
+
+// A command not safe to repeat is not sent again when its path fails: it
+// fails with an error matching ErrMayHaveExecuted.
+func TestUnsafeCommandNotResent(t *testing.T) {
+	d, srv := twoPaths(t, nil)
+	const prOut = 0x5f
+	srv[0].Inject(iscsitest.Fault{Match: iscsitest.Opcode(prOut), Action: iscsitest.Ignore, Count: 1})
+	param := make([]byte, 24)
+	cdb, err := scsi.NewCDB([]byte{prOut, 0x06, 0, 0, 0, 0, 0, 0, 24, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := d.Execute(testCtx(t), cdb, session.DirWrite, iovector.New(param))
+	waitFor(t, "the command on path 0", func() bool { return d.Stats().Paths[0].InFlight == 1 })
+	srv[0].CloseClientConnections()
+	_, err = f.Wait()
+	if !errors.Is(err, session.ErrMayHaveExecuted) {
+		t.Fatalf("PERSISTENT RESERVE OUT in flight on a failed path: %v, want ErrMayHaveExecuted", err)
+	}
+	if st := d.Stats(); st.Failovers != 0 {
+		t.Fatalf("failovers %d, want 0", st.Failovers)
+	}
+}
+
+func TestDifferentDeviceRefused(t *testing.T) {
+	a := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs), iscsitest.WithLUN(lunSize, bs))
+	defer a.Close()
+	b := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs))
+	defer b.Close()
+	_, err := multipath.Dial(testCtx(t), []string{b.URL(), a.LUNURL(2)}, &multipath.Config{CheckInterval: -1})
+	var de *multipath.DifferentDeviceError
+	if !errors.As(err, &de) {
+		t.Fatalf("Dial of paths to two devices: %v, want *DifferentDeviceError", err)
+	}
+	if de.First != b.Addr() || de.Path != a.Addr() || de.Serial == de.FirstSerial {
+		t.Fatalf("error %+v does not name both paths (%s, %s)", de, b.Addr(), a.Addr())
+	}
+	t.Log(err)
+}
+
+// Unaligned writes of neighbours that share blocks, spread over both
+// paths, lose nothing: the read-modify-write lock spans the paths. (One
+// server behind both paths here, so that the data is one.)
+func TestUnalignedWritesAcrossPaths(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs))
+	defer srv.Close()
+	d, err := multipath.Dial(testCtx(t), []string{srv.URL(), srv.URL()}, &multipath.Config{Selector: multipath.RoundRobin, CheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	const workers, span = 8, 1000 // 1000-byte regions: neighbours share a block
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := range 20 {
+				p := bytes.Repeat([]byte{byte(w*31 + round + 1)}, span)
+				if _, err := d.WriteAt(p, int64(100+w*span)); err != nil {
+					errs <- err
+					return
+				}
+				got := make([]byte, span)
+				if _, err := d.ReadAt(got, int64(100+w*span)); err != nil {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(got, p) {
+					errs <- errors.New("read back other bytes")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	c := commands(d)
+	if c[0] == 0 || c[1] == 0 {
+		t.Fatalf("commands per path %v: round robin used one path", c)
+	}
+}

@@ -1,0 +1,221 @@
+package multipath
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/iscsi-go/iscsi/pdu"
+	"github.com/iscsi-go/iscsi/session"
+)
+
+// PathState is the state of one path.
+type PathState uint8
+
+// Path states.
+const (
+	// PathReady: the path carries I/O.
+	PathReady PathState = iota + 1
+	// PathRecovering: the path's session lost its connection and is
+	// logging in again (docs/RELIABILITY.md); its commands were moved.
+	PathRecovering
+	// PathFailed: the path checker's TEST UNIT READY failed; the checker
+	// tries again and puts the path back when it succeeds.
+	PathFailed
+	// PathDown: the path's session ended (recovery gave up); the checker
+	// dials it again, with the same ISID so that the target ends what the
+	// old session left, and checks that it reaches the same device.
+	PathDown
+)
+
+func (s PathState) String() string {
+	switch s {
+	case PathReady:
+		return "ready"
+	case PathRecovering:
+		return "recovering"
+	case PathFailed:
+		return "failed"
+	case PathDown:
+		return "down"
+	}
+	return fmt.Sprintf("PathState(%d)", uint8(s))
+}
+
+// PathChange is what Config.OnPathChange receives.
+type PathChange struct {
+	Path   int    // index in the URLs given to Dial
+	URL    string // as given (it may hold CHAP credentials: do not log it)
+	Portal string
+	State  PathState
+	Err    error // why the path left PathReady, when known
+}
+
+// errPathFailed is the cause with which a path's attempts are cancelled
+// when its connection is lost: the multipath layer takes them back.
+var errPathFailed = errors.New("multipath: path failed")
+
+type path struct {
+	d      *Device
+	index  int
+	url    string
+	portal string
+
+	inflight  atomic.Int64
+	lastUse   atomic.Int64 // UnixNano of the last command started
+	commands  atomic.Uint64
+	errs      atomic.Uint64
+	failovers atomic.Uint64 // commands taken off this path and sent again
+
+	mu       sync.Mutex
+	state    PathState
+	sess     *session.Session
+	unit     *session.LogicalUnit
+	isid     pdu.ISID
+	gen      uint64
+	attempts map[*attempt]struct{}
+	lastErr  error
+	old      session.Stats // counters of the sessions this path had before
+}
+
+type attempt struct{ cancel context.CancelCauseFunc }
+
+// begin registers a command on the path, bound to ctx; ok is false when
+// the path is no longer ready.
+func (p *path) begin(ctx context.Context) (actx context.Context, a *attempt, u *session.LogicalUnit, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state != PathReady {
+		return nil, nil, nil, false
+	}
+	actx, cancel := context.WithCancelCause(ctx)
+	a = &attempt{cancel: cancel}
+	p.attempts[a] = struct{}{}
+	p.inflight.Add(1)
+	p.lastUse.Store(time.Now().UnixNano())
+	return actx, a, p.unit, true
+}
+
+func (p *path) end(a *attempt, err error) {
+	p.mu.Lock()
+	delete(p.attempts, a)
+	p.mu.Unlock()
+	p.inflight.Add(-1)
+	p.commands.Add(1)
+	if err != nil {
+		p.errs.Add(1)
+	}
+	a.cancel(nil)
+}
+
+// transition moves the path from one of the states in from (any state if
+// from is empty) to to, for the session of generation gen (0: any). When
+// the path leaves PathReady because its connection was lost or its session
+// ended, its commands are cancelled with errPathFailed: run sends them
+// again elsewhere under the replay rules.
+func (p *path) transition(gen uint64, to PathState, why error, from ...PathState) bool {
+	p.mu.Lock()
+	if gen != 0 && gen != p.gen || p.state == to || !in(p.state, from) {
+		p.mu.Unlock()
+		return false
+	}
+	p.state = to
+	if why != nil {
+		p.lastErr = why
+	}
+	var cancel []*attempt
+	if to == PathRecovering || to == PathDown {
+		for a := range p.attempts {
+			cancel = append(cancel, a)
+		}
+	}
+	portal := p.portal
+	p.mu.Unlock()
+	for _, a := range cancel {
+		a.cancel(errPathFailed)
+	}
+	p.d.rebuild()
+	if fn := p.d.cfg.OnPathChange; fn != nil {
+		fn(PathChange{Path: p.index, URL: p.url, Portal: portal, State: to, Err: why})
+	}
+	return true
+}
+
+func in(s PathState, set []PathState) bool {
+	if len(set) == 0 {
+		return true
+	}
+	for _, x := range set {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+// onState is the path's session's Config.OnStateChange.
+func (p *path) onState(gen uint64, ev session.StateChange) {
+	switch ev.State {
+	case session.StateLost:
+		p.transition(gen, PathRecovering, ev.Err)
+	case session.StateReinstated:
+		p.transition(gen, PathReady, nil, PathRecovering)
+	}
+}
+
+// install makes s the path's session (a new generation) and watches its end.
+func (p *path) install(s *session.Session, gen uint64) {
+	p.mu.Lock()
+	if p.sess != nil {
+		p.old = p.old.Add(p.sess.Stats())
+	}
+	p.sess, p.unit, p.isid, p.gen = s, s.DefaultUnit(), s.ISID(), gen
+	p.portal = s.Portal()
+	p.mu.Unlock()
+	p.d.wg.Add(1)
+	go func() {
+		defer p.d.wg.Done()
+		select {
+		case <-s.Done():
+			p.transition(gen, PathDown, s.Err())
+		case <-p.d.closed:
+		}
+	}()
+}
+
+func (p *path) session() (*session.Session, *session.LogicalUnit, PathState) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sess, p.unit, p.state
+}
+
+// PathStats are the counters of one path.
+type PathStats struct {
+	URL, Portal string
+	State       PathState
+	LastErr     error // why the path last left PathReady
+	InFlight    int64
+	Commands    uint64 // commands that ended on this path
+	Errors      uint64 // of them, those that ended with an error
+	Failovers   uint64 // commands taken off this path (its connection lost) and sent again
+	// Session sums the counters of the path's sessions (reconnects,
+	// replays, bytes, ...), the ones it had before a redial included.
+	Session session.Stats
+}
+
+func (p *path) stats() PathStats {
+	p.mu.Lock()
+	st := PathStats{URL: p.url, Portal: p.portal, State: p.state, LastErr: p.lastErr, Session: p.old}
+	if p.sess != nil {
+		st.Session = st.Session.Add(p.sess.Stats())
+	}
+	p.mu.Unlock()
+	st.InFlight = p.inflight.Load()
+	st.Commands = p.commands.Load()
+	st.Errors = p.errs.Load()
+	st.Failovers = p.failovers.Load()
+	return st
+}
