@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"testing"
@@ -325,4 +326,29 @@ func StartWithTargets(tb testing.TB, targets, lunsPerTarget int, lunSize int64, 
 		}
 	}
 	return inst, inst.Apply(specs...)
+}
+
+// AddPortal makes tgtd listen on one more portal, a free port of the
+// instance's host, and returns it as host:port. Every portal of a tgtd is
+// in one target portal group and serves every target: a LUN reached
+// through either is the same device (what multipath tests need). Restart
+// replays it with the rest of the configuration.
+func (i *Instance) AddPortal() string {
+	i.tb.Helper()
+	var last error
+	for range 8 {
+		port, err := freePort(i.p.host)
+		if err != nil {
+			last = err
+			continue
+		}
+		addr := net.JoinHostPort(i.p.host, strconv.Itoa(port))
+		if _, err := i.Tgtadm("--op", "new", "--mode", "portal", "--param", "portal="+addr); err != nil {
+			last = err
+			continue
+		}
+		return addr
+	}
+	i.tb.Fatalf("tgtd %s: no new portal: %v", i.Addr(), last)
+	return ""
 }
