@@ -1,0 +1,293 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/iscsi-go/iscsi/integration/faultproxy"
+	"github.com/iscsi-go/iscsi/integration/tgtd"
+	"github.com/iscsi-go/iscsi/multipath"
+	"github.com/iscsi-go/iscsi/session"
+)
+
+// deadAddr refuses connections: a proxy pointed at it is a path that is
+// down (its logins fail) until it is pointed back.
+const deadAddr = "127.0.0.1:1"
+
+// mpSample is one ReadAt or WriteAt of the multipath workload.
+type mpSample struct {
+	start time.Time
+	took  time.Duration
+	write bool
+}
+
+// mpWorkload runs workers of unaligned WriteAt/ReadAt on d, each in its own
+// region (neighbours share blocks), checking every read against a shadow.
+type mpWorkload struct {
+	d       *multipath.Device
+	region  int64
+	shadow  [][]byte
+	mu      sync.Mutex
+	samples []mpSample
+	errs    []error
+	bad     atomic.Int64 // wrong bytes read
+	ops     atomic.Int64
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func startWorkload(d *multipath.Device, workers int, region int64) *mpWorkload {
+	w := &mpWorkload{d: d, region: region, stop: make(chan struct{})}
+	for range workers {
+		w.shadow = append(w.shadow, make([]byte, region))
+	}
+	for i := range workers {
+		w.wg.Add(1)
+		go w.run(i)
+	}
+	return w
+}
+
+func (w *mpWorkload) base(i int) int64 { return 1000 + int64(i)*w.region }
+
+func (w *mpWorkload) run(i int) {
+	defer w.wg.Done()
+	rng := rand.New(rand.NewPCG(uint64(i), 21))
+	shadow := w.shadow[i]
+	for seq := uint32(1); ; seq++ {
+		select {
+		case <-w.stop:
+			return
+		default:
+		}
+		off := rng.Int64N(w.region - 1)
+		n := 1 + rng.Int64N(min(w.region-off, 20000))
+		p := pattern(int(n), uint32(i)<<20|seq)
+		start := time.Now()
+		_, err := w.d.WriteAt(p, w.base(i)+off)
+		w.record(mpSample{start, time.Since(start), true}, err)
+		if err != nil {
+			return
+		}
+		copy(shadow[off:], p)
+		got := make([]byte, w.region)
+		start = time.Now()
+		_, err = w.d.ReadAt(got, w.base(i))
+		w.record(mpSample{start, time.Since(start), false}, err)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(got, shadow) {
+			var k int64
+			for j := range got {
+				if got[j] != shadow[j] {
+					k++
+				}
+			}
+			w.bad.Add(k)
+			w.record(mpSample{}, fmt.Errorf("worker %d: %d wrong bytes read back", i, k))
+			return
+		}
+		w.ops.Add(2)
+	}
+}
+
+func (w *mpWorkload) record(s mpSample, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !s.start.IsZero() {
+		w.samples = append(w.samples, s)
+	}
+	if err != nil {
+		w.errs = append(w.errs, err)
+	}
+}
+
+func (w *mpWorkload) finish() {
+	close(w.stop)
+	w.wg.Wait()
+}
+
+// latency is the max and p99 of the calls in progress at some time of
+// [from, to), and when the slowest started, relative to from.
+func (w *mpWorkload) latency(from, to time.Time, write bool) (n int, maxD, p99, at time.Duration) {
+	w.mu.Lock()
+	var ds []time.Duration
+	for _, s := range w.samples {
+		if s.write == write && s.start.Add(s.took).After(from) && s.start.Before(to) {
+			ds = append(ds, s.took)
+			if s.took > maxD {
+				maxD, at = s.took, s.start.Sub(from)
+			}
+		}
+	}
+	w.mu.Unlock()
+	if len(ds) == 0 {
+		return 0, 0, 0, 0
+	}
+	slices.Sort(ds)
+	return len(ds), maxD, ds[(len(ds)*99)/100], at
+}
+
+func (w *mpWorkload) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return errors.Join(w.errs...)
+}
+
+func waitPaths(t *testing.T, d *multipath.Device, want ...multipath.PathState) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		st := d.Stats()
+		ok := true
+		for i, s := range want {
+			if st.Paths[i].State != s {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("paths never reached %v: %+v", want, st.Paths)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// TestMultipathFailoverTgtd: one LUN of tgtd through two portals, each
+// behind its own faultproxy; workers of unaligned WriteAt/ReadAt check
+// every byte while path A goes down (its logins refused), then path B after
+// A came back, then both at once (the sessions' own recovery takes over).
+// Nothing may fail and no byte may be wrong; the latencies are logged.
+func TestMultipathFailoverTgtd(t *testing.T) {
+	inst := tgtd.Start(t)
+	const iqn = "iqn.2026-12.test:multipath"
+	targets := inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 8 << 20}}})
+	portals := []string{inst.Addr(), inst.AddPortal()}
+	var proxies []*faultproxy.Proxy
+	for _, a := range portals {
+		p, err := faultproxy.New(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		proxies = append(proxies, p)
+	}
+	ctx := testCtx(t)
+	d, err := multipath.Dial(ctx, []string{proxies[0].TargetURL(iqn, 1), proxies[1].TargetURL(iqn, 1)}, &multipath.Config{
+		Session: &session.Config{
+			NOPInterval: 500 * time.Millisecond, NOPTimeout: time.Second,
+			LoginTimeout: 5 * time.Second, ReplacementTimeout: 30 * time.Second,
+		},
+		CheckInterval: 200 * time.Millisecond, CheckTimeout: time.Second,
+		OnPathChange: func(c multipath.PathChange) { t.Logf("path %d (%s): %v %v", c.Path, c.Portal, c.State, c.Err) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+
+	const workers, region = 16, 50000
+	w := startWorkload(d, workers, region)
+	type phase struct {
+		name     string
+		from, to time.Time
+	}
+	var phases []phase
+	sleep := func(d time.Duration) { time.Sleep(d) }
+	down := func(i int) {
+		proxies[i].SetTarget(deadAddr)
+		proxies[i].CutAll()
+	}
+	up := func(i int) { proxies[i].SetTarget(portals[i]) }
+
+	sleep(300 * time.Millisecond)
+	for _, cut := range []struct {
+		name string
+		idx  []int
+		down bool
+	}{
+		{"path A down 1.5 s", []int{0}, true},
+		{"path B down 1.5 s", []int{1}, true},
+		{"both paths cut (recovery)", []int{0, 1}, false},
+	} {
+		from := time.Now()
+		for _, i := range cut.idx {
+			if cut.down {
+				down(i)
+			} else {
+				proxies[i].CutAll()
+			}
+		}
+		if cut.down {
+			sleep(1500 * time.Millisecond)
+			for _, i := range cut.idx {
+				up(i)
+			}
+		}
+		waitPaths(t, d, multipath.PathReady, multipath.PathReady)
+		sleep(300 * time.Millisecond)
+		phases = append(phases, phase{cut.name, from, time.Now()})
+		if err := w.failed(); err != nil {
+			break
+		}
+	}
+	w.finish()
+	if err := w.failed(); err != nil {
+		t.Fatalf("%d wrong bytes; errors: %v", w.bad.Load(), err)
+	}
+	for _, ph := range phases {
+		for _, write := range []bool{true, false} {
+			n, mx, p99, at := w.latency(ph.from, ph.to, write)
+			what := "ReadAt"
+			if write {
+				what = "WriteAt"
+			}
+			t.Logf("%s: %d %s calls, max %v (started at %v), p99 %v", ph.name, n, what,
+				mx.Round(time.Millisecond), at.Round(time.Millisecond), p99.Round(time.Millisecond))
+		}
+	}
+	st := d.Stats()
+	t.Logf("%d calls, %d failovers; per path:", w.ops.Load(), st.Failovers)
+	for _, p := range st.Paths {
+		t.Logf("  %s: %v, %d commands (%d errors), %d failed over, %d reconnects", p.Portal, p.State, p.Commands, p.Errors, p.Failovers, p.Session.Reconnects)
+		if p.Commands == 0 {
+			t.Errorf("path %s carried no command", p.Portal)
+		}
+	}
+	if err := d.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range workers {
+		mustEqual(t, fmt.Sprintf("worker %d's region in the backing file", i), fileRange(t, targets[0].LUNs[0].Path, w.base(i), region), w.shadow[i])
+	}
+}
+
+// A path to another LUN is refused, naming both paths.
+func TestMultipathRefusesOtherDeviceTgtd(t *testing.T) {
+	inst := tgtd.Start(t)
+	const iqn = "iqn.2026-12.test:multipath-other"
+	inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 1 << 20}, {Size: 1 << 20}}})
+	second := inst.AddPortal()
+	_, err := multipath.Dial(testCtx(t), []string{inst.TargetURL(iqn, 1), "iscsi://" + second + "/" + iqn + "/2"}, &multipath.Config{CheckInterval: -1})
+	var de *multipath.DifferentDeviceError
+	if !errors.As(err, &de) {
+		t.Fatalf("Dial of LUN 1 and LUN 2: %v, want *DifferentDeviceError", err)
+	}
+	if de.First != inst.Addr() || de.Path != second {
+		t.Fatalf("error names %s and %s, want %s and %s", de.First, de.Path, inst.Addr(), second)
+	}
+	t.Log(err)
+}
