@@ -286,9 +286,10 @@ func mpFailover(t *testing.T, npaths int, cuts []mpCut) {
 	st := d.Stats()
 	t.Logf("%d calls, %d failovers; per path:", w.ops.Load(), st.Failovers)
 	for _, p := range st.Paths {
-		t.Logf("  %s: %v, %d commands (%d errors), %d failed over, %d reconnects", p.Portal, p.State, p.Commands, p.Errors, p.Failovers, p.Session.Reconnects)
-		if p.Commands == 0 && npaths > 1 {
-			t.Errorf("path %s carried no command", p.Portal)
+		t.Logf("  %s: %v, %d commands (%d errors), %d failed over, fenced through another path %d times, %d reconnects",
+			p.Portal, p.State, p.Commands, p.Errors, p.Failovers, p.Fenced, p.Session.Reconnects)
+		if npaths > 1 && (p.Commands == 0 || p.Fenced == 0) {
+			t.Errorf("path %s carried %d commands and was fenced %d times: want both > 0", p.Portal, p.Commands, p.Fenced)
 		}
 	}
 	if err := d.Sync(ctx); err != nil {

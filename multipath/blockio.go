@@ -61,13 +61,9 @@ func (d *Device) Execute(ctx context.Context, cdb scsi.CDB, dir session.Directio
 // sent again on another one under the replay rules (session.SafeToRepeat;
 // see docs/MULTIPATH.md).
 func (d *Device) Call(ctx context.Context, cdb scsi.CDB, dir session.Direction, v *iovector.Vector) (session.Result, error) {
-	var res session.Result
-	err := d.run(ctx, cdb.Bytes(), func(ctx context.Context, u *session.LogicalUnit) error {
-		var err error
-		res, err = u.Call(ctx, cdb, dir, v)
-		return err
+	return d.run(ctx, cdb.Bytes(), func(ctx context.Context, u *session.LogicalUnit, done session.Done) {
+		u.ExecuteFunc(ctx, cdb, dir, v, done)
 	})
-	return res, err
 }
 
 // Read reads blocks from lba into v (blocks × block size bytes).
@@ -81,21 +77,21 @@ func (d *Device) Write(ctx context.Context, lba uint64, blocks uint32, v *iovect
 }
 
 func (d *Device) rw(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, write bool) (session.Result, error) {
-	var res session.Result
-	cdb := cdbRead
 	if write {
-		cdb = cdbWrite
+		return d.run(ctx, cdbWrite, func(ctx context.Context, u *session.LogicalUnit, done session.Done) {
+			u.WriteFunc(ctx, lba, blocks, v, done)
+		})
 	}
-	err := d.run(ctx, cdb, func(ctx context.Context, u *session.LogicalUnit) error {
-		var err error
-		if write {
-			res, err = u.Write(ctx, lba, blocks, v).Wait()
-		} else {
-			res, err = u.Read(ctx, lba, blocks, v).Wait()
-		}
-		return err
+	return d.run(ctx, cdbRead, func(ctx context.Context, u *session.LogicalUnit, done session.Done) {
+		u.ReadFunc(ctx, lba, blocks, v, done)
 	})
-	return res, err
+}
+
+// blocking adapts a blocking call of a unit to run.
+func blocking(fn func(*session.LogicalUnit, context.Context) error) func(context.Context, *session.LogicalUnit, session.Done) {
+	return func(ctx context.Context, u *session.LogicalUnit, done session.Done) {
+		go func() { done(session.Result{}, fn(u, ctx)) }()
+	}
 }
 
 // Geometry returns the LUN's block size and number of blocks (read once).
@@ -103,28 +99,30 @@ func (d *Device) Geometry(ctx context.Context) (session.Geometry, error) {
 	if g := d.geometry.Load(); g != nil {
 		return *g, nil
 	}
-	var g session.Geometry
-	err := d.run(ctx, cdbCap, func(ctx context.Context, u *session.LogicalUnit) error {
-		var err error
-		g, err = u.Geometry(ctx)
+	_, err := d.run(ctx, cdbCap, blocking(func(u *session.LogicalUnit, ctx context.Context) error {
+		g, err := u.Geometry(ctx)
+		if err == nil {
+			d.geometry.Store(&g)
+		}
 		return err
-	})
+	}))
 	if err != nil {
-		return g, err
+		return session.Geometry{}, err
 	}
-	d.geometry.Store(&g)
-	return g, nil
+	return *d.geometry.Load(), nil
 }
 
 // Sync sends SYNCHRONIZE CACHE on one path: the cache belongs to the
 // logical unit, so it flushes what every path wrote and had acknowledged.
 func (d *Device) Sync(ctx context.Context) error {
-	return d.run(ctx, cdbSync, func(ctx context.Context, u *session.LogicalUnit) error { return u.Sync(ctx) })
+	_, err := d.run(ctx, cdbSync, blocking((*session.LogicalUnit).Sync))
+	return err
 }
 
 // TestUnitReady sends TEST UNIT READY on one path.
 func (d *Device) TestUnitReady(ctx context.Context) error {
-	return d.run(ctx, cdbTUR, func(ctx context.Context, u *session.LogicalUnit) error { return u.TestUnitReady(ctx) })
+	_, err := d.run(ctx, cdbTUR, blocking((*session.LogicalUnit).TestUnitReady))
+	return err
 }
 
 // ReadAt reads len(p) bytes at byte offset off (io.ReaderAt), bounded by

@@ -11,7 +11,6 @@ import (
 // is found before a command needs it) and to the failed ones (which come
 // back when it succeeds), and dials the paths whose session ended.
 func (d *Device) checker() {
-	defer d.wg.Done()
 	t := time.NewTicker(d.cfg.CheckInterval)
 	defer t.Stop()
 	for {

@@ -78,7 +78,10 @@ type Device struct {
 	ctx       context.Context // ends with Close: bounds the checker's work
 	cancel    context.CancelFunc
 	closeOnce sync.Once
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // the checker, the watchers of sessions, the fencers
+	bgMu      sync.Mutex
+	closing   bool
+	orphans   sync.WaitGroup // waiters for commands given up after a fence
 	gens      atomic.Uint64
 	failovers atomic.Uint64
 	geometry  atomic.Pointer[session.Geometry]
@@ -131,8 +134,7 @@ func Dial(ctx context.Context, urls []string, cfg *Config) (*Device, error) {
 		p.transition(0, PathReady, nil)
 	}
 	if d.cfg.CheckInterval > 0 {
-		d.wg.Add(1)
-		go d.checker()
+		d.background(d.checker)
 	}
 	return d, nil
 }
@@ -218,43 +220,73 @@ func (d *Device) pathFor(ctx context.Context) (*path, error) {
 //     the failed path's copy is fenced: ended by the target (ABORT TASK,
 //     a LUN reset, the reinstatement of the path's session); otherwise
 //     its error (matching session.ErrMayHaveExecuted) is returned.
-func (d *Device) run(ctx context.Context, cdb []byte, op func(context.Context, *session.LogicalUnit) error) error {
+func (d *Device) run(ctx context.Context, cdb []byte, op func(context.Context, *session.LogicalUnit, session.Done)) (session.Result, error) {
 	select {
 	case <-d.closed:
-		return ErrClosed
+		return session.Result{}, ErrClosed
 	default:
 	}
 	for moved := 0; ; moved++ {
 		p, err := d.pathFor(ctx)
 		if err != nil {
-			return err
+			return session.Result{}, err
 		}
 		actx, a, u, ok := p.begin(ctx)
 		if !ok {
 			moved--
 			continue // it left PathReady between the pick and now
 		}
-		err = op(actx, u)
-		p.end(a, err)
+		ch := make(chan outcome, 1)
+		op(actx, u, func(res session.Result, err error) { ch <- outcome{res, err} })
+		var out outcome
+		select {
+		case out = <-ch:
+		case <-a.fence.ch:
+			select {
+			case out = <-ch:
+			default:
+				// The target ended the command (fenceThrough): stop
+				// waiting for the lost session to say so.
+				d.orphan(ch)
+				out.err = &FencedError{Portal: p.portal}
+			}
+		}
+		p.end(a, out.err)
+		err = out.err
 		if err == nil || ctx.Err() != nil {
-			return err
+			return out.res, err
 		}
 		closed := errors.Is(err, session.ErrSessionClosed)
 		if context.Cause(actx) != errPathFailed && !closed {
-			return err // the command's own outcome
+			return out.res, err // the command's own outcome
 		}
 		if closed {
 			p.transition(0, PathDown, err)
 		}
 		if errors.Is(err, session.ErrMayHaveExecuted) && !(fenced(err) && session.SafeToRepeat(cdb)) {
-			return err
+			return out.res, err
 		}
 		if moved >= maxFailovers {
-			return err
+			return out.res, err
 		}
 		p.failovers.Add(1)
 		d.failovers.Add(1)
 	}
+}
+
+type outcome struct {
+	res session.Result
+	err error
+}
+
+// orphan waits for the outcome of a command given up after a fence (the
+// lost session reports it once it logs in again or ends).
+func (d *Device) orphan(ch <-chan outcome) {
+	d.orphans.Add(1)
+	go func() {
+		defer d.orphans.Done()
+		<-ch
+	}()
 }
 
 // fenced reports whether the target ended the command (nothing of it
@@ -282,27 +314,20 @@ func (d *Device) Stats() Stats {
 // Close closes every path's session at once (see session.Session.Close:
 // writes in flight may still land). Commands waiting for a path fail.
 func (d *Device) Close() error {
-	d.closeOnce.Do(func() {
-		close(d.closed)
-		d.cancel()
-	})
-	d.wg.Wait() // the checker is done: no session is installed after this
+	d.shut()
 	for _, p := range d.paths {
 		if s, _, _ := p.session(); s != nil {
 			s.Close()
 		}
 	}
+	d.orphans.Wait() // a closed session fails what it held at once
 	return nil
 }
 
 // Logout logs every path's session out (waiting for their commands,
 // bounded by ctx), then closes the Device. It returns the first error.
 func (d *Device) Logout(ctx context.Context) error {
-	d.closeOnce.Do(func() {
-		close(d.closed)
-		d.cancel()
-	})
-	d.wg.Wait()
+	d.shut()
 	var first error
 	for _, p := range d.paths {
 		if s, _, st := p.session(); s != nil && st != PathDown {
@@ -313,4 +338,16 @@ func (d *Device) Logout(ctx context.Context) error {
 	}
 	d.Close()
 	return first
+}
+
+// shut stops the background work: after it, no session is installed.
+func (d *Device) shut() {
+	d.closeOnce.Do(func() {
+		d.bgMu.Lock()
+		d.closing = true
+		d.bgMu.Unlock()
+		close(d.closed)
+		d.cancel()
+	})
+	d.wg.Wait()
 }

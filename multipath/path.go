@@ -77,11 +77,29 @@ type path struct {
 	isid     pdu.ISID
 	gen      uint64
 	attempts map[*attempt]struct{}
+	fence    *fence // of the commands sent since the path last became ready
+	tpgt     int    // the target portal group of the session's portal, -1 if unknown
+	fenced   uint64 // times the lost session was fenced through another path
 	lastErr  error
 	old      session.Stats // counters of the sessions this path had before
 }
 
-type attempt struct{ cancel context.CancelCauseFunc }
+type attempt struct {
+	cancel context.CancelCauseFunc
+	fence  *fence
+}
+
+// fence is closed when the target has ended every command that a lost
+// session of the path had sent: another path logged in with its ISID
+// (see Device.fenceThrough).
+type fence struct {
+	ch   chan struct{}
+	once sync.Once
+}
+
+func newFence() *fence { return &fence{ch: make(chan struct{})} }
+
+func (f *fence) close() { f.once.Do(func() { close(f.ch) }) }
 
 // begin registers a command on the path, bound to ctx; ok is false when
 // the path is no longer ready.
@@ -92,7 +110,7 @@ func (p *path) begin(ctx context.Context) (actx context.Context, a *attempt, u *
 		return nil, nil, nil, false
 	}
 	actx, cancel := context.WithCancelCause(ctx)
-	a = &attempt{cancel: cancel}
+	a = &attempt{cancel: cancel, fence: p.fence}
 	p.attempts[a] = struct{}{}
 	p.inflight.Add(1)
 	p.lastUse.Store(time.Now().UnixNano())
@@ -132,10 +150,17 @@ func (p *path) transition(gen uint64, to PathState, why error, from ...PathState
 			cancel = append(cancel, a)
 		}
 	}
+	lostFence, gen0 := p.fence, p.gen
+	if to == PathReady {
+		p.fence = newFence()
+	}
 	portal := p.portal
 	p.mu.Unlock()
 	for _, a := range cancel {
 		a.cancel(errPathFailed)
+	}
+	if to == PathRecovering && len(cancel) > 0 && lostFence != nil {
+		p.d.background(func() { p.d.fenceThrough(p, gen0, lostFence) })
 	}
 	p.d.rebuild()
 	if fn := p.d.cfg.OnPathChange; fn != nil {
@@ -174,16 +199,18 @@ func (p *path) install(s *session.Session, gen uint64) {
 	}
 	p.sess, p.unit, p.isid, p.gen = s, s.DefaultUnit(), s.ISID(), gen
 	p.portal = s.Portal()
+	p.tpgt = -1
+	if prm := s.Params(); prm.HasTargetPortalGroupTag {
+		p.tpgt = int(prm.TargetPortalGroupTag)
+	}
 	p.mu.Unlock()
-	p.d.wg.Add(1)
-	go func() {
-		defer p.d.wg.Done()
+	p.d.background(func() {
 		select {
 		case <-s.Done():
 			p.transition(gen, PathDown, s.Err())
 		case <-p.d.closed:
 		}
-	}()
+	})
 }
 
 func (p *path) session() (*session.Session, *session.LogicalUnit, PathState) {
@@ -201,6 +228,10 @@ type PathStats struct {
 	Commands    uint64 // commands that ended on this path
 	Errors      uint64 // of them, those that ended with an error
 	Failovers   uint64 // commands taken off this path (its connection lost) and sent again
+	// Fenced counts the losses of this path's connection after which
+	// another path ended its commands on the target at once (by logging in
+	// with its ISID) instead of waiting for its own reconnect.
+	Fenced uint64
 	// Session sums the counters of the path's sessions (reconnects,
 	// replays, bytes, ...), the ones it had before a redial included.
 	Session session.Stats
@@ -208,7 +239,7 @@ type PathStats struct {
 
 func (p *path) stats() PathStats {
 	p.mu.Lock()
-	st := PathStats{URL: p.url, Portal: p.portal, State: p.state, LastErr: p.lastErr, Session: p.old}
+	st := PathStats{URL: p.url, Portal: p.portal, State: p.state, LastErr: p.lastErr, Session: p.old, Fenced: p.fenced}
 	if p.sess != nil {
 		st.Session = st.Session.Add(p.sess.Stats())
 	}
