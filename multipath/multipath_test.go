@@ -237,3 +237,47 @@ func TestDifferentDeviceRefused(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// The checker takes a path whose TEST UNIT READY fails out of service and
+// puts it back once it succeeds again.
+func TestCheckerFailsAndRestoresPath(t *testing.T) {
+	changes := make(chan multipath.PathChange, 16)
+	d, srv := twoPaths(t, &multipath.Config{
+		CheckInterval: 20 * time.Millisecond, CheckTimeout: 5 * time.Second,
+		OnPathChange: func(c multipath.PathChange) { changes <- c },
+	})
+	srv[0].Inject(iscsitest.Fault{Match: iscsitest.Opcode(0x00), Action: iscsitest.Respond,
+		Status: scsi.StatusCheckCondition, Sense: iscsitest.Sense(scsi.SenseNotReady, 0x0400)})
+	expectState(t, changes, 0, multipath.PathFailed)
+	before := commands(d)
+	for range 4 {
+		if _, err := d.Read(testCtx(t), 0, 1, iovector.New(make([]byte, bs))).Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := commands(d); after[1]-before[1] != 4 {
+		t.Fatalf("commands per path before %v after %v: want the 4 reads on path 1", before, after)
+	}
+	srv[0].ClearFaults()
+	expectState(t, changes, 0, multipath.PathReady)
+}
+
+// A path whose session ended (no recovery here) is dialed again by the
+// checker, with the same ISID, and carries I/O again.
+func TestCheckerRedialsEndedPath(t *testing.T) {
+	changes := make(chan multipath.PathChange, 16)
+	d, srv := twoPaths(t, &multipath.Config{
+		Session:       &session.Config{DisableRecovery: true},
+		CheckInterval: 20 * time.Millisecond,
+		OnPathChange:  func(c multipath.PathChange) { changes <- c },
+	})
+	srv[0].CloseClientConnections()
+	expectState(t, changes, 0, multipath.PathDown)
+	expectState(t, changes, 0, multipath.PathReady)
+	if err := d.TestUnitReady(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if srv[0].Connections() != 2 {
+		t.Fatalf("server 0 accepted %d connections, want 2 (the first and the redial)", srv[0].Connections())
+	}
+}
