@@ -170,9 +170,10 @@ func waitPaths(t *testing.T, d *multipath.Device, want ...multipath.PathState) {
 // pointed at a dead address and their connections cut for 1.5 s (down),
 // or only cut (the sessions log in again at once).
 type mpCut struct {
-	name string
-	idx  []int
-	down bool
+	name  string
+	idx   []int
+	down  bool
+	stall bool // hold every byte of the open connections, both ways, instead
 }
 
 // TestMultipathFailoverTgtd: one LUN of tgtd through two portals, each
@@ -182,16 +183,17 @@ type mpCut struct {
 // Nothing may fail and no byte may be wrong; the latencies are logged.
 func TestMultipathFailoverTgtd(t *testing.T) {
 	mpFailover(t, 2, []mpCut{
-		{"path A down 1.5 s", []int{0}, true},
-		{"path B down 1.5 s", []int{1}, true},
-		{"both paths cut (recovery)", []int{0, 1}, false},
+		{name: "path A down 1.5 s", idx: []int{0}, down: true},
+		{name: "path B down 1.5 s", idx: []int{1}, down: true},
+		{name: "path A stalled (found by the keepalive)", idx: []int{0}, stall: true},
+		{name: "both paths cut (recovery)", idx: []int{0, 1}},
 	})
 }
 
 // TestMultipathOnePathTgtd is the baseline of the numbers above: the same
 // workload over one path, whose cut only the session's recovery handles.
 func TestMultipathOnePathTgtd(t *testing.T) {
-	mpFailover(t, 1, []mpCut{{"one path cut (recovery only)", []int{0}, false}})
+	mpFailover(t, 1, []mpCut{{name: "one path cut (recovery only)", idx: []int{0}}})
 }
 
 func mpFailover(t *testing.T, npaths int, cuts []mpCut) {
@@ -248,12 +250,24 @@ func mpFailover(t *testing.T, npaths int, cuts []mpCut) {
 	sleep(300 * time.Millisecond)
 	for _, cut := range cuts {
 		from := time.Now()
+		var stalled []*faultproxy.Conn
 		for _, i := range cut.idx {
-			if cut.down {
+			switch {
+			case cut.stall:
+				for _, c := range proxies[i].Conns() {
+					if !c.Ended() {
+						c.Stall(0)
+						stalled = append(stalled, c)
+					}
+				}
+			case cut.down:
 				down(i)
-			} else {
+			default:
 				proxies[i].CutAll()
 			}
+		}
+		if cut.stall {
+			waitPaths(t, d, append([]multipath.PathState{multipath.PathRecovering}, ready[1:]...)...)
 		}
 		if cut.down {
 			sleep(1500 * time.Millisecond)
@@ -263,6 +277,9 @@ func mpFailover(t *testing.T, npaths int, cuts []mpCut) {
 		}
 		waitPaths(t, d, ready...)
 		phases = append(phases, phase{cut.name, from, time.Now()})
+		for _, c := range stalled {
+			c.Release()
+		}
 		sleep(300 * time.Millisecond)
 		if err := w.failed(); err != nil {
 			break
