@@ -12,7 +12,9 @@ import (
 )
 
 // ErrNoPath: no path was ready (all of them recovering, failed or down)
-// until the command's context ended, or the Device was closed.
+// until the command's context ended or the Device was closed, or the
+// session of every path had ended (recovery gave up) when the command
+// needed one.
 var ErrNoPath = errors.New("multipath: no path ready")
 
 // ErrClosed is what commands on a closed Device get.
@@ -87,7 +89,10 @@ type Device struct {
 	geometry  atomic.Pointer[session.Geometry]
 }
 
-type pickerBox struct{ picker }
+type pickerBox struct {
+	picker
+	allDown bool // every path's session ended: no path comes back by itself
+}
 
 // Dial opens one session per URL (each an iSCSI URL of the same LUN
 // through another portal, as session.Dial takes), checks that every LUN
@@ -101,7 +106,7 @@ func Dial(ctx context.Context, urls []string, cfg *Config) (*Device, error) {
 	d := &Device{cfg: cfg.withDefaults(), changed: make(chan struct{}), closed: make(chan struct{})}
 	d.locks.held = map[uint64]chan struct{}{}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
-	d.picker.Store(&pickerBox{noPath{}})
+	d.picker.Store(&pickerBox{picker: noPath{}})
 	for i, u := range urls {
 		p := &path{d: d, index: i, url: u, attempts: map[*attempt]struct{}{}}
 		d.paths = append(d.paths, p)
@@ -179,14 +184,18 @@ func (d *Device) rebuild() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var ready []*path
+	down := 0
 	for _, p := range d.paths {
 		p.mu.Lock()
-		if p.state == PathReady {
+		switch p.state {
+		case PathReady:
 			ready = append(ready, p)
+		case PathDown:
+			down++
 		}
 		p.mu.Unlock()
 	}
-	d.picker.Store(&pickerBox{buildPicker(d.cfg.Selector, ready)})
+	d.picker.Store(&pickerBox{buildPicker(d.cfg.Selector, ready), down == len(d.paths)})
 	close(d.changed)
 	d.changed = make(chan struct{})
 }
@@ -197,8 +206,15 @@ func (d *Device) pathFor(ctx context.Context) (*path, error) {
 		d.mu.Lock()
 		changed := d.changed
 		d.mu.Unlock()
-		if p := d.picker.Load().pick(); p != nil {
+		pk := d.picker.Load()
+		if p := pk.pick(); p != nil {
 			return p, nil
+		}
+		if pk.allDown {
+			// As a session fails its commands when its recovery gives
+			// up: the checker may still bring a path back, for the
+			// commands that come later.
+			return nil, fmt.Errorf("%w: the session of every path ended", ErrNoPath)
 		}
 		select {
 		case <-changed:
@@ -239,9 +255,16 @@ func (d *Device) run(ctx context.Context, cdb []byte, op func(context.Context, *
 		ch := make(chan outcome, 1)
 		op(actx, u, func(res session.Result, err error) { ch <- outcome{res, err} })
 		var out outcome
+		fence := a.fence.ch
+		if session.ReadOnly(cdb) {
+			// A read is given back by its session as soon as it is
+			// cancelled: wait for that, so that its buffer is never
+			// written after the return.
+			fence = nil
+		}
 		select {
 		case out = <-ch:
-		case <-a.fence.ch:
+		case <-fence:
 			select {
 			case out = <-ch:
 			default:

@@ -281,3 +281,20 @@ func TestCheckerRedialsEndedPath(t *testing.T) {
 		t.Fatalf("server 0 accepted %d connections, want 2 (the first and the redial)", srv[0].Connections())
 	}
 }
+
+// When the session of every path has ended, commands fail with ErrNoPath
+// instead of waiting.
+func TestAllPathsEnded(t *testing.T) {
+	changes := make(chan multipath.PathChange, 16)
+	d, srv := twoPaths(t, &multipath.Config{
+		Session:      &session.Config{DisableRecovery: true},
+		OnPathChange: func(c multipath.PathChange) { changes <- c },
+	})
+	srv[0].CloseClientConnections()
+	srv[1].CloseClientConnections()
+	expectState(t, changes, 0, multipath.PathDown)
+	waitFor(t, "path 1 down", func() bool { return d.Stats().Paths[1].State == multipath.PathDown })
+	if err := d.TestUnitReady(testCtx(t)); !errors.Is(err, multipath.ErrNoPath) {
+		t.Fatalf("TEST UNIT READY with every session ended: %v, want ErrNoPath", err)
+	}
+}
