@@ -333,3 +333,73 @@ func TestMultipathRefusesOtherDeviceTgtd(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// A write held by the network on path A (its bytes stalled in A's proxy,
+// never delivered) when A is found dead is fenced, sent on again,
+// acknowledged; a later write to the same blocks is acknowledged; then the
+// network lets A's old bytes go. The later write must stay: the fence
+// (a login with A's ISID through portal B) closed A's old connection on
+// tgtd, so the stale copy has nowhere to land.
+func TestMultipathStaleWriteFencedTgtd(t *testing.T) {
+	inst := tgtd.Start(t)
+	const iqn = "iqn.2026-12.test:multipath-stale"
+	targets := inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 1 << 20}}})
+	portals := []string{inst.Addr(), inst.AddPortal()}
+	var proxies []*faultproxy.Proxy
+	var urls []string
+	for _, a := range portals {
+		p, err := faultproxy.New(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		proxies = append(proxies, p)
+		urls = append(urls, p.TargetURL(iqn, 1))
+	}
+	ctx := testCtx(t)
+	d, err := multipath.Dial(ctx, urls, &multipath.Config{
+		Selector: multipath.FailoverOnly, // the first write goes to path A
+		Session: &session.Config{
+			NOPInterval: 300 * time.Millisecond, NOPTimeout: 500 * time.Millisecond,
+			LoginTimeout: 5 * time.Second, ReplacementTimeout: 30 * time.Second,
+		},
+		CheckInterval: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	old := proxies[0].Conn(0)
+	if old == nil {
+		t.Fatal("no connection through path A's proxy")
+	}
+	const off = 64 << 10
+	w1 := bytes.Repeat([]byte("stale W1"), 4096/8)
+	w2 := bytes.Repeat([]byte("later W2"), 4096/8)
+	if _, err := d.Geometry(ctx); err != nil { // read now, not behind the stall
+		t.Fatal(err)
+	}
+	old.Stall(0) // both ways: W1 and the keepalive stay in the proxy, which notices nothing
+	if _, err := d.WriteAtContext(ctx, w1, off); err != nil {
+		t.Fatalf("W1: %v", err)
+	}
+	if st := d.Stats(); st.Paths[0].Fenced != 1 || st.Failovers == 0 {
+		t.Fatalf("W1 was acknowledged without a fence through path B: %+v", st.Paths[0])
+	}
+	if _, err := d.WriteAtContext(ctx, w2, off); err != nil {
+		t.Fatalf("W2: %v", err)
+	}
+	held, before := old.Up().Held(), old.Up().Forwarded()
+	if held < len(w1) {
+		t.Fatalf("path A's proxy holds %d bytes: W1 (%d) was not among them", held, len(w1))
+	}
+	old.Release() // A's old bytes go on: to a connection tgtd has closed
+	if err := old.Wait(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		t.Logf("path A's old connection ended: %v", err)
+	}
+	t.Logf("path A's old connection: %d bytes held, %d forwarded to tgtd after the release", held, old.Up().Forwarded()-before)
+	if err := d.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, "the blocks of W1 and W2 in the backing file", fileRange(t, targets[0].LUNs[0].Path, off, len(w2)), w2)
+}
