@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -108,8 +109,9 @@ func Dial(ctx context.Context, urls []string, cfg *Config) (*Device, error) {
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.picker.Store(&pickerBox{picker: noPath{}})
 	for i, u := range urls {
-		p := &path{d: d, index: i, url: u, attempts: map[*attempt]struct{}{}}
-		d.paths = append(d.paths, p)
+		d.paths = append(d.paths, &path{d: d, index: i, url: u, attempts: map[*attempt]struct{}{}, tpgt: -1})
+	}
+	for i, p := range d.paths {
 		gen := d.gens.Add(1)
 		s, err := d.dial(ctx, p, gen, nil)
 		if err != nil {
@@ -280,8 +282,9 @@ func (d *Device) run(ctx context.Context, cdb []byte, op func(context.Context, *
 			return out.res, err
 		}
 		closed := errors.Is(err, session.ErrSessionClosed)
-		if context.Cause(actx) != errPathFailed && !closed {
-			return out.res, err // the command's own outcome
+		var status *scsi.StatusError
+		if context.Cause(actx) != errPathFailed && !closed || errors.As(err, &status) {
+			return out.res, err // the command's own outcome: the target answered it
 		}
 		if closed {
 			p.transition(0, PathDown, err)
