@@ -15,6 +15,7 @@ import (
 	"github.com/iscsi-go/iscsi/integration/faultproxy"
 	"github.com/iscsi-go/iscsi/integration/tgtd"
 	"github.com/iscsi-go/iscsi/multipath"
+	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -402,4 +403,74 @@ func TestMultipathStaleWriteFencedTgtd(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustEqual(t, "the blocks of W1 and W2 in the backing file", fileRange(t, targets[0].LUNs[0].Path, off, len(w2)), w2)
+}
+
+// A key registered through the Device is registered on both I_T nexuses;
+// under a WRITE EXCLUSIVE – REGISTRANTS ONLY reservation both paths write,
+// and another initiator does not.
+func TestMultipathPersistentReservationTgtd(t *testing.T) {
+	inst := tgtd.Start(t)
+	const iqn = "iqn.2026-12.test:multipath-pr"
+	inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 1 << 20}}})
+	second := inst.AddPortal()
+	ctx := testCtx(t)
+	d, err := multipath.Dial(ctx, []string{inst.TargetURL(iqn, 1), "iscsi://" + second + "/" + iqn + "/1"},
+		&multipath.Config{Selector: multipath.RoundRobin, CheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	const key = 0xfeed
+	if err := d.PRRegisterAndIgnore(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := d.PRReadKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countKey(keys.Keys, key); n != 2 {
+		t.Fatalf("READ KEYS %x: the key is registered %d times, want 2 (one per path)", keys.Keys, n)
+	}
+	if err := d.PRReserve(ctx, key, scsi.PRTypeWriteExclusiveRegistrantsOnly); err != nil {
+		t.Fatal(err)
+	}
+	before := d.Stats()
+	buf := bytes.Repeat([]byte{7}, 4096)
+	for i := range 4 {
+		if _, err := d.WriteAtContext(ctx, buf, int64(i)*4096); err != nil {
+			t.Fatalf("write %d under the registrants-only reservation: %v", i, err)
+		}
+	}
+	after := d.Stats()
+	for i := range after.Paths {
+		if after.Paths[i].Commands == before.Paths[i].Commands {
+			t.Fatalf("path %d carried none of the writes", i)
+		}
+	}
+	s, err := session.Dial(ctx, inst.TargetURL(iqn, 1), &session.Config{InitiatorName: "iqn.2026-12.test:other-host"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.WriteAtContext(ctx, buf, 0); !errors.Is(err, scsi.ErrReservationConflict) {
+		t.Fatalf("write by an unregistered initiator: %v, want a reservation conflict", err)
+	}
+	if err := d.PRRelease(ctx, key, scsi.PRTypeWriteExclusiveRegistrantsOnly); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PRRegister(ctx, key, 0); err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := d.PRReadKeys(ctx); err != nil || len(keys.Keys) != 0 {
+		t.Fatalf("READ KEYS after unregistering every path: %x, %v", keys.Keys, err)
+	}
+}
+
+func countKey(keys []uint64, k uint64) (n int) {
+	for _, x := range keys {
+		if x == k {
+			n++
+		}
+	}
+	return n
 }

@@ -79,6 +79,9 @@ func (d *Device) redial(ctx context.Context, p *path) {
 	if err == nil && !id.equal(d.id) {
 		err = d.differs(p, s, id)
 	}
+	if err == nil {
+		err = d.registered(ctx, s.DefaultUnit())
+	}
 	if err != nil {
 		s.Close()
 		p.mu.Lock()

@@ -88,6 +88,8 @@ type Device struct {
 	gens      atomic.Uint64
 	failovers atomic.Uint64
 	geometry  atomic.Pointer[session.Geometry]
+	prMu      sync.Mutex
+	prKey     uint64 // the key registered on every path, 0 if none
 }
 
 type pickerBox struct {

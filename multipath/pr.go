@@ -1,0 +1,106 @@
+package multipath
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/iscsi-go/iscsi/scsi"
+	"github.com/iscsi-go/iscsi/session"
+)
+
+// Persistent reservations over several paths. Each path is its own I_T
+// nexus, so a key is registered on every path (as mpathpersist does); a
+// reservation is then taken through any one path, and with a
+// "registrants only" type (scsi.PRTypeWriteExclusiveRegistrantsOnly,
+// scsi.PRTypeExclusiveAccessRegistrantsOnly) every path may carry I/O.
+// With the other types only the nexus that reserved may write: a Device
+// whose commands move between paths should not take them.
+
+var (
+	cdbPROut = []byte{0x5f}
+	cdbPRIn  = []byte{0x5e}
+)
+
+// PRRegister registers newKey for the I_T nexus of every path (REGISTER,
+// key being the key they hold now, 0 if none; newKey 0 unregisters). A
+// path that is recovering is sent the command too (it waits for the
+// reconnect, bounded by ctx); a path whose session ended is registered
+// (REGISTER AND IGNORE EXISTING KEY) when the checker dials it again,
+// before it carries I/O. The first failure is returned, naming its path:
+// the paths before it are registered.
+func (d *Device) PRRegister(ctx context.Context, key, newKey uint64) error {
+	return d.registerAll(ctx, newKey, func(u *session.LogicalUnit) error { return u.PRRegister(ctx, key, newKey) })
+}
+
+// PRRegisterAndIgnore registers newKey for the I_T nexus of every path,
+// whatever key they had (REGISTER AND IGNORE EXISTING KEY); 0 unregisters.
+// See PRRegister.
+func (d *Device) PRRegisterAndIgnore(ctx context.Context, newKey uint64) error {
+	return d.registerAll(ctx, newKey, func(u *session.LogicalUnit) error { return u.PRRegisterAndIgnore(ctx, newKey) })
+}
+
+func (d *Device) registerAll(ctx context.Context, newKey uint64, register func(*session.LogicalUnit) error) error {
+	d.prMu.Lock()
+	defer d.prMu.Unlock()
+	for _, p := range d.paths {
+		_, u, st := p.session()
+		if u == nil || st == PathDown {
+			continue // registered when dialed again
+		}
+		if err := register(u); err != nil {
+			return fmt.Errorf("multipath: path %d (%s): %w", p.index, p.stats().Portal, err)
+		}
+	}
+	d.prKey = newKey
+	return nil
+}
+
+// registered registers the Device's key, if any, on a new session of a
+// path before the path carries I/O.
+func (d *Device) registered(ctx context.Context, u *session.LogicalUnit) error {
+	d.prMu.Lock()
+	key := d.prKey
+	d.prMu.Unlock()
+	if key == 0 {
+		return nil
+	}
+	return u.PRRegisterAndIgnore(ctx, key)
+}
+
+// PRReserve takes a reservation of type typ with the registered key,
+// through one path. Like every PERSISTENT RESERVE OUT it is not sent again
+// when its path fails: the error then matches session.ErrMayHaveExecuted.
+func (d *Device) PRReserve(ctx context.Context, key uint64, typ scsi.PRType) error {
+	_, err := d.run(ctx, cdbPROut, blocking(func(u *session.LogicalUnit, ctx context.Context) error { return u.PRReserve(ctx, key, typ) }))
+	return err
+}
+
+// PRRelease releases the reservation of type typ held with key, through
+// one path.
+func (d *Device) PRRelease(ctx context.Context, key uint64, typ scsi.PRType) error {
+	_, err := d.run(ctx, cdbPROut, blocking(func(u *session.LogicalUnit, ctx context.Context) error { return u.PRRelease(ctx, key, typ) }))
+	return err
+}
+
+// PRReadKeys returns the registered keys (one per registered I_T nexus:
+// a key registered through the Device appears once per path).
+func (d *Device) PRReadKeys(ctx context.Context) (scsi.PRKeys, error) {
+	var keys scsi.PRKeys
+	_, err := d.run(ctx, cdbPRIn, blocking(func(u *session.LogicalUnit, ctx context.Context) error {
+		var err error
+		keys, err = u.PRReadKeys(ctx)
+		return err
+	}))
+	return keys, err
+}
+
+// PRReadReservation returns the current reservation.
+func (d *Device) PRReadReservation(ctx context.Context) (scsi.PRReservation, error) {
+	var r scsi.PRReservation
+	_, err := d.run(ctx, cdbPRIn, blocking(func(u *session.LogicalUnit, ctx context.Context) error {
+		var err error
+		r, err = u.PRReadReservation(ctx)
+		return err
+	}))
+	return r, err
+}
