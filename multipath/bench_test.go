@@ -1,0 +1,46 @@
+package multipath_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/iscsi-go/iscsi/iscsitest"
+	"github.com/iscsi-go/iscsi/multipath"
+	"github.com/iscsi-go/iscsi/session"
+)
+
+// The cost of the Device over a bare session: 4 KiB ReadAt and WriteAt
+// through one in-process target, one path.
+func BenchmarkOverhead(b *testing.B) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(16<<20, 512))
+	defer srv.Close()
+	ctx := context.Background()
+	s, err := session.Dial(ctx, srv.URL(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	d, err := multipath.Dial(ctx, []string{srv.URL()}, &multipath.Config{CheckInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	buf := make([]byte, 4096)
+	for _, tc := range []struct {
+		name string
+		fn   func(p []byte, off int64) (int, error)
+	}{
+		{"session/ReadAt", s.ReadAt}, {"multipath/ReadAt", d.ReadAt},
+		{"session/WriteAt", s.WriteAt}, {"multipath/WriteAt", d.WriteAt},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := tc.fn(buf, int64(i%1024)*4096); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
