@@ -2,6 +2,7 @@ package multipath
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -33,11 +34,29 @@ type call struct {
 	err  error
 }
 
-// Done is closed when the command has ended.
-func (f Future) Done() <-chan struct{} { return f.c.done }
+// errZeroFuture is what the zero Future returns.
+var errZeroFuture = errors.New("multipath: the zero Future")
 
-// Wait waits for the command's end and returns its result.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// Done is closed when the command has ended.
+func (f Future) Done() <-chan struct{} {
+	if f.c == nil {
+		return closedChan
+	}
+	return f.c.done
+}
+
+// Wait waits for the command's end and returns its result; it may be
+// called more than once, from any goroutine.
 func (f Future) Wait() (session.Result, error) {
+	if f.c == nil {
+		return session.Result{}, errZeroFuture
+	}
 	<-f.c.done
 	return f.c.res, f.c.err
 }

@@ -298,3 +298,11 @@ func TestAllPathsEnded(t *testing.T) {
 		t.Fatalf("TEST UNIT READY with every session ended: %v, want ErrNoPath", err)
 	}
 }
+
+func TestZeroFuture(t *testing.T) {
+	var f multipath.Future
+	<-f.Done()
+	if _, err := f.Wait(); err == nil {
+		t.Fatal("the zero Future's Wait returned no error")
+	}
+}
