@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -304,5 +305,69 @@ func TestZeroFuture(t *testing.T) {
 	<-f.Done()
 	if _, err := f.Wait(); err == nil {
 		t.Fatal("the zero Future's Wait returned no error")
+	}
+}
+
+// ReadAt and WriteAt keep io.ReaderAt's and io.WriterAt's rules, at any
+// alignment. (One path: the in-process target keeps its LUN per server.)
+func TestBlockAPI(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs))
+	defer srv.Close()
+	ctx := testCtx(t)
+	d, err := multipath.Dial(ctx, []string{srv.URL()}, &multipath.Config{CheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	g, err := d.Geometry(ctx)
+	if err != nil || g.Size() != lunSize || g.BlockSize != bs {
+		t.Fatalf("Geometry: %+v, %v", g, err)
+	}
+	for _, w := range []struct{ off, n int64 }{{0, bs}, {1, 1}, {bs - 3, 7}, {3 * bs, 5 * bs}, {1000, 3000}, {lunSize - 10, 10}} {
+		p := bytes.Repeat([]byte{byte(w.off + w.n)}, int(w.n))
+		if n, err := d.WriteAt(p, w.off); err != nil || n != len(p) {
+			t.Fatalf("WriteAt(%d bytes at %d): %d, %v", w.n, w.off, n, err)
+		}
+		got := make([]byte, w.n)
+		if n, err := d.ReadAt(got, w.off); err != nil || n != len(got) || !bytes.Equal(got, p) {
+			t.Fatalf("ReadAt(%d bytes at %d): %d, %v, same bytes %v", w.n, w.off, n, err, bytes.Equal(got, p))
+		}
+		if !bytes.Equal(srv.Contents(1)[w.off:w.off+w.n], p) {
+			t.Fatalf("the target holds other bytes at %d", w.off)
+		}
+	}
+	buf := make([]byte, 100)
+	if n, err := d.ReadAt(buf, lunSize-40); n != 40 || err != io.EOF {
+		t.Fatalf("ReadAt across the end: %d, %v; want 40, io.EOF", n, err)
+	}
+	if n, err := d.ReadAt(buf, lunSize); n != 0 || err != io.EOF {
+		t.Fatalf("ReadAt at the end: %d, %v; want 0, io.EOF", n, err)
+	}
+	if _, err := d.WriteAt(buf, lunSize-40); !errors.Is(err, session.ErrBeyondEnd) {
+		t.Fatalf("WriteAt across the end: %v", err)
+	}
+	if _, err := d.ReadAt(buf, -1); !errors.Is(err, session.ErrNegativeOffset) {
+		t.Fatalf("ReadAt at -1: %v", err)
+	}
+	if err := d.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := multipath.Dial(ctx, nil, nil); err == nil {
+		t.Fatal("Dial with no URL succeeded")
+	}
+}
+
+// A path that cannot log in fails Dial, and the path already open is closed.
+func TestDialFailsOnDeadPath(t *testing.T) {
+	a := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs))
+	defer a.Close()
+	b := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs))
+	dead := b.URL()
+	b.Close()
+	ctx := testCtx(t)
+	_, err := multipath.Dial(ctx, []string{a.URL(), dead}, &multipath.Config{Session: &session.Config{LoginTimeout: 2 * time.Second}})
+	var le *session.LoginError
+	if !errors.As(err, &le) {
+		t.Fatalf("Dial with a dead second path: %v, want a *session.LoginError", err)
 	}
 }
