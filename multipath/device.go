@@ -275,7 +275,7 @@ func (d *Device) run(ctx context.Context, cdb []byte, op func(context.Context, *
 				// The target ended the command (fenceThrough): stop
 				// waiting for the lost session to say so.
 				d.orphan(ch)
-				out.err = &FencedError{Portal: p.portal}
+				out.err = &FencedError{Portal: a.portal}
 			}
 		}
 		p.end(a, out.err)

@@ -87,6 +87,7 @@ type path struct {
 type attempt struct {
 	cancel context.CancelCauseFunc
 	fence  *fence
+	portal string
 }
 
 // fence is closed when the target has ended every command that a lost
@@ -110,7 +111,7 @@ func (p *path) begin(ctx context.Context) (actx context.Context, a *attempt, u *
 		return nil, nil, nil, false
 	}
 	actx, cancel := context.WithCancelCause(ctx)
-	a = &attempt{cancel: cancel, fence: p.fence}
+	a = &attempt{cancel: cancel, fence: p.fence, portal: p.portal}
 	p.attempts[a] = struct{}{}
 	p.inflight.Add(1)
 	p.lastUse.Store(time.Now().UnixNano())
