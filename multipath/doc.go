@@ -19,8 +19,16 @@
 // ready paths, swapped atomically whenever a path changes state, as
 // gRPC-Go's balancer picker is. When a path's connection is lost, the
 // commands on it are taken back and sent on another ready path at once,
-// under the session's replay rules; writes that had been sent wait until
-// the failed path's copy is fenced (see docs/MULTIPATH.md for why). The
-// failed path recovers on its own (its session logs in again) and carries
-// I/O again when it is back; a checker sends TEST UNIT READY to idle paths.
+// under the session's replay rules (session.SafeToRepeat); a write that had
+// been sent is sent again only once the failed path's copy is fenced, so
+// that it can never land after a later write: the Device logs in with the
+// failed path's ISID through a ready portal of the same portal group, which
+// makes the target end the failed session's tasks before it answers
+// (milliseconds), or else waits for the failed path's own reconnect (see
+// docs/MULTIPATH.md). The failed path recovers on its own and carries I/O
+// again when it is back; a checker sends TEST UNIT READY to idle paths and
+// dials again the paths whose session ended.
+//
+// Persistent reservation keys are registered on every path (each is its
+// own I_T nexus): PRRegister, PRRegisterAndIgnore.
 package multipath
