@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/iscsi-go/iscsi/iscsiurl"
 	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
@@ -111,7 +112,11 @@ func Dial(ctx context.Context, urls []string, cfg *Config) (*Device, error) {
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.picker.Store(&pickerBox{picker: noPath{}})
 	for i, u := range urls {
-		d.paths = append(d.paths, &path{d: d, index: i, url: u, attempts: map[*attempt]struct{}{}, tpgt: -1})
+		display := fmt.Sprintf("path %d", i)
+		if pu, err := iscsiurl.Parse(u); err == nil {
+			display = pu.String() // passwords redacted
+		}
+		d.paths = append(d.paths, &path{d: d, index: i, url: u, display: display, attempts: map[*attempt]struct{}{}, tpgt: -1})
 	}
 	for i, p := range d.paths {
 		gen := d.gens.Add(1)

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -369,5 +372,30 @@ func TestDialFailsOnDeadPath(t *testing.T) {
 	var le *session.LoginError
 	if !errors.As(err, &le) {
 		t.Fatalf("Dial with a dead second path: %v, want a *session.LoginError", err)
+	}
+}
+
+// Secrets of the URLs never show in Stats, path changes or errors.
+func TestNoSecretsShown(t *testing.T) {
+	const secret = "multipath-secret-9"
+	srv := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs), iscsitest.WithCHAP("alice", secret))
+	defer srv.Close()
+	url := "iscsi://alice%" + secret + "@" + srv.Addr() + "/" + srv.TargetName() + "/1"
+	var changes []multipath.PathChange
+	var mu sync.Mutex
+	d, err := multipath.Dial(testCtx(t), []string{url}, &multipath.Config{CheckInterval: -1, OnPathChange: func(c multipath.PathChange) {
+		mu.Lock()
+		changes = append(changes, c)
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	mu.Lock()
+	shown := fmt.Sprintf("%+v %+v", d.Stats(), changes)
+	mu.Unlock()
+	if strings.Contains(shown, secret) || !strings.Contains(shown, "alice") {
+		t.Fatalf("Stats and path changes show %s", shown)
 	}
 }

@@ -59,10 +59,11 @@ type PathChange struct {
 var errPathFailed = errors.New("multipath: path failed")
 
 type path struct {
-	d      *Device
-	index  int
-	url    string
-	portal string
+	d       *Device
+	index   int
+	url     string // as given, credentials included: only for dialing
+	display string // url with passwords redacted
+	portal  string
 
 	inflight  atomic.Int64
 	lastUse   atomic.Int64 // UnixNano of the last command started
@@ -165,7 +166,7 @@ func (p *path) transition(gen uint64, to PathState, why error, from ...PathState
 	}
 	p.d.rebuild()
 	if fn := p.d.cfg.OnPathChange; fn != nil {
-		fn(PathChange{Path: p.index, URL: p.url, Portal: portal, State: to, Err: why})
+		fn(PathChange{Path: p.index, URL: p.display, Portal: portal, State: to, Err: why})
 	}
 	return true
 }
@@ -222,7 +223,7 @@ func (p *path) session() (*session.Session, *session.LogicalUnit, PathState) {
 
 // PathStats are the counters of one path.
 type PathStats struct {
-	URL, Portal string
+	URL, Portal string // the URL with any password redacted
 	State       PathState
 	LastErr     error // why the path last left PathReady
 	InFlight    int64
@@ -240,7 +241,7 @@ type PathStats struct {
 
 func (p *path) stats() PathStats {
 	p.mu.Lock()
-	st := PathStats{URL: p.url, Portal: p.portal, State: p.state, LastErr: p.lastErr, Session: p.old, Fenced: p.fenced}
+	st := PathStats{URL: p.display, Portal: p.portal, State: p.state, LastErr: p.lastErr, Session: p.old, Fenced: p.fenced}
 	if p.sess != nil {
 		st.Session = st.Session.Add(p.sess.Stats())
 	}
