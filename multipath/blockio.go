@@ -70,6 +70,23 @@ func (d *Device) future(fn func() (session.Result, error)) Future {
 	return Future{c}
 }
 
+// ExecuteFunc is Execute with a callback: done is called once with the
+// outcome, on a goroutine of the Device's (it may block). v must be left
+// alone until then.
+func (d *Device) ExecuteFunc(ctx context.Context, cdb scsi.CDB, dir session.Direction, v *iovector.Vector, done session.Done) {
+	go func() { done(d.Call(ctx, cdb, dir, v)) }()
+}
+
+// ReadFunc is Read with a callback (see ExecuteFunc).
+func (d *Device) ReadFunc(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, done session.Done) {
+	go func() { done(d.rw(ctx, lba, blocks, v, false)) }()
+}
+
+// WriteFunc is Write with a callback (see ExecuteFunc).
+func (d *Device) WriteFunc(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, done session.Done) {
+	go func() { done(d.rw(ctx, lba, blocks, v, true)) }()
+}
+
 // Execute sends cdb on a path and returns at once; see Call.
 func (d *Device) Execute(ctx context.Context, cdb scsi.CDB, dir session.Direction, v *iovector.Vector) Future {
 	return d.future(func() (session.Result, error) { return d.Call(ctx, cdb, dir, v) })

@@ -399,3 +399,27 @@ func TestNoSecretsShown(t *testing.T) {
 		t.Fatalf("Stats and path changes show %s", shown)
 	}
 }
+
+func TestCallbacks(t *testing.T) {
+	d, srv := twoPaths(t, &multipath.Config{Selector: multipath.FailoverOnly})
+	ctx := testCtx(t)
+	data := bytes.Repeat([]byte{0x42}, 2*bs)
+	type outcome struct {
+		res session.Result
+		err error
+	}
+	got := make(chan outcome, 1)
+	d.WriteFunc(ctx, 4, 2, iovector.New(data), func(r session.Result, err error) { got <- outcome{r, err} })
+	if o := <-got; o.err != nil {
+		t.Fatal(o.err)
+	}
+	buf := make([]byte, 2*bs)
+	d.ReadFunc(ctx, 4, 2, iovector.New(buf), func(r session.Result, err error) { got <- outcome{r, err} })
+	if o := <-got; o.err != nil || !bytes.Equal(buf, data) || !bytes.Equal(srv[0].Contents(1)[4*bs:6*bs], data) {
+		t.Fatalf("read back: %v, same bytes %v", o.err, bytes.Equal(buf, data))
+	}
+	d.ExecuteFunc(ctx, scsi.TestUnitReady(), session.DirNone, nil, func(r session.Result, err error) { got <- outcome{r, err} })
+	if o := <-got; o.err != nil {
+		t.Fatal(o.err)
+	}
+}
