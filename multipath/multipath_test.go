@@ -423,3 +423,32 @@ func TestCallbacks(t *testing.T) {
 		t.Fatal(o.err)
 	}
 }
+
+// Failover-only: the second path carries the I/O while the first
+// recovers, and the first takes it back when it returns (failback).
+func TestFailoverOnlyFailsBack(t *testing.T) {
+	changes := make(chan multipath.PathChange, 16)
+	d, srv := twoPaths(t, &multipath.Config{Selector: multipath.FailoverOnly, OnPathChange: func(c multipath.PathChange) { changes <- c }})
+	tur := func(n int) [2]uint64 {
+		before := commands(d)
+		for range n {
+			if err := d.TestUnitReady(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		after := commands(d)
+		return [2]uint64{after[0] - before[0], after[1] - before[1]}
+	}
+	if got := tur(3); got != [2]uint64{3, 0} {
+		t.Fatalf("commands per path %v, want all on path 0", got)
+	}
+	srv[0].CloseClientConnections()
+	expectState(t, changes, 0, multipath.PathRecovering)
+	if got := tur(3); got != [2]uint64{0, 3} {
+		t.Fatalf("commands per path while path 0 recovers: %v, want all on path 1", got)
+	}
+	expectState(t, changes, 0, multipath.PathReady)
+	if got := tur(3); got != [2]uint64{3, 0} {
+		t.Fatalf("commands per path after path 0 came back: %v, want all on path 0", got)
+	}
+}
