@@ -165,8 +165,15 @@ func (p *Peer) login() error {
 			continue
 		}
 		rsp := x.Response
-		if rsp.Transit && rsp.NSG == pdu.StageFullFeature && rsp.StatusClass == pdu.LoginSuccess && rsp.TSIH == 0 {
+		if rsp.Transit && rsp.NSG == pdu.StageFullFeature && rsp.StatusClass == pdu.LoginSuccess && rsp.TSIH == 0 &&
+			!t.cfg.Quirks.ZeroTSIH {
 			rsp.TSIH = st.tsih
+		}
+		if t.cfg.Quirks.ZeroISID {
+			rsp.ISID = pdu.ISID{}
+		}
+		if t.cfg.Quirks.NoAuthMethod && req.CSG == pdu.StageSecurity {
+			x.Delete(keys.KeyAuthMethod)
 		}
 		payload := x.Raw
 		if payload == nil {
@@ -274,6 +281,9 @@ func (p *Peer) answerLogin(st *loginState, x *LoginExchange) {
 		}
 		p.params.InitiatorName = name
 		stype, _ := x.Get(keys.KeySessionType)
+		if t.cfg.Quirks.SessionTypeOutsideSecurity && req.CSG == pdu.StageSecurity {
+			stype = ""
+		}
 		p.params.Discovery = stype == keys.SessionDiscovery
 		if !p.params.Discovery {
 			tn, ok := x.Get(keys.KeyTargetName)
