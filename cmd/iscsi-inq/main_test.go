@@ -43,3 +43,19 @@ func TestCHAPPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestURLErrorHidesPassword: a password holding '@', '?' or '&' does not
+// show in the tool's error, whatever the parser made of it.
+func TestURLErrorHidesPassword(t *testing.T) {
+	for _, url := range []string{
+		"iscsi://alice%a@bSECRET@127.0.0.1/iqn.x/1",
+		"iscsi://alice%pa?ssSECRET@127.0.0.1/iqn.x/1",
+		"iscsi://alice%pw@127.0.0.1/iqn.x/1&target_password=SECRET",
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{url}, &stdout, &stderr)
+		if code != 10 || strings.Contains(stdout.String()+stderr.String(), "SECRET") {
+			t.Errorf("%s: exit %d, stderr %q; want 10 and no password", url, code, stderr.String())
+		}
+	}
+}
