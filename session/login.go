@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -292,6 +293,14 @@ func (l *loginConn) chap(cfg *chap.Config) ([]keys.Pair, error) {
 // do not fit one PDU), and returns the pairs of the target's answer,
 // reassembled when the target used the C bit. transit asks to move to nsg.
 func (l *loginConn) exchange(pairs []keys.Pair, transit bool, nsg uint8) ([]keys.Pair, error) {
+	for _, p := range pairs {
+		// A NUL would end the value early and let the rest be read as
+		// keys of ours: Dial checks what it is given, this is the last
+		// line.
+		if strings.IndexByte(p.Value, 0) >= 0 || strings.IndexByte(p.Key, 0) >= 0 || strings.IndexByte(p.Key, '=') >= 0 {
+			return nil, fmt.Errorf("iscsi: login key %s: %w: holds a NUL byte", strconv.Quote(p.Key), ErrInvalidKeyValue)
+		}
+	}
 	l.tracePairs("send", pairs)
 	l.sent = keys.AppendPairs(l.sent[:0], pairs...)
 	segLen := 8192 // the RFC's default MaxRecvDataSegmentLength during login
