@@ -259,6 +259,21 @@ func (e *lunEndpoint) Zero(ctx context.Context, off, n int64) (int64, error) {
 	return e.lbp.discard(ctx, e.s, e.g, off, n)
 }
 
+// flusher is a destination with a write cache to flush at the end.
+type flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// Flush sends SYNCHRONIZE CACHE over the whole LUN.
+func (e *lunEndpoint) Flush(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, cli.CommandTimeout)
+	defer cancel()
+	if err := e.s.Sync(ctx); err != nil {
+		return cli.CommandError(e.s.LUN(), "SYNCHRONIZE CACHE", err)
+	}
+	return nil
+}
+
 // sizeError is a destination too small for the source.
 type sizeError struct {
 	dst        string // its name

@@ -27,7 +27,7 @@ import (
 const name = "iscsi-dd"
 
 const usageText = "Usage: iscsi-dd [-?|--help] [--usage] [-i|--initiator-name=iqn-name] [-m|--max=num] [-b|--blocks=num]\n" +
-	"\t\t[-p|--progress] [--no-sparse] [--checksum=md5|sha256] -s|--src <iscsi-url|file> -d|--dst <iscsi-url|file>\n"
+	"\t\t[-p|--progress] [--no-sparse] [--no-flush] [--checksum=md5|sha256] -s|--src <iscsi-url|file> -d|--dst <iscsi-url|file>\n"
 
 const helpText = `Usage: iscsi-dd [OPTION...] -s <source> -d <destination>
   -s, --src=URL|FILE                source: an iSCSI URL or a local file
@@ -39,6 +39,9 @@ const helpText = `Usage: iscsi-dd [OPTION...] -s <source> -d <destination>
   -p, --progress                    show progress even when stdout is not a terminal
       --no-sparse                   read and write every byte: do not skip
                                     deallocated extents nor discard zeros
+      --no-flush                    do not send SYNCHRONIZE CACHE to a destination LUN
+                                    at the end (by default the copy succeeds only once
+                                    the target says the data left its write cache)
       --checksum=md5|sha256         print the checksum of the data copied
   -6, --16                          accepted for libiscsi's iscsi-dd: READ(16)/WRITE(16)
                                     are used wherever the LBA needs them
@@ -77,6 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		blocks    int64
 		progress  bool
 		noSparse  bool
+		noFlush   bool
 		checksum  string
 		use16     bool
 	)
@@ -87,6 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	f.Int64VarP(&blocks, "blocks", "b", 0, "blocks per I/O")
 	f.BoolVarP(&progress, "progress", "p", false, "show progress")
 	f.BoolVar(&noSparse, "no-sparse", false, "copy every byte")
+	f.BoolVar(&noFlush, "no-flush", false, "no SYNCHRONIZE CACHE at the end")
 	f.StringVar(&checksum, "checksum", "", "md5 or sha256")
 	f.BoolVarP(&use16, "16", "6", false, "ignored")
 	defer t.Stdout.Flush()
@@ -155,6 +160,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	st, err := c.run(ctx)
 	if err != nil {
 		return t.Fail("", err)
+	}
+	if f, ok := out.(flusher); ok && !noFlush {
+		// Success means the data is on the target's stable storage, not
+		// in its write cache.
+		if err := f.Flush(ctx); err != nil {
+			return t.Fail("destination "+out.Name(), err)
+		}
 	}
 	fmt.Fprintln(t.Stdout, summary(st))
 	if sum != nil {
