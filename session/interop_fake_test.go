@@ -236,3 +236,52 @@ func TestLoginOneWayCHAPOffersNone(t *testing.T) {
 		t.Fatalf("AuthMethod offers %q, want CHAP,None then CHAP", offers)
 	}
 }
+
+// TestStateChangeCauses: each reconnect attempt's StateChange carries why
+// it is needed (the loss, then the previous attempt's failure), and
+// "reinstated" names the attempt that succeeded.
+func TestStateChangeCauses(t *testing.T) {
+	var logins atomic.Int32
+	var cut atomic.Bool
+	var log stateLog
+	_, s := dial(t, faketarget.Config{
+		Hooks: faketarget.Hooks{
+			Login: func(x *faketarget.LoginExchange) faketarget.Verdict {
+				if _, first := x.Get(keys.KeyInitiatorName); first && logins.Add(1) == 2 {
+					x.Fail(0x0301) // the first login after the cut: service unavailable
+				}
+				return faketarget.Proceed
+			},
+			Command: func(c *faketarget.Command) faketarget.Verdict {
+				op := scsi.OpCode(c.CDB[0])
+				if (op == scsi.OpRead10 || op == scsi.OpRead16) && cut.CompareAndSwap(false, true) {
+					c.Peer.Close()
+					return faketarget.Handled
+				}
+				return faketarget.Proceed
+			}}}, &session.Config{OnStateChange: log.record})
+	if _, err := s.ReadAt(make([]byte, 512), 0); err != nil {
+		t.Fatal(err)
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	var got []string
+	for _, ev := range log.evs {
+		got = append(got, ev.State.String())
+	}
+	if len(log.evs) != 4 {
+		t.Fatalf("state changes %v, want lost, reconnecting, reconnecting, reinstated", got)
+	}
+	lost, r1, r2, re := log.evs[0], log.evs[1], log.evs[2], log.evs[3]
+	var le *session.LoginError
+	switch {
+	case lost.State != session.StateLost || lost.Err == nil:
+		t.Errorf("first %+v, want lost with its cause", lost)
+	case r1.State != session.StateReconnecting || r1.Attempt != 1 || r1.Err != lost.Err:
+		t.Errorf("%+v, want attempt 1 carrying the loss %v", r1, lost.Err)
+	case r2.State != session.StateReconnecting || r2.Attempt != 2 || !errors.As(r2.Err, &le) || le.Status() != 0x0301:
+		t.Errorf("%+v, want attempt 2 carrying the refused login", r2)
+	case re.State != session.StateReinstated || re.Attempt != 2:
+		t.Errorf("%+v, want reinstated at attempt 2", re)
+	}
+}
