@@ -285,3 +285,25 @@ func TestStateChangeCauses(t *testing.T) {
 		t.Errorf("%+v, want reinstated at attempt 2", re)
 	}
 }
+
+// TestLoginMutualCHAPClosedConnection: a target that closes the connection
+// when None is not offered (gotgt) gets an error that says why that may be,
+// naming AllowNoAuth, not "is it an iSCSI target?".
+func TestLoginMutualCHAPClosedConnection(t *testing.T) {
+	tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(8),
+		Hooks: faketarget.Hooks{Login: func(x *faketarget.LoginExchange) faketarget.Verdict {
+			if v, _ := x.Get(keys.KeyAuthMethod); v == "CHAP" {
+				return faketarget.Close
+			}
+			return faketarget.Proceed
+		}}})
+	_, err := session.Dial(ctxT(t), url(tg, "ini%inisecret-123")+"?target_user=tgt&target_password=tgtsecret-456", nil)
+	if err == nil || !strings.Contains(err.Error(), "AllowNoAuth") || strings.Contains(err.Error(), "is it an iSCSI target") {
+		t.Fatalf("Dial = %v, want an error naming AllowNoAuth", err)
+	}
+	s, err := session.Dial(ctxT(t), url(tg, "ini%inisecret-123"), nil)
+	if err != nil {
+		t.Fatalf("one-way CHAP (CHAP,None offered): %v", err)
+	}
+	s.Close()
+}

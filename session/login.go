@@ -107,6 +107,12 @@ func login(ctx context.Context, c *conn.Conn, spec *loginSpec) (*loginResult, er
 			cause = context.DeadlineExceeded
 		}
 		return nil, fmt.Errorf("no answer in time: %w (%w)", cause, err)
+	case !l.gotStatSN && l.step == stepAuthMethod && spec.chap != nil && spec.chap.Mutual() && !spec.cfg.AllowNoAuth &&
+		(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
+		// gotgt closes the connection when None is not offered.
+		return nil, fmt.Errorf("the portal closed the connection at our first Login Request, which offered AuthMethod=CHAP "+
+			"alone: a target without CHAP may do that (mutual CHAP is required; Config.AllowNoAuth accepts a target "+
+			"that does not authenticate): %w", err)
 	case !l.gotStatSN:
 		// Not one Login Response came back.
 		return nil, fmt.Errorf("no iSCSI answer from the portal (is it an iSCSI target?): %w", err)
