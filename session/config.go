@@ -83,8 +83,11 @@ type Config struct {
 	// CHAPAlgorithms is the ordered CHAP_A offer; nil means MD5 only, as
 	// libiscsi does (tgtd misreads CHAP_A=7). The URL's auth= argument wins.
 	CHAPAlgorithms []chap.Algorithm
-	// AllowNoAuth accepts a target that answers AuthMethod=None although
-	// CHAP is configured. Off by default: no silent downgrade.
+	// AllowNoAuth accepts a target that does not authenticate itself
+	// although mutual CHAP is configured (None is then offered too). Off by
+	// default: mutual CHAP is never downgraded. One-way CHAP needs no
+	// AllowNoAuth: it always offers CHAP,None, since the initiator loses
+	// nothing when a target does not ask who it is (see docs/LOGIN.md).
 	AllowNoAuth bool
 
 	// Operational holds the operational keys we offer; zero fields take
