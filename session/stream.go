@@ -341,6 +341,9 @@ func (w *Writer) reap() error {
 	i, err := w.pp.wait()
 	if err != nil {
 		err = w.u.streamErr("Writer", w.pp.slots[i].off, err)
+		if w.pp.n > 0 {
+			err = laterMayHaveExecuted(err, w.pp)
+		}
 		w.fail(err)
 		return err
 	}
