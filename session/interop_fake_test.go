@@ -81,7 +81,14 @@ func TestLoginZeroISIDAccepted(t *testing.T) {
 // says the target answered nothing where it was not (mutual CHAP).
 func TestLoginMissingAuthMethod(t *testing.T) {
 	tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(8),
-		Quirks: faketarget.Quirks{NoAuthMethod: true}, OnViolation: func(v string) { t.Errorf("violation: %s", v) }})
+		Quirks: faketarget.Quirks{NoAuthMethod: true}, OnViolation: func(v string) {
+			// After a security stage without AuthMethod, SessionType is
+			// declared again in the operational stage, for gotgt (libiscsi
+			// always does); a strict target notes it, nothing else.
+			if !strings.Contains(v, "SessionType declared after the first Login Request") {
+				t.Errorf("violation: %s", v)
+			}
+		}})
 	s, err := session.Dial(ctxT(t), url(tg, "ini%inisecret-123"), nil)
 	if err != nil {
 		t.Fatalf("one-way CHAP, target without CHAP that answers no AuthMethod: %v", err)
@@ -184,8 +191,10 @@ func TestLoginZeroTSIH(t *testing.T) {
 func TestLoginGotgt(t *testing.T) {
 	tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(8), Quirks: faketarget.Gotgt(),
 		OnViolation: func(v string) { t.Errorf("violation: %s", v) }})
-	if _, err := session.Discover(ctxT(t), "iscsi://"+tg.Addr(), nil); err != nil {
-		t.Fatalf("Discover: %v", err)
+	for _, user := range []string{"", "ini%inisecret-123@"} {
+		if _, err := session.Discover(ctxT(t), "iscsi://"+user+tg.Addr(), nil); err != nil {
+			t.Fatalf("Discover (credentials %v): %v", user != "", err)
+		}
 	}
 	for _, user := range []string{"", "ini%inisecret-123"} {
 		s, err := session.Dial(ctxT(t), url(tg, user), nil)

@@ -170,6 +170,7 @@ func (l *loginConn) run() (*loginResult, error) {
 		return nil, err
 	}
 	l.step = stepOther
+	var redeclare []keys.Pair
 	answered, found, err := single(pairs, keys.KeyAuthMethod)
 	if err != nil {
 		return nil, err
@@ -184,6 +185,9 @@ func (l *loginConn) run() (*loginResult, error) {
 		spec.cfg.Logger.Debug("iscsi: the target answered no AuthMethod; taking it as None, which we offered",
 			"portal", spec.portal, "target", spec.target)
 		answered = keys.None
+		// Such a target (gotgt) reads SessionType only in the operational
+		// stage: declare it again there, as libiscsi does.
+		redeclare = []keys.Pair{{Key: keys.KeySessionType, Value: sessionType}}
 	}
 	if err := chap.CheckAuthMethod(true, allowNone, answered); err != nil {
 		if errors.Is(err, chap.ErrDowngrade) {
@@ -224,7 +228,7 @@ func (l *loginConn) run() (*loginResult, error) {
 		reply = append(reply, more...)
 	}
 
-	return l.operational(neg, append(neg.Pairs(), reply...))
+	return l.operational(neg, append(append(redeclare, neg.Pairs()...), reply...))
 }
 
 // operational runs the operational stage, sending send first, unless the
