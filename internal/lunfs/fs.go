@@ -212,6 +212,7 @@ func (f *lunFile) fill(ctx context.Context, g session.Geometry, a *fuse.Attr) {
 	if f.readOnly {
 		a.Mode = syscall.S_IFREG | 0o444
 	}
+	a.Nlink = 1
 	a.Size = uint64(g.Size())
 	a.Blksize = g.PhysicalBlockSize
 	a.Blocks = f.mappedBlocks(ctx, g)
