@@ -7,6 +7,5 @@ require (
 	github.com/hanwen/go-fuse/v2 v2.12.1
 	github.com/spf13/pflag v1.1.0
 	go.uber.org/goleak v1.3.0
+	golang.org/x/sys v0.28.0
 )
-
-require golang.org/x/sys v0.28.0 // indirect

@@ -10,12 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 
 	"github.com/iscsi-go/iscsi/session"
 )
@@ -110,7 +112,31 @@ func Mount(dir string, t *Tree, o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mount on %s: %w", dir, err)
 	}
+	if !o.DirectIO {
+		setReadahead(dir, log)
+	}
 	return &Server{srv: srv, dir: dir, log: log}, nil
+}
+
+// Readahead is the read-ahead window the mount asks the kernel for in the
+// cached mode: several requests of MaxIO in flight. The kernel starts FUSE
+// mounts at 128 KiB, whatever the file system says, which makes sequential
+// reads a queue of 128 KiB requests, one or two at a time.
+const Readahead = 4 * MaxIO
+
+// setReadahead raises the read-ahead of the mount on dir to Readahead,
+// through its backing device's read_ahead_kb in sysfs; it needs root, and
+// without it the kernel's default stays.
+func setReadahead(dir string, log *slog.Logger) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		log.Debug("iscsi-fuse: read-ahead left as it is", "err", err)
+		return
+	}
+	path := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+	if err := os.WriteFile(path, []byte(strconv.Itoa(Readahead>>10)), 0); err != nil {
+		log.Debug("iscsi-fuse: read-ahead left as it is", "err", err)
+	}
 }
 
 // Wait returns when the file system is unmounted.
