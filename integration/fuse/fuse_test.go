@@ -230,6 +230,18 @@ func TestTargetMount(t *testing.T) {
 		}
 		// What mkfs wrote is on the LUN: the backing file is an ext4 image.
 		sh(t, false, "e2fsck", "-f", "-n", thick)
+		// qemu-img writes an image into the LUN file (-n: the file is
+		// there), zero runs included (fallocate ZERO_RANGE, or writes).
+		img := filepath.Join(t.TempDir(), "in.img")
+		data := append(random(t, 3*mib), make([]byte, 2*mib)...)
+		data = append(data, random(t, mib+4096)...)
+		if err := os.WriteFile(img, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sh(t, false, "qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", img, lun1)
+		if b := readFile(t, thick); !bytes.Equal(b[:len(data)], data) {
+			t.Error("qemu-img convert into the LUN file: the backing file differs from the image")
+		}
 		res = sh(t, false, "qemu-img", "info", lun1)
 		if !strings.Contains(res.Stdout, "virtual size: 32 MiB (33554432 bytes)") || !strings.Contains(res.Stdout, "file format: raw") {
 			t.Errorf("qemu-img info:\n%s", res.Stdout)

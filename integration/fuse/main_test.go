@@ -106,6 +106,13 @@ func startMount(t *testing.T, url string, args ...string) *mount {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Other users (TestLUNURLReadOnly's nobody) reach the mount point
+	// through t.TempDir's two directories (0700).
+	for _, d := range []string{filepath.Dir(dir), filepath.Dir(filepath.Dir(dir))} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	m := &mount{t: t, dir: dir, out: &lockedBuffer{}, exited: make(chan struct{})}
 	m.cmd = exec.Command(bin, append(args, url, dir)...)
 	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out

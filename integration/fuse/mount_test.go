@@ -5,12 +5,16 @@ package fuse_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,14 +23,24 @@ import (
 
 // TestLUNURLReadOnly mounts a LUN URL with -o ro: one file, lun1, that
 // reads the LUN and refuses writes (EROFS) although the LUN is writable.
+// With --allow-other, another user reads it.
 func TestLUNURLReadOnly(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("--allow-other needs root (or user_allow_other in /etc/fuse.conf)")
+	}
 	inst := tgtd.Start(t)
 	inst.NewTarget(1, tgtd.IQN(1))
 	inst.AddLUN(1, 1, inst.NewBackingFile(4<<20))
 	backing := inst.NewRandomBackingFile(4 << 20)
 	inst.AddLUN(1, 2, backing)
 	inst.BindInitiatorAddress(1, "ALL")
-	m := startMount(t, inst.TargetURL(tgtd.IQN(1), 2), "-o", "ro")
+	m := startMount(t, inst.TargetURL(tgtd.IQN(1), 2), "-o", "ro", "--allow-other")
+	opts := mountOptions(m.dir)
+	for _, o := range []string{"ro", "allow_other", "default_permissions"} {
+		if !slices.Contains(opts, o) {
+			t.Errorf("mount options %q lack %s", opts, o)
+		}
+	}
 	ents, err := os.ReadDir(m.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +53,33 @@ func TestLUNURLReadOnly(t *testing.T) {
 	if !strings.Contains(res.Stderr, "Read-only file system") {
 		t.Errorf("writing a file of a read-only mount: %q, want EROFS", res.Stderr)
 	}
+	// Another user (nobody) reads the file (mode 0444).
+	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "md5sum", m.path("lun2"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	sum := md5.Sum(readFile(t, backing))
+	if err != nil || !strings.HasPrefix(string(out), hex.EncodeToString(sum[:])) {
+		t.Errorf("md5sum as nobody through --allow-other: %v: %s", err, out)
+	}
+}
+
+// mountOptions returns the mount and super options of the mount on dir.
+func mountOptions(dir string) []string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 10 || f[4] != dir {
+			continue
+		}
+		opts := strings.Split(f[5], ",")
+		return append(opts, strings.Split(f[len(f)-1], ",")...)
+	}
+	return nil
 }
 
 // TestPortalMount mounts a portal URL: a directory per target, named

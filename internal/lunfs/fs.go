@@ -82,6 +82,10 @@ func Mount(dir string, t *Tree, o Options) (*Server, error) {
 			MaxReadAhead:  MaxIO,
 			MaxBackground: 64,
 			DirectMount:   true, // mount(2) when root; fusermount3 otherwise
+			// Reads return bytes, never a file descriptor to splice from:
+			// go-fuse's splice attempt would cost syscalls on every read (and
+			// fail, logging, for reads of MaxIO).
+			DisableSplice: true,
 			Debug:         o.Debug,
 		},
 		// The size is read again at every stat (a LUN may be resized).
@@ -105,6 +109,9 @@ func Mount(dir string, t *Tree, o Options) (*Server, error) {
 	if opts.FsName == "" {
 		opts.FsName = "iscsi"
 	}
+	// The kernel checks the files' modes (0644, 0444 read-only; owner the
+	// mounting user): with AllowOther, others may read but not write.
+	opts.MountOptions.Options = append(opts.MountOptions.Options, "default_permissions")
 	if o.ReadOnly {
 		opts.MountOptions.Options = append(opts.MountOptions.Options, "ro")
 	}
