@@ -220,3 +220,54 @@ func TestSignalUnmounts(t *testing.T) {
 		t.Fatalf("tgtd still shows a session after iscsi-fuse exited:\n%s", inst.Show())
 	}
 }
+
+// TestSignalWhileFileOpen: SIGTERM while a program has a file open
+// detaches the mount at once (lazily): the program keeps reading its open
+// file, and iscsi-fuse logs out and exits 0 when the file is closed.
+func TestSignalWhileFileOpen(t *testing.T) {
+	inst := tgtd.Start(t)
+	inst.NewTarget(1, tgtd.IQN(1))
+	backing := inst.NewRandomBackingFile(2 << 20)
+	inst.AddLUN(1, 1, backing)
+	inst.BindInitiatorAddress(1, "ALL")
+	want := readFile(t, backing)
+	m := startMount(t, inst.TargetURL(tgtd.IQN(1), 1), "--direct-io")
+	f, err := os.Open(m.path("lun1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(f, got[:4096]); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(10*time.Second, func() bool { return !mounted(m.dir) }) {
+		t.Fatalf("%s still mounted 10 s after SIGTERM with a file open", m.dir)
+	}
+	select {
+	case <-m.exited:
+		t.Fatalf("iscsi-fuse exited (%v) while a file was open", m.err)
+	default:
+	}
+	if _, err := io.ReadFull(f, got[4096:]); err != nil {
+		t.Fatalf("reading the open file after the lazy unmount: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("the open file read other bytes than the LUN's")
+	}
+	f.Close()
+	select {
+	case <-m.exited:
+		if m.err != nil {
+			t.Fatalf("iscsi-fuse: %v\n%s", m.err, m.out)
+		}
+	case <-time.After(mountWait):
+		t.Fatalf("iscsi-fuse still running %v after the last file was closed", mountWait)
+	}
+	if !waitFor(5*time.Second, func() bool { return !strings.Contains(inst.Show(), "I_T nexus:") }) {
+		t.Fatalf("tgtd still shows a session after iscsi-fuse exited:\n%s", inst.Show())
+	}
+}
