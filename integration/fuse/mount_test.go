@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iscsi-go/iscsi/auth"
 	"github.com/iscsi-go/iscsi/integration/tgtd"
 )
 
@@ -83,10 +84,19 @@ func mountOptions(dir string) []string {
 }
 
 // TestPortalMount mounts a portal URL: a directory per target, named
-// after it, holding its LUNs.
+// after it, holding its LUNs; a target that wants CHAP (no credentials
+// given) is left out with a warning.
 func TestPortalMount(t *testing.T) {
 	inst, targets := tgtd.StartWithTargets(t, 2, 2, 1<<20)
+	inst.NewTarget(3, tgtd.IQN(3))
+	inst.AddLUN(3, 1, inst.NewBackingFile(1<<20))
+	inst.BindInitiatorAddress(3, "ALL")
+	inst.NewAccount("alice", auth.NewSecret("alice-secret-12"))
+	inst.BindAccount(3, "alice")
 	m := startMount(t, inst.PortalURL())
+	if out := m.out.String(); !strings.Contains(out, "leaving a target out") || !strings.Contains(out, tgtd.IQN(3)) {
+		t.Errorf("iscsi-fuse did not say it left target 3 out:\n%s", out)
+	}
 	var got []string
 	err := filepath.WalkDir(m.dir, func(path string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {

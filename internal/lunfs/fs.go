@@ -86,7 +86,12 @@ func Mount(dir string, t *Tree, o Options) (*Server, error) {
 			// go-fuse's splice attempt would cost syscalls on every read (and
 			// fail, logging, for reads of MaxIO).
 			DisableSplice: true,
-			Debug:         o.Debug,
+			// No cache invalidation by the kernel from attributes: with it,
+			// and the attributes never cached, every read(2) in the cached
+			// mode would ask for them first (a READ CAPACITY per read).
+			// Opening a file drops its cache (no FOPEN_KEEP_CACHE).
+			ExplicitDataCacheControl: true,
+			Debug:                    o.Debug,
 		},
 		// The size is read again at every stat (a LUN may be resized).
 		AttrTimeout: &zero,

@@ -86,12 +86,12 @@ func Connect(ctx context.Context, rawURL string, cfg *session.Config, log *slog.
 	}
 	t := &Tree{}
 	err := t.connect(ctx, rawURL, cfg, log)
+	if err == nil && len(t.Files) == 0 {
+		err = errors.New("no disk LUN found behind the URL")
+	}
 	if err != nil {
 		t.Close(ctx)
 		return nil, err
-	}
-	if len(t.Files) == 0 {
-		return nil, errors.New("no disk LUN found behind the URL")
 	}
 	return t, nil
 }
@@ -126,12 +126,19 @@ func (t *Tree) connect(ctx context.Context, rawURL string, cfg *session.Config, 
 	if err != nil {
 		return err
 	}
+	// A target this initiator cannot log in to (CHAP, an ACL) is left out
+	// with a warning: the others are still worth mounting.
+	var errs []error
 	for _, d := range found {
 		tu := *u
 		tu.Target, tu.LUN = d.Name, 0
 		if err := t.addTarget(ctx, &tu, d.Name, cfg, log); err != nil {
-			return err
+			log.Warn("iscsi-fuse: leaving a target out", "target", d.Name, "err", err)
+			errs = append(errs, err)
 		}
+	}
+	if len(t.Files) == 0 && len(errs) > 0 {
+		return errors.Join(errs...)
 	}
 	return nil
 }
@@ -146,19 +153,35 @@ func (t *Tree) dial(ctx context.Context, u *iscsiurl.URL, cfg *session.Config) (
 }
 
 // addTarget logs in to u's target and adds a file for each disk LUN, in
-// directory dir.
+// directory dir; on error it adds nothing and logs out.
 func (t *Tree) addTarget(ctx context.Context, u *iscsiurl.URL, dir string, cfg *session.Config, log *slog.Logger) error {
 	if strings.ContainsAny(dir, "/\x00") || dir == "." || dir == ".." {
 		return fmt.Errorf("target name %q cannot be a directory name", dir)
 	}
-	s, err := t.dial(ctx, u, cfg)
+	s, err := session.DialURL(ctx, u, cfg)
 	if err != nil {
 		return err
 	}
+	files, err := disks(ctx, s, dir, log)
+	if err != nil {
+		if lerr := s.Logout(ctx); lerr != nil {
+			s.Close()
+		}
+		return err
+	}
+	t.sessions = append(t.sessions, s)
+	t.Files = append(t.Files, files...)
+	return nil
+}
+
+// disks returns a file for each disk LUN of s's target (REPORT LUNS, then
+// INQUIRY of each).
+func disks(ctx context.Context, s *session.Session, dir string, log *slog.Logger) ([]File, error) {
 	luns, err := s.ReportLUNs(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var files []File
 	for _, lun := range luns {
 		a, err := lun.Decode()
 		if err != nil || a.Number > iscsiurl.MaxLUN {
@@ -167,20 +190,20 @@ func (t *Tree) addTarget(ctx context.Context, u *iscsiurl.URL, dir string, cfg *
 		}
 		unit, err := s.LogicalUnit(uint32(a.Number))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		inq, err := unit.Inquiry(ctx)
 		if err != nil {
-			return fmt.Errorf("INQUIRY of LUN %d of %s: %w", a.Number, s.Target(), err)
+			return nil, fmt.Errorf("INQUIRY of LUN %d of %s: %w", a.Number, s.Target(), err)
 		}
 		if inq.Qualifier != scsi.QualifierConnected || inq.DeviceType != scsi.TypeDirectAccess {
 			log.Debug("iscsi-fuse: not a disk", "lun", a.Number, "target", s.Target(), "type", inq.DeviceType)
 			continue
 		}
-		t.Files = append(t.Files, File{Dir: dir, Name: fmt.Sprintf("lun%d", a.Number), Unit: unit,
+		files = append(files, File{Dir: dir, Name: fmt.Sprintf("lun%d", a.Number), Unit: unit,
 			WriteProtected: writeProtected(ctx, unit, log)})
 	}
-	return nil
+	return files, nil
 }
 
 // writeProtected reads the WP bit of MODE SENSE; a LUN that does not
