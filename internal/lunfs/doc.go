@@ -12,7 +12,8 @@
 // SEEK_DATA and SEEK_HOLE follow GET LBA STATUS, and st_blocks counts the
 // mapped blocks of a thin LUN, so that cp --sparse and qemu-img keep holes.
 // Errors become errno values (see Errno); the SCSI sense of a failure is
-// logged.
+// logged. A request the kernel interrupts (a signal to the program) still
+// completes, as on a local disk.
 //
 // The package builds on 64-bit Linux only: go-fuse v2.12.1 does not
 // compile for 32-bit Linux, and FreeBSD's and macOS's FUSE lack what the

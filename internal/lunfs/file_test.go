@@ -140,3 +140,27 @@ func TestWriteLimits(t *testing.T) {
 		t.Errorf("open O_RDONLY of a read-only file: %v", e)
 	}
 }
+
+// TestInterruptedRequestCompletes: a request whose context the kernel
+// cancels (FUSE_INTERRUPT) still completes: no EINTR for a read or write.
+func TestInterruptedRequestCompletes(t *testing.T) {
+	f, _ := fakeFile(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	data := bytes.Repeat([]byte{0x5a}, 3000)
+	if n, e := f.Write(ctx, nil, data, 777); e != 0 || n != 3000 {
+		t.Fatalf("Write with a cancelled context: %d, %v", n, e)
+	}
+	buf := make([]byte, 3000)
+	r, e := f.Read(ctx, nil, buf, 777)
+	if e != 0 {
+		t.Fatalf("Read with a cancelled context: %v", e)
+	}
+	if b, _ := r.Bytes(buf); !bytes.Equal(b, data) {
+		t.Fatal("read back other bytes")
+	}
+	var out fuse.AttrOut
+	if e := f.Getattr(ctx, nil, &out); e != 0 {
+		t.Fatalf("Getattr with a cancelled context: %v", e)
+	}
+}

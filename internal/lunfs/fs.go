@@ -203,6 +203,14 @@ var (
 	_ fs.NodeLseeker   = (*lunFile)(nil)
 )
 
+// uninterrupted returns ctx without its cancellation: a request the kernel
+// interrupts (a signal to the program, FUSE_INTERRUPT) still completes, as
+// a read or write of a local disk does. Answering EINTR instead would fail
+// programs that never expect it from a regular file (qemu-img does not
+// retry an interrupted pread); a program killed meanwhile is not waited
+// for by the kernel, and the session's own timeouts bound the command.
+func uninterrupted(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 // fail logs err and returns its errno.
 func (f *lunFile) fail(op string, off int64, n int, err error) syscall.Errno {
 	e := Errno(err)
@@ -237,6 +245,7 @@ func (f *lunFile) geometry(ctx context.Context) (session.Geometry, error) {
 }
 
 func (f *lunFile) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	g, err := f.geometry(ctx)
 	if err != nil {
 		return f.fail("stat", -1, 0, err)
@@ -294,6 +303,7 @@ func (f *lunFile) mappedBlocks(ctx context.Context, g session.Geometry) uint64 {
 // Setattr accepts what changes nothing on a LUN (times, a truncate to its
 // size) and refuses a new size: EPERM.
 func (f *lunFile) Setattr(ctx context.Context, _ fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	g, err := f.geometry(ctx)
 	if err != nil {
 		return f.fail("setattr", -1, 0, err)
@@ -307,6 +317,7 @@ func (f *lunFile) Setattr(ctx context.Context, _ fs.FileHandle, in *fuse.SetAttr
 }
 
 func (f *lunFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	if f.readOnly && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
 		return nil, 0, syscall.EROFS
 	}
@@ -327,6 +338,7 @@ func (f *lunFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32
 }
 
 func (f *lunFile) Read(ctx context.Context, _ fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	n, err := f.unit.ReadAtContext(ctx, dest, off)
 	if err != nil && Errno(err) != 0 {
 		return nil, f.fail("read", off, len(dest), err)
@@ -335,6 +347,7 @@ func (f *lunFile) Read(ctx context.Context, _ fs.FileHandle, dest []byte, off in
 }
 
 func (f *lunFile) Write(ctx context.Context, _ fs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	if f.readOnly {
 		return 0, syscall.EROFS
 	}
@@ -360,6 +373,7 @@ func (f *lunFile) Write(ctx context.Context, _ fs.FileHandle, data []byte, off i
 }
 
 func (f *lunFile) Fsync(ctx context.Context, _ fs.FileHandle, _ uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if err := f.unit.Sync(ctx); err != nil {
 		return f.fail("fsync", -1, 0, err)
 	}
@@ -379,6 +393,7 @@ const (
 // as zeros, so that the blocks are freed) and writes for partial blocks.
 // Anything else (allocating, a hole in a thick LUN) is EOPNOTSUPP.
 func (f *lunFile) Allocate(ctx context.Context, _ fs.FileHandle, off, size uint64, mode uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if f.readOnly {
 		return syscall.EROFS
 	}
@@ -419,6 +434,7 @@ const (
 // read as zeros, from GET LBA STATUS; any other LUN is data from start to
 // end.
 func (f *lunFile) Lseek(ctx context.Context, _ fs.FileHandle, off uint64, whence uint32) (uint64, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	g, err := f.unit.Geometry(ctx)
 	if err != nil {
 		return 0, f.fail("lseek", int64(off), 0, err)
