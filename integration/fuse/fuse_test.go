@@ -145,6 +145,25 @@ func TestTargetMount(t *testing.T) {
 		}
 	})
 
+	t.Run("another writer", func(t *testing.T) {
+		// The cached mode drops a file's cache when it is opened: a change
+		// made behind the mount (here, to tgtd's backing file; in life,
+		// by another initiator) shows at the next open.
+		sh(t, false, "cmp", lun1, thick)
+		f, err := os.OpenFile(thick, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.WriteAt([]byte("written behind the mount"), 5*mib+3)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		sh(t, false, "cmp", lun1, thick)
+	})
+
 	t.Run("write past the end", func(t *testing.T) {
 		res := sh(t, true, "dd", "if=/dev/zero", "of="+lun1, "bs=4096", "count=1", "seek="+strconv.Itoa(thickSize/4096), "conv=notrunc", "status=none")
 		if !strings.Contains(res.Stderr, "No space left on device") {

@@ -164,3 +164,49 @@ func TestInterruptedRequestCompletes(t *testing.T) {
 		t.Fatalf("Getattr with a cancelled context: %v", e)
 	}
 }
+
+// TestLargeReadSplit: a large read goes out as concurrent parts, and comes
+// back whole, at any aligned offset, up to the end of the LUN.
+func TestLargeReadSplit(t *testing.T) {
+	var reads atomic.Int32
+	f, _ := fakeFile(t, func(c *faketarget.Command) faketarget.Verdict {
+		if op := scsi.OpCode(c.CDB[0]); op == scsi.OpRead10 || op == scsi.OpRead16 {
+			reads.Add(1)
+		}
+		return faketarget.Proceed
+	})
+	ctx := ctxT(t)
+	size := int64(4096 * 512)
+	want := make([]byte, size)
+	for i := range want {
+		want[i] = byte(i*7 + i>>11)
+	}
+	if _, err := f.unit.WriteAtContext(ctx, want, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		off     int64
+		n, want int
+		split   bool
+	}{
+		{0, 1 << 20, 1 << 20, true},
+		{512 * 7, 1<<20 - 4096, 1<<20 - 4096, true},
+		{size - 300<<10, 1 << 20, 300 << 10, true}, // past the end: short
+		{100, 1 << 20, 1 << 20, false},             // unaligned: one ReadAt
+		{size, 1 << 20, 0, true},
+	} {
+		reads.Store(0)
+		buf := make([]byte, c.n)
+		r, e := f.Read(ctx, nil, buf, c.off)
+		if e != 0 {
+			t.Fatalf("Read(%d bytes at %d): %v", c.n, c.off, e)
+		}
+		got, _ := r.Bytes(buf)
+		if len(got) != c.want || !bytes.Equal(got, want[c.off:c.off+int64(c.want)]) {
+			t.Fatalf("Read(%d bytes at %d): %d bytes, want %d of the LUN's", c.n, c.off, len(got), c.want)
+		}
+		if n := reads.Load(); c.split && c.want > 0 && n < 2 {
+			t.Errorf("Read(%d bytes at %d) sent %d READ, want it split", c.n, c.off, n)
+		}
+	}
+}

@@ -339,7 +339,7 @@ func (f *lunFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32
 
 func (f *lunFile) Read(ctx context.Context, _ fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	ctx = uninterrupted(ctx)
-	n, err := f.unit.ReadAtContext(ctx, dest, off)
+	n, err := f.readSplit(ctx, dest, off)
 	if err != nil && Errno(err) != 0 {
 		return nil, f.fail("read", off, len(dest), err)
 	}
@@ -465,4 +465,56 @@ func (f *lunFile) Lseek(ctx context.Context, _ fs.FileHandle, off uint64, whence
 		return 0, syscall.ENXIO
 	}
 	return size, 0
+}
+
+// Large reads are cut into splitPieces commands of at least splitMin
+// bytes, sent at once: a program reading at queue depth 1 (dd with
+// --direct-io) then has the target work on several parts at a time, and
+// tgtd spends less CPU per byte on 256 KiB READs than on 1 MiB ones
+// (bench/fuse.sh).
+const (
+	splitPieces = 4
+	splitMin    = 256 << 10
+)
+
+// readSplit is ReadAtContext of dest at off, in splitPieces concurrent
+// parts when dest is large and off block-aligned.
+func (f *lunFile) readSplit(ctx context.Context, dest []byte, off int64) (int, error) {
+	g, err := f.unit.Geometry(ctx)
+	if err != nil {
+		return 0, err
+	}
+	bs := int(g.BlockSize)
+	if len(dest) < 2*splitMin || off%int64(bs) != 0 {
+		return f.unit.ReadAtContext(ctx, dest, off)
+	}
+	size := (len(dest) + splitPieces - 1) / splitPieces
+	size = max(splitMin, (size+bs-1)/bs*bs)
+	type result struct {
+		n   int
+		err error
+	}
+	var out [splitPieces]result
+	var wg sync.WaitGroup
+	parts := 0
+	for start := 0; start < len(dest) && parts < splitPieces; start += size {
+		end := min(start+size, len(dest))
+		if parts == splitPieces-1 {
+			end = len(dest)
+		}
+		r := &out[parts]
+		parts++
+		wg.Go(func() { r.n, r.err = f.unit.ReadAtContext(ctx, dest[start:end], off+int64(start)) })
+	}
+	wg.Wait()
+	// The bytes read contiguously from the start, and the first error by
+	// offset (io.EOF for a read past the end).
+	total := 0
+	for i := range parts {
+		total += out[i].n
+		if out[i].err != nil {
+			return total, out[i].err
+		}
+	}
+	return total, nil
 }
