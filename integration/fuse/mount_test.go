@@ -231,7 +231,7 @@ func TestSignalUnmounts(t *testing.T) {
 	}
 }
 
-// TestSignalWhileFileOpen: SIGTERM while a program has a file open
+// TestSignalWhileFileOpen: SIGINT (Ctrl-C) while a program has a file open
 // detaches the mount at once (lazily): the program keeps reading its open
 // file, and iscsi-fuse logs out and exits 0 when the file is closed.
 func TestSignalWhileFileOpen(t *testing.T) {
@@ -251,11 +251,11 @@ func TestSignalWhileFileOpen(t *testing.T) {
 	if _, err := io.ReadFull(f, got[:4096]); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := m.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	if !waitFor(10*time.Second, func() bool { return !mounted(m.dir) }) {
-		t.Fatalf("%s still mounted 10 s after SIGTERM with a file open", m.dir)
+		t.Fatalf("%s still mounted 10 s after SIGINT with a file open", m.dir)
 	}
 	select {
 	case <-m.exited:
