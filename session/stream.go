@@ -136,8 +136,8 @@ func (r *Reader) next() error {
 	}
 	if r.pp == nil {
 		if err := r.init(); err != nil {
-			r.err = err
-			return err
+			r.err = r.u.streamErr("Reader", r.off, err)
+			return r.err
 		}
 	}
 	if r.off >= r.end {
@@ -148,9 +148,9 @@ func (r *Reader) next() error {
 	r.fill()
 	i, err := r.pp.wait()
 	if err != nil {
-		r.err = err
+		r.err = r.u.streamErr("Reader", r.pp.slots[i].off, err)
 		r.release()
-		return err
+		return r.err
 	}
 	s := &r.pp.slots[i]
 	b := (*r.bufs[i])[:s.vec.Len()]
@@ -224,6 +224,17 @@ func (r *Reader) Close() error {
 		r.err = ErrStreamClosed
 	}
 	return nil
+}
+
+// streamErr makes err, of a stream's command that started at byte off, the
+// *OpError the streams promise: a command ended by the context comes back
+// as the bare context error.
+func (u *LogicalUnit) streamErr(op string, off int64, err error) error {
+	var oe *OpError
+	if err == nil || err == io.EOF || errors.As(err, &oe) {
+		return err
+	}
+	return u.atErr(op, off, err)
 }
 
 // release ends the pipe and gives the buffers back.
@@ -313,8 +324,8 @@ func (w *Writer) space() ([]byte, error) {
 	}
 	if w.pp == nil {
 		if err := w.init(); err != nil {
-			w.err = err
-			return nil, err
+			w.err = w.u.streamErr("Writer", w.off, err)
+			return nil, w.err
 		}
 	}
 	if w.pp.full() {
@@ -335,6 +346,7 @@ func (w *Writer) space() ([]byte, error) {
 func (w *Writer) reap() error {
 	i, err := w.pp.wait()
 	if err != nil {
+		err = w.u.streamErr("Writer", w.pp.slots[i].off, err)
 		if w.pp.n > 0 {
 			err = laterMayHaveExecuted(err, w.pp)
 		}
