@@ -28,6 +28,10 @@ type loginSpec struct {
 	tsih      uint16
 	cid       uint16
 	cmdSN     uint32 // initial CmdSN
+	// reinstate: the login may reinstate a session of this ISID that the
+	// target still has (a reconnect, or Config.ISID set): it goes through
+	// the security stage even without CHAP (see run).
+	reinstate bool
 }
 
 // loginResult is the state the full-feature phase starts from.
@@ -146,7 +150,7 @@ func (l *loginConn) run() (*loginResult, error) {
 	if !spec.discovery {
 		first = append(first, keys.Pair{Key: keys.KeyTargetName, Value: spec.target})
 	}
-	if spec.chap == nil {
+	if spec.chap == nil && !spec.reinstate {
 		// Nothing to authenticate: start at operational negotiation, as
 		// libiscsi does (RFC 7143 §6.3: the security stage is optional).
 		// A target that wants CHAP refuses with status 0x0201, which
@@ -160,12 +164,18 @@ func (l *loginConn) run() (*loginResult, error) {
 	// Security stage. One-way CHAP offers CHAP,None: the initiator loses
 	// nothing when a target does not ask who it is. Mutual CHAP offers CHAP
 	// alone (unless Config.AllowNoAuth): the target must prove itself.
-	allowNone := spec.cfg.AllowNoAuth || !spec.chap.Mutual()
-	offered := chap.AuthMethodOffer(true, allowNone)
+	// Without CHAP, a login that may reinstate a session (spec.reinstate)
+	// offers None here rather than skipping the stage: tgtd ends the old
+	// session of the ISID (RFC 7143 §6.3.5) only when a login leaves the
+	// security stage, and that reinstatement is what fences the old
+	// session's commands.
+	withCHAP := spec.chap != nil
+	allowNone := spec.cfg.AllowNoAuth || !withCHAP || !spec.chap.Mutual()
+	offered := chap.AuthMethodOffer(withCHAP, allowNone)
 	first = append(first, keys.Pair{Key: keys.KeyAuthMethod, Value: offered})
 
 	l.step = stepAuthMethod
-	pairs, err := l.exchange(first, false, pdu.StageOperational)
+	pairs, err := l.exchange(first, !withCHAP, pdu.StageOperational)
 	if err != nil {
 		return nil, err
 	}
@@ -189,13 +199,13 @@ func (l *loginConn) run() (*loginResult, error) {
 		// stage: declare it again there, as libiscsi does.
 		redeclare = []keys.Pair{{Key: keys.KeySessionType, Value: sessionType}}
 	}
-	if err := chap.CheckAuthMethod(true, allowNone, answered); err != nil {
+	if err := chap.CheckAuthMethod(withCHAP, allowNone, answered); err != nil {
 		if errors.Is(err, chap.ErrDowngrade) {
 			return nil, fmt.Errorf("%w (mutual CHAP is required; Config.AllowNoAuth accepts a target that does not authenticate)", err)
 		}
 		return nil, err
 	}
-	if answered != keys.CHAP {
+	if withCHAP && answered != keys.CHAP {
 		spec.cfg.Logger.Info("iscsi: the target does not ask for CHAP; logging in without it",
 			"portal", spec.portal, "target", spec.target, "mutual", spec.chap.Mutual())
 	}
