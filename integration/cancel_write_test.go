@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iscsi-go/iscsi/integration/faultproxy"
 	"github.com/iscsi-go/iscsi/integration/tgtd"
 	"github.com/iscsi-go/iscsi/iovector"
+	"github.com/iscsi-go/iscsi/pdu/keys"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -31,20 +33,11 @@ import (
 // stops at whichever comes first and asserts no count).
 func TestCancelledWriteNeverLandsLate(t *testing.T) {
 	t.Parallel()
-	const (
-		writers, readers = 8, 8
-		slots            = 32 // per writer
-		blocks           = 16
-		span             = blocks * 512
-		readSpan         = 64 << 10
-		writeArea        = writers * slots * span // 2 MiB
-		readArea         = 8 << 20
-	)
 	want := envInt("ISCSI_CANCEL_WRITES", 6000)
 	budget := envDuration("ISCSI_CANCEL_BUDGET", 40*time.Second)
 	inst := tgtd.Start(t)
 	iqn := "iqn.2026-12.test:cancel-write"
-	inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: writeArea + readArea}}})
+	inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: cancelLUNSize}}})
 	ctx, cancel := context.WithTimeout(context.Background(), budget+60*time.Second)
 	defer cancel()
 	s, err := session.Dial(ctx, inst.TargetURL(iqn, 1), nil)
@@ -52,7 +45,91 @@ func TestCancelledWriteNeverLandsLate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	runCancelCycles(t, ctx, s, want, budget, nil)
+}
 
+// TestCancelledWriteAcrossReconnects is the same through a fault proxy
+// that cuts or resets the connection every 100 to 400 ms, so that
+// cancellations race the reconnects: a write whose call returned is never
+// sent again on the new connection (issue 23, item 3), and D0 and D2 ride
+// through (sent again). ISCSI_CANCEL_RECONNECT_WRITES (default 1000) and
+// ISCSI_CANCEL_BUDGET (default 30 s) bound it.
+func TestCancelledWriteAcrossReconnects(t *testing.T) {
+	t.Parallel()
+	want := envInt("ISCSI_CANCEL_RECONNECT_WRITES", 1000)
+	budget := envDuration("ISCSI_CANCEL_BUDGET", 30*time.Second)
+	inst := tgtd.Start(t)
+	iqn := "iqn.2026-12.test:cancel-reconnect"
+	inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: cancelLUNSize}}})
+	inst.SetParam(1, "DefaultTime2Wait", "0")
+	p, err := faultproxy.New(inst.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), budget+60*time.Second)
+	defer cancel()
+	s, err := session.Dial(ctx, p.TargetURL(iqn, 1), &session.Config{
+		ReplacementTimeout: 60 * time.Second, LoginTimeout: 10 * time.Second,
+		Operational: keys.Offer{DefaultTime2Wait: keys.Some[uint32](0)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cuts := 0
+	runCancelCycles(t, ctx, s, want, budget, func(done <-chan struct{}) {
+		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Duration(100+rng.IntN(300)) * time.Millisecond):
+			}
+			c := p.Conn(p.Accepted() - 1)
+			if c == nil || c.Ended() {
+				continue
+			}
+			pipe := c.Up()
+			if rng.IntN(2) == 0 {
+				pipe = c.Down()
+			}
+			if rng.IntN(3) == 0 {
+				pipe.ResetAt(pipe.Next() + rng.Int64N(16<<10))
+			} else {
+				pipe.CutAt(pipe.Next() + rng.Int64N(16<<10))
+			}
+			cuts++
+		}
+	})
+	st := s.Stats()
+	t.Logf("%d cuts or resets armed, %d reconnects, %d commands replayed, %d not replayed", cuts, st.Reconnects, st.Replayed, st.NotReplayed)
+	if st.Reconnects == 0 {
+		t.Errorf("no reconnect happened: the cancellations raced nothing")
+	}
+}
+
+const (
+	cancelWriters, cancelSlots, cancelBlocks = 8, 32, 16
+	cancelSpan                               = cancelBlocks * 512
+	cancelWriteArea                          = cancelWriters * cancelSlots * cancelSpan // 2 MiB
+	cancelReadArea                           = 8 << 20
+	cancelLUNSize                            = cancelWriteArea + cancelReadArea
+)
+
+// runCancelCycles runs the D0, D1 cancelled, D2 cycles on s until want
+// writes were cancelled or budget has passed; chaos, when not nil, runs on
+// the test's goroutine meanwhile and must return once done is closed.
+func runCancelCycles(t *testing.T, ctx context.Context, s *session.Session, want int, budget time.Duration, chaos func(done <-chan struct{})) {
+	const (
+		writers, readers = cancelWriters, 8
+		slots            = cancelSlots
+		blocks           = cancelBlocks
+		span             = cancelSpan
+		readSpan         = 64 << 10
+		writeArea        = cancelWriteArea
+		readArea         = cancelReadArea
+	)
 	var (
 		nextID                atomic.Uint64
 		cancelled, cycles     atomic.Int64
@@ -190,6 +267,11 @@ func TestCancelledWriteNeverLandsLate(t *testing.T) {
 				reads.Add(1)
 			}
 		}()
+	}
+	if chaos != nil {
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		chaos(done)
 	}
 	wg.Wait()
 	stop.Store(true)

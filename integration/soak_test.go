@@ -16,6 +16,7 @@ import (
 	"github.com/iscsi-go/iscsi/integration/tgtd"
 	"github.com/iscsi-go/iscsi/iovector"
 	"github.com/iscsi-go/iscsi/pdu"
+	"github.com/iscsi-go/iscsi/pdu/keys"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -451,6 +452,7 @@ func (sl *slot) config() *session.Config {
 		NOPInterval: 500 * time.Millisecond, NOPTimeout: time.Second,
 		CommandTimeout: 20 * time.Second, AbortTimeout: 5 * time.Second,
 		ReplacementTimeout: 60 * time.Second, LoginTimeout: 5 * time.Second,
+		Operational: keys.Offer{DefaultTime2Wait: keys.Some[uint32](0)},
 	}
 }
 
