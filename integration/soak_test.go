@@ -199,6 +199,7 @@ type soak struct {
 		cuts, resets, stalls, delays, flips, restarts    atomic.Int64
 		lost, garbage, deniedRan, otherErrors, untyped   atomic.Int64
 		viaFuture, viaFunc, viaWriteAt, sessionEndWrites atomic.Int64
+		followUps                                        atomic.Int64
 	}
 	errMu     sync.Mutex
 	errSample map[string]int
@@ -224,8 +225,12 @@ func (st *soak) worker(w int, lo, hi int64, maxIO int) {
 		unlock := st.o.lock(off, int64(n))
 		if rng.IntN(7) == 0 {
 			st.readBack(sl, rng, off, n)
-		} else {
-			st.write(sl, rng, off, n, aligned)
+		} else if st.write(sl, rng, off, n, aligned, false) && rng.IntN(2) == 0 {
+			// As soon as a cancelled call returned, write the same
+			// bytes again (issue 23's repro): the cancelled write must
+			// not land over this one.
+			st.n.followUps.Add(1)
+			st.write(sl, rng, off, n, aligned, true)
 		}
 		unlock()
 	}
@@ -257,17 +262,18 @@ func (st *soak) readBack(sl *slot, rng *rand.Rand, off int64, n int) {
 }
 
 // write writes tagged data to [off, off+n) through one of the block APIs
-// and records what its call said.
-func (st *soak) write(sl *slot, rng *rand.Rand, off int64, n int, aligned bool) {
+// and records what its call said. One write in ten (none if noShort) has a
+// deadline of 50 µs to 3 ms; write reports whether that deadline ended the
+// call.
+func (st *soak) write(sl *slot, rng *rand.Rand, off int64, n int, aligned, noShort bool) (cancelled bool) {
 	s, gen := sl.get()
 	if s == nil {
-		return
+		return false
 	}
 	id := st.ids.Add(1)
 	data := tagged(n, id, off)
 	ctx, cancel := context.WithTimeout(st.ctx, 90*time.Second)
-	short := rng.IntN(10) == 0
-	if short {
+	if !noShort && rng.IntN(10) == 0 {
 		ctx, cancel = context.WithTimeout(st.ctx, time.Duration(50+rng.IntN(2950))*time.Microsecond)
 	}
 	var err error
@@ -304,6 +310,7 @@ func (st *soak) write(sl *slot, rng *rand.Rand, off int64, n int, aligned bool) 
 		switch {
 		case isCancel(err) && st.ctx.Err() == nil:
 			st.n.cancelled.Add(1)
+			cancelled = true
 		default:
 			st.noteError("write", err)
 		}
@@ -315,6 +322,7 @@ func (st *soak) write(sl *slot, rng *rand.Rand, off int64, n int, aligned bool) 
 		st.n.sessionEndWrites.Add(1)
 		sl.renew(gen, "")
 	}
+	return cancelled
 }
 
 // noteError counts an error that is not a cancellation, with a sample of
@@ -412,8 +420,8 @@ func (st *soak) report(p *faultproxy.Proxy, took time.Duration) {
 	fmt.Fprintf(&b, "write-order soak, %v under load:\n", took.Round(time.Second))
 	fmt.Fprintf(&b, "  writes %d (Write %d, WriteFunc %d, WriteAtContext %d): acknowledged %d (%d bytes), failed with ErrMayHaveExecuted %d, failed without %d\n",
 		n.writes.Load(), n.viaFuture.Load(), n.viaFunc.Load(), n.viaWriteAt.Load(), n.acked.Load(), n.bytesWritten.Load(), n.mayRun.Load(), n.denied.Load())
-	fmt.Fprintf(&b, "  cancelled by their deadline %d; in flight when their session ended %d; reads %d (%d failed)\n",
-		n.cancelled.Load(), n.sessionEndWrites.Load(), n.reads.Load(), n.readErrors.Load())
+	fmt.Fprintf(&b, "  cancelled by their deadline %d (%d rewritten at once); in flight when their session ended %d; reads %d (%d failed)\n",
+		n.cancelled.Load(), n.followUps.Load(), n.sessionEndWrites.Load(), n.reads.Load(), n.readErrors.Load())
 	fmt.Fprintf(&b, "  bytes verified %d\n", n.bytesVerified.Load())
 	fmt.Fprintf(&b, "  faults: cuts %d, resets %d, stalls %d, delays %d, flips armed %d (bits flipped %d), closes %d, logouts %d, tgtd restarts %d\n",
 		n.cuts.Load(), n.resets.Load(), n.stalls.Load(), n.delays.Load(), n.flips.Load(), flipped, n.closes.Load(), n.logouts.Load(), n.restarts.Load())
