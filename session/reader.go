@@ -298,9 +298,44 @@ func (s *Session) finishSCSI(t *task) {
 	}
 	if scsi.Status(t.status) == scsi.StatusCheckCondition && t.senseLen > 0 {
 		s.checkSense(t.lun, t.senseBuf[:t.senseLen])
+		if t.uaRetry && !t.uaRetried && t.failErr == nil && unitAttention(t.senseBuf[:t.senseLen]) && s.resend(t) {
+			return
+		}
 	}
 	s.completed = true
 	s.complete(t, t.failErr)
+}
+
+// unitAttention reports whether sense data says UNIT ATTENTION.
+func unitAttention(sense []byte) bool {
+	sd, err := scsi.ParseSense(sense)
+	return err == nil && sd.Key == scsi.SenseUnitAttention
+}
+
+// resend sends t once more, with a new ITT and CmdSN, after its answer was
+// a unit attention (a command of the block API: task.uaRetry). It reports
+// false, and t completes with the unit attention, when t is no longer
+// sent (its caller gave up) or the session is ending. Called by the reader.
+func (s *Session) resend(t *task) bool {
+	s.wmu.Lock()
+	// Under wmu: a caller abandoning t finds it queued, and takes it out
+	// of the queue, only once it is in there.
+	if s.wclosed || !t.state.CompareAndSwap(stateSent, stateQueued) {
+		s.wmu.Unlock()
+		return false
+	}
+	t.uaRetried = true
+	t.expDataSN, t.received, t.r2tSN = 0, 0, 0
+	t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0
+	s.tasks.reassign(t)
+	s.handle(wreq{kind: wCommand, t: t})
+	if s.flushing || s.paused {
+		s.wmu.Unlock()
+		return true
+	}
+	s.wmu.Unlock()
+	s.wakeSoon()
+	return true
 }
 
 func (s *Session) onResponse(m *pdu.SCSIResponse) error {

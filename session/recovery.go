@@ -187,9 +187,22 @@ func (s *Session) shutdown() {
 	s.dropBatch()
 	s.wmu.Unlock()
 	for _, t := range s.tasks.close(s.cause) {
-		s.complete(t, s.cause)
+		s.complete(t, s.endErr(t))
 	}
 	close(s.done)
+}
+
+// endErr is the error of a task the session's end leaves unanswered: the
+// session's cause, and for a command that may change the medium and was
+// sent (on this connection or a lost one), that it may have executed. An
+// abandoned task gets that from finish.
+func (s *Session) endErr(t *task) error {
+	if t.kind == kindSCSI && t.fence {
+		if st := t.state.Load(); st == stateSent || (st == stateQueued && t.replays > 0) {
+			return &InFlightError{Why: s.cause}
+		}
+	}
+	return s.cause
 }
 
 // recover replaces a lost connection. It returns false when the session
@@ -445,7 +458,7 @@ func (s *Session) requeue(cause error) (replayed, failed int) {
 	for _, t := range fail {
 		switch {
 		case t.state.Load() == stateAbandoned:
-			s.complete(t, errAborted)
+			s.complete(t, errReinstated)
 		case t.kind == kindSCSI:
 			failed++
 			s.complete(t, &NotReplayedError{Cause: cause})
@@ -550,10 +563,17 @@ func (s *Session) call(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Dire
 	return s.submit(ctx, t).Wait()
 }
 
+// checkTimeout bounds the checks of a new connection (checkUnits), at most
+// LoginTimeout: a target that accepted the login but holds the checks is
+// given up sooner, and a fresh login tried (a stalled connection that
+// tgtd has not noticed yet behaves so).
+const checkTimeout = 5 * time.Second
+
 // checkUnits clears the unit attentions a new connection brings and checks
 // that every LUN whose identity is known is still the same device.
 func (s *Session) checkUnits(deadline time.Time) error {
-	ctx, cancel := context.WithDeadline(context.Background(), earlier(deadline, time.Now().Add(s.cfg.LoginTimeout)))
+	limit := min(checkTimeout, s.cfg.LoginTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), earlier(deadline, time.Now().Add(limit)))
 	defer cancel()
 	dead := s.deadCh() // the new connection's: its loss ends the checks at once
 	go func() {

@@ -471,13 +471,29 @@ func (s *Session) waitBackground() {
 }
 
 // Close ends the session abruptly: the connection is closed and every task
-// in flight fails with an error wrapping ErrSessionClosed. It is idempotent
-// and returns once every goroutine of the session has stopped.
+// in flight fails with an error wrapping ErrSessionClosed; those that may
+// change the medium (a WRITE, UNMAP, ...) and had been sent also match
+// ErrMayHaveExecuted: the target may still execute them after Close has
+// returned, for instance when the network held their bytes back. To be
+// sure that nothing of a closed session lands after a new session's
+// writes, dial the new one with Config.ISID set to this session's ISID:
+// the target then reinstates the session and ends the old one's tasks
+// first (docs/RELIABILITY.md). Logout waits for the commands instead.
+// Close is idempotent, never waits for the target, and returns once every
+// goroutine of the session has stopped.
 func (s *Session) Close() error {
 	s.fail(ErrClosedByUser)
 	<-s.done
 	s.waitBackground()
 	return nil
+}
+
+// connected reports whether the session has a working connection (none
+// while a lost one is being replaced).
+func (s *Session) connected() bool {
+	s.lostMu.Lock()
+	defer s.lostMu.Unlock()
+	return s.lostEpoch != s.epoch.Load()
 }
 
 // Done is closed when the session has ended.
@@ -516,14 +532,31 @@ func (s *Session) TSIH() uint16 {
 	return s.tsih
 }
 
-// Logout ends the session gracefully: it asks the target to close the
-// session, waits for the answer (bounded by ctx and AbortTimeout), then
-// closes. Commands still in flight fail with ErrSessionClosed.
+// Logout ends the session gracefully: it waits for the SCSI commands in
+// flight to end (bounded by ctx), asks the target to close the session,
+// waits for the answer (bounded by ctx and AbortTimeout), then closes. When
+// it returns nil, nothing of the session executes on the target any more.
+// Commands still in flight when ctx ends fail with an error matching
+// ErrSessionClosed (and ErrMayHaveExecuted for those that may change the
+// medium and had been sent). A session whose connection is lost (being
+// replaced) logs out at once with ErrNotConnected, as Close does: nothing
+// waits for the target then.
 func (s *Session) Logout(ctx context.Context) error {
 	if err := s.Err(); err != nil {
 		<-s.done
 		s.waitBackground()
 		return nil
+	}
+	if !s.connected() {
+		s.fail(ErrNotConnected)
+		<-s.done
+		s.waitBackground()
+		return ErrNotConnected
+	}
+	select {
+	case <-s.tasks.whenDrained():
+	case <-ctx.Done():
+	case <-s.closing:
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.AbortTimeout)
 	defer cancel()

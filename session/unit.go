@@ -58,8 +58,9 @@ type LogicalUnit struct {
 	// id is the unit's identity, read when it is first used; a reconnect
 	// checks it before any command is sent again. nil until known.
 	id atomic.Pointer[unitIdentity]
-	// rmw serialises read-modify-write of partial blocks, by LBA.
-	rmw [64]sync.Mutex
+	// rmw serialises read-modify-write of partial blocks: one lock per
+	// block being patched, and nothing for the others.
+	rmw blockLocks
 }
 
 // LogicalUnit returns the handle of LUN n of the session's target. The
@@ -235,7 +236,7 @@ func (u *LogicalUnit) rw(ctx context.Context, lba uint64, blocks uint32, v *iove
 	if err != nil {
 		return failed(err)
 	}
-	return u.s.execute(ctx, u.lun, cdb, dir, v, int64(lba))
+	return u.s.executeBlock(ctx, u.lun, cdb, dir, v, int64(lba), nil)
 }
 
 // blockIO builds the READ or WRITE of blocks blocks of bs bytes at lba,
@@ -457,7 +458,7 @@ func atOffset(err error, pos int64) error {
 
 // command runs one READ or WRITE bounded by CommandTimeout.
 func (u *LogicalUnit) command(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, write bool) error {
-	ctx, cancel := context.WithTimeout(ctx, u.s.cfg.CommandTimeout)
+	ctx, cancel := u.s.withCommandTimeout(ctx)
 	defer cancel()
 	_, err := u.rw(ctx, lba, blocks, v, write).Wait()
 	return err
@@ -469,9 +470,10 @@ func (u *LogicalUnit) partial(ctx context.Context, g Geometry, lba uint64, inner
 	buf := make([]byte, g.BlockSize)
 	v := iovector.New(buf)
 	if write {
-		mu := &u.rmw[lba%uint64(len(u.rmw))]
-		mu.Lock()
-		defer mu.Unlock()
+		if err := u.rmw.lock(ctx, lba); err != nil {
+			return u.opErr("WriteAt", err)
+		}
+		defer u.rmw.unlock(lba)
 	}
 	err := u.retry(ctx, func() error { return u.command(ctx, lba, 1, v, false) })
 	if err != nil {
@@ -567,4 +569,43 @@ func (u *LogicalUnit) UnitSerialNumber(ctx context.Context) (string, error) {
 		return "", u.opErr("INQUIRY", err)
 	}
 	return p.Serial, nil
+}
+
+// blockLocks locks single blocks for read-modify-write: a writer of part
+// of block lba holds lba's lock, and only writers of that same block wait
+// for it, each for as long as its context lets it.
+type blockLocks struct {
+	mu   sync.Mutex
+	held map[uint64]chan struct{} // closed on unlock; guarded by mu
+}
+
+// lock takes the lock of block lba, or returns ctx's error.
+func (l *blockLocks) lock(ctx context.Context, lba uint64) error {
+	for {
+		l.mu.Lock()
+		ch, busy := l.held[lba]
+		if !busy {
+			if l.held == nil {
+				l.held = make(map[uint64]chan struct{})
+			}
+			l.held[lba] = make(chan struct{})
+			l.mu.Unlock()
+			return nil
+		}
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctxErr(ctx)
+		}
+	}
+}
+
+// unlock releases the lock of block lba and wakes its waiters.
+func (l *blockLocks) unlock(lba uint64) {
+	l.mu.Lock()
+	ch := l.held[lba]
+	delete(l.held, lba)
+	l.mu.Unlock()
+	close(ch)
 }
