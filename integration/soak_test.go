@@ -277,19 +277,20 @@ func (st *soak) write(sl *slot, rng *rand.Rand, off int64, n int, aligned, noSho
 		ctx, cancel = context.WithTimeout(st.ctx, time.Duration(50+rng.IntN(2950))*time.Microsecond)
 	}
 	var err error
+	done := 0 // bytes written from the start, for WriteAt
 	switch {
 	case !aligned || rng.IntN(3) == 0:
 		st.n.viaWriteAt.Add(1)
-		_, err = s.WriteAtContext(ctx, data, off)
+		done, err = s.WriteAtContext(ctx, data, off)
 	case rng.IntN(2) == 0:
 		st.n.viaFuture.Add(1)
 		_, err = s.Write(ctx, uint64(off/512), uint32(n/512), iovector.New(data)).Wait()
 	default:
 		st.n.viaFunc.Add(1)
-		done := make(chan error, 1)
-		s.WriteFunc(ctx, uint64(off/512), uint32(n/512), iovector.New(data), func(_ session.Result, err error) { done <- err })
+		cb := make(chan error, 1)
+		s.WriteFunc(ctx, uint64(off/512), uint32(n/512), iovector.New(data), func(_ session.Result, err error) { cb <- err })
 		select {
-		case err = <-done:
+		case err = <-cb:
 		case <-st.ctx.Done():
 			err = fmt.Errorf("WriteFunc's callback never came: %w", st.ctx.Err())
 		}
@@ -315,7 +316,14 @@ func (st *soak) write(sl *slot, rng *rand.Rand, off int64, n int, aligned, noSho
 			st.noteError("write", err)
 		}
 	}
-	st.o.record(id, off, int64(n), out)
+	if out != acked && done > 0 {
+		// WriteAt failed after its first commands (an unaligned head,
+		// the whole blocks) were acknowledged: those bytes are written.
+		st.o.record(id, off, int64(done), acked, nil)
+		st.o.record(id, off+int64(done), int64(n-done), out, err)
+	} else {
+		st.o.record(id, off, int64(n), out, err)
+	}
 	if errors.Is(err, session.ErrSessionClosed) {
 		// The session ended with this write in flight: it may land later,
 		// until the session is fenced. Keep the range locked till then.
@@ -329,19 +337,23 @@ func (st *soak) write(sl *slot, rng *rand.Rand, off int64, n int, aligned, noSho
 // its text per kind, and checks it is typed.
 func (st *soak) noteError(op string, err error) {
 	var oe *session.OpError
-	if !errors.As(err, &oe) {
+	untyped := !errors.As(err, &oe)
+	if untyped {
 		st.n.untyped.Add(1)
+		op += " (no *OpError)"
 	}
-	if errors.Is(err, session.ErrSessionClosed) || errors.Is(err, session.ErrMayHaveExecuted) || isCancel(err) {
+	if !untyped && (errors.Is(err, session.ErrSessionClosed) || errors.Is(err, session.ErrMayHaveExecuted) || isCancel(err)) {
 		return
 	}
-	st.n.otherErrors.Add(1)
+	if !untyped {
+		st.n.otherErrors.Add(1)
+	}
 	st.errMu.Lock()
 	defer st.errMu.Unlock()
 	if st.errSample == nil {
 		st.errSample = map[string]int{}
 	}
-	k := op + ": " + err.Error()
+	k := fmt.Sprintf("%s: %T: %v", op, err, err)
 	if len(st.errSample) < 20 || st.errSample[k] > 0 {
 		st.errSample[k]++
 	}
@@ -350,14 +362,14 @@ func (st *soak) noteError(op string, err error) {
 // verify checks bytes read at off against the oracle; the caller holds the
 // range's locks.
 func (st *soak) verify(b []byte, off int64, what string) {
-	lost, garbage, ran := st.o.check(b, off)
+	lost, garbage, ran, sample := st.o.check(b, off)
 	st.n.bytesVerified.Add(int64(len(b)))
 	st.n.lost.Add(int64(lost))
 	st.n.garbage.Add(int64(garbage))
 	st.n.deniedRan.Add(int64(ran))
 	if lost+garbage+ran > 0 {
-		st.fails.Errorf("%s of %d bytes at %d: %d bytes of an older write over a newer acknowledged one (lost), %d of a write whose call said it did not execute, %d of no write (garbage)",
-			what, len(b), off, lost, ran, garbage)
+		st.fails.Errorf("%s of %d bytes at %d: %d bytes of an older write over a newer acknowledged one (lost), %d of a write whose call said it did not execute, %d of no write (garbage); %s",
+			what, len(b), off, lost, ran, garbage, sample)
 	}
 }
 
@@ -549,6 +561,7 @@ type wrec struct {
 	id     uint64
 	lo, hi int64
 	out    outcome
+	why    string // for a failed write: its error
 }
 
 func newOracle(size int64) *oracle {
@@ -574,10 +587,13 @@ func (o *oracle) lock(off, n int64) func() {
 }
 
 // record adds a write whose call returned to the history of its blocks.
-func (o *oracle) record(id uint64, off, n int64, out outcome) {
+func (o *oracle) record(id uint64, off, n int64, out outcome, why error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	r := wrec{id: id, lo: off, hi: off + n, out: out}
+	if why != nil {
+		r.why = why.Error()
+	}
 	for b := off / 512; b <= (off+n-1)/512; b++ {
 		if out == acked && r.lo <= b*512 && r.hi >= (b+1)*512 {
 			o.hist[b] = append(o.hist[b][:0], r)
@@ -590,7 +606,7 @@ func (o *oracle) record(id uint64, off, n int64, out outcome) {
 // check judges bytes read at off: it returns how many are of an older write
 // than allowed (lost), of no write (garbage), and of a write whose call
 // said it did not execute (ran).
-func (o *oracle) check(b []byte, off int64) (lost, garbage, ran int) {
+func (o *oracle) check(b []byte, off int64) (lost, garbage, ran int, sample string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for i := 0; i < len(b); {
@@ -624,13 +640,25 @@ func (o *oracle) check(b []byte, off int64) (lost, garbage, ran int) {
 					} else {
 						lost++
 					}
+					if sample == "" {
+						sample = fmt.Sprintf("byte %d is write %d's (bytes %d-%d, %s: %q); history of its block: %s", at, r.id, r.lo, r.hi, r.out, r.why, describe(h))
+					}
 					continue bytes
 				}
 			}
 			garbage++
 		}
 	}
-	return lost, garbage, ran
+	return lost, garbage, ran, sample
+}
+
+// describe lists a block's history for a failure message.
+func describe(h []wrec) string {
+	var b strings.Builder
+	for _, r := range h {
+		fmt.Fprintf(&b, "[write %d, bytes %d-%d, %s] ", r.id, r.lo, r.hi, r.out)
+	}
+	return b.String()
 }
 
 // waitGroup waits for wg, failing the test after d.
