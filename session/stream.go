@@ -329,6 +329,9 @@ func (w *Writer) space() ([]byte, error) {
 func (w *Writer) reap() error {
 	i, err := w.pp.wait()
 	if err != nil {
+		if w.pp.n > 0 {
+			err = laterMayHaveExecuted(err, w.pp)
+		}
 		w.fail(err)
 		return err
 	}

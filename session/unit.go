@@ -326,7 +326,7 @@ func (u *LogicalUnit) WriteAt(p []byte, off int64) (int, error) {
 // command (by offset), whose error is returned; the rest of p may hold any
 // bytes. The commands are issued from the calling goroutine, and a large
 // read allocates once per call, not per command; cancelling ctx ends those
-// in flight.
+// in flight, and p is not written after ReadAtContext has returned.
 func (u *LogicalUnit) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, u.atErr("ReadAt", off, ErrNegativeOffset)
@@ -359,7 +359,11 @@ func (u *LogicalUnit) ReadAtContext(ctx context.Context, p []byte, off int64) (i
 // mix, and so may the blocks of the commands after it that were in flight
 // when it failed (up to BulkDepth-1 commands of MaxTransfer: they are
 // cancelled, but the target may have executed them). No command is sent
-// after a failure.
+// after a failure. When the error does not match ErrMayHaveExecuted, no
+// byte past the first n was written; and whatever the error, nothing of
+// the call is written after it returned (the cancelled commands are waited
+// for until the target has ended them: see Future.Wait), unless the
+// session was closed meanwhile (see Session.Close).
 func (u *LogicalUnit) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, u.atErr("WriteAt", off, ErrNegativeOffset)
@@ -439,6 +443,9 @@ func (u *LogicalUnit) blocks(ctx context.Context, g Geometry, p []byte, off int6
 		}
 		i, err := pp.wait()
 		if err != nil {
+			if write && pp.n > 0 {
+				err = laterMayHaveExecuted(err, pp)
+			}
 			return done, err
 		}
 		done += int(pp.slots[i].vec.Len())
@@ -609,3 +616,36 @@ func (l *blockLocks) unlock(lba uint64) {
 	l.mu.Unlock()
 	close(ch)
 }
+
+// laterMayHaveExecuted is the error of a write that failed with err while
+// the pipe still had commands of it in flight: they are cancelled and
+// waited for here, and if one of them may have executed (or did), err
+// says so: bytes past the failed command may have been written.
+func laterMayHaveExecuted(err error, pp *pipe) error {
+	pp.cancel()
+	landed := false
+	for pp.n > 0 {
+		if _, e := pp.wait(); e == nil || errors.Is(e, ErrMayHaveExecuted) {
+			landed = true
+		}
+	}
+	if !landed || errors.Is(err, ErrMayHaveExecuted) {
+		return err
+	}
+	var oe *OpError
+	if errors.As(err, &oe) {
+		oe.Err = &laterInFlight{oe.Err}
+		return err
+	}
+	return &laterInFlight{err}
+}
+
+// laterInFlight is an error after which commands of the same write were
+// in flight and may have executed.
+type laterInFlight struct{ err error }
+
+func (e *laterInFlight) Error() string {
+	return e.err.Error() + " (commands after it were in flight: they may have executed)"
+}
+
+func (e *laterInFlight) Unwrap() []error { return []error{e.err, ErrMayHaveExecuted} }
