@@ -28,6 +28,10 @@ import (
 // more keep tgtd busy with reads. D1 goes through Write (Future),
 // WriteFunc or WriteAtContext in turn.
 //
+// A write counts as cancelled when its deadline passed while its call was
+// in progress, whatever the call returned: after ABORT TASK, a write that
+// tgtd completed first returns nil (its status won).
+//
 // ISCSI_CANCEL_WRITES sets how many cancelled writes to reach (default
 // 6000); ISCSI_CANCEL_BUDGET bounds the run's time (default 40 s; the test
 // stops at whichever comes first and asserts no count).
@@ -135,6 +139,7 @@ func runCancelCycles(t *testing.T, ctx context.Context, s *session.Session, want
 		cancelled, cycles     atomic.Int64
 		byWay                 [3]atomic.Int64 // cancellations through Write, WriteFunc, WriteAtContext
 		statusWon, mayCount   atomic.Int64
+		ctxErrs               atomic.Int64 // D1 calls that returned the context's error
 		lostBytes, lostCycles atomic.Int64
 		deniedRan             atomic.Int64 // D1 found although its error said it did not execute
 		stop                  atomic.Bool
@@ -223,14 +228,22 @@ func runCancelCycles(t *testing.T, ctx context.Context, s *session.Session, want
 					c.how = "WriteAtContext"
 					_, err = s.WriteAtContext(dctx, d1, off)
 				}
+				expired := dctx.Err() != nil
 				dcancel()
 				c.d1Out = outcomeOf(err)
-				switch {
-				case err == nil:
-					statusWon.Add(1)
-				case isCancel(err) && ctx.Err() == nil:
+				if expired {
+					// The deadline passed with the call in progress: a
+					// cancellation, whatever the call then said.
 					cancelled.Add(1)
 					byWay[way].Add(1)
+				}
+				switch {
+				case err == nil:
+					if expired {
+						statusWon.Add(1)
+					}
+				case isCancel(err) && ctx.Err() == nil:
+					ctxErrs.Add(1)
 					if c.d1Out == mayRun {
 						mayCount.Add(1)
 					}
@@ -282,8 +295,8 @@ func runCancelCycles(t *testing.T, ctx context.Context, s *session.Session, want
 			}
 		}
 	}
-	t.Logf("%d cycles, %d cancelled writes (Write %d, WriteFunc %d, WriteAtContext %d; %d said ErrMayHaveExecuted), %d whose status won (nil), %d reads alongside; lost: %d bytes in %d cycles; D1 executed though denied: %d blocks",
-		cycles.Load(), cancelled.Load(), byWay[0].Load(), byWay[1].Load(), byWay[2].Load(), mayCount.Load(), statusWon.Load(), reads.Load(), lostBytes.Load(), lostCycles.Load(), deniedRan.Load())
+	t.Logf("%d cycles, %d writes cancelled (deadline passed during the call: Write %d, WriteFunc %d, WriteAtContext %d): %d returned the context's error (%d of them with ErrMayHaveExecuted), %d returned nil (their status won); %d reads alongside; lost: %d bytes in %d cycles; D1 executed though its error denied it: %d blocks",
+		cycles.Load(), cancelled.Load(), byWay[0].Load(), byWay[1].Load(), byWay[2].Load(), ctxErrs.Load(), mayCount.Load(), statusWon.Load(), reads.Load(), lostBytes.Load(), lostCycles.Load(), deniedRan.Load())
 	if n := fails.count(); n > 0 {
 		t.Errorf("%d failures in all", n)
 	}
