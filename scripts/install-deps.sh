@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the tests, the demo and the benchmarks need on a Debian machine:
-# tgtd (package tgt, the reference target) and libiscsi's tools (package
-# libiscsi-bin, the reference client). Does nothing when both are present.
+# tgtd (package tgt, the reference target), libiscsi's tools (package
+# libiscsi-bin, the reference client), and the NBD clients the NBD server is
+# tested with (libnbd-bin: nbdinfo, nbdcopy; qemu-utils: qemu-img, qemu-io).
+# Does nothing when all are present.
 set -euo pipefail
 need=()
 command -v tgtd >/dev/null 2>&1 || need+=(tgt)
 command -v iscsi-ls >/dev/null 2>&1 || need+=(libiscsi-bin)
+# NBD clients for integration/nbd (our NBD server, cmd/iscsi-nbd).
+command -v nbdinfo >/dev/null 2>&1 || need+=(libnbd-bin)
+command -v qemu-io >/dev/null 2>&1 || need+=(qemu-utils)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -67,6 +67,7 @@ func (s *Session) executeWith(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, d
 	case dir == DirWrite && n == 0:
 		return failed(fmt.Errorf("%w: a write without data", ErrVectorLength))
 	}
+	s.noteLUN(lun) // the first command to a LUN has its identity read
 	t := s.getTask()
 	t.kind, t.lun, t.cdb, t.vec, t.expLen, t.lba = kindSCSI, uint64(lun), cdb.Array(), v, uint32(n), lba
 	t.read, t.write = dir == DirRead, dir == DirWrite

@@ -122,6 +122,14 @@ type Config struct {
 	ReplacementTimeout time.Duration
 	MaxReconnects      int
 	DisableRecovery    bool
+	// ReplayUnidentifiedWrites lets a write in flight when the connection
+	// was lost be sent again to a LUN that reports neither a unit serial
+	// number (VPD 0x80) nor a device identifier (VPD 0x83), or whose
+	// identity could not be read: after a reconnect such a LUN is checked
+	// by vendor, product, revision and capacity only, which two devices of
+	// one model pass. Off by default: such a write fails with an
+	// *UnverifiedReplayError (ErrMayHaveExecuted).
+	ReplayUnidentifiedWrites bool
 	// ReplaySafe, when set, says whether a command outside the built-in
 	// list (READ, WRITE, VERIFY, SYNCHRONIZE CACHE, UNMAP, WRITE SAME, TEST
 	// UNIT READY, INQUIRY, READ CAPACITY, MODE SENSE, …) may be sent again

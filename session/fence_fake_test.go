@@ -632,3 +632,43 @@ func TestRecoveryChecksHeldRetried(t *testing.T) {
 		t.Fatalf("%d reinstatements: %+v", n, log.evs)
 	}
 }
+
+// TestLogoutNotConnected: Logout of a session whose connection was lost
+// and is being replaced (the target refuses the new logins) does not wait
+// for anything: it closes the session and says why.
+func TestLogoutNotConnected(t *testing.T) {
+	var down atomic.Bool
+	cfg := faketarget.Config{Hooks: faketarget.Hooks{
+		Login: func(*faketarget.LoginExchange) faketarget.Verdict {
+			if down.Load() {
+				return faketarget.Close
+			}
+			return faketarget.Proceed
+		},
+		Command: func(c *faketarget.Command) faketarget.Verdict {
+			if c.CDB[0] == byte(scsi.OpSynchronizeCache10) && down.CompareAndSwap(false, true) {
+				c.Peer.Close()
+				return faketarget.Handled
+			}
+			return faketarget.Proceed
+		},
+	}}
+	lost := make(chan struct{}, 8)
+	_, s := dial(t, cfg, &session.Config{OnStateChange: func(ev session.StateChange) {
+		if ev.State == session.StateLost {
+			lost <- struct{}{}
+		}
+	}})
+	ctx := ctxT(t)
+	f := s.Execute(ctx, s.LUN(), scsi.SynchronizeCache10(0, 0, false), session.DirNone, nil)
+	<-lost
+	if err := s.Logout(context.Background()); !errors.Is(err, session.ErrNotConnected) {
+		t.Fatalf("Logout while reconnecting: %v", err)
+	}
+	if err := s.Err(); !errors.Is(err, session.ErrSessionClosed) || !errors.Is(err, session.ErrNotConnected) {
+		t.Fatalf("the session after Logout: %v", err)
+	}
+	if _, err := f.Wait(); !errors.Is(err, session.ErrSessionClosed) {
+		t.Fatalf("the command lost with the connection: %v", err)
+	}
+}

@@ -222,7 +222,8 @@ func (s *Session) result(t *task) (Result, error) {
 
 // submit registers t and queues it for the wire.
 func (s *Session) submit(ctx context.Context, t *task) Future {
-	if err := ctx.Err(); err != nil {
+	if ctx.Err() != nil {
+		err := s.opErr(t, ctxErr(ctx))
 		s.putTask(t)
 		return failed(err)
 	}
@@ -230,6 +231,7 @@ func (s *Session) submit(ctx context.Context, t *task) Future {
 		t.start = time.Now() // before add: the janitor may end it from then on
 	}
 	if err := s.tasks.add(t); err != nil {
+		err = s.opErr(t, err)
 		s.putTask(t)
 		return failed(err)
 	}
@@ -363,15 +365,17 @@ func (s *Session) abort(victim *task, itt, cmdSN uint32, lun uint64, fromReader 
 	tm.kind, tm.immediate = kindTMF, true
 	tm.tmf, tm.refITT, tm.refCmdSN, tm.lun = pdu.TMFAbortTask, itt, cmdSN, lun
 	tm.victim = victim
-	if err := s.tasks.add(tm); err != nil {
-		return // the session is closing; the janitor completes the victim
-	}
 	epoch := s.epoch.Load()
+	// Set before add: the janitor may complete tm from then on.
 	tm.stall = time.AfterFunc(s.cfg.AbortTimeout, func() {
 		if tm.state.Load() != stateDone {
 			s.escalate(epoch, tm, fmt.Errorf("ABORT TASK for ITT %#x not answered within %v", itt, s.cfg.AbortTimeout))
 		}
 	})
+	if err := s.tasks.add(tm); err != nil {
+		tm.stall.Stop()
+		return // the session is closing; the janitor completes the victim
+	}
 	s.push(wreq{kind: wImmediate, t: tm}, fromReader)
 	s.ensureReader()
 }
@@ -387,14 +391,16 @@ func (s *Session) escalate(epoch uint32, abort *task, cause error) {
 	r.kind, r.immediate = kindTMF, true
 	r.tmf, r.lun, r.refITT = pdu.TMFLogicalUnitReset, abort.lun, pdu.ReservedITT
 	r.escalated = abort
-	if err := s.tasks.add(r); err != nil {
-		return // the session is closing
-	}
+	// Set before add: the janitor may complete r from then on.
 	r.stall = time.AfterFunc(s.cfg.AbortTimeout, func() {
 		if r.state.Load() != stateDone {
 			s.lost(epoch, fmt.Errorf("%w; LOGICAL UNIT RESET not answered within %v either", cause, s.cfg.AbortTimeout))
 		}
 	})
+	if err := s.tasks.add(r); err != nil {
+		r.stall.Stop()
+		return // the session is closing
+	}
 	s.push(wreq{kind: wImmediate, t: r}, false)
 	s.ensureReader()
 }

@@ -92,8 +92,8 @@ func (p *pipe) wait() (int, error) {
 	s := &p.slots[i]
 	p.head = (p.head + 1) % len(p.slots)
 	p.n--
-	_, err := s.f.Wait()
-	err = s.disarm(err)
+	res, err := s.f.Wait()
+	err = p.u.shortTransfer(res, s.disarm(err), s.lba, p.write)
 	if err != nil && p.ctx.Err() == nil {
 		first := true
 		err = p.u.retry(p.ctx, func() error {
@@ -102,8 +102,8 @@ func (p *pipe) wait() (int, error) {
 				return err
 			}
 			f := p.u.rw(s.arm(), s.lba, s.blocks, &s.vec, p.write)
-			_, err := f.Wait()
-			return s.disarm(err)
+			res, err := f.Wait()
+			return p.u.shortTransfer(res, s.disarm(err), s.lba, p.write)
 		})
 	}
 	if err != nil {

@@ -410,6 +410,9 @@ func (s *Session) onR2T(m *pdu.R2T) error {
 		s.failAndAbort(t)
 		return nil
 	}
+	if err := s.checkR2T(t, m); err != nil {
+		return err // the connection is given up: the write is sent again on the next
+	}
 	t.r2tSN++
 	s.push(wreq{kind: wData, t: t, itt: m.ITT, ttt: m.TTT, off: m.BufferOffset, n: m.DesiredDataTransferLength}, true)
 	return nil
@@ -505,8 +508,12 @@ func (s *Session) onAsync(m *pdu.AsyncMessage) error {
 			s.geometryChanged(m.LUN) // an event we cannot read: assume the worst
 		}
 	case pdu.AsyncLogoutRequest:
-		s.log.Warn("iscsi: the target asks us to log out", "within_seconds", m.Parameter3)
-		s.background(func() { s.logoutOnRequest(m.Parameter3) })
+		if epoch := s.epoch.Load(); s.logoutEpoch.Swap(epoch) == epoch {
+			return nil // a logout of this connection is under way already
+		}
+		seconds := m.Parameter3 // m is the decoder's, reused by the next PDU
+		s.log.Warn("iscsi: the target asks us to log out", "within_seconds", seconds)
+		s.background(func() { s.logoutOnRequest(seconds) })
 	case pdu.AsyncDropConnection, pdu.AsyncDropAllConnections:
 		s.targetTime2Wait.Store(uint32(m.Parameter2) + 1)
 		return fmt.Errorf("the target announced it drops the connection (async event %d, Time2Wait %d s)", m.AsyncEvent, m.Parameter2)

@@ -103,6 +103,17 @@ type Session struct {
 	priority   []wreq    // the supervisor's commands during holding
 	wdeadline  time.Time // owned by the flusher
 	rqSignal   chan struct{}
+	// r2tBatch are the tasks with R2T Data-Out in the batch being filled,
+	// once per R2T (r2t.go).
+	r2tBatch []*task
+	// nopReply is the answer owed to the target's latest NOP-In ping,
+	// encoded by the next flusher (takeBatch): pings that come faster than
+	// the socket takes answers share one (writer.go, handle).
+	nopReply struct {
+		pending bool
+		ttt     uint32
+		lun     uint64
+	}
 	// handoff is a batch the reader began to write and the socket did not
 	// take whole (readerFlush): the writer goroutine finishes it, taking
 	// over the flusher's turn (flushing stays set meanwhile).
@@ -149,15 +160,22 @@ type Session struct {
 	small     []byte
 
 	// recovery is the supervisor's: the deadline and the login attempts of
-	// the recovery under way (zero deadline: none).
+	// the recovery under way (zero deadline: none), the next backoff, and
+	// when the last one succeeded (its connection counts as an attempt
+	// that failed if it dies within stableAfter).
 	recovery struct {
 		deadline time.Time
 		attempts int
+		backoff  time.Duration
+		up       time.Time
 	}
 
 	// targetTime2Wait is 1 + the Time2Wait of the target's last "will drop
 	// the connection" message, 0 for none.
 	targetTime2Wait atomic.Uint32
+	// logoutEpoch is the epoch of the last connection whose logout the
+	// target asked for: one logout per connection, however often it asks.
+	logoutEpoch atomic.Uint32
 
 	rxPDUs atomic.Uint64        // PDUs received, for the keepalive
 	ping   atomic.Pointer[task] // the keepalive's NOP-Out in flight
@@ -165,6 +183,11 @@ type Session struct {
 		reconnects, replayed, notReplayed, digestErrors, keepalives    atomic.Uint64
 		commands, commandErrors, bytesRead, bytesWritten, windowStalls atomic.Uint64
 	}
+
+	// lunRecs is the record of every LUN a command was sent to (its
+	// identity); lunRecMu serialises additions (lunrecord.go).
+	lunRecs  lunRecords
+	lunRecMu sync.Mutex
 
 	// units holds the LogicalUnit handles, by encoded LUN; the reader drops
 	// their geometry on a CAPACITY DATA HAS CHANGED.

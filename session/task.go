@@ -131,6 +131,12 @@ type task struct {
 	received  uint32
 	r2tSN     uint32
 	failErr   error // a protocol error seen before the status arrived
+	// r2tNext is the end of the data asked for (R2T) or sent unasked: an
+	// R2T must ask for bytes beyond it. Set when the command is encoded,
+	// then the reader's. r2tQueued counts the R2Ts whose Data-Out waits in
+	// the batch being filled (r2t.go).
+	r2tNext   uint32
+	r2tQueued atomic.Int32
 
 	// Result: written by the completing goroutine before done is signalled.
 	status    uint8

@@ -55,9 +55,6 @@ type LogicalUnit struct {
 	provisioning atomic.Pointer[scsi.LogicalBlockProvisioning]
 	// geoMu makes one goroutine at a time read the geometry.
 	geoMu sync.Mutex
-	// id is the unit's identity, read when it is first used; a reconnect
-	// checks it before any command is sent again. nil until known.
-	id atomic.Pointer[unitIdentity]
 	// rmw serialises read-modify-write of partial blocks: one lock per
 	// block being patched, and nothing for the others.
 	rmw blockLocks
@@ -142,11 +139,7 @@ func (u *LogicalUnit) Geometry(ctx context.Context) (Geometry, error) {
 		return Geometry{}, err
 	}
 	u.geo.Store(&g)
-	if u.id.Load() == nil {
-		if id, err := u.readIdentity(ctx, false); err == nil {
-			u.id.Store(&id)
-		}
-	}
+	_ = u.s.identify(ctx, u.lun) // before the first write; a failure shows in its replay
 	return g, nil
 }
 
@@ -331,6 +324,9 @@ func (u *LogicalUnit) ReadAtContext(ctx context.Context, p []byte, off int64) (i
 	if off < 0 {
 		return 0, u.atErr("ReadAt", off, ErrNegativeOffset)
 	}
+	if len(p) == 0 {
+		return 0, nil // nothing to read: nothing is sent
+	}
 	g, err := u.Geometry(ctx)
 	if err != nil {
 		return 0, err
@@ -367,6 +363,9 @@ func (u *LogicalUnit) ReadAtContext(ctx context.Context, p []byte, off int64) (i
 func (u *LogicalUnit) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, u.atErr("WriteAt", off, ErrNegativeOffset)
+	}
+	if len(p) == 0 {
+		return 0, nil // nothing to write: nothing is sent (not even a read of the block)
 	}
 	g, err := u.Geometry(ctx)
 	if err != nil {
@@ -467,8 +466,8 @@ func atOffset(err error, pos int64) error {
 func (u *LogicalUnit) command(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, write bool) error {
 	ctx, cancel := u.s.withCommandTimeout(ctx)
 	defer cancel()
-	_, err := u.rw(ctx, lba, blocks, v, write).Wait()
-	return err
+	res, err := u.rw(ctx, lba, blocks, v, write).Wait()
+	return u.shortTransfer(res, err, lba, write)
 }
 
 // partial reads block lba, and for a write, patches b in at inner and
@@ -546,11 +545,14 @@ func (u *LogicalUnit) ready(ctx context.Context, usn string) error {
 		u.s.log.Warn("iscsi: TEST UNIT READY failed after login", "lun", u.lun, "err", err)
 		break
 	}
-	id, err := u.readIdentity(ctx, false)
-	if err != nil {
-		return err
+	if err := u.s.identify(ctx, u.lun); err != nil {
+		var se *scsi.StatusError
+		if !errors.As(err, &se) {
+			return err // the session failed
+		}
+		// The LUN answers, but not with its identity: its writes will not
+		// be sent again after a reconnect (lunrecord.go).
 	}
-	u.id.Store(&id)
 	if usn == "" {
 		return nil
 	}

@@ -272,7 +272,12 @@ func (p *Peer) sendResult(tk *task, r *result) error {
 		if r.zero > 0 {
 			voff = 0
 		}
-		if err := p.c.QueueVector(d, &p.vec, voff, int(seg)); err != nil {
+		if r.lun == nil && r.zero == 0 {
+			// An answer built in the scratch buffer is copied into the
+			// batch: the next command, handled before the batch is
+			// flushed (flushUnlessBusy), builds its answer there too.
+			p.c.Queue(d, nil, r.data[off:off+seg])
+		} else if err := p.c.QueueVector(d, &p.vec, voff, int(seg)); err != nil {
 			return err
 		}
 		dataSN++
