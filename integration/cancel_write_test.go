@@ -282,11 +282,23 @@ func runCancelCycles(t *testing.T, ctx context.Context, s *session.Session, want
 		}()
 	}
 	if chaos != nil {
+		// Until the workers are done, or at the deadline if they are
+		// stuck (waitWorkers then says so).
 		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
+		go func() {
+			defer close(done)
+			workers := make(chan struct{})
+			go func() { wg.Wait(); close(workers) }()
+			timer := time.NewTimer(time.Until(deadline) + time.Second)
+			defer timer.Stop()
+			select {
+			case <-workers:
+			case <-timer.C:
+			}
+		}()
 		chaos(done)
 	}
-	wg.Wait()
+	waitWorkers(t, &wg, time.Until(deadline)+2*time.Minute)
 	stop.Store(true)
 	for w := 0; w < writers; w++ {
 		for k, c := range last[w] {

@@ -142,7 +142,7 @@ func TestWriteOrderSoak(t *testing.T) {
 		c.Release()
 		c.Up().Delay(0)
 	}
-	waitGroup(t, &wg, 3*time.Minute)
+	waitWorkers(t, &wg, 3*time.Minute)
 	if t.Failed() && ctx.Err() != nil {
 		return
 	}
@@ -665,15 +665,4 @@ func describe(h []wrec) string {
 		fmt.Fprintf(&b, "[write %d, bytes %d-%d, %s] ", r.id, r.lo, r.hi, r.out)
 	}
 	return b.String()
-}
-
-// waitGroup waits for wg, failing the test after d.
-func waitGroup(t *testing.T, wg *sync.WaitGroup, d time.Duration) {
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		t.Fatalf("workers still running %v after the end", d)
-	}
 }

@@ -3,7 +3,9 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -141,4 +143,25 @@ func (f *failures) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.n
+}
+
+// waitWorkers waits for wg. Past d the workers are stuck in calls that no
+// context ends (a deadlock in the session): then it logs every goroutine's
+// stack and panics, which ends the test binary now rather than at go
+// test's -timeout (a test cannot close a deadlocked session: Close waits
+// for its goroutines).
+func waitWorkers(t *testing.T, wg *sync.WaitGroup, d time.Duration) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		buf := make([]byte, 8<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Errorf("workers still in their calls %v after the end; goroutines:\n%s", d, buf)
+		panic(fmt.Sprintf("%s: workers stuck in session calls for %v (a deadlock?): see the goroutines logged above", t.Name(), d))
+	}
 }
