@@ -113,8 +113,12 @@ func runCloseFence(t *testing.T, held string, fence, logout bool) {
 		case logout && errors.Is(err, session.ErrSessionClosed) && errors.Is(err, session.ErrMayHaveExecuted):
 		case logout:
 			t.Errorf("write %d in flight at Logout: %v; want nil or an error matching ErrSessionClosed and ErrMayHaveExecuted", i, err)
-		case err == nil:
+		case err == nil && held == "stall":
 			t.Errorf("write %d in flight at Close succeeded although its bytes were held", i)
+		case err == nil:
+			// Delayed, not held: on a loaded machine it may have made
+			// it before Close. Acknowledged, it is overwritten below.
+			t.Logf("write %d completed before Close", i)
 		case !errors.Is(err, session.ErrSessionClosed) || !errors.Is(err, session.ErrMayHaveExecuted):
 			t.Errorf("write %d in flight at Close: %v; want an error matching ErrSessionClosed and ErrMayHaveExecuted", i, err)
 		}
