@@ -54,8 +54,8 @@ func (c ConnState) String() string {
 type StateChange struct {
 	State    ConnState
 	Portal   string
-	Err      error // the cause of a loss or of giving up
-	Attempt  int   // the login attempt, from 1, since the loss
+	Err      error // the cause of a loss or of giving up; for reconnecting, why: the loss, then the previous attempt's failure
+	Attempt  int   // the login attempt, from 1, since the loss; for reinstated, the one that succeeded
 	Replayed int   // commands sent again after a reinstatement
 	Failed   int   // commands failed because they were not safe to repeat
 }
@@ -133,7 +133,7 @@ func (s *Session) notify(ev StateChange) {
 	case StateReconnecting:
 		s.log.Info("iscsi: reconnecting", "portal", s.portal, "attempt", ev.Attempt)
 	case StateReinstated:
-		s.log.Info("iscsi: session reinstated", "portal", s.portal, "tsih", s.tsih, "replayed", ev.Replayed, "failed", ev.Failed)
+		s.log.Info("iscsi: session reinstated", "portal", s.portal, "tsih", s.tsih, "attempt", ev.Attempt, "replayed", ev.Replayed, "failed", ev.Failed)
 	case StateGaveUp:
 		s.log.Error("iscsi: recovery gave up", "portal", s.portal, "err", ev.Err)
 	}
@@ -260,7 +260,7 @@ func (s *Session) recover() bool {
 			s.fail(err)
 			return false
 		}
-		s.notify(StateChange{State: StateReconnecting, Attempt: attempt})
+		s.notify(StateChange{State: StateReconnecting, Attempt: attempt, Err: cause})
 		var err error
 		c, res, err = s.relogin(deadline, attempt)
 		if err == nil {
@@ -297,7 +297,7 @@ func (s *Session) recover() bool {
 	}
 	s.recovery.up = time.Now() // the recovery ends once this connection lives stableAfter
 	replayed, failed := s.requeue(cause)
-	s.notify(StateChange{State: StateReinstated, Replayed: replayed, Failed: failed})
+	s.notify(StateChange{State: StateReinstated, Replayed: replayed, Failed: failed, Attempt: s.recovery.attempts})
 	return true
 }
 

@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -270,6 +271,13 @@ func (c *Config) offer(u *iscsiurl.URL, discovery bool) keys.Offer {
 func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) (*Session, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if cc := cfg.chapConfig(u); cc != nil {
+		for _, n := range [...]struct{ what, v string }{{"CHAP user name", cc.Username}, {"CHAP target user name", cc.TargetUsername}} {
+			if reason := checkTextValue(n.v); reason != "" {
+				return nil, fmt.Errorf("iscsi: %s %s: %w: %s", n.what, strconv.Quote(n.v), ErrInvalidKeyValue, reason)
+			}
+		}
 	}
 	if _, err := keys.NewNegotiator(cfg.offer(u, discovery)); err != nil {
 		return nil, fmt.Errorf("iscsi: Config.Operational: %w", err)

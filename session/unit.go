@@ -168,7 +168,7 @@ func (u *LogicalUnit) readGeometry(ctx context.Context) (Geometry, error) {
 		}
 		n, err = u.runIn(ctx, scsi.ReadCapacity10(), buf[:8])
 		if err != nil {
-			return g, err
+			return g, u.whyNoCapacity(ctx, err)
 		}
 		c, perr := scsi.ParseReadCapacity10(buf[:n])
 		if perr != nil {
