@@ -133,7 +133,7 @@ func runCloseFence(t *testing.T, held string, fence, logout bool) {
 		t.Fatalf("dial again (fence %v): %v", fence, err)
 	}
 	defer s.Close()
-	t.Logf("the new session (fence %v, TSIH %#x) logged in after %v", fence, s.TSIH(), time.Since(dialed).Round(time.Millisecond))
+	t.Logf("the new session (fence %v, ISID %v, old %v, TSIH %#x, old %#x) logged in after %v", fence, s.ISID(), old.ISID(), s.TSIH(), old.TSIH(), time.Since(dialed).Round(time.Millisecond))
 	for i := range writes {
 		if _, err := s.WriteAtContext(ctx, tagged(span, d2, off(i)), off(i)); err != nil {
 			t.Fatal(err)
