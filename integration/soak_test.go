@@ -171,9 +171,11 @@ func TestWriteOrderSoak(t *testing.T) {
 	for _, sl := range st.slots {
 		sl.mu.Lock()
 		lctx, lcancel := context.WithTimeout(ctx, 10*time.Second)
-		if err := sl.s.Logout(lctx); err != nil {
-			t.Logf("logout at the end: %v", err)
-		}
+		bounded(t, "Logout", 2*time.Minute, func() {
+			if err := sl.s.Logout(lctx); err != nil {
+				t.Logf("logout at the end: %v", err)
+			}
+		})
 		lcancel()
 		sl.stats = sl.stats.Add(sl.s.Stats())
 		sl.s = nil
@@ -532,14 +534,16 @@ func (sl *slot) renew(gen int, how string) {
 	case "logout":
 		sl.st.n.logouts.Add(1)
 		ctx, cancel := context.WithTimeout(sl.st.ctx, 5*time.Second)
-		if err := old.Logout(ctx); err == nil {
-			fence = false
-		}
+		bounded(sl.st.t, "Logout", 2*time.Minute, func() {
+			if err := old.Logout(ctx); err == nil {
+				fence = false
+			}
+		})
 		cancel()
 	case "close":
 		sl.st.n.closes.Add(1)
 	}
-	old.Close()
+	bounded(sl.st.t, "Close", 2*time.Minute, func() { old.Close() })
 	sl.stats = sl.stats.Add(old.Stats())
 	if fence {
 		sl.st.n.fenced.Add(1)

@@ -159,9 +159,31 @@ func waitWorkers(t *testing.T, wg *sync.WaitGroup, d time.Duration) {
 	select {
 	case <-done:
 	case <-timer.C:
-		buf := make([]byte, 8<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Errorf("workers still in their calls %v after the end; goroutines:\n%s", d, buf)
-		panic(fmt.Sprintf("%s: workers stuck in session calls for %v (a deadlock?): see the goroutines logged above", t.Name(), d))
+		stuck(t, fmt.Sprintf("workers still in their calls %v after the end", d))
 	}
+}
+
+// bounded runs fn (a Close, a Logout: calls no context bounds) and gives up
+// like waitWorkers when it has not returned within d.
+func bounded(t *testing.T, what string, d time.Duration, fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		stuck(t, fmt.Sprintf("%s has not returned after %v", what, d))
+	}
+}
+
+// stuck logs every goroutine's stack and panics.
+func stuck(t *testing.T, why string) {
+	buf := make([]byte, 8<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	t.Errorf("%s (a deadlock in the session?); goroutines:\n%s", why, buf)
+	panic(fmt.Sprintf("%s: %s: see the goroutines logged above", t.Name(), why))
 }
