@@ -71,6 +71,17 @@ func (t *T) Skipf(format string, args ...any) {
 	runtime.Goexit()
 }
 
+// markSkipped records a skip reason without ending the test.
+func (t *T) markSkipped(msg string) {
+	t.mu.Lock()
+	t.skipped = true
+	if t.reason == "" {
+		t.reason = msg
+	}
+	t.mu.Unlock()
+	t.live("[SKIPPED] " + msg)
+}
+
 // Skip is Skipf with the arguments printed as fmt.Sprint does.
 func (t *T) Skip(args ...any) { t.Skipf("%s", fmt.Sprint(args...)) }
 
