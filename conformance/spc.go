@@ -380,7 +380,7 @@ func modeSense6Control(t *T) {
 
 // SPC-5 7.5.8: D_SENSE says which sense format the unit returns.
 func modeSense6ControlDSense(t *T) {
-	r, rc := t.try(t.dev.nexus(), "MODESENSE6", scsi.ModeSense6(false, scsi.PageCurrent, 0x0a, 0, 255), session.DirRead, nil, 255, good)
+	r, rc := t.attempt(t.dev.nexus(), "MODESENSE6", scsi.ModeSense6(false, scsi.PageCurrent, 0x0a, 0, 255), session.DirRead, nil, 255, good)
 	if rc != 0 {
 		return
 	}
