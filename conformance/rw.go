@@ -140,7 +140,7 @@ func simpleRW(o rwop, writes bool) func(*T) {
 		for i := 1; i <= max && uint64(i) <= d.Blocks; i++ {
 			t.io(o, d.Blocks-uint64(i), uint32(i), 0, buf, good)
 		}
-		if writes && o.op != 0x2e && o.op != 0xae && o.op != 0x8e {
+		if writes && o.op != 0x2e && o.op != 0xae && o.op != 0x8e && o.op != 0x8b {
 			lba := uint64(4*1024*1024/int(d.BlockSize)) - 3
 			if d.Blocks > lba+256 {
 				for i := 1; i <= 256; i++ {
@@ -174,6 +174,9 @@ func beyondEOL(o rwop, writes bool) func(*T) {
 		if o.size == 16 {
 			shift := bits.TrailingZeros32(d.BlockSize)
 			lbas = []uint64{1 << 63, 1 << (64 - shift), 1 << (63 - shift), ^uint64(0)}
+			if o.op == 0x8b {
+				lbas = []uint64{1 << 63, ^uint64(0)}
+			}
 		}
 		for i := 1; i <= 256; i++ {
 			t.io(o, d.Blocks+1-uint64(i), uint32(i), byte1, buf, lbaOutOfRange)
