@@ -20,6 +20,7 @@ func init() {
 		"multipathio_simple":          mpathSimple,
 		"multipathio_reset":           mpathReset,
 		"multipathio_compareandwrite": mpathCAW,
+		"mpio_async_caw":              mpathAsyncCAW,
 	})
 }
 
@@ -210,5 +211,44 @@ func mpathCAW(t *T) {
 			t.run(ps[p], "COMPAREANDWRITE", cawCDB(uint64(i), 1, 0), session.DirWrite, data, 0, good)
 			t.run(ps[p], "COMPAREANDWRITE", cawCDB(uint64(i), 1, 0), session.DirWrite, data, 0, miscompare)
 		}
+	}
+}
+
+// 1000 one-block COMPARE AND WRITEs on each path at once, each changing the
+// block from its path's value to the next path's: any may miscompare, but
+// only with MISCOMPARE (SBC-4 5.3).
+func mpathAsyncCAW(t *T) {
+	t.needDataLoss()
+	t.needSBC()
+	ps := t.paths()
+	bs := int(t.dev.BlockSize)
+	t.run(ps[0], "WRITESAME10", writeSameCDB(10, 0, 1, 0, 0), session.DirWrite, t.scratch(1, 0), 0, good)
+	var fs []session.Future
+	for i := 0; i < 1000; i++ {
+		for p := range ps {
+			data := append(t.scratch(1, byte(p)), t.scratch(1, byte((p+1)%len(ps)))...)
+			fs = append(fs, ps[p].s.Execute(t.ctx, ps[p].lun, cawCDB(0, 1, 0), session.DirWrite, iovector.New(data[:2*bs])))
+		}
+	}
+	bad := 0
+	for _, f := range fs {
+		_, err := f.Wait()
+		var se *scsi.StatusError
+		switch {
+		case err == nil:
+		case errors.As(err, &se) && se.Status == scsi.StatusCheckCondition:
+			if se.Sense == nil || se.Sense.Key != scsi.SenseMiscompare || se.Sense.ASC != 0x1d00 {
+				if bad == 0 {
+					t.Errorf("COMPARE AND WRITE ended in %v, want GOOD or MISCOMPARE", err)
+				}
+				bad++
+			}
+		default:
+			t.Errorf("COMPARE AND WRITE failed: %v", err)
+			return
+		}
+	}
+	if bad > 1 {
+		t.Errorf("%d COMPARE AND WRITEs ended in something else than GOOD or MISCOMPARE", bad)
 	}
 }
