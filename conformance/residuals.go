@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"time"
 
 	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
@@ -24,7 +25,9 @@ func (t *T) raw(o rwop, n uint32, edtl int, dir session.Direction, fill byte) re
 		out = bytes.Repeat([]byte{fill}, edtl)
 	}
 	if edtl == 0 && dir == session.DirWrite {
-		dir = session.DirNone
+		// A WRITE with the W bit and an EDTL of 0: no correct initiator
+		// sends it, so it goes on a bare connection.
+		return t.rawWriteNoData(o, n)
 	}
 	var b1 byte
 	if o.op == 0x2e || o.op == 0xae || o.op == 0x8e {
@@ -133,4 +136,21 @@ func (t *T) checkAB(n uint32) {
 	if !bytes.Equal(buf[bs:2*bs], bytes.Repeat([]byte{'a'}, bs)) {
 		t.Errorf("Second block was incorrectly overwritten")
 	}
+}
+
+func (t *T) rawWriteNoData(o rwop, n uint32) reply {
+	c := t.rawDial()
+	var b1 byte
+	if o.op == 0x2e || o.op == 0xae || o.op == 0x8e {
+		b1 = fBytchk
+	}
+	r, err := c.command(o.cdb(0, n, b1), false, true, 0, c.cmdSN, nil, 0, same, 10*time.Second)
+	c.cmdSN++
+	if err != nil {
+		return reply{err: err}
+	}
+	out := reply{status: r.status, sense: r.sense}
+	out.res.Status = r.status
+	out.res.Overflow, out.res.Underflow, out.res.Residual = r.overflow, r.underflow, r.residual
+	return out
 }
