@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"fmt"
+	"os"
+	"path"
 	"regexp"
 	"strings"
 	"sync"
@@ -101,35 +103,23 @@ func Tests() []Test {
 	return append([]Test(nil), tests...)
 }
 
-// Select returns the tests pattern names, in libiscsi's order. A pattern of
-// the form FAMILY[.SUITE[.TEST]] ("ALL", "SCSI.Read10", "iSCSI.iSCSITMF.
-// LUNResetSimpleAsync") selects as libiscsi's --test does; "" means ALL. Any
-// other pattern is a regular expression, unanchored as go test's -run,
-// matched against every name of each test ("ALL.Read1[026]" selects three
-// suites, "Residuals$" the tests so named). Several patterns separated by
-// commas select the union.
+// Select returns the tests pattern names, in libiscsi's order. A pattern is
+// what libiscsi's --test takes: FAMILY[.SUITE[.TEST]] ("ALL", "SCSI.Read10",
+// "iSCSI.iSCSITMF.LUNResetSimpleAsync"), each part a shell glob as fnmatch
+// reads it ("ALL.Read1*", "ALL.Read1[026]"), several patterns separated by
+// commas, or the name of a file that lists patterns one per line; "" means
+// ALL. A pattern holding a character a glob cannot (^ $ + | ( ) { } \) is a
+// regular expression instead, unanchored as go test's -run, matched against
+// every name of each test ("Residuals$" selects the tests so named; libiscsi
+// has no such form).
 func Select(pattern string) ([]Test, error) {
 	all := Tests()
 	if pattern == "" {
 		return all, nil
 	}
 	keep := make([]bool, len(all))
-	for _, p := range strings.Split(pattern, ",") {
-		p = strings.TrimSpace(p)
-		if p == "" {
-			continue
-		}
-		match, err := matcher(p)
-		if err != nil {
-			return nil, err
-		}
-		for i, t := range all {
-			for _, n := range t.Names() {
-				if match(n) {
-					keep[i] = true
-				}
-			}
-		}
+	if err := selectInto(all, keep, pattern, 0); err != nil {
+		return nil, err
 	}
 	var out []Test
 	for i, t := range all {
@@ -143,22 +133,61 @@ func Select(pattern string) ([]Test, error) {
 	return out, nil
 }
 
-var plainName = regexp.MustCompile(`^[A-Za-z]+(\.[A-Za-z0-9_-]+){0,2}$`)
-
-// matcher returns the predicate of one pattern: a FAMILY[.SUITE[.TEST]]
-// prefix by components, else an unanchored regular expression.
-func matcher(p string) (func(string) bool, error) {
-	if plainName.MatchString(p) {
-		parts := strings.Split(p, ".")
-		return func(name string) bool {
-			np := strings.Split(name, ".")
-			for i, c := range parts {
-				if i >= len(np) || !strings.EqualFold(np[i], c) {
-					return false
+func selectInto(all []Test, keep []bool, pattern string, depth int) error {
+	for _, p := range strings.Split(pattern, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if depth == 0 && !strings.ContainsAny(p, "*?[") {
+			if b, err := os.ReadFile(p); err == nil {
+				for _, line := range strings.Split(string(b), "\n") {
+					if err := selectInto(all, keep, strings.TrimSpace(line), depth+1); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+		}
+		match, err := matcher(p)
+		if err != nil {
+			return err
+		}
+		for i, t := range all {
+			for _, n := range t.Names() {
+				if match(n) {
+					keep[i] = true
 				}
 			}
-			return true
-		}, nil
+		}
+	}
+	return nil
+}
+
+// matcher returns the predicate of one pattern: FAMILY[.SUITE[.TEST]] with
+// a glob per part, else an unanchored regular expression.
+func matcher(p string) (func(string) bool, error) {
+	if !strings.ContainsAny(p, `^$+|(){}\`) {
+		parts := strings.Split(p, ".")
+		if len(parts) <= 3 {
+			for _, g := range parts {
+				if _, err := path.Match(g, ""); err != nil {
+					return nil, fmt.Errorf("conformance: test pattern %q: %w", p, err)
+				}
+			}
+			return func(name string) bool {
+				np := strings.Split(name, ".")
+				for i, g := range parts {
+					if i >= len(np) {
+						return false
+					}
+					if ok, _ := path.Match(g, np[i]); !ok {
+						return false
+					}
+				}
+				return true
+			}, nil
+		}
 	}
 	re, err := regexp.Compile(p)
 	if err != nil {

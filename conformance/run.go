@@ -31,6 +31,10 @@ type Options struct {
 	AllowSanitize bool
 	// MultipathURL is a second path to the same unit, for MultipathIO.
 	MultipathURL string
+	// Skip names tests (as "ALL.Suite.Test") to report as skipped, with
+	// the reason given, without running them: a target's known
+	// differences, stated where its test calls TestTarget.
+	Skip map[string]string
 	// Config is the base of every session's configuration (credentials,
 	// digests, a dialer); the initiator name and the ISID are set by the
 	// suite. Nil means defaults.
@@ -265,6 +269,12 @@ func (d *Device) endSuite() {
 }
 
 func (d *Device) runOne(ctx context.Context, tc Test, live func(string)) Result {
+	if why, ok := d.opts.Skip[tc.FullName()]; ok {
+		if live != nil {
+			live("[SKIPPED] " + why)
+		}
+		return Result{Test: tc, Verdict: Skipped, Reason: why}
+	}
 	t := &T{ctx: ctx, dev: d, test: tc, logf: live}
 	start := time.Now()
 	t.runBody()
