@@ -3,7 +3,6 @@ package conformance
 import (
 	"bytes"
 
-	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -178,5 +177,3 @@ func cawInvalidDataOut(t *T) {
 		t.run(t.dev.nexus(), "COMPAREANDWRITE", cawCDB(0, n, 0), session.DirWrite, data, 0, anyIllegal)
 	}
 }
-
-var _ = scsi.StatusGood

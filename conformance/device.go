@@ -197,16 +197,15 @@ type expect struct {
 }
 
 var (
-	good            = expect{status: scsi.StatusGood}
-	lbaOutOfRange   = expect{scsi.StatusCheckCondition, scsi.SenseIllegalRequest, []scsi.ASC{0x2100}, "ILLEGAL_REQUEST/LBA_OUT_OF_RANGE"}
-	invalidCDB      = expect{scsi.StatusCheckCondition, scsi.SenseIllegalRequest, []scsi.ASC{0x2400, 0x2600}, "ILLEGAL_REQUEST/INVALID_FIELD_IN_CDB"}
-	anyIllegal      = expect{scsi.StatusCheckCondition, scsi.SenseIllegalRequest, nil, "ILLEGAL_REQUEST"}
-	paramListLenErr = expect{scsi.StatusCheckCondition, scsi.SenseIllegalRequest, []scsi.ASC{0x1a00}, "ILLEGAL_REQUEST/PARAMETER_LIST_LENGTH_ERROR"}
-	miscompare      = expect{scsi.StatusCheckCondition, scsi.SenseMiscompare, []scsi.ASC{0x1d00}, "MISCOMPARE/MISCOMPARE_DURING_VERIFY"}
-	writeProtected  = expect{scsi.StatusCheckCondition, scsi.SenseDataProtect, []scsi.ASC{0x2700, 0x2701, 0x2702}, "DATA_PROTECTION/WRITE_PROTECTED"}
-	noMedium        = expect{scsi.StatusCheckCondition, scsi.SenseNotReady, []scsi.ASC{0x3a00, 0x3a01, 0x3a02}, "NOT_READY/MEDIUM_NOT_PRESENT"}
-	removalPrevent  = expect{scsi.StatusCheckCondition, scsi.SenseIllegalRequest, []scsi.ASC{0x5302}, "ILLEGAL_REQUEST/MEDIUM_REMOVAL_PREVENTED"}
-	resvConflict    = expect{status: scsi.StatusReservationConflict, what: "RESERVATION_CONFLICT"}
+	good           = expect{status: scsi.StatusGood}
+	lbaOutOfRange  = expect{scsi.StatusCheckCondition, scsi.SenseIllegalRequest, []scsi.ASC{0x2100}, "ILLEGAL_REQUEST/LBA_OUT_OF_RANGE"}
+	invalidCDB     = expect{scsi.StatusCheckCondition, scsi.SenseIllegalRequest, []scsi.ASC{0x2400, 0x2600}, "ILLEGAL_REQUEST/INVALID_FIELD_IN_CDB"}
+	anyIllegal     = expect{scsi.StatusCheckCondition, scsi.SenseIllegalRequest, nil, "ILLEGAL_REQUEST"}
+	miscompare     = expect{scsi.StatusCheckCondition, scsi.SenseMiscompare, []scsi.ASC{0x1d00}, "MISCOMPARE/MISCOMPARE_DURING_VERIFY"}
+	writeProtected = expect{scsi.StatusCheckCondition, scsi.SenseDataProtect, []scsi.ASC{0x2700, 0x2701, 0x2702}, "DATA_PROTECTION/WRITE_PROTECTED"}
+	noMedium       = expect{scsi.StatusCheckCondition, scsi.SenseNotReady, []scsi.ASC{0x3a00, 0x3a01, 0x3a02}, "NOT_READY/MEDIUM_NOT_PRESENT"}
+	removalPrevent = expect{scsi.StatusCheckCondition, scsi.SenseIllegalRequest, []scsi.ASC{0x5302}, "ILLEGAL_REQUEST/MEDIUM_REMOVAL_PREVENTED"}
+	resvConflict   = expect{status: scsi.StatusReservationConflict, what: "RESERVATION_CONFLICT"}
 )
 
 // notImplemented is libiscsi's status_is_invalid_opcode: INVALID COMMAND
@@ -393,8 +392,3 @@ func (t *T) needRemovable() {
 		t.Skipf("Logical unit is not removable. Skipping test.")
 	}
 }
-
-// maxBlocks is how many blocks the tests of 1-256 blocks go up to: libiscsi
-// bounds them by the bus's maximum transfer length, which an iSCSI unit does
-// not have (only sg devices set it).
-func (t *T) maxBlocks(n int) int { return n }

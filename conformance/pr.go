@@ -230,8 +230,6 @@ func (o rwop) cdbWith(op byte, lba uint64, blocks uint32) scsi.CDB {
 	return mustCDB(b[:c.Len()])
 }
 
-func (t *T) clearUAQuiet(n nexus) { t.clearUA(n) }
-
 // SPC-5 6.16.2: READ KEYS' ADDITIONAL LENGTH matches the data.
 func prinReadKeysSimple(t *T) {
 	b, rc := t.prin(t.dev.nexus(), scsi.PRReadKeys, 16384)

@@ -3,7 +3,6 @@ package conformance
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -293,15 +292,3 @@ func bySuite(ts []Test) [][]Test {
 	}
 	return out
 }
-
-// suiteNames returns the distinct suites of ts in order (for listings).
-func suiteNames(ts []Test) []string {
-	var s []string
-	for _, g := range bySuite(ts) {
-		s = append(s, g[0].Suite)
-	}
-	return s
-}
-
-var _ = strings.TrimSpace
-var _ = suiteNames

@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math/bits"
 	"math/rand/v2"
 
@@ -326,17 +325,6 @@ func (t *T) oneCommandUsage(o rwop) []byte {
 	return oc.CDBUsage
 }
 
-// flags: the DPO, FUA and FUA_NV bits are accepted on a write.
-func writeFlags(o rwop) func(*T) {
-	return func(t *T) {
-		t.needDataLoss()
-		buf := t.scratch(1, 0xa6)
-		for _, f := range []byte{fDPO, fFUA, fFUA | fFUANV, fFUANV, fDPO | fFUA | fFUANV} {
-			t.io(o, 0, 1, f, buf, good)
-		}
-	}
-}
-
 // verifySimple: VERIFY with BYTCHK of data just read is GOOD.
 func verifySimple(o rwop) func(*T) {
 	return func(t *T) {
@@ -399,5 +387,3 @@ func writeVerifySimple(o rwop) func(*T) {
 		}
 	}
 }
-
-var _ = fmt.Sprint
