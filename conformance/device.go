@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/iscsi-go/iscsi/iovector"
 	"github.com/iscsi-go/iscsi/scsi"
@@ -65,6 +66,11 @@ func (d *Device) dial(ctx context.Context, url, name string) (*session.Session, 
 	}
 	cfg.InitiatorName = name
 	cfg.ISID = session.NewISID()
+	if cfg.ReplacementTimeout == 0 {
+		// libiscsi reconnects too, but a target that stays away should
+		// cost a test seconds, not the session's two minutes.
+		cfg.ReplacementTimeout = 10 * time.Second
+	}
 	return session.Dial(ctx, url, &cfg)
 }
 

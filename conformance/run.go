@@ -36,7 +36,7 @@ type Options struct {
 	Skip map[string]string
 	// Config is the base of every session's configuration (credentials,
 	// digests, a dialer); the initiator name and the ISID are set by the
-	// suite. Nil means defaults.
+	// suite, and a zero ReplacementTimeout is 10 s. Nil means defaults.
 	Config *session.Config
 	// Progress, when set, is told of the run as it goes (the CLI prints
 	// libiscsi's lines from it). It is called from the running goroutine.

@@ -158,6 +158,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return exitNoStart
 	}
+	if err != nil {
+		// A suite could not log in: the run stopped there.
+		fmt.Fprintf(stderr, "%v\n", err)
+	}
 	p.summary(rep, time.Since(start))
 	if o.junit != "" {
 		if err := writeJUnit(o.junit, rep); err != nil {
@@ -171,7 +175,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitFailed
 		}
 	}
-	if rep.Count(conformance.Failed) > 0 {
+	if rep.Count(conformance.Failed) > 0 || err != nil {
 		return exitFailed
 	}
 	return exitOK
