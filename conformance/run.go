@@ -38,6 +38,10 @@ type Options struct {
 	// digests, a dialer); the initiator name and the ISID are set by the
 	// suite, and a zero ReplacementTimeout is 10 s. Nil means defaults.
 	Config *session.Config
+	// StopOnSetupError ends Run at a suite whose sessions cannot log in
+	// (libiscsi's -f and -A); by default that suite's tests fail and the
+	// run goes on (-g).
+	StopOnSetupError bool
 	// Progress, when set, is told of the run as it goes (the CLI prints
 	// libiscsi's lines from it). It is called from the running goroutine.
 	Progress func(Event)
@@ -156,7 +160,19 @@ func Run(ctx context.Context, url string, opts *Options) (*Report, error) {
 	for _, group := range bySuite(sel) {
 		progress(Event{Kind: SuiteStart, Suite: group[0].Suite})
 		if err := d.startSuite(ctx); err != nil {
-			return rep, err
+			if o.StopOnSetupError || ctx.Err() != nil {
+				rep.Duration = time.Since(start)
+				return rep, err
+			}
+			// As CUnit does with a suite whose set-up failed: its tests
+			// fail, the run goes on.
+			for _, tc := range group {
+				progress(Event{Kind: TestStart, Suite: tc.Suite, Test: tc})
+				res := Result{Test: tc, Verdict: Failed, Reason: err.Error()}
+				rep.Results = append(rep.Results, res)
+				progress(Event{Kind: TestEnd, Suite: tc.Suite, Test: tc, Result: res})
+			}
+			continue
 		}
 		for _, tc := range group {
 			progress(Event{Kind: TestStart, Suite: tc.Suite, Test: tc})

@@ -33,8 +33,9 @@ Where OPTIONS are from:
   -d|--dataloss                    Allow destructive tests
   -S|--allow-sanitize              Allow sanitize-opcode tests
   -g|--ignore                      Error Action: Ignore test errors [DEFAULT]
-  -f|--fail                        Error Action: FAIL if any tests fail
-  -A|--abort                       Error Action: ABORT if any tests fail
+                                   (a suite that cannot log in fails its tests, the run goes on)
+  -f|--fail                        Error Action: FAIL if any tests fail (stop at such a suite)
+  -A|--abort                       Error Action: ABORT if any tests fail (stop at such a suite)
   -s|--silent                      Test Mode: Silent
   -n|--normal                      Test Mode: Normal
   -v|--verbose                     Test Mode: Verbose [DEFAULT]
@@ -145,12 +146,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	p := &printer{w: stdout, mode: mode, verboseSCSI: o.verboseSCSI}
 	opts.Progress = p.event
-	if o.abort {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		p.abort = cancel
-	}
+	// CUnit's error actions concern a suite whose set-up fails (here: its
+	// login): -g runs the other suites, -f and -A stop there.
+	opts.StopOnSetupError = o.fail || o.abort
 	p.header()
 	start := time.Now()
 	rep, err := conformance.Run(ctx, pos[0], opts)

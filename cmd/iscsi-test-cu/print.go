@@ -24,7 +24,6 @@ type printer struct {
 	w           io.Writer
 	mode        mode
 	verboseSCSI bool
-	abort       func()
 	logged      bool // a line was printed since "  Test: Y ..."
 	failedN     int
 }
@@ -74,9 +73,6 @@ func (p *printer) event(e conformance.Event) {
 						fmt.Fprintf(p.w, "    %d. %s\n", i+1, l)
 					}
 				}
-			}
-			if p.abort != nil {
-				p.abort()
 			}
 			return
 		}
