@@ -40,8 +40,9 @@ type Test struct {
 	// Implemented is false for the tests this suite does not have yet:
 	// they report SKIPPED with a reason that says so.
 	Implemented bool
-	// Needs says what the test needs before it does anything: "dataloss",
-	// "sanitize", "multipath" (a second URL), or "".
+	// Needs is "dataloss" for the tests that write (they skip without
+	// Options.DataLoss), "" for the others. MultipathIO also needs
+	// Options.MultipathURL; see docs/CONFORMANCE.md for the details.
 	Needs string
 
 	fn func(*T)
