@@ -1,12 +1,13 @@
 // Package conformance is libiscsi's target conformance suite (test-tool,
 // shipped as iscsi-test-cu) for Go: the same tests under the same names,
 // checking the same things, runnable from a program (Run) or from a target
-// author's own go test (Test), in the manner of testing/fstest.TestFS.
+// author's own go test (TestTarget), in the manner of testing/fstest.TestFS.
 //
 // Tests are named as libiscsi names them, FAMILY.SUITE.TEST: every test is in
 // family ALL ("ALL.Read10.Simple"), and also in SCSI or iSCSI as libiscsi
 // groups them ("SCSI.Read10.Simple", "iSCSI.iSCSIResiduals.Read10Residuals").
-// Select picks tests by such a name or prefix, or by a regular expression.
+// Select picks tests as libiscsi's --test does (a name or a prefix of one,
+// with globs), or by a regular expression.
 //
 // Each test is a function of a *T, which has Error, Fatal and Skip as
 // testing.T does. A failure says what was sent (the CDB), what came back (the
