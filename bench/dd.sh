@@ -1,31 +1,42 @@
 #!/usr/bin/env bash
-# bench/dd.sh: our iscsi-dd against qemu-img convert (libiscsi underneath),
-# copying a LUN to a file, alternately, several rounds each.
+# bench/dd.sh: our iscsi-dd against qemu-img convert (libiscsi underneath)
+# and, with OLD_REV, against the iscsi-dd of an older revision, copying a LUN
+# to a file and a file to a LUN, alternately, several rounds each.
 #
 # It starts its own tgtd (private IPC socket, a free port on 127.0.0.1, never
-# 3260) with one LUN backed by a file of random data on tmpfs (/dev/shm), so
-# that neither side waits for a disk. The copy goes to a file on tmpfs too.
-# Each run is checked byte for byte against the backing file (cmp). It
-# installs tgt, libiscsi-bin and qemu-utils + qemu-block-extra when missing,
-# builds our iscsi-dd, and prints per tool the median and range (min-max) of
-# seconds, MB/s (10^6 bytes) and the CPU seconds of the copying process
-# (user+system), then ours/qemu-img.
+# 3260) with LUNs backed by files on tmpfs (/dev/shm), so that neither side
+# waits for a disk, and the copies go to files on tmpfs too:
+#   dense: SIZE_MB MiB of random data (thin provisioning off);
+#   thin:  a thin LUN of SIZE_MB MiB holding EXTENTS scattered 4 KiB extents of
+#          random data, holes elsewhere (GET LBA STATUS, UNMAP).
+# Each case runs LUN → file and file → LUN (the file being the LUN's image);
+# a file → LUN destination is emptied before each run. Each copy is checked
+# byte for byte (cmp). It installs tgt, libiscsi-bin and qemu-utils +
+# qemu-block-extra when missing, builds our iscsi-dd (and the old one), and
+# prints per case and tool the median and range (min-max) of seconds, MB/s
+# (10^6 bytes of the LUN per second) and the CPU seconds of the copying
+# process (user+system) and of tgtd, then ours/qemu-img and ours/old.
 #
 # Environment:
-#   ROUNDS=5        rounds (each runs both tools, the order swapped every round)
+#   ROUNDS=3        rounds (each runs every tool, the order rotated every round)
 #   SIZE_MB=1024    LUN size in MiB
-#   DD_ARGS="..."   extra arguments of iscsi-dd (default: none: 16 in flight, 1 MiB)
+#   EXTENTS=2048    4 KiB extents of data in the thin case
+#   CASES="dense:lun2file dense:file2lun thin:lun2file thin:file2lun"
+#   DD_ARGS="..."   extra arguments of both iscsi-dd (default: none: 16 in flight, 1 MiB)
+#   OLD_REV=rev     also run cmd/iscsi-dd as of this git revision ("old")
 #   KEEP=1          keep the work directory (raw outputs) for inspection
 set -euo pipefail
 
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-3}
 SIZE_MB=${SIZE_MB:-1024}
+EXTENTS=${EXTENTS:-2048}
+CASES=${CASES:-dense:lun2file dense:file2lun thin:lun2file thin:file2lun}
 DD_ARGS=${DD_ARGS:-}
+OLD_REV=${OLD_REV:-}
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/iscsi-dd-bench.XXXXXX")
-shm_file=""
-out_file=""
+shm=""
 name=dd.sh
 # shellcheck source=bench/tgtd.sh
 . "$repo/bench/tgtd.sh"
@@ -33,8 +44,7 @@ name=dd.sh
 cleanup() {
   local rc=$?
   stop_tgtd
-  [ -n "$shm_file" ] && rm -f "$shm_file"
-  [ -n "$out_file" ] && rm -f "$out_file"
+  [ -n "$shm" ] && rm -rf "$shm"
   if [ "${KEEP:-0}" = 1 ]; then
     log "raw outputs kept in $work"
   else
@@ -56,27 +66,51 @@ if ! command -v qemu-img >/dev/null 2>&1 || ! ls /usr/lib/*/qemu/block-iscsi.so 
     { timeout 600 $sudo apt-get update -qq && timeout 600 $sudo apt-get install -y -qq --no-install-recommends qemu-utils qemu-block-extra >/dev/null; } ||
     die "could not install qemu-utils qemu-block-extra"
 fi
-for t in tgtd tgtadm qemu-img timeout go awk sort cmp; do
+for t in tgtd tgtadm qemu-img timeout go awk sort cmp dd truncate; do
   command -v "$t" >/dev/null 2>&1 || die "$t not found"
 done
-ours="$work/iscsi-dd"
+tools="qemu-img iscsi-dd"
 log "building cmd/iscsi-dd"
-(cd "$repo" && timeout 300 go build -o "$ours" ./cmd/iscsi-dd) || die "go build ./cmd/iscsi-dd failed"
+(cd "$repo" && timeout 300 go build -o "$work/iscsi-dd" ./cmd/iscsi-dd) || die "go build ./cmd/iscsi-dd failed"
+if [ -n "$OLD_REV" ]; then
+  log "building cmd/iscsi-dd as of $OLD_REV"
+  mkdir "$work/old-src"
+  git -C "$repo" archive "$OLD_REV" | tar -x -C "$work/old-src" || die "git archive $OLD_REV failed"
+  (cd "$work/old-src" && timeout 300 go build -o "$work/old-iscsi-dd" ./cmd/iscsi-dd) || die "building the old iscsi-dd failed"
+  tools="$tools old-iscsi-dd"
+fi
 clk=$(getconf CLK_TCK)
 
-# --- tgtd ------------------------------------------------------------------
+# --- images and tgtd -------------------------------------------------------
+shm=$(mktemp -d /dev/shm/iscsi-dd-bench.XXXXXX)
+size=$((SIZE_MB << 20))
+log "filling $shm/dense.img with $SIZE_MB MiB of random data"
+timeout 300 head -c "$size" /dev/urandom >"$shm/dense.img"
+log "writing $EXTENTS scattered 4 KiB extents into $shm/thin.img"
+truncate -s "$size" "$shm/thin.img"
+blocks=$((size / 4096))
+# Block i*2654435761 mod blocks: distinct for a power-of-two block count.
+awk -v n="$EXTENTS" -v b="$blocks" 'BEGIN { for (i = 0; i < n; i++) print (i * 2654435761) % b }' |
+  while read -r blk; do
+    dd if=/dev/urandom of="$shm/thin.img" bs=4096 seek="$blk" count=1 conv=notrunc status=none
+  done
+cp "$shm/dense.img" "$shm/dense-lun.img"
+cp --sparse=always "$shm/thin.img" "$shm/thin-lun.img"
+truncate -s "$size" "$shm/dense-dst.img" "$shm/thin-dst.img"
 
 start_tgtd
 iqn="iqn.2026-11.com.github.iscsi-go:dd-bench"
-shm_file=$(mktemp /dev/shm/iscsi-dd-bench-lun.XXXXXX)
-out_file=$(mktemp -u /dev/shm/iscsi-dd-bench-out.XXXXXX)
-log "filling $shm_file with $SIZE_MB MiB of random data"
-timeout 300 head -c "$((SIZE_MB << 20))" /dev/urandom >"$shm_file"
 tgtadm_ --op new --mode target --tid 1 --targetname "$iqn"
-tgtadm_ --op new --mode logicalunit --tid 1 --lun 1 -b "$shm_file"
+tgtadm_ --op new --mode logicalunit --tid 1 --lun 1 -b "$shm/dense-lun.img"
+tgtadm_ --op new --mode logicalunit --tid 1 --lun 2 -b "$shm/thin-lun.img"
+tgtadm_ --op new --mode logicalunit --tid 1 --lun 3 -b "$shm/dense-dst.img"
+tgtadm_ --op new --mode logicalunit --tid 1 --lun 4 -b "$shm/thin-dst.img"
+for lun in 2 4; do
+  tgtadm_ --op update --mode logicalunit --tid 1 --lun "$lun" --params thin_provisioning=1
+done
 tgtadm_ --op bind --mode target --tid 1 -I ALL
-url="iscsi://127.0.0.1:$PORT/$iqn/1"
-log "tgtd pid $tgtd_pid on 127.0.0.1:$PORT; LUN 1 $shm_file ($SIZE_MB MiB)"
+url() { echo "iscsi://127.0.0.1:$PORT/$iqn/$1"; }
+log "tgtd pid $tgtd_pid on 127.0.0.1:$PORT"
 
 # --- runs ------------------------------------------------------------------
 # cpu_of FILE: the children's user+system seconds from bash's `times`.
@@ -86,17 +120,41 @@ cpu_of() {
 
 tgtd_ticks() { awk '{print $14 + $15}' "/proc/$tgtd_pid/stat"; }
 
-# run_one TOOL ROUND: appends "tool secs mbps cpu_s tgtd_cpu_s".
+# run_one CASE TOOL ROUND: appends "case tool secs mbps cpu_s tgtd_cpu_s".
 run_one() {
-  local tool=$1 round=$2 cmd
-  local base="$work/$tool.$round"
-  rm -f "$out_file"
-  if [ "$tool" = qemu-img ]; then
-    cmd=(qemu-img convert -O raw "$url" "$out_file")
+  local case=$1 tool=$2 round=$3 kind=${1%%:*} dir=${1#*:}
+  local base="$work/${case/:/-}.$tool.$round" src dst img lun dstfile
+  img="$shm/$kind.img"
+  if [ "$kind" = dense ]; then lun=1; else lun=2; fi
+  if [ "$dir" = lun2file ]; then
+    src=$(url "$lun")
+    dst="$shm/out.img"
+    rm -f "$dst"
+    dstfile=$dst
   else
-    # shellcheck disable=SC2206
-    cmd=("$ours" $DD_ARGS -s "$url" -d "$out_file")
+    src=$img
+    if [ "$kind" = dense ]; then lun=3; else lun=4; fi
+    dst=$(url "$lun")
+    dstfile="$shm/$kind-dst.img"
+    # An empty destination (tgtd keeps its descriptor: the file is emptied
+    # in place).
+    truncate -s 0 "$dstfile"
+    truncate -s "$size" "$dstfile"
   fi
+  local cmd
+  case $tool in
+  qemu-img)
+    if [ "$dir" = lun2file ]; then
+      cmd=(qemu-img convert -O raw "$src" "$dst")
+    else
+      cmd=(qemu-img convert -n -f raw -O raw "$src" "$dst")
+    fi
+    ;;
+  # shellcheck disable=SC2206
+  iscsi-dd) cmd=("$work/iscsi-dd" $DD_ARGS -s "$src" -d "$dst") ;;
+  # shellcheck disable=SC2206
+  old-iscsi-dd) cmd=("$work/old-iscsi-dd" $DD_ARGS -s "$src" -d "$dst") ;;
+  esac
   local t0 t1 k0 k1 rc=0
   k0=$(tgtd_ticks)
   t0=$(date +%s.%N)
@@ -108,48 +166,60 @@ run_one() {
   ) || rc=$?
   t1=$(date +%s.%N)
   k1=$(tgtd_ticks)
-  [ "$rc" = 0 ] || { cat "$base.err" >&2; die "$tool round $round failed (exit $rc)"; }
-  cmp -s "$shm_file" "$out_file" || die "$tool round $round: the copy differs from the LUN"
-  awk -v tool="$tool" -v t0="$t0" -v t1="$t1" -v bytes=$((SIZE_MB << 20)) -v cpu="$(cpu_of "$base.times")" \
+  [ "$rc" = 0 ] || { cat "$base.err" >&2; die "$case $tool round $round failed (exit $rc)"; }
+  cmp -s "$img" "$dstfile" || die "$case $tool round $round: the copy differs from the source"
+  awk -v c="$case" -v tool="$tool" -v t0="$t0" -v t1="$t1" -v bytes="$size" -v cpu="$(cpu_of "$base.times")" \
     -v kt=$((k1 - k0)) -v clk="$clk" 'BEGIN {
       s = t1 - t0
-      printf "%s %.3f %.1f %.2f %.2f\n", tool, s, bytes / s / 1e6, cpu, kt / clk
+      printf "%s %s %.3f %.1f %.2f %.2f\n", c, tool, s, bytes / s / 1e6, cpu, kt / clk
     }' >>"$work/results"
   log "round $round: $(tail -1 "$work/results")"
 }
 
 : >"$work/results"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-log "load before: $load_before; $ROUNDS rounds; columns: tool seconds MB/s cpu_s tgtd_cpu_s"
+log "load before: $load_before; $ROUNDS rounds; columns: case tool seconds MB/s cpu_s tgtd_cpu_s"
+read -r -a tool_list <<<"$tools"
 for round in $(seq "$ROUNDS"); do
-  if [ $((round % 2)) = 1 ]; then order="qemu-img iscsi-dd"; else order="iscsi-dd qemu-img"; fi
-  for tool in $order; do
-    run_one "$tool" "$round"
+  for case in $CASES; do
+    # Rotate the order every round.
+    n=${#tool_list[@]}
+    for i in $(seq 0 $((n - 1))); do
+      run_one "$case" "${tool_list[$(((i + round) % n))]}" "$round"
+    done
   done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# --- table -----------------------------------------------------------------
-stats() { # TOOL COLUMN -> "median min max"
-  awk -v tool="$1" -v c="$2" '$1 == tool { print $c }' "$work/results" | sort -g |
+# --- tables ----------------------------------------------------------------
+stats() { # CASE TOOL COLUMN -> "median min max"
+  awk -v c="$1" -v tool="$2" -v col="$3" '$1 == c && $2 == tool { print $col }' "$work/results" | sort -g |
     awk '{ v[NR] = $1 } END { if (NR == 0) { print "0 0 0"; exit } m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1], v[NR] }'
 }
 
 echo
-echo "LUN → file, $SIZE_MB MiB of random data, tmpfs on both sides: $ROUNDS rounds, tgtd $(dpkg-query -W -f '${Version}' tgt 2>/dev/null || echo '?'), qemu-img $(qemu-img --version | awk 'NR==1 {print $3}'), libiscsi $(dpkg-query -W -f '${Version}' libiscsi7 2>/dev/null || echo '?'), $(go version | awk '{print $3}'), $(nproc) CPUs; load average before: $load_before, after: $load_after"
-echo "iscsi-dd ${DD_ARGS:-(defaults: -m 16, 1 MiB per command)}; qemu-img convert -O raw (defaults); median (min-max); MB/s = 10^6 bytes/s; CPU = user+system of the copying process"
-echo
-printf '| %-9s | %-24s | %-24s | %-22s | %-22s |\n' tool seconds "MB/s" "CPU s" "tgtd CPU s"
-printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..11})" "$(printf -- '-%.0s' {1..26})" "$(printf -- '-%.0s' {1..26})" "$(printf -- '-%.0s' {1..24})" "$(printf -- '-%.0s' {1..24})"
-declare -A med=()
-for tool in qemu-img iscsi-dd; do
-  row=()
-  for c in 2 3 4 5; do
-    read -r m lo hi <<<"$(stats "$tool" "$c")"
-    med[$tool.$c]=$m
-    row+=("$(printf '%s (%s-%s)' "$(printf '%.4g' "$m")" "$(printf '%.4g' "$lo")" "$(printf '%.4g' "$hi")")")
+echo "$SIZE_MB MiB LUNs on tmpfs (dense: random data; thin: $EXTENTS scattered 4 KiB extents), $ROUNDS rounds, tgtd $(dpkg-query -W -f '${Version}' tgt 2>/dev/null || echo '?'), qemu-img $(qemu-img --version | awk 'NR==1 {print $3}'), libiscsi $(dpkg-query -W -f '${Version}' libiscsi7 2>/dev/null || echo '?'), $(go version | awk '{print $3}'), $(nproc) CPUs; load average before: $load_before, after: $load_after"
+echo "iscsi-dd ${DD_ARGS:-(defaults: -m 16, 1 MiB per command)}${OLD_REV:+; old-iscsi-dd: cmd/iscsi-dd at $OLD_REV}; qemu-img convert -O raw (file → LUN: -n); median (min-max); MB/s = LUN bytes / 10^6 / s; CPU = user+system of the copying process"
+for case in $CASES; do
+  echo
+  echo "$case:"
+  echo
+  printf '| %-12s | %-24s | %-24s | %-22s | %-22s |\n' tool seconds "MB/s" "CPU s" "tgtd CPU s"
+  printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..26})" "$(printf -- '-%.0s' {1..26})" "$(printf -- '-%.0s' {1..24})" "$(printf -- '-%.0s' {1..24})"
+  declare -A med=()
+  for tool in $tools; do
+    row=()
+    for c in 3 4 5 6; do
+      read -r m lo hi <<<"$(stats "$case" "$tool" "$c")"
+      med[$tool.$c]=$m
+      row+=("$(printf '%s (%s-%s)' "$(printf '%.4g' "$m")" "$(printf '%.4g' "$lo")" "$(printf '%.4g' "$hi")")")
+    done
+    printf '| %-12s | %-24s | %-24s | %-22s | %-22s |\n' "$tool" "${row[@]}"
   done
-  printf '| %-9s | %-24s | %-24s | %-22s | %-22s |\n' "$tool" "${row[@]}"
+  ratio() { awk -v a="${med[iscsi-dd.$2]}" -v b="${med[$1.$2]}" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
+  printf '| %-12s | %-24s | %-24s | %-22s | %-22s |\n' "ours/qemu" "$(ratio qemu-img 3)" "$(ratio qemu-img 4)" "$(ratio qemu-img 5)" "$(ratio qemu-img 6)"
+  if [ -n "$OLD_REV" ]; then
+    printf '| %-12s | %-24s | %-24s | %-22s | %-22s |\n' "ours/old" "$(ratio old-iscsi-dd 3)" "$(ratio old-iscsi-dd 4)" "$(ratio old-iscsi-dd 5)" "$(ratio old-iscsi-dd 6)"
+  fi
+  unset med
 done
-ratio() { awk -v a="${med[iscsi-dd.$1]}" -v b="${med[qemu-img.$1]}" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
-printf '| %-9s | %-24s | %-24s | %-22s | %-22s |\n' "ours/qemu" "$(ratio 2)" "$(ratio 3)" "$(ratio 4)" "$(ratio 5)"

@@ -263,21 +263,24 @@ func TestCHAPErrorsSayWhat(t *testing.T) {
 	host := inst.Addr()
 	ctx := testCtx(t)
 	cases := []struct {
-		name, target, userinfo string
-		cfg                    *session.Config
-		want                   error
-		say, notSay            string
+		name, target, userinfo, query string
+		cfg                           *session.Config
+		want                          error
+		say, notSay                   string
 	}{
-		// tgtd answers status 0x0201 to AuthMethod=CHAP on a target without an account.
-		{"CHAP to a target without CHAP", open, "alice%alicesecret1@", nil, chap.ErrAuthMethodRejected, "no CHAP account", "refused our credentials"},
+		// tgtd answers status 0x0201 to AuthMethod=CHAP on a target without
+		// an account. Mutual CHAP offers CHAP alone (one-way CHAP offers
+		// CHAP,None, and logs in: TestCHAPOneWayToOpenTarget).
+		{"mutual CHAP to a target without CHAP", open, "alice%alicesecret1@", "?target_user=tgt&target_password=tgtsecret12", nil,
+			chap.ErrAuthMethodRejected, "no CHAP account", "refused our credentials"},
 		// and 0x0200 to a CHAP_A it does not speak.
-		{"no common algorithm", closed, "alice%alicesecret1@", &session.Config{CHAPAlgorithms: []chap.Algorithm{chap.SHA3_256}}, chap.ErrAlgorithmRejected, "(SHA3-256)", "initiator error"},
-		{"no credentials", closed, "", nil, session.ErrAuthenticationFailed, "no credentials were given", ""},
-		{"wrong secret", closed, "alice%wrongsecret1@", nil, session.ErrAuthenticationFailed, "refused our credentials", ""},
+		{"no common algorithm", closed, "alice%alicesecret1@", "", &session.Config{CHAPAlgorithms: []chap.Algorithm{chap.SHA3_256}}, chap.ErrAlgorithmRejected, "(SHA3-256)", "initiator error"},
+		{"no credentials", closed, "", "", nil, session.ErrAuthenticationFailed, "no credentials were given", ""},
+		{"wrong secret", closed, "alice%wrongsecret1@", "", nil, session.ErrAuthenticationFailed, "refused our credentials", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			u, err := iscsiurl.Parser{}.Parse("iscsi://" + c.userinfo + host + "/" + c.target + "/1")
+			u, err := iscsiurl.Parser{}.Parse("iscsi://" + c.userinfo + host + "/" + c.target + "/1" + c.query)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -291,6 +294,31 @@ func TestCHAPErrorsSayWhat(t *testing.T) {
 				t.Fatalf("Dial = %q, want it to say %q and not %q", err, c.say, c.notSay)
 			}
 		})
+	}
+}
+
+// TestCHAPOneWayToOpenTarget: one-way CHAP credentials log in to a target
+// without a CHAP account (we offer CHAP,None, as libiscsi does), to the
+// target's session and to discovery.
+func TestCHAPOneWayToOpenTarget(t *testing.T) {
+	t.Parallel()
+	inst := tgtd.Start(t)
+	const open = "iqn.2026-11.test:open"
+	inst.NewTarget(1, open)
+	inst.AddLUN(1, 1, inst.NewBackingFile(1<<20))
+	inst.BindInitiatorAddress(1, "ALL")
+	ctx := testCtx(t)
+	u, err := iscsiurl.Parser{}.Parse("iscsi://alice%alicesecret1@" + inst.Addr() + "/" + open + "/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := session.DialURL(ctx, u, nil)
+	if err != nil {
+		t.Fatalf("one-way CHAP to a target without CHAP: %v", err)
+	}
+	_ = s.Logout(ctx)
+	if _, err := session.DiscoverURL(ctx, u, nil); err != nil {
+		t.Fatalf("discovery with one-way CHAP, no account: %v", err)
 	}
 }
 

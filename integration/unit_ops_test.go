@@ -297,7 +297,7 @@ func TestUnitThinProvisioning(t *testing.T) {
 		t.Fatalf("extents after UNMAP: %+v", exts)
 	}
 	// A window inside: clipped to it.
-	if exts := extents(t, u, 20, 30); len(exts) != 1 || exts[0] != (session.Extent{LBA: 20, Blocks: 10, Status: scsi.LBADeallocated}) {
+	if exts := extents(t, u, 20, 30); len(exts) != 1 || exts[0] != (session.Extent{LBA: 20, Blocks: 10, Offset: 20 * bs, Length: 10 * bs, Status: scsi.LBADeallocated}) {
 		t.Fatalf("extents of [20, 30): %+v", exts)
 	}
 

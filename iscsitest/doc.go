@@ -9,7 +9,8 @@
 // The server speaks the full-feature phase a disk needs (INQUIRY and its VPD
 // pages, READ CAPACITY, REPORT LUNS, TEST UNIT READY, READ and WRITE 10/16
 // with immediate data, unsolicited data and R2Ts, SYNCHRONIZE CACHE, task
-// management, NOP, logout, SendTargets discovery), authenticates with CHAP
+// management, NOP, logout, SendTargets discovery; EXTENDED COPY with
+// WithExtendedCopy), authenticates with CHAP
 // (one-way or mutual) when asked, and negotiates header and data digests.
 //
 // # Faults

@@ -26,6 +26,7 @@ type config struct {
 	chap       *chap.TargetConfig
 	hd, dd     Digest
 	queueDepth uint32
+	xcopy      bool
 	err        error
 }
 
@@ -148,4 +149,14 @@ func WithQueueDepth(n int) Option {
 		}
 		c.queueDepth = uint32(n)
 	}
+}
+
+// WithExtendedCopy makes the server a copy manager, as LIO is (tgtd is
+// not): it lists VPD page 0x8f, answers RECEIVE COPY RESULTS (operating
+// parameters, copy status) and runs EXTENDED COPY (LID1) between its LUNs
+// (Identification CSCD descriptors naming them by their NAA designator,
+// block to block segments), so that offloaded copies are tested end to
+// end: the data moves inside the server, never over the connection.
+func WithExtendedCopy() Option {
+	return func(c *config) { c.xcopy = true }
 }

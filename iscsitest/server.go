@@ -66,6 +66,7 @@ func newServer(opts []Option) (*Server, error) {
 		HeaderDigest: c.hd.keyValue(),
 		DataDigest:   c.dd.keyValue(),
 		QueueDepth:   c.queueDepth,
+		ExtendedCopy: c.xcopy,
 		Hooks: faketarget.Hooks{
 			Login:    requireDigests(c.hd == DigestRequired, c.dd == DigestRequired),
 			Received: s.received,

@@ -17,6 +17,10 @@
 //     password follows the first '%' in it, or, when there is no '%', the first
 //     ':'. Neither the user nor the password is %-decoded, so a password that
 //     holds '@' or '?' cannot be written in a URL: use the environment.
+//     Errors show the URL redacted more eagerly than the parser reads it:
+//     from the password's start to the last '@', every target_password
+//     value and every unknown argument, so that such a password, cut
+//     where the user did not mean, still does not show.
 //   - The host ends at the first '/'. The port follows the last ':' (default
 //     3260); an IPv6 literal is written in brackets, "[::1]:3260". A ",<tpgt>"
 //     suffix (the form SendTargets prints, "10.0.0.1:3260,1") is accepted and
@@ -40,10 +44,12 @@
 // Deliberate differences from libiscsi, all of which turn a silent surprise
 // into an error or accept a strict superset of what libiscsi accepts:
 //
-//   - An unknown argument, or a known one without "=value", is an error naming
-//     it (libiscsi ignores unknown arguments, and crashes or ignores a missing
+//   - An unknown argument, or a known one without "=value", is an error
+//     (libiscsi ignores unknown arguments, and crashes or ignores a missing
 //     value). A typo such as "target_pasword" must not silently drop mutual
-//     CHAP.
+//     CHAP. The error suggests the argument meant ("did you mean
+//     target_password?") but never quotes an unknown name: after an '&' or
+//     '?' inside a password, the "argument" is part of the password.
 //   - A URL that asks for mutual CHAP (target_user or target_password given a
 //     non-empty value) but ends up without a complete initiator and target
 //     account is an error (libiscsi silently logs in without mutual CHAP).

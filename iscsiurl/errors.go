@@ -54,31 +54,59 @@ const Syntax = "iscsi://[<username>[%<password>]@]<host>[:<port>]/<target-iqn>/<
 // PortalSyntax is libiscsi's description of a portal (discovery) URL.
 const PortalSyntax = "iscsi://[<username>[%<password>]@]<host>[:<port>]"
 
-// redact returns s with the password parts replaced by "<redacted>". It is
-// deliberately more eager than the parser: it works on strings with any
-// scheme or none; without an '@' it still hides what may be a password
-// before a forgotten "@host"; and it hides the value of every argument except
-// those known to hold no secret, so that a misspelt target_password does not
-// end up in an error.
+// redact returns s with what may be a password replaced by "<redacted>".
+// It is deliberately more eager than the parser, since a user's password
+// may hold the parser's delimiters: it works on strings with any scheme or
+// none; with an '@' anywhere it hides everything from the password's start
+// to the last '@' (so that a password holding '@', '?', '&' or '/' is hidden
+// whole, at the price of hiding more of a URL whose query holds an '@');
+// without an '@' it still hides what may be a password before a forgotten
+// "@host"; and it hides the value of every key=value argument, after a '?'
+// or after an '&' typed for one, except those known to hold no secret, and
+// every unknown argument whole.
 func redact(s string) string {
 	head := ""
 	rest := s
 	if i := strings.Index(s, "://"); i >= 0 {
 		head, rest = s[:i+3], s[i+3:]
 	}
-	query, hasQuery := "", false
-	if i := strings.IndexByte(rest, '?'); i >= 0 {
-		rest, query, hasQuery = rest[:i], rest[i+1:], true
-	}
-	if at := strings.IndexByte(rest, '@'); at >= 0 {
-		if p := passwordStart(rest[:at]); p >= 0 {
+	// The password as the parser sees it: in the userinfo before the
+	// first '@' (before any '?').
+	if pre, _, _ := strings.Cut(rest, "?"); strings.IndexByte(pre, '@') >= 0 {
+		at := strings.IndexByte(pre, '@')
+		if p := passwordStart(pre[:at]); p >= 0 {
 			rest = rest[:p+1] + redacted + rest[at:]
+		}
+	}
+	// Arguments, so that an '@' inside a target_password is gone before
+	// the last '@' is looked for.
+	path, query, hasQuery := strings.Cut(rest, "?")
+	pathArgs := strings.Split(path, "&")
+	for i := 1; i < len(pathArgs); i++ {
+		pathArgs[i] = redactArg(pathArgs[i])
+	}
+	rest = strings.Join(pathArgs, "&")
+	if hasQuery {
+		args := strings.Split(query, "&")
+		for i, a := range args {
+			args[i] = redactArg(a)
+		}
+		rest += "?" + strings.Join(args, "&")
+	}
+	if last := strings.LastIndexByte(rest, '@'); last >= 0 {
+		first := strings.IndexByte(rest, '@')
+		p := passwordStart(rest[:first])
+		if p < 0 {
+			p = passwordStart(rest[:last])
+		}
+		if p >= 0 {
+			rest = rest[:p+1] + redacted + rest[last:]
 		}
 	} else if !strings.HasPrefix(rest, "[") {
 		// No '@': libiscsi sees no password, but "user%pw" or "user:pw"
 		// with a forgotten "@host" may still hold one. A host has no '%',
 		// and a port (or unbracketed IPv6 address) only hex digits.
-		end := strings.IndexByte(rest, '/')
+		end := strings.IndexAny(rest, "/?&")
 		if end < 0 {
 			end = len(rest)
 		}
@@ -89,21 +117,28 @@ func redact(s string) string {
 			rest = rest[:p+1] + redacted + rest[end:]
 		}
 	}
-	if !hasQuery {
-		return head + rest
+	return head + rest
+}
+
+// redactArg returns one argument as it may be shown: whole when its key is
+// known to hold no secret, with its value redacted for target_password,
+// and redacted whole otherwise (an unknown "key" may be part of a password
+// cut at an '&' or '?').
+func redactArg(a string) string {
+	k, _, ok := strings.Cut(a, "=")
+	switch k {
+	case "header_digest", "data_digest", "auth", "target_user", "force_usn", "iser", "LIBISCSI_RDMA_ACK_TIMEOUT", "":
+		return a
 	}
-	args := strings.Split(query, "&")
-	for i, a := range args {
-		k, _, ok := strings.Cut(a, "=")
-		switch k {
-		case "header_digest", "data_digest", "auth", "target_user", "force_usn", "iser":
-		default:
-			if ok {
-				args[i] = k + "=" + redacted
-			}
+	if k == "target_password" || closeToArgument(k) {
+		// A typo of an argument name is no secret: keep it for the
+		// reason ("did you mean …?"), hide the value.
+		if ok {
+			return k + "=" + redacted
 		}
+		return a
 	}
-	return head + rest + "?" + strings.Join(args, "&")
+	return redacted
 }
 
 // passwordStart returns the index of the byte that introduces the password in

@@ -1,6 +1,7 @@
 package iscsiurl
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -73,8 +74,30 @@ func (p Parser) env(key string) string {
 }
 
 func (p Parser) parse(s string, full bool) (*URL, error) {
+	return p.parseOnce(s, full, false)
+}
+
+// parseOnce parses s. A failure is reported on the redacted text: the
+// parser may have cut a password where the user did not mean it to end (at
+// an '@', '?' or '&' inside it), and a reason quoting part of s could then
+// quote part of the password. So when redact changed something, the reason
+// is that of parsing the redacted text again (reparse set), or, if that
+// fails otherwise or not at all, one that quotes nothing.
+func (p Parser) parseOnce(s string, full, reparse bool) (*URL, error) {
 	fail := func(err error, format string, args ...any) (*URL, error) {
-		return nil, &Error{Input: redact(s), Err: err, Reason: fmt.Sprintf(format, args...)}
+		red := redact(s)
+		reason := fmt.Sprintf(format, args...)
+		if red != s && !reparse {
+			_, rerr := p.parseOnce(red, full, true)
+			var e *Error
+			if errors.As(rerr, &e) && e.Err == err {
+				reason = e.Reason
+			} else {
+				reason = "malformed around the credentials (shown redacted); a password with '@', '?', '&' or '/' " +
+					"is safer in " + EnvPassword
+			}
+		}
+		return nil, &Error{Input: red, Err: err, Reason: reason}
 	}
 	syntax := Syntax
 	if !full {
@@ -104,7 +127,9 @@ func (p Parser) parse(s string, full bool) (*URL, error) {
 			return fail(ErrISER, "argument %s", quote(key))
 		case "header_digest", "data_digest", "auth", "target_user", "target_password", "force_usn":
 		default:
-			return fail(ErrArgument, "unknown argument %s", quote(key))
+			// Not quoted: after an '&' or '?' inside a password, the
+			// "argument" is part of the password.
+			return fail(ErrArgument, "unknown argument%s", suggestArgument(key))
 		}
 		if !hasValue {
 			return fail(ErrArgument, "argument %s needs =<value>", quote(key))
@@ -388,4 +413,56 @@ func parseAlgorithms(v string) ([]chap.Algorithm, string) {
 		algs = append(algs, a)
 	}
 	return algs, ""
+}
+
+// urlArguments are the arguments a URL may carry.
+var urlArguments = []string{"header_digest", "data_digest", "auth", "target_user", "target_password", "force_usn"}
+
+// suggestArgument names the known argument closest to key (a typo), or
+// lists them all: the reason of an unknown argument, which never quotes
+// key.
+func suggestArgument(key string) string {
+	if best := closestArgument(key); best != "" {
+		return " (did you mean " + best + "?)"
+	}
+	return " (known: " + strings.Join(urlArguments, ", ") + ")"
+}
+
+// closestArgument returns the argument key is a typo of (at most two
+// edits away, case aside), or "".
+func closestArgument(key string) string {
+	best, bestDist := "", 3
+	for _, a := range urlArguments {
+		if d := editDistance(strings.ToLower(key), a); d < bestDist {
+			best, bestDist = a, d
+		}
+	}
+	return best
+}
+
+func closeToArgument(key string) bool { return closestArgument(key) != "" }
+
+// editDistance is the Levenshtein distance of a and b, bytes, for short
+// strings (0 beyond 64 bytes is not needed: a long key is no typo).
+func editDistance(a, b string) int {
+	if len(a) > 64 {
+		return len(a)
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -196,12 +196,13 @@ func TestParseBad(t *testing.T) {
 		{"iscsi://alice%" + pw + "@h/iqn.x/16384", false, ErrLUN, "larger than 16383"},
 		{"iscsi://alice%" + pw + "@h/iqn.x/99999999999999999999999", false, ErrLUN, "larger than 16383"},
 		// Arguments.
-		{"iscsi://alice%" + pw + "@h/iqn.x/1?foo=bar", false, ErrArgument, `unknown argument "foo"`},
+		{"iscsi://alice%" + pw + "@h/iqn.x/1?foo=bar", false, ErrArgument, `unknown argument (known: header_digest`},
+		{"iscsi://alice%" + pw + "@h/iqn.x/1?hedaer_digest=crc32c", false, ErrArgument, `unknown argument (did you mean header_digest?)`},
 		{"iscsi://alice%" + pw + "@h/iqn.x/1?header_digest", false, ErrArgument, `"header_digest" needs =<value>`},
 		{"iscsi://alice%" + pw + "@h/iqn.x/1?target_user", false, ErrArgument, "needs =<value>"},
-		{"iscsi://alice%pw@h/iqn.x/1?target_user=t&target_pasword=" + pw, false, ErrArgument, `"target_pasword"`},
-		{"iscsi://alice%pw@h/iqn.x/1?TARGET_PASSWORD=" + pw, false, ErrArgument, `"TARGET_PASSWORD"`},
-		{"iscsi://alice%pw@h?Password=" + pw, true, ErrArgument, `"Password"`},
+		{"iscsi://alice%pw@h/iqn.x/1?target_user=t&target_pasword=" + pw, false, ErrArgument, `did you mean target_password?`},
+		{"iscsi://alice%pw@h/iqn.x/1?TARGET_PASSWORD=" + pw, false, ErrArgument, `did you mean target_password?`},
+		{"iscsi://alice%pw@h?Password=" + pw, true, ErrArgument, `unknown argument (known:`},
 		{"iscsi://alice%" + pw + "@h/iqn.x/1?header_digest=crc", false, ErrDigest, `header_digest="crc"`},
 		{"iscsi://alice%" + pw + "@h/iqn.x/1?data_digest=", false, ErrDigest, `data_digest=""`},
 		{"iscsi://alice%" + pw + "@h/iqn.x/1?data_digest=none,crc32c", false, ErrDigest, ""},
@@ -406,9 +407,15 @@ func TestRedact(t *testing.T) {
 		{"iscsi://a%b@h", "iscsi://a%<redacted>@h"},
 		{"iscsi://a:b@h", "iscsi://a:<redacted>@h"},
 		{"iscsi://a@h", "iscsi://a@h"},
-		{"a%b@c@d", "a%<redacted>@c@d"},
-		{"x://a%b?c@d", "x://a%<redacted>?c@d"},
-		{"iscsi://h?target_password=x&target_user=y&MyPass=z&pass&auth=md5&x=", "iscsi://h?target_password=<redacted>&target_user=y&MyPass=<redacted>&pass&auth=md5&x=<redacted>"},
+		// A password holding '@' or '?' is hidden up to the last '@'.
+		{"a%b@c@d", "a%<redacted>@d"},
+		{"x://a%b?c@d", "x://a%<redacted>?<redacted>"},
+		{"iscsi://alice%a@bSECRET@host/iqn/1", "iscsi://alice%<redacted>@host/iqn/1"},
+		{"iscsi://alice:pw@host%x@y/iqn/1", "iscsi://alice:<redacted>@y/iqn/1"},
+		// A bare argument may be the part of a password after an '&'.
+		{"iscsi://h?target_password=x&target_user=y&MyPass=z&pass&auth=md5&x=&iser", "iscsi://h?target_password=<redacted>&target_user=y&<redacted>&<redacted>&auth=md5&<redacted>&iser"},
+		// An '&' typed for '?'.
+		{"iscsi://h/iqn/1&target_password=SECRET&auth=md5", "iscsi://h/iqn/1&target_password=<redacted>&auth=md5"},
 		{"iscsi://h%x/iqn/1", "iscsi://h%<redacted>/iqn/1"},
 		{"iscsi://h%x", "iscsi://h%<redacted>"},
 		{"iscsi://[fe80::1%eth0]/iqn/1", "iscsi://[fe80::1%eth0]/iqn/1"},
@@ -420,6 +427,27 @@ func TestRedact(t *testing.T) {
 	for _, tt := range tests {
 		if got := redact(tt.in); got != tt.want {
 			t.Errorf("redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestErrorHidesPasswordWithDelimiters: the cases of issue 17 item 11, where
+// the parser cuts the password the user meant at an '@', '?' or '&'.
+func TestErrorHidesPasswordWithDelimiters(t *testing.T) {
+	for _, in := range []string{
+		"iscsi://alice%a@bSECRET@host/iqn.x/1",
+		"iscsi://alice%pa?ssSECRET@host/iqn.x/1",
+		"iscsi://alice%pa&ssSECRET@host/iqn.x/1",
+		"iscsi://alice%pw@host/iqn.x/1&target_password=SECRET",
+		"iscsi://alice%pw@host/iqn.x/1?target_password=ab@cdSECRET",
+		"iscsi://alice%pw@host/iqn.x/1?target_password=ab&SECRET",
+		"iscsi://alice%pw@host/iqn.x/1?target_password=ab&SECRET=x",
+	} {
+		for _, parse := range []func(string) (*URL, error){noEnv.Parse, noEnv.ParsePortal} {
+			_, err := parse(in)
+			if err != nil && strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("%s: error shows the password: %v", in, err)
+			}
 		}
 	}
 }

@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # Installs what the tests, the demo and the benchmarks need on a Debian machine:
-# tgtd (package tgt, the reference target) and libiscsi's tools (package
-# libiscsi-bin, the reference client). Does nothing when both are present.
+# tgtd (package tgt, the reference target), libiscsi's tools (package
+# libiscsi-bin, the reference client), the NBD clients the NBD server is
+# tested with (libnbd-bin: nbdinfo, nbdcopy; qemu-utils: qemu-img, qemu-io),
+# and what the FUSE tests run (fuse3, e2fsprogs, qemu-utils). Does nothing
+# when all are present.
 set -euo pipefail
 need=()
 command -v tgtd >/dev/null 2>&1 || need+=(tgt)
 command -v iscsi-ls >/dev/null 2>&1 || need+=(libiscsi-bin)
+# NBD clients for integration/nbd (our NBD server, cmd/iscsi-nbd).
+command -v nbdinfo >/dev/null 2>&1 || need+=(libnbd-bin)
+command -v qemu-io >/dev/null 2>&1 || need+=(qemu-utils)
+
+# iscsi-fuse's tests (integration/fuse): fusermount3, and the programs they
+# run on the mounted LUNs (mkfs.ext4 and e2fsck, qemu-img).
+command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
+PATH="$PATH:/usr/sbin:/sbin" command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
+command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -17,9 +17,11 @@ import (
 //
 // Ownership of the callback follows the task's state (task.go): the
 // goroutine that completes the task calls it (finish), except for a task
-// abandoned because its context ended: the context's watch called it then
-// with the context's error, and the completion that follows (the abort's
-// answer) does not call it again.
+// that only reads, abandoned because its context ended: the context's
+// watch called it then with the context's error, and the completion that
+// follows (the abort's answer) does not call it again. A command that may
+// change the medium gets its callback once the target has ended it, as
+// Future.Wait returns then.
 
 // Done is the callback of ExecuteFunc, ReadFunc and WriteFunc. It gets what
 // Future.Wait would return.
@@ -39,11 +41,14 @@ type Done func(Result, error)
 // at once: a bad argument, a context already ended, a closed session).
 //
 // When ctx ends before the command completes, the command is aborted as
-// with Wait, and done gets ctx.Err() once the session no longer touches v.
+// with Wait, and done gets what Wait would return: for a command that only
+// reads, ctx's error once the session no longer touches v; for one that
+// may change the medium, the outcome once the target has ended the task
+// (see Future.Wait: nothing of it executes after done is called).
 // A context that can end costs a few allocations per command (its watch);
 // with context.Background a command allocates nothing.
 func (s *Session) ExecuteFunc(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Direction, v *iovector.Vector, done Done) {
-	s.executeFunc(ctx, lun, cdb, dir, v, -1, done)
+	s.executeFunc(ctx, lun, cdb, dir, v, -1, done, false)
 }
 
 // ReadFunc is Read with a callback: DefaultUnit().ReadFunc.
@@ -58,7 +63,7 @@ func (s *Session) WriteFunc(ctx context.Context, lba uint64, blocks uint32, v *i
 
 // ExecuteFunc issues cdb to the unit with a callback: Session.ExecuteFunc.
 func (u *LogicalUnit) ExecuteFunc(ctx context.Context, cdb scsi.CDB, dir Direction, v *iovector.Vector, done Done) {
-	u.s.executeFunc(ctx, u.lun, cdb, dir, v, -1, done)
+	u.s.executeFunc(ctx, u.lun, cdb, dir, v, -1, done, false)
 }
 
 // ReadFunc reads blocks blocks at lba into v, like Read, and calls done
@@ -98,17 +103,17 @@ func (u *LogicalUnit) rwFunc(ctx context.Context, lba uint64, blocks uint32, v *
 		done(Result{Status: scsi.StatusNone}, err)
 		return
 	}
-	u.s.executeFunc(ctx, u.lun, cdb, dir, v, int64(lba), done)
+	u.s.executeFunc(ctx, u.lun, cdb, dir, v, int64(lba), done, true)
 }
 
-func (s *Session) executeFunc(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Direction, v *iovector.Vector, lba int64, done Done) {
+func (s *Session) executeFunc(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Direction, v *iovector.Vector, lba int64, done Done, block bool) {
 	if done == nil {
 		panic("iscsi: ExecuteFunc with a nil callback")
 	}
-	f := s.executeWith(ctx, lun, cdb, dir, v, lba, done)
+	f := s.executeWith(ctx, lun, cdb, dir, v, lba, done, block)
 	if f.t == nil {
 		// Refused before it was registered: nobody else will call done.
-		done(Result{Status: scsi.StatusNone}, f.err)
+		done(Result{Status: scsi.StatusNone}, f.fail.err)
 	}
 }
 
@@ -122,14 +127,20 @@ func (s *Session) watch(ctx context.Context, t *task) {
 	}
 	fn := t.fn
 	t.watch = context.AfterFunc(ctx, func() {
-		switch s.abandon(t) {
+		why := ctxErr(ctx)
+		switch s.abandon(t, why) {
 		case abandonedUnsent:
-			s.commandDone(t, ctx.Err())
-			fn(Result{Status: scsi.StatusNone}, ctx.Err())
+			err := s.unsentErr(t, why)
+			s.commandDone(t, err)
+			fn(Result{Status: scsi.StatusNone}, err)
 		case abandonedInFlight:
-			// Aborted; the abort's answer completes the task without a
-			// second call.
-			fn(Result{Status: scsi.StatusNone}, ctx.Err())
+			if !t.fence {
+				// Aborted, and it only read: the abort's answer completes
+				// the task without a second call.
+				fn(Result{Status: scsi.StatusNone}, s.opErr(t, why))
+			}
+			// A command that may change the medium: the end of the task
+			// on the target calls fn (finish), as Wait waits for it.
 		}
 		// abandonedTooLate: it completed; finish calls fn.
 	})
@@ -146,8 +157,8 @@ func (s *Session) callback(t *task) {
 	// finish with the caller's buffers first.
 	s.waitIdle(t, 2*s.cfg.AbortTimeout)
 	res, err := s.result(t)
-	if t.watch == nil {
-		s.putTask(t) // a watched task is left to the garbage collector
+	if t.watch == nil && !t.noPool {
+		s.putTask(t) // a watched or abandoned task is left to the garbage collector
 	}
 	s.inCallback.Add(1)
 	defer s.inCallback.Add(-1)

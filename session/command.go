@@ -37,11 +37,20 @@ func (s *Session) Call(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Dire
 // execute is Execute with the LBA the command addresses (-1 for none), for
 // its errors.
 func (s *Session) execute(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Direction, v *iovector.Vector, lba int64) Future {
-	return s.executeWith(ctx, lun, cdb, dir, v, lba, nil)
+	return s.executeWith(ctx, lun, cdb, dir, v, lba, nil, false)
 }
 
-// executeWith is execute with an optional callback (callback.go).
-func (s *Session) executeWith(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Direction, v *iovector.Vector, lba int64, fn Done) Future {
+// executeBlock is execute for the block API (Read, Write, their
+// callbacks): a unit attention is not the caller's business there, and
+// the command is sent once more when its answer is one, as ReadAt does.
+// Execute and Call pass unit attentions through.
+func (s *Session) executeBlock(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Direction, v *iovector.Vector, lba int64, fn Done) Future {
+	return s.executeWith(ctx, lun, cdb, dir, v, lba, fn, true)
+}
+
+// executeWith is execute with an optional callback (callback.go), and
+// uaRetry for the block API (executeBlock).
+func (s *Session) executeWith(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Direction, v *iovector.Vector, lba int64, fn Done, uaRetry bool) Future {
 	var n int64
 	if v != nil {
 		n = v.Len()
@@ -58,11 +67,40 @@ func (s *Session) executeWith(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, d
 	case dir == DirWrite && n == 0:
 		return failed(fmt.Errorf("%w: a write without data", ErrVectorLength))
 	}
+	s.noteLUN(lun) // the first command to a LUN has its identity read
 	t := s.getTask()
 	t.kind, t.lun, t.cdb, t.vec, t.expLen, t.lba = kindSCSI, uint64(lun), cdb.Array(), v, uint32(n), lba
 	t.read, t.write = dir == DirRead, dir == DirWrite
+	t.fence = !readOnly(t.cdb)
+	t.uaRetry = uaRetry
 	t.fn = fn
 	return s.submit(ctx, t)
+}
+
+// readOnly reports whether a command only reads: it changes neither the
+// medium nor the state of the unit, so that a caller who gives up on it
+// need not wait for the target to end it. Any other command is fenced
+// (task.fence).
+func readOnly(cdb [16]byte) bool {
+	switch cdb[0] {
+	case 0x08, 0x28, 0xa8, 0x88, // READ 6/10/12/16
+		0x2f, 0xaf, 0x8f, // VERIFY 10/12/16
+		0x00, 0x03, 0x12, 0x25, 0xa0, // TEST UNIT READY, REQUEST SENSE, INQUIRY, READ CAPACITY(10), REPORT LUNS
+		0x1a, 0x5a, 0x4d, // MODE SENSE 6/10, LOG SENSE
+		0x34, 0x90, // PRE-FETCH 10/16
+		0x37, 0xb7, 0x3c, // READ DEFECT DATA 10/12, READ BUFFER
+		0x5e, 0x84, // PERSISTENT RESERVE IN, RECEIVE COPY RESULTS
+		0x1c: // RECEIVE DIAGNOSTIC RESULTS
+		return true
+	case 0x9e: // SERVICE ACTION IN(16): READ CAPACITY(16), GET LBA STATUS
+		return cdb[1]&0x1f == 0x10 || cdb[1]&0x1f == 0x12
+	case 0xa3: // MAINTENANCE IN: REPORT TARGET PORT GROUPS, SUPPORTED OPCODES, TMFS, TIMESTAMP
+		switch cdb[1] & 0x1f {
+		case 0x0a, 0x0c, 0x0d, 0x0f:
+			return true
+		}
+	}
+	return false
 }
 
 // LUN returns the URL's LUN as it goes on the wire.

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/iscsi-go/iscsi/auth"
 	"github.com/iscsi-go/iscsi/auth/chap"
@@ -79,8 +83,11 @@ type Config struct {
 	// CHAPAlgorithms is the ordered CHAP_A offer; nil means MD5 only, as
 	// libiscsi does (tgtd misreads CHAP_A=7). The URL's auth= argument wins.
 	CHAPAlgorithms []chap.Algorithm
-	// AllowNoAuth accepts a target that answers AuthMethod=None although
-	// CHAP is configured. Off by default: no silent downgrade.
+	// AllowNoAuth accepts a target that does not authenticate itself
+	// although mutual CHAP is configured (None is then offered too). Off by
+	// default: mutual CHAP is never downgraded. One-way CHAP needs no
+	// AllowNoAuth: it always offers CHAP,None, since the initiator loses
+	// nothing when a target does not ask who it is (see docs/LOGIN.md).
 	AllowNoAuth bool
 
 	// Operational holds the operational keys we offer; zero fields take
@@ -122,6 +129,14 @@ type Config struct {
 	ReplacementTimeout time.Duration
 	MaxReconnects      int
 	DisableRecovery    bool
+	// ReplayUnidentifiedWrites lets a write in flight when the connection
+	// was lost be sent again to a LUN that reports neither a unit serial
+	// number (VPD 0x80) nor a device identifier (VPD 0x83), or whose
+	// identity could not be read: after a reconnect such a LUN is checked
+	// by vendor, product, revision and capacity only, which two devices of
+	// one model pass. Off by default: such a write fails with an
+	// *UnverifiedReplayError (ErrMayHaveExecuted).
+	ReplayUnidentifiedWrites bool
 	// ReplaySafe, when set, says whether a command outside the built-in
 	// list (READ, WRITE, VERIFY, SYNCHRONIZE CACHE, UNMAP, WRITE SAME, TEST
 	// UNIT READY, INQUIRY, READ CAPACITY, MODE SENSE, …) may be sent again
@@ -218,5 +233,60 @@ func (c *Config) validate() error {
 	case o.MaxConnections.Get(1) > 1:
 		return unsupported(keys.KeyMaxConnections, o.MaxConnections.V, "one connection per session is implemented")
 	}
+	if reason := checkInitiatorName(c.InitiatorName); reason != "" {
+		return fmt.Errorf("iscsi: Config.InitiatorName: %w", &iscsiurl.NameError{Name: c.InitiatorName, Reason: reason})
+	}
+	if reason := checkTextValue(c.InitiatorAlias); reason != "" {
+		return fmt.Errorf("iscsi: Config.InitiatorAlias %s: %w: %s", strconv.Quote(c.InitiatorAlias), ErrInvalidKeyValue, reason)
+	}
 	return nil
+}
+
+// ErrInvalidKeyValue is the sentinel of a value that cannot be sent as a
+// login key: a NUL byte would end it early and let the rest be read as
+// more keys (RFC 7143 §6.1), so it is refused before anything is sent.
+var ErrInvalidKeyValue = errors.New("invalid iSCSI key value")
+
+// checkInitiatorName checks an iSCSI name we send, and returns why it is
+// refused, or "". The name has a type ("iqn.", "eui." or "naa.", RFC 7143
+// §4.2.7), at most 223 bytes, and only the characters RFC 3722's
+// stringprep profile lets through: ASCII letters, digits, '-', '.', ':',
+// and non-ASCII letters and digits. Upper-case letters are accepted, as the
+// profile maps them to lower case (targets compare names that way).
+func checkInitiatorName(name string) string {
+	if name == "" {
+		return "empty"
+	}
+	if len(name) > iscsiurl.MaxNameLen {
+		return fmt.Sprintf("%d bytes long, more than %d", len(name), iscsiurl.MaxNameLen)
+	}
+	if !utf8.ValidString(name) {
+		return "not valid UTF-8"
+	}
+	for i, r := range name {
+		switch {
+		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9', r == '-', r == '.', r == ':':
+		case r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)):
+		default:
+			return fmt.Sprintf("character %q at byte %d not allowed (RFC 3722: letters, digits, '-', '.', ':')", r, i)
+		}
+	}
+	if t := strings.ToLower(name[:min(4, len(name))]); t != "iqn." && t != "eui." && t != "naa." {
+		return `must start with "iqn.", "eui." or "naa."`
+	}
+	return ""
+}
+
+// checkTextValue checks a value sent as is in a login key (an alias, a
+// CHAP name): UTF-8 without NUL, at most 255 bytes (RFC 7143 §6.1).
+func checkTextValue(v string) string {
+	switch {
+	case strings.IndexByte(v, 0) >= 0:
+		return "holds a NUL byte, which would end the key early"
+	case !utf8.ValidString(v):
+		return "not valid UTF-8"
+	case len(v) > 255:
+		return fmt.Sprintf("%d bytes long, more than 255", len(v))
+	}
+	return ""
 }

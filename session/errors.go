@@ -1,9 +1,11 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/iscsi-go/iscsi/auth/chap"
 	"github.com/iscsi-go/iscsi/internal/conn"
@@ -206,6 +208,10 @@ var (
 	ErrClosedByUser = errors.New("closed by the application")
 	// ErrLoggedOut is the cause of a session ended by a logout.
 	ErrLoggedOut = errors.New("logged out")
+	// ErrNotConnected is what Logout returns, and the cause of the
+	// session's end, when the connection was lost and not yet replaced:
+	// there is nobody to log out from, and the session is closed at once.
+	ErrNotConnected = errors.New("logout while not connected (the connection was lost and is being replaced): closed without a logout")
 	// ErrFutureReused is what Wait returns on a Future that was already
 	// waited for (through any copy of it), and on the zero Future.
 	ErrFutureReused = errors.New("iscsi: Future already waited for (or a copy of one, or the zero Future)")
@@ -219,10 +225,18 @@ var (
 	// ErrNegativeOffset: ReadAt or WriteAt with a negative offset.
 	ErrNegativeOffset = errors.New("iscsi: negative offset")
 
-	// ErrMayHaveExecuted is what a command that was in flight when its
-	// connection was lost, and is not safe to repeat, fails with (see
-	// NotReplayedError).
-	ErrMayHaveExecuted = errors.New("iscsi: the connection was lost with the command in flight; it may have executed")
+	// ErrMayHaveExecuted is what a command that had been sent, and then
+	// failed without an answer that says what happened, matches: it may
+	// have executed, in part or whole. A command that changes the medium
+	// (a WRITE, UNMAP, ...) and fails with an error that does not match it
+	// did not execute and will not. The errors that match it:
+	// NotReplayedError and ReplayLimitError (a lost connection), and
+	// InFlightError (a caller that gave up on the command, a closed session).
+	ErrMayHaveExecuted = errors.New("iscsi: the command may have executed")
+	// ErrCommandTimeout is what a command that ReadAt, WriteAt or a stream
+	// sent matches when Config.CommandTimeout passed before its answer
+	// (with context.DeadlineExceeded).
+	ErrCommandTimeout = errors.New("iscsi: no answer within Config.CommandTimeout")
 	// ErrTargetSilent: the target answered no NOP-Out ping in time.
 	ErrTargetSilent = errors.New("iscsi: the target stopped answering")
 
@@ -230,6 +244,9 @@ var (
 	errLogoutRequested = errors.New("the target asked for a logout")
 	errConnStalled     = errors.New("connection stalled while a command's buffers were in use")
 	errAborted         = errors.New("iscsi: command aborted")
+	// errReinstated ends the tasks a reconnect left behind unanswered: the
+	// target ended them when it reinstated the session.
+	errReinstated = &endedError{fn: reinstatement}
 )
 
 // OpError is the error of a SCSI command or a block operation: which
@@ -372,3 +389,65 @@ func (e *ReplayLimitError) Error() string {
 }
 
 func (e *ReplayLimitError) Unwrap() []error { return []error{ErrMayHaveExecuted, e.Cause} }
+
+// InFlightError is a command that had been sent when its caller gave up on
+// it (its context ended, or the target broke the protocol on it), or when
+// the session ended (Close, Logout, recovery giving up): it may have
+// executed. It matches ErrMayHaveExecuted, Why and Ended.
+//
+// For a command that changes the medium, Ended says how the target ended
+// it before the call returned (an error matching ErrAborted: ABORT TASK or
+// a reinstated session; ErrLUNReset): nothing of it executes after that.
+// When Ended (or Why) matches ErrSessionClosed, the session ended first:
+// then the target may still execute it, unless the application fences it
+// (see docs/RELIABILITY.md: dial again with Config.ISID set to the closed
+// session's ISID).
+type InFlightError struct {
+	Why   error // the context's error, the target's protocol error, or the session's end
+	Ended error // what ended the task on the target, or nil
+}
+
+func (e *InFlightError) Error() string {
+	msg := fmt.Sprint(e.Why) + " (the command had been sent: it may have executed"
+	if e.Ended != nil {
+		msg += "; ended by: " + e.Ended.Error()
+	}
+	return msg + ")"
+}
+
+func (e *InFlightError) Unwrap() []error {
+	if e.Ended == nil {
+		return []error{ErrMayHaveExecuted, e.Why}
+	}
+	return []error{ErrMayHaveExecuted, e.Why, e.Ended}
+}
+
+// commandTimeout is the cause of a command context that
+// Config.CommandTimeout ended: it matches ErrCommandTimeout and
+// context.DeadlineExceeded.
+type commandTimeout struct{ d time.Duration }
+
+func (e commandTimeout) Error() string {
+	return fmt.Sprintf("%v (%v): %v", ErrCommandTimeout, e.d, context.DeadlineExceeded)
+}
+
+func (e commandTimeout) Is(target error) bool {
+	return target == ErrCommandTimeout || target == context.DeadlineExceeded
+}
+
+// withCommandTimeout bounds ctx by Config.CommandTimeout, with a cause
+// that says so.
+func (s *Session) withCommandTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := s.cfg.CommandTimeout
+	return context.WithTimeoutCause(ctx, d, commandTimeout{d})
+}
+
+// ctxErr is the error of an ended context: its cause when the cause
+// matches its error or is a command timeout, else its error.
+func ctxErr(ctx context.Context) error {
+	err := ctx.Err()
+	if cause := context.Cause(ctx); cause != nil && cause != err && (errors.Is(cause, err) || errors.Is(cause, ErrCommandTimeout)) {
+		return cause
+	}
+	return err
+}

@@ -5,15 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"os"
 
+	"github.com/iscsi-go/iscsi/iscsitest"
 	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
 
-// A sparse copy: read only the mapped extents of a thin LUN.
+// A sparse copy: read only the mapped extents of a thin LUN, in chunks of
+// at most 1 MiB (an extent may be the whole LUN), and write them at the
+// same offsets of the copy.
 func ExampleLogicalUnit_Extents() {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(5<<20, 4096))
+	defer srv.Close()
 	ctx := context.Background()
-	s, err := session.Dial(ctx, "iscsi://192.0.2.10/iqn.2003-01.org.example:disk1/1", nil)
+	s, err := session.Dial(ctx, srv.URL(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -23,19 +29,38 @@ func ExampleLogicalUnit_Extents() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	copyFile, err := os.CreateTemp("", "lun-copy-*.img")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.Remove(copyFile.Name())
+	defer copyFile.Close()
+	if err := copyFile.Truncate(g.Size()); err != nil { // holes read as zeros
+		log.Fatal(err)
+	}
+	buf := make([]byte, 1<<20) // the only buffer, whatever the extents
+	reads := 0
 	for e, err := range u.Extents(ctx, 0, g.Blocks) {
 		if err != nil {
 			log.Fatal(err)
 		}
 		if !e.Mapped() {
-			continue // a hole: nothing to copy
+			continue // deallocated: a hole in the copy
 		}
-		buf := make([]byte, e.Blocks*uint64(g.BlockSize))
-		if _, err := u.ReadAtContext(ctx, buf, int64(e.LBA)*int64(g.BlockSize)); err != nil {
-			log.Fatal(err)
+		for off := e.Offset; off < e.Offset+e.Length; {
+			p := buf[:min(int64(len(buf)), e.Offset+e.Length-off)]
+			if _, err := u.ReadAtContext(ctx, p, off); err != nil {
+				log.Fatal(err)
+			}
+			if _, err := copyFile.WriteAt(p, off); err != nil {
+				log.Fatal(err)
+			}
+			off += int64(len(p))
+			reads++
 		}
-		// ... write buf at the same offset of the copy.
 	}
+	fmt.Printf("copied %d bytes in %d reads\n", g.Size(), reads)
+	// Output: copied 5242880 bytes in 5 reads
 }
 
 // Fencing with a persistent reservation: register a key, take a write

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/iscsi-go/iscsi/pdu"
@@ -44,17 +45,24 @@ func (r Result) Transferred() int {
 //
 // The zero Future is not valid: its Wait returns ErrFutureReused.
 type Future struct {
-	s   *Session
-	t   *task
-	gen uint64
-	ctx context.Context
-	err error // the command failed before it was issued
+	s    *Session
+	t    *task
+	gen  uint64
+	ctx  context.Context
+	fail *failure // the command failed before it was issued
+}
+
+// failure is the error of a Future that failed before it was issued, and
+// whether a Wait has had it.
+type failure struct {
+	err     error
+	claimed atomic.Bool
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// failed returns a Future whose Wait returns err.
-func failed(err error) Future { return Future{err: err} }
+// failed returns a Future whose first Wait returns err.
+func failed(err error) Future { return Future{fail: &failure{err: err}} }
 
 // Done returns a channel closed when the command has completed (at once
 // for a Future that was already waited for). A caller that selects on Done
@@ -81,17 +89,38 @@ func (f Future) Done() <-chan struct{} {
 }
 
 // Wait waits for the command and returns its result. A SCSI status other
-// than GOOD is a *scsi.StatusError. If the context given when the command
-// was issued ends first, Wait returns its error, and the command is aborted
-// on the target (ABORT TASK) if it had been sent. Once Wait returns, the
-// session no longer touches the command's buffers, whatever happened.
+// than GOOD is a *scsi.StatusError; the errors of SCSI commands are
+// *OpError values that say which command, LUN and block.
+//
+// If the context given when the command was issued ends first, the
+// command is aborted on the target (ABORT TASK) if it had been sent, and:
+//
+//   - a command never sent returns the context's error: it did not
+//     execute and will not;
+//   - a command that only reads (READ, INQUIRY, ...) returns the context's
+//     error at once;
+//   - any other command (a WRITE, UNMAP, ...) returns once the target has
+//     ended it: with its own status if that came first (nil error for
+//     GOOD: it executed), otherwise with an *InFlightError matching the
+//     context's error and ErrMayHaveExecuted. The wait is bounded by
+//     Config.AbortTimeout for the abort, as much again for the LOGICAL UNIT
+//     RESET that follows an unanswered one, and then by the replacement of
+//     the connection (a reinstated session ends the old tasks).
+//
+// So when Wait returns an error for a command that writes, either the
+// command did not execute and will not, or the error matches
+// ErrMayHaveExecuted; and nothing of it executes after Wait has returned,
+// unless the session ended first (Close, or recovery giving up: then the
+// error matches ErrSessionClosed and ErrMayHaveExecuted; see
+// docs/RELIABILITY.md for the fence). Once Wait returns, the session no
+// longer touches the command's buffers, whatever happened.
 func (f Future) Wait() (Result, error) {
 	t := f.t
 	if t == nil {
-		if f.err == nil {
+		if f.fail == nil || f.fail.claimed.Swap(true) {
 			return Result{Status: scsi.StatusNone}, ErrFutureReused
 		}
-		return Result{Status: scsi.StatusNone}, f.err
+		return Result{Status: scsi.StatusNone}, f.fail.err
 	}
 	if !t.gen.CompareAndSwap(f.gen, f.gen|1) {
 		return Result{Status: scsi.StatusNone}, ErrFutureReused
@@ -100,25 +129,50 @@ func (f Future) Wait() (Result, error) {
 	select {
 	case <-t.done:
 	case <-f.ctx.Done():
-		switch f.s.abandon(t) {
+		switch f.s.abandon(t, ctxErr(f.ctx)) {
 		case abandonedUnsent:
+			err := f.s.unsentErr(t, ctxErr(f.ctx))
 			if t.kind == kindSCSI {
-				f.s.commandDone(t, f.ctx.Err())
+				f.s.commandDone(t, err)
 			}
 			f.s.putTask(t)
-			return Result{Status: scsi.StatusNone}, f.ctx.Err()
+			return Result{Status: scsi.StatusNone}, err
 		case abandonedInFlight:
-			return Result{Status: scsi.StatusNone}, f.ctx.Err()
+			if !t.fence {
+				// Nothing lands: its buffers are left alone from now on.
+				return Result{Status: scsi.StatusNone}, f.s.opErr(t, t.why)
+			}
 		}
-		<-t.done // it completed meanwhile: the result is there
+		<-t.done // completed meanwhile, or ended on the target (fenced)
 	}
 	// A target may answer before it took all the data (or a session may
 	// close while a batch is written): let the writer finish with the
 	// caller's buffers first.
 	f.s.waitIdle(t, 2*f.s.cfg.AbortTimeout)
 	res, err := f.s.result(t)
-	f.s.putTask(t)
+	if !t.noPool {
+		f.s.putTask(t)
+	}
 	return res, err
+}
+
+// unsentErr is the error of a task its caller took back before it was
+// sent (again): the cause, unless it had been sent on a connection lost
+// since, where it may have executed.
+func (s *Session) unsentErr(t *task, cause error) error {
+	if t.replays > 0 && t.fence {
+		cause = &InFlightError{Why: cause, Ended: errReinstated}
+	}
+	return s.opErr(t, cause)
+}
+
+// opErr wraps err in an *OpError for a SCSI task.
+func (s *Session) opErr(t *task, err error) error {
+	if t.kind != kindSCSI {
+		return err
+	}
+	return &OpError{Op: scsi.OpCode(t.cdb[0]).String(), Portal: s.portal, Target: s.target,
+		LUN: scsi.LUN(t.lun), LBA: t.lba, Offset: -1, Err: err}
 }
 
 // waitText is Wait for a text request: it returns the gathered answer.
@@ -132,17 +186,19 @@ func (f Future) waitText() ([]byte, error) {
 	select {
 	case <-t.done:
 	case <-f.ctx.Done():
-		switch f.s.abandon(t) {
+		switch f.s.abandon(t, ctxErr(f.ctx)) {
 		case abandonedUnsent:
 			f.s.putTask(t)
-			return nil, f.ctx.Err()
+			return nil, ctxErr(f.ctx)
 		case abandonedInFlight:
-			return nil, f.ctx.Err()
+			return nil, ctxErr(f.ctx)
 		}
 		<-t.done
 	}
 	text, err := append([]byte(nil), t.text...), t.err
-	f.s.putTask(t)
+	if !t.noPool {
+		f.s.putTask(t)
+	}
 	return text, err
 }
 
@@ -158,16 +214,16 @@ func (s *Session) result(t *task) (Result, error) {
 	} else if err != nil {
 		r.Status = scsi.StatusNone
 	}
-	if err != nil && t.kind == kindSCSI {
-		err = &OpError{Op: scsi.OpCode(t.cdb[0]).String(), Portal: s.portal, Target: s.target,
-			LUN: scsi.LUN(t.lun), LBA: t.lba, Offset: -1, Err: err}
+	if err != nil {
+		err = s.opErr(t, err)
 	}
 	return r, err
 }
 
 // submit registers t and queues it for the wire.
 func (s *Session) submit(ctx context.Context, t *task) Future {
-	if err := ctx.Err(); err != nil {
+	if ctx.Err() != nil {
+		err := s.opErr(t, ctxErr(ctx))
 		s.putTask(t)
 		return failed(err)
 	}
@@ -175,6 +231,7 @@ func (s *Session) submit(ctx context.Context, t *task) Future {
 		t.start = time.Now() // before add: the janitor may end it from then on
 	}
 	if err := s.tasks.add(t); err != nil {
+		err = s.opErr(t, err)
 		s.putTask(t)
 		return failed(err)
 	}
@@ -218,11 +275,28 @@ func (s *Session) complete(t *task, err error) {
 
 // finish is the rest of complete, for a task whose move to done the caller
 // made: its result is set, its ITT freed and its waiter woken (or its
-// callback called, unless it was abandoned: then the callback had its
-// answer when its context ended).
+// callback called, unless it was abandoned and only read: then the
+// callback had its answer when its context ended).
+//
+// An abandoned task that changes the medium ends here, fenced: with its
+// own answer if that is what ended it (err nil: its status decides),
+// otherwise with an *InFlightError that says why it was abandoned and what
+// ended it on the target.
 func (s *Session) finish(t *task, err error, abandoned bool) {
 	if t.stall != nil {
 		t.stall.Stop()
+	}
+	if abandoned {
+		t.noPool = true // an ABORT TASK may still name it
+		switch {
+		case !t.fence || err == nil:
+			// Only read (its caller has left already), or its status came
+			// first: that decides.
+		case err == t.why: // a protocol error of the target, then its status
+			err = &InFlightError{Why: err}
+		default:
+			err = &InFlightError{Why: t.why, Ended: err}
+		}
 	}
 	t.err = err
 	if t.kind == kindSCSI {
@@ -230,7 +304,7 @@ func (s *Session) finish(t *task, err error, abandoned bool) {
 	}
 	s.tasks.release(t)
 	if t.fn != nil {
-		if !abandoned {
+		if !abandoned || t.fence {
 			s.callback(t)
 		}
 		return
@@ -252,11 +326,12 @@ const (
 	abandonedTooLate                        // it had completed: the result is there
 )
 
-// abandon is called when a waiter's context ended. After it returns, no
-// goroutine of the session touches the task's buffers again. A SCSI task
-// already sent is aborted on the target; its ITT stays reserved until the
-// target answers the abort (or the task's own status arrives).
-func (s *Session) abandon(t *task) abandonOutcome {
+// abandon is called when a waiter's context ended, why being its error.
+// After it returns, no goroutine of the session touches the task's buffers
+// again. A SCSI task already sent is aborted on the target; its ITT stays
+// reserved until the target answers the abort (or the task's own status
+// arrives), which completes it (finish).
+func (s *Session) abandon(t *task, why error) abandonOutcome {
 	s.wmu.Lock()
 	if t.state.CompareAndSwap(stateQueued, stateDone) {
 		// Never sent, and no CmdSN used: out of the window's queue, it is
@@ -267,6 +342,10 @@ func (s *Session) abandon(t *task) abandonOutcome {
 		return abandonedUnsent
 	}
 	s.wmu.Unlock()
+	if t.state.Load() != stateSent {
+		return abandonedTooLate
+	}
+	t.why = why // read by the completer once it sees abandoned
 	if !t.state.CompareAndSwap(stateSent, stateAbandoned) {
 		return abandonedTooLate
 	}
@@ -286,15 +365,17 @@ func (s *Session) abort(victim *task, itt, cmdSN uint32, lun uint64, fromReader 
 	tm.kind, tm.immediate = kindTMF, true
 	tm.tmf, tm.refITT, tm.refCmdSN, tm.lun = pdu.TMFAbortTask, itt, cmdSN, lun
 	tm.victim = victim
-	if err := s.tasks.add(tm); err != nil {
-		return // the session is closing; the janitor completes the victim
-	}
 	epoch := s.epoch.Load()
+	// Set before add: the janitor may complete tm from then on.
 	tm.stall = time.AfterFunc(s.cfg.AbortTimeout, func() {
 		if tm.state.Load() != stateDone {
 			s.escalate(epoch, tm, fmt.Errorf("ABORT TASK for ITT %#x not answered within %v", itt, s.cfg.AbortTimeout))
 		}
 	})
+	if err := s.tasks.add(tm); err != nil {
+		tm.stall.Stop()
+		return // the session is closing; the janitor completes the victim
+	}
 	s.push(wreq{kind: wImmediate, t: tm}, fromReader)
 	s.ensureReader()
 }
@@ -310,22 +391,34 @@ func (s *Session) escalate(epoch uint32, abort *task, cause error) {
 	r.kind, r.immediate = kindTMF, true
 	r.tmf, r.lun, r.refITT = pdu.TMFLogicalUnitReset, abort.lun, pdu.ReservedITT
 	r.escalated = abort
-	if err := s.tasks.add(r); err != nil {
-		return // the session is closing
-	}
+	// Set before add: the janitor may complete r from then on.
 	r.stall = time.AfterFunc(s.cfg.AbortTimeout, func() {
 		if r.state.Load() != stateDone {
 			s.lost(epoch, fmt.Errorf("%w; LOGICAL UNIT RESET not answered within %v either", cause, s.cfg.AbortTimeout))
 		}
 	})
+	if err := s.tasks.add(r); err != nil {
+		r.stall.Stop()
+		return // the session is closing
+	}
 	s.push(wreq{kind: wImmediate, t: r}, false)
 	s.ensureReader()
 }
 
-// failAndAbort fails t now (with t.failErr) and aborts it on the target,
-// which still thinks it alive. Called by the reader.
+// failAndAbort fails t (with t.failErr) and aborts it on the target,
+// which still thinks it alive. Called by the reader. A command that only
+// reads fails at once; one that may change the medium is abandoned and
+// fails when the target has ended it (finish), so that nothing of it
+// executes after its caller has its error.
 func (s *Session) failAndAbort(t *task) {
 	itt, cmdSN, lun := t.itt.Load(), t.cmdSN, t.lun
+	if t.kind == kindSCSI && t.fence {
+		t.why = t.failErr
+		if t.state.CompareAndSwap(stateSent, stateAbandoned) {
+			s.abort(t, itt, cmdSN, lun, true)
+			return
+		}
+	}
 	s.complete(t, t.failErr)
 	s.abort(nil, itt, cmdSN, lun, true)
 }

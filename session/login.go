@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,6 +79,7 @@ type loginConn struct {
 	ra        keys.Reassembler
 	data      []byte
 	sent      []byte
+	zeroISID  bool // the target answered ISID 0 (logged once)
 }
 
 // login performs the whole login on c. ctx bounds it: when ctx ends, the
@@ -105,6 +107,12 @@ func login(ctx context.Context, c *conn.Conn, spec *loginSpec) (*loginResult, er
 			cause = context.DeadlineExceeded
 		}
 		return nil, fmt.Errorf("no answer in time: %w (%w)", cause, err)
+	case !l.gotStatSN && l.step == stepAuthMethod && spec.chap != nil && spec.chap.Mutual() && !spec.cfg.AllowNoAuth &&
+		(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
+		// gotgt closes the connection when None is not offered.
+		return nil, fmt.Errorf("the portal closed the connection at our first Login Request, which offered AuthMethod=CHAP "+
+			"alone: a target without CHAP may do that (mutual CHAP is required; Config.AllowNoAuth accepts a target "+
+			"that does not authenticate): %w", err)
 	case !l.gotStatSN:
 		// Not one Login Response came back.
 		return nil, fmt.Errorf("no iSCSI answer from the portal (is it an iSCSI target?): %w", err)
@@ -126,7 +134,6 @@ func (l *loginConn) run() (*loginResult, error) {
 		return nil, err
 	}
 
-	// Security stage: always, so that a target wanting CHAP we lack says so.
 	sessionType := keys.SessionNormal
 	if spec.discovery {
 		sessionType = keys.SessionDiscovery
@@ -139,25 +146,58 @@ func (l *loginConn) run() (*loginResult, error) {
 	if !spec.discovery {
 		first = append(first, keys.Pair{Key: keys.KeyTargetName, Value: spec.target})
 	}
-	useCHAP := spec.chap != nil
-	first = append(first, keys.Pair{Key: keys.KeyAuthMethod, Value: chap.AuthMethodOffer(useCHAP, spec.cfg.AllowNoAuth)})
+	if spec.chap == nil {
+		// Nothing to authenticate: start at operational negotiation, as
+		// libiscsi does (RFC 7143 §6.3: the security stage is optional).
+		// A target that wants CHAP refuses with status 0x0201, which
+		// LoginError explains (NoCredentials). Some targets (gotgt) read
+		// SessionType only outside the security stage.
+		l.csg = pdu.StageOperational
+		l.step = stepOther
+		return l.operational(neg, append(first, neg.Pairs()...))
+	}
+
+	// Security stage. One-way CHAP offers CHAP,None: the initiator loses
+	// nothing when a target does not ask who it is. Mutual CHAP offers CHAP
+	// alone (unless Config.AllowNoAuth): the target must prove itself.
+	allowNone := spec.cfg.AllowNoAuth || !spec.chap.Mutual()
+	offered := chap.AuthMethodOffer(true, allowNone)
+	first = append(first, keys.Pair{Key: keys.KeyAuthMethod, Value: offered})
 
 	l.step = stepAuthMethod
-	pairs, err := l.exchange(first, !useCHAP, pdu.StageOperational)
+	pairs, err := l.exchange(first, false, pdu.StageOperational)
 	if err != nil {
 		return nil, err
 	}
 	l.step = stepOther
-	answered, _, err := single(pairs, keys.KeyAuthMethod)
+	var redeclare []keys.Pair
+	answered, found, err := single(pairs, keys.KeyAuthMethod)
 	if err != nil {
 		return nil, err
 	}
-	if err := chap.CheckAuthMethod(useCHAP, spec.cfg.AllowNoAuth, answered); err != nil {
+	if !found {
+		// gotgt answers without the key. None was offered: a target that
+		// says nothing does not ask for CHAP.
+		if !allowNone {
+			return nil, &chap.KeyError{Key: keys.KeyAuthMethod, Err: chap.ErrAuthMethodRejected,
+				Reason: "the target answered no AuthMethod to our offer of " + offered + " (mutual CHAP is required; Config.AllowNoAuth accepts a target that does not authenticate)"}
+		}
+		spec.cfg.Logger.Debug("iscsi: the target answered no AuthMethod; taking it as None, which we offered",
+			"portal", spec.portal, "target", spec.target)
+		answered = keys.None
+		// Such a target (gotgt) reads SessionType only in the operational
+		// stage: declare it again there, as libiscsi does.
+		redeclare = []keys.Pair{{Key: keys.KeySessionType, Value: sessionType}}
+	}
+	if err := chap.CheckAuthMethod(true, allowNone, answered); err != nil {
+		if errors.Is(err, chap.ErrDowngrade) {
+			return nil, fmt.Errorf("%w (mutual CHAP is required; Config.AllowNoAuth accepts a target that does not authenticate)", err)
+		}
 		return nil, err
 	}
-	if useCHAP && answered != keys.CHAP {
-		spec.cfg.Logger.Warn("iscsi: the target does not authenticate us; logging in without CHAP (Config.AllowNoAuth)",
-			"portal", spec.portal, "target", spec.target)
+	if answered != keys.CHAP {
+		spec.cfg.Logger.Info("iscsi: the target does not ask for CHAP; logging in without it",
+			"portal", spec.portal, "target", spec.target, "mutual", spec.chap.Mutual())
 	}
 	reply, err := neg.Process(otherThanSecurity(pairs))
 	if err != nil {
@@ -188,9 +228,16 @@ func (l *loginConn) run() (*loginResult, error) {
 		reply = append(reply, more...)
 	}
 
-	// Operational stage, unless the target went straight to full feature.
+	return l.operational(neg, append(append(redeclare, neg.Pairs()...), reply...))
+}
+
+// operational runs the operational stage, sending send first, unless the
+// target went straight to full feature; then it returns the result.
+func (l *loginConn) operational(neg *keys.Negotiator, send []keys.Pair) (*loginResult, error) {
+	spec := l.spec
+	var pairs []keys.Pair
+	var err error
 	if l.csg == pdu.StageOperational {
-		send := append(neg.Pairs(), reply...)
 		for i := 0; l.csg == pdu.StageOperational; i++ {
 			if i == maxLoginRounds {
 				return nil, protoErr("Login Response", "the target did not leave the operational stage after %d exchanges", i)
@@ -256,6 +303,14 @@ func (l *loginConn) chap(cfg *chap.Config) ([]keys.Pair, error) {
 // do not fit one PDU), and returns the pairs of the target's answer,
 // reassembled when the target used the C bit. transit asks to move to nsg.
 func (l *loginConn) exchange(pairs []keys.Pair, transit bool, nsg uint8) ([]keys.Pair, error) {
+	for _, p := range pairs {
+		// A NUL would end the value early and let the rest be read as
+		// keys of ours: Dial checks what it is given, this is the last
+		// line.
+		if strings.IndexByte(p.Value, 0) >= 0 || strings.IndexByte(p.Key, 0) >= 0 || strings.IndexByte(p.Key, '=') >= 0 {
+			return nil, fmt.Errorf("iscsi: login key %s: %w: holds a NUL byte", strconv.Quote(p.Key), ErrInvalidKeyValue)
+		}
+	}
 	l.tracePairs("send", pairs)
 	l.sent = keys.AppendPairs(l.sent[:0], pairs...)
 	segLen := 8192 // the RFC's default MaxRecvDataSegmentLength during login
@@ -388,7 +443,15 @@ func (l *loginConn) receive() (bool, error) {
 		return false, protoErr("Login Response", "VersionActive %d, we speak 0", r.VersionActive)
 	}
 	if r.ISID != l.spec.isid {
-		return false, protoErr("Login Response", "ISID %x, we sent %x", r.ISID, l.spec.isid)
+		if r.ISID != (pdu.ISID{}) {
+			return false, protoErr("Login Response", "ISID %v, we sent %v", r.ISID, l.spec.isid)
+		}
+		// gotgt answers ISID 0; the connection is ours all the same.
+		if !l.zeroISID {
+			l.zeroISID = true
+			l.spec.cfg.Logger.Debug("iscsi: the target answers ISID 0 in its Login Responses; accepted",
+				"portal", l.spec.portal, "isid", l.spec.isid)
+		}
 	}
 	if r.CSG != l.csg {
 		return false, protoErr("Login Response", "CSG %d, we are in stage %d", r.CSG, l.csg)
@@ -401,7 +464,11 @@ func (l *loginConn) receive() (bool, error) {
 			return false, protoErr("Login Response", "transit from stage %d to stage %d", r.CSG, r.NSG)
 		}
 		if r.NSG == pdu.StageFullFeature && l.spec.tsih == 0 && r.TSIH == 0 {
-			return false, protoErr("Login Response", "final response of a leading login with TSIH 0")
+			// RFC 7143 wants a TSIH here; gotgt sends 0. The session works;
+			// only reinstatement by TSIH is lost: recovery logs in as a new
+			// session (with the same ISID) and checks the LUNs' identity.
+			l.spec.cfg.Logger.Debug("iscsi: the target's final Login Response has TSIH 0; accepted",
+				"portal", l.spec.portal, "target", l.spec.target)
 		}
 	}
 	return r.Continue, nil
@@ -416,8 +483,11 @@ func (l *loginConn) refused(class, detail uint8) *LoginError {
 		NoCredentials: l.spec.chap == nil}
 	switch st := e.Status(); {
 	case l.step == stepAuthMethod && l.spec.chap != nil && st == 0x0201:
-		e.Err = &chap.KeyError{Key: keys.KeyAuthMethod, Err: chap.ErrAuthMethodRejected,
-			Reason: "the target refused CHAP before any credentials were sent: it has no CHAP account for this target"}
+		reason := "the target refused CHAP before any credentials were sent: it has no CHAP account for this target"
+		if l.spec.chap.Mutual() && !l.spec.cfg.AllowNoAuth {
+			reason += " (mutual CHAP is required, so None was not offered; Config.AllowNoAuth accepts a target that does not authenticate)"
+		}
+		e.Err = &chap.KeyError{Key: keys.KeyAuthMethod, Err: chap.ErrAuthMethodRejected, Reason: reason}
 	case l.step == stepCHAPA && (st == 0x0200 || st == 0x0201):
 		e.Err = &chap.KeyError{Key: keys.KeyCHAPA, Err: chap.ErrAlgorithmRejected,
 			Reason: "the target refused the CHAP algorithms offered (" + algorithmNames(l.chapOffer) + "): it speaks none of them"}

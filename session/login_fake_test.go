@@ -73,22 +73,27 @@ func TestCHAPFailures(t *testing.T) {
 		TargetUsername: "tgt", TargetSecret: auth.NewSecret("tgtsecret-456")}
 	mutualQ := "?target_user=tgt&target_password=tgtsecret-456"
 	cases := []struct {
-		name     string
-		misc     chap.Misbehavior
-		user     string
-		q        string
-		allowNo  bool
-		noAuth   bool // target answers AuthMethod=None
-		want     error
-		wantText string
+		name    string
+		misc    chap.Misbehavior
+		user    string
+		q       string
+		allowNo bool
+		noAuth  bool // target answers AuthMethod=None
+		// oneWayNone: Config.AllowNoAuth stays false although the target
+		// has no CHAP.
+		oneWayNone bool
+		want       error
+		wantText   string
 	}{
 		{name: "wrong secret", user: "ini%wrong-secret", want: session.ErrAuthenticationFailed},
 		{name: "target wrong response", misc: chap.Misbehavior{WrongResponse: true}, user: "ini%inisecret-123", q: mutualQ, want: chap.ErrTargetAuthFailed},
 		{name: "target wrong name", misc: chap.Misbehavior{Name: "impostor"}, user: "ini%inisecret-123", q: mutualQ, want: chap.ErrTargetAuthFailed},
 		{name: "target omits response", misc: chap.Misbehavior{OmitResponse: true}, user: "ini%inisecret-123", q: mutualQ, want: chap.ErrTargetAuthFailed},
 		{name: "algorithm not offered", misc: chap.Misbehavior{Algorithm: chap.SHA256}, user: "ini%inisecret-123", want: chap.ErrAlgorithmNotOffered},
-		{name: "downgrade to None", user: "ini%inisecret-123", noAuth: true, want: chap.ErrDowngrade},
-		{name: "None allowed", user: "ini%inisecret-123", noAuth: true, allowNo: true},
+		{name: "mutual downgrade to None", user: "ini%inisecret-123", q: mutualQ, noAuth: true, want: chap.ErrDowngrade, wantText: "AllowNoAuth"},
+		{name: "mutual None allowed", user: "ini%inisecret-123", q: mutualQ, noAuth: true, allowNo: true},
+		// One-way CHAP offers CHAP,None: a target without CHAP logs us in.
+		{name: "one-way, target without CHAP", user: "ini%inisecret-123", noAuth: true, allowNo: true, oneWayNone: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -107,7 +112,7 @@ func TestCHAPFailures(t *testing.T) {
 				cfg.AllowNoAuth = true
 			}
 			tg := faketarget.Start(t, cfg)
-			s, err := session.Dial(ctxT(t), url(tg, c.user)+c.q, &session.Config{AllowNoAuth: c.allowNo})
+			s, err := session.Dial(ctxT(t), url(tg, c.user)+c.q, &session.Config{AllowNoAuth: c.allowNo && !c.oneWayNone})
 			if c.want == nil {
 				if err != nil {
 					t.Fatal(err)
@@ -117,6 +122,9 @@ func TestCHAPFailures(t *testing.T) {
 			}
 			if !errors.Is(err, c.want) {
 				t.Fatalf("Dial = %v, want %v", err, c.want)
+			}
+			if !strings.Contains(err.Error(), c.wantText) {
+				t.Fatalf("Dial = %v, want it to say %q", err, c.wantText)
 			}
 			for _, secret := range []string{"inisecret-123", "tgtsecret-456", "wrong-secret"} {
 				if strings.Contains(err.Error(), secret) {
@@ -438,9 +446,9 @@ func TestLoginErrorsSayWhere(t *testing.T) {
 		{name: "AuthMethod answered Reject", cfg: faketarget.Config{
 			Hooks: onRequestWith(keys.KeyAuthMethod, func(x *faketarget.LoginExchange) { x.Set(keys.KeyAuthMethod, keys.Reject) })}, user: creds,
 			want: []error{chap.ErrAuthMethodRejected}, wantText: []string{"AuthMethod"}},
-		{name: "AuthMethod None while CHAP is required", cfg: faketarget.Config{CHAP: account, AllowNoAuth: true,
-			Hooks: onRequestWith(keys.KeyAuthMethod, func(x *faketarget.LoginExchange) { x.Set(keys.KeyAuthMethod, keys.None) })}, user: creds,
-			want: []error{chap.ErrDowngrade}, wantText: []string{"AuthMethod=None", "no CHAP"}},
+		{name: "AuthMethod None while mutual CHAP is required", cfg: faketarget.Config{CHAP: account, AllowNoAuth: true,
+			Hooks: onRequestWith(keys.KeyAuthMethod, func(x *faketarget.LoginExchange) { x.Set(keys.KeyAuthMethod, keys.None) })}, user: creds, q: mutual,
+			want: []error{chap.ErrDowngrade}, wantText: []string{"AuthMethod=None", "no CHAP", "AllowNoAuth"}},
 		{name: "wrong secret", cfg: faketarget.Config{CHAP: account}, user: "ini%wrong-secret",
 			want: []error{session.ErrAuthenticationFailed}, wantText: []string{"status 0x0201", "refused our credentials"}},
 	}

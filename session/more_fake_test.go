@@ -101,7 +101,8 @@ func TestTraceShowsNoSecret(t *testing.T) {
 }
 
 // TestHostileR2T: an R2T that breaks the rules fails its write with a
-// protocol error, aborts it on the target, and leaves the session usable.
+// protocol error once the target has answered the ABORT TASK for it, and
+// leaves the session usable.
 func TestHostileR2T(t *testing.T) {
 	cases := map[string]func(c *faketarget.Command) *pdu.R2T{
 		"beyond the transfer": func(c *faketarget.Command) *pdu.R2T {
@@ -146,6 +147,11 @@ func TestHostileR2T(t *testing.T) {
 			var pe *session.ProtocolError
 			if !errors.As(err, &pe) {
 				t.Fatalf("Wait = %v, want a protocol error", err)
+			}
+			// Wait returned after the target answered the ABORT TASK (the
+			// fence), and says the write may have executed in part.
+			if !errors.Is(err, session.ErrMayHaveExecuted) || !errors.Is(err, session.ErrAborted) {
+				t.Fatalf("Wait = %v, want ErrMayHaveExecuted and ErrAborted", err)
 			}
 			c.Done()
 			if err := s.Ping(ctx); err != nil {

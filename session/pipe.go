@@ -47,11 +47,10 @@ type pipeSlot struct {
 	// ctx is a child of the pipe's context, reused from command to command
 	// until it ends; timer cancels it once deadline has passed.
 	ctx      context.Context
-	cancel   context.CancelFunc
+	cancel   context.CancelCauseFunc
 	timer    *time.Timer
 	mu       sync.Mutex
 	deadline time.Time // zero when no command is armed
-	expired  bool      // the timer cancelled ctx for the armed command
 }
 
 func (u *LogicalUnit) newPipe(ctx context.Context, depth int, write bool) *pipe {
@@ -60,7 +59,7 @@ func (u *LogicalUnit) newPipe(ctx context.Context, depth int, write bool) *pipe 
 	for i := range p.slots {
 		s := &p.slots[i]
 		s.p = p
-		s.ctx, s.cancel = context.WithCancel(p.ctx)
+		s.ctx, s.cancel = context.WithCancelCause(p.ctx)
 		s.timer = time.AfterFunc(time.Hour, s.fire)
 		s.timer.Stop()
 	}
@@ -93,8 +92,8 @@ func (p *pipe) wait() (int, error) {
 	s := &p.slots[i]
 	p.head = (p.head + 1) % len(p.slots)
 	p.n--
-	_, err := s.f.Wait()
-	err = s.disarm(err)
+	res, err := s.f.Wait()
+	err = p.u.shortTransfer(res, s.disarm(err), s.lba, p.write)
 	if err != nil && p.ctx.Err() == nil {
 		first := true
 		err = p.u.retry(p.ctx, func() error {
@@ -103,8 +102,8 @@ func (p *pipe) wait() (int, error) {
 				return err
 			}
 			f := p.u.rw(s.arm(), s.lba, s.blocks, &s.vec, p.write)
-			_, err := f.Wait()
-			return s.disarm(err)
+			res, err := f.Wait()
+			return p.u.shortTransfer(res, s.disarm(err), s.lba, p.write)
 		})
 	}
 	if err != nil {
@@ -133,7 +132,7 @@ func (p *pipe) close() {
 	_ = p.drain()
 	for i := range p.slots {
 		p.slots[i].timer.Stop()
-		p.slots[i].cancel()
+		p.slots[i].cancel(nil)
 	}
 }
 
@@ -143,7 +142,6 @@ func (s *pipeSlot) arm() context.Context {
 	d := s.p.u.s.cfg.CommandTimeout
 	s.mu.Lock()
 	s.deadline = time.Now().Add(d)
-	s.expired = false
 	s.mu.Unlock()
 	s.timer.Reset(d)
 	return s.ctx
@@ -152,32 +150,27 @@ func (s *pipeSlot) arm() context.Context {
 // fire is the timer's: it cancels the armed command once its deadline has
 // passed (a timer left from an earlier command of the slot finds a later
 // deadline, or none, and does nothing). It cancels under mu, so that
-// disarm sees either nothing or an ended context marked expired.
+// disarm sees either nothing or an ended context.
 func (s *pipeSlot) fire() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.deadline.IsZero() && !time.Now().Before(s.deadline) {
-		s.expired = true
-		s.cancel()
+		s.cancel(commandTimeout{s.p.u.s.cfg.CommandTimeout})
 	}
 }
 
 // disarm stops the slot's timeout once its command is waited for, and
 // gives the slot a new context if the old one ended. A command the timer
-// cancelled gets context.DeadlineExceeded, as a context.WithTimeout would
-// have given it.
+// cancelled has an error matching ErrCommandTimeout and
+// context.DeadlineExceeded (the cause the timer gave its context).
 func (s *pipeSlot) disarm(err error) error {
 	s.timer.Stop()
 	s.mu.Lock()
-	expired := s.expired
-	s.deadline, s.expired = time.Time{}, false
+	s.deadline = time.Time{}
 	if s.ctx.Err() != nil && s.p.ctx.Err() == nil {
-		s.cancel()
-		s.ctx, s.cancel = context.WithCancel(s.p.ctx)
+		s.cancel(nil)
+		s.ctx, s.cancel = context.WithCancelCause(s.p.ctx)
 	}
 	s.mu.Unlock()
-	if expired && errors.Is(err, context.Canceled) {
-		err = context.DeadlineExceeded
-	}
 	return err
 }

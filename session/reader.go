@@ -298,9 +298,44 @@ func (s *Session) finishSCSI(t *task) {
 	}
 	if scsi.Status(t.status) == scsi.StatusCheckCondition && t.senseLen > 0 {
 		s.checkSense(t.lun, t.senseBuf[:t.senseLen])
+		if t.uaRetry && !t.uaRetried && t.failErr == nil && unitAttention(t.senseBuf[:t.senseLen]) && s.resend(t) {
+			return
+		}
 	}
 	s.completed = true
 	s.complete(t, t.failErr)
+}
+
+// unitAttention reports whether sense data says UNIT ATTENTION.
+func unitAttention(sense []byte) bool {
+	sd, err := scsi.ParseSense(sense)
+	return err == nil && sd.Key == scsi.SenseUnitAttention
+}
+
+// resend sends t once more, with a new ITT and CmdSN, after its answer was
+// a unit attention (a command of the block API: task.uaRetry). It reports
+// false, and t completes with the unit attention, when t is no longer
+// sent (its caller gave up) or the session is ending. Called by the reader.
+func (s *Session) resend(t *task) bool {
+	s.wmu.Lock()
+	// Under wmu: a caller abandoning t finds it queued, and takes it out
+	// of the queue, only once it is in there.
+	if s.wclosed || !t.state.CompareAndSwap(stateSent, stateQueued) {
+		s.wmu.Unlock()
+		return false
+	}
+	t.uaRetried = true
+	t.expDataSN, t.received, t.r2tSN = 0, 0, 0
+	t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0
+	s.tasks.reassign(t)
+	s.handle(wreq{kind: wCommand, t: t})
+	if s.flushing || s.paused {
+		s.wmu.Unlock()
+		return true
+	}
+	s.wmu.Unlock()
+	s.wakeSoon()
+	return true
 }
 
 func (s *Session) onResponse(m *pdu.SCSIResponse) error {
@@ -374,6 +409,9 @@ func (s *Session) onR2T(m *pdu.R2T) error {
 		t.failErr = bad
 		s.failAndAbort(t)
 		return nil
+	}
+	if err := s.checkR2T(t, m); err != nil {
+		return err // the connection is given up: the write is sent again on the next
 	}
 	t.r2tSN++
 	s.push(wreq{kind: wData, t: t, itt: m.ITT, ttt: m.TTT, off: m.BufferOffset, n: m.DesiredDataTransferLength}, true)
@@ -470,8 +508,12 @@ func (s *Session) onAsync(m *pdu.AsyncMessage) error {
 			s.geometryChanged(m.LUN) // an event we cannot read: assume the worst
 		}
 	case pdu.AsyncLogoutRequest:
-		s.log.Warn("iscsi: the target asks us to log out", "within_seconds", m.Parameter3)
-		s.background(func() { s.logoutOnRequest(m.Parameter3) })
+		if epoch := s.epoch.Load(); s.logoutEpoch.Swap(epoch) == epoch {
+			return nil // a logout of this connection is under way already
+		}
+		seconds := m.Parameter3 // m is the decoder's, reused by the next PDU
+		s.log.Warn("iscsi: the target asks us to log out", "within_seconds", seconds)
+		s.background(func() { s.logoutOnRequest(seconds) })
 	case pdu.AsyncDropConnection, pdu.AsyncDropAllConnections:
 		s.targetTime2Wait.Store(uint32(m.Parameter2) + 1)
 		return fmt.Errorf("the target announced it drops the connection (async event %d, Time2Wait %d s)", m.AsyncEvent, m.Parameter2)

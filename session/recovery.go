@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -55,8 +54,8 @@ func (c ConnState) String() string {
 type StateChange struct {
 	State    ConnState
 	Portal   string
-	Err      error // the cause of a loss or of giving up
-	Attempt  int   // the login attempt, from 1, since the loss
+	Err      error // the cause of a loss or of giving up; for reconnecting, why: the loss, then the previous attempt's failure
+	Attempt  int   // the login attempt, from 1, since the loss; for reinstated, the one that succeeded
 	Replayed int   // commands sent again after a reinstatement
 	Failed   int   // commands failed because they were not safe to repeat
 }
@@ -134,7 +133,7 @@ func (s *Session) notify(ev StateChange) {
 	case StateReconnecting:
 		s.log.Info("iscsi: reconnecting", "portal", s.portal, "attempt", ev.Attempt)
 	case StateReinstated:
-		s.log.Info("iscsi: session reinstated", "portal", s.portal, "tsih", s.tsih, "replayed", ev.Replayed, "failed", ev.Failed)
+		s.log.Info("iscsi: session reinstated", "portal", s.portal, "tsih", s.tsih, "attempt", ev.Attempt, "replayed", ev.Replayed, "failed", ev.Failed)
 	case StateGaveUp:
 		s.log.Error("iscsi: recovery gave up", "portal", s.portal, "err", ev.Err)
 	}
@@ -186,10 +185,19 @@ func (s *Session) shutdown() {
 	}
 	s.dropBatch()
 	s.wmu.Unlock()
-	for _, t := range s.tasks.close(s.cause) {
-		s.complete(t, s.cause)
-	}
+	s.failRegistered()
 	close(s.done)
+}
+
+// endErr is the error of a task the session's end leaves unanswered, in
+// state st: the session's cause, and for a command that may change the
+// medium and was sent (on this connection or a lost one), that it may have
+// executed. An abandoned task gets that from finish.
+func (s *Session) endErr(t *task, st uint32) error {
+	if t.kind == kindSCSI && t.fence && (st == stateSent || (st == stateQueued && t.replays > 0)) {
+		return &InFlightError{Why: s.cause}
+	}
+	return s.cause
 }
 
 // recover replaces a lost connection. It returns false when the session
@@ -210,10 +218,18 @@ func (s *Session) recover() bool {
 	s.notify(StateChange{State: StateLost, Err: cause})
 
 	// A connection lost again before its commands were sent again (during
-	// the checks) continues the same recovery: same deadline, same count.
+	// the checks), or within stableAfter of its login (a target that drops
+	// every new connection at once), continues the same recovery: same
+	// deadline, same count of attempts, the backoff where it was.
+	if !s.recovery.up.IsZero() && time.Since(s.recovery.up) >= stableAfter {
+		s.recovery.deadline = time.Time{} // it lived: a new loss
+	}
+	storm := !s.recovery.up.IsZero() && !s.recovery.deadline.IsZero()
+	s.recovery.up = time.Time{}
 	if s.recovery.deadline.IsZero() {
 		s.recovery.deadline = time.Now().Add(s.cfg.ReplacementTimeout)
 		s.recovery.attempts = 0
+		s.recovery.backoff = minBackoff
 	}
 	deadline := s.recovery.deadline
 	wait := time.Duration(s.params.DefaultTime2Wait) * time.Second
@@ -221,7 +237,9 @@ func (s *Session) recover() bool {
 		wait = time.Duration(tw-1) * time.Second
 	}
 	wait = min(wait, maxTime2Wait)
-	backoff := 100 * time.Millisecond
+	if storm {
+		wait = max(wait, s.nextBackoff())
+	}
 	var c *conn.Conn
 	var res *loginResult
 	for {
@@ -242,7 +260,7 @@ func (s *Session) recover() bool {
 			s.fail(err)
 			return false
 		}
-		s.notify(StateChange{State: StateReconnecting, Attempt: attempt})
+		s.notify(StateChange{State: StateReconnecting, Attempt: attempt, Err: cause})
 		var err error
 		c, res, err = s.relogin(deadline, attempt)
 		if err == nil {
@@ -250,9 +268,7 @@ func (s *Session) recover() bool {
 		}
 		cause = err
 		s.log.Info("iscsi: login attempt failed", "portal", s.portal, "attempt", attempt, "err", err)
-		// Exponential backoff with jitter, capped.
-		wait = backoff/2 + rand.N(backoff/2+1)
-		backoff = min(2*backoff, maxBackoff)
+		wait = s.nextBackoff()
 	}
 	s.stats.reconnects.Add(1)
 
@@ -279,9 +295,9 @@ func (s *Session) recover() bool {
 		s.lost(s.epoch.Load(), err)
 		return true
 	}
-	s.recovery.deadline = time.Time{}
+	s.recovery.up = time.Now() // the recovery ends once this connection lives stableAfter
 	replayed, failed := s.requeue(cause)
-	s.notify(StateChange{State: StateReinstated, Replayed: replayed, Failed: failed})
+	s.notify(StateChange{State: StateReinstated, Replayed: replayed, Failed: failed, Attempt: s.recovery.attempts})
 	return true
 }
 
@@ -292,8 +308,22 @@ const maxReplays = 4
 // Bounds of the waits between login attempts.
 const (
 	maxTime2Wait = 5 * time.Second
+	minBackoff   = 100 * time.Millisecond
 	maxBackoff   = 5 * time.Second
+	// stableAfter is how long a new connection must live for its recovery
+	// to be over: one lost sooner counts as a failed attempt (backoff,
+	// MaxReconnects, ReplacementTimeout go on), so a target that accepts
+	// logins and drops them at once gets at most one a maxBackoff.
+	stableAfter = 5 * time.Second
 )
+
+// nextBackoff returns the wait before the next login attempt of the
+// recovery under way: exponential with jitter, capped at maxBackoff.
+func (s *Session) nextBackoff() time.Duration {
+	b := s.recovery.backoff
+	s.recovery.backoff = min(2*b, maxBackoff)
+	return b/2 + rand.N(b/2+1)
+}
 
 // sleep waits d, or less if the session ends (then it returns false).
 func (s *Session) sleep(d time.Duration) bool {
@@ -331,19 +361,39 @@ func (s *Session) relogin(deadline time.Time, attempt int) (*conn.Conn, *loginRe
 	spec := s.spec
 	spec.cmdSN = s.cmdSN
 	spec.tsih = s.tsih
-	for try := 0; try < 2; try++ {
+	// Redirections are followed as Dial follows them, at most MaxRedirects
+	// per attempt; each attempt starts at the session's portal again.
+	portal, redirects := s.portal, 0
+	for try := 0; try < 2; {
+		spec.portal = portal
 		start := time.Now()
-		c, err := conn.Dial(ctx, s.cfg.Dialer, s.portal)
+		c, err := conn.Dial(ctx, s.cfg.Dialer, portal)
 		if err != nil {
-			err = fmt.Errorf("iscsi: connect to %s: %w", s.portal, err)
-			s.loginDone(s.portal, start, attempt, "", err)
+			err = fmt.Errorf("iscsi: connect to %s: %w", portal, err)
+			s.loginDone(portal, start, attempt, "", err)
 			return nil, nil, err
 		}
 		if s.wantTrace() {
 			c.Trace = s.trace
 		}
 		res, err := login(ctx, c, &spec)
-		s.loginDone(s.portal, start, attempt, "", err)
+		var red *redirectError
+		if errors.As(err, &red) {
+			s.loginDone(portal, start, attempt, red.address, nil)
+			c.Close()
+			if redirects >= s.cfg.MaxRedirects {
+				return nil, nil, fmt.Errorf("iscsi: login to %s: %w (%d, the last to %s)", portal, ErrTooManyRedirects, redirects+1, red.address)
+			}
+			next, err := redirectPortal(red.address)
+			if err != nil {
+				return nil, nil, err
+			}
+			s.log.Info("iscsi: login redirected", "from", portal, "to", next, "permanent", red.permanent)
+			portal = next
+			redirects++
+			continue
+		}
+		s.loginDone(portal, start, attempt, "", err)
 		if err == nil {
 			return c, res, nil
 		}
@@ -351,6 +401,7 @@ func (s *Session) relogin(deadline time.Time, attempt int) (*conn.Conn, *loginRe
 		var le *LoginError
 		if spec.tsih != 0 && errors.As(err, &le) && le.Class == 2 {
 			spec.tsih = 0 // the session is gone there: reinstate it
+			try++
 			continue
 		}
 		return nil, nil, err
@@ -404,7 +455,7 @@ func (s *Session) requeue(cause error) (replayed, failed int) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	var again []wreq
-	var fail, worn []*task
+	var fail, worn, unverified []*task
 	for _, t := range all {
 		if t.epoch == s.epoch.Load() {
 			continue // sent on the new connection (the checks)
@@ -418,6 +469,9 @@ func (s *Session) requeue(cause error) (replayed, failed int) {
 			// Lost with its connection every time it was sent: a target
 			// that breaks on this command would otherwise keep it forever.
 			worn = append(worn, t)
+		case st == stateSent && t.kind == kindSCSI && s.replayable(t) && changesData(t) && !s.verified(t.lun):
+			// Nothing proved the device the same (lunrecord.go).
+			unverified = append(unverified, t)
 		case st == stateSent && t.kind == kindSCSI && s.replayable(t):
 			if !t.state.CompareAndSwap(stateSent, stateQueued) {
 				fail = append(fail, t) // abandoned just now
@@ -442,10 +496,14 @@ func (s *Session) requeue(cause error) (replayed, failed int) {
 		failed++
 		s.complete(t, &ReplayLimitError{Sent: int(t.replays) + 1, Cause: cause})
 	}
+	for _, t := range unverified {
+		failed++
+		s.complete(t, &UnverifiedReplayError{LUN: scsi.LUN(t.lun), Cause: cause})
+	}
 	for _, t := range fail {
 		switch {
 		case t.state.Load() == stateAbandoned:
-			s.complete(t, errAborted)
+			s.complete(t, errReinstated)
 		case t.kind == kindSCSI:
 			failed++
 			s.complete(t, &NotReplayedError{Cause: cause})
@@ -501,37 +559,6 @@ func safeToRepeat(op scsi.OpCode, b1 byte) bool {
 	return false
 }
 
-// unitIdentity is what tells one device from another: the unit serial
-// number and the device identification page.
-type unitIdentity struct {
-	serial []byte // VPD 0x80, as sent
-	ids    []byte // VPD 0x83, as sent
-}
-
-// readIdentity reads the unit's identity. priority sends the commands
-// ahead of the held ones, during a reconnect.
-func (u *LogicalUnit) readIdentity(ctx context.Context, priority bool) (unitIdentity, error) {
-	var id unitIdentity
-	for _, page := range []uint8{scsi.VPDUnitSerialNumber, scsi.VPDDeviceIdentification} {
-		buf := make([]byte, 1024)
-		r, err := u.s.call(ctx, u.lun, scsi.InquiryVPD(page, uint16(len(buf))), DirRead, buf, priority)
-		if err != nil {
-			var se *scsi.StatusError
-			if errors.As(err, &se) && !scsi.IsUnitAttention(err) {
-				continue // the page is not supported: it tells nothing
-			}
-			return id, err
-		}
-		b := buf[:r.Transferred()]
-		if page == scsi.VPDUnitSerialNumber {
-			id.serial = b
-		} else {
-			id.ids = b
-		}
-	}
-	return id, nil
-}
-
 // call runs one command and waits. priority sends it ahead of the held ones.
 func (s *Session) call(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Direction, buf []byte, priority bool) (Result, error) {
 	var v *iovector.Vector
@@ -550,10 +577,17 @@ func (s *Session) call(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Dire
 	return s.submit(ctx, t).Wait()
 }
 
+// checkTimeout bounds the checks of a new connection (checkUnits), at most
+// LoginTimeout: a target that accepted the login but holds the checks is
+// given up sooner, and a fresh login tried (a stalled connection that
+// tgtd has not noticed yet behaves so).
+const checkTimeout = 5 * time.Second
+
 // checkUnits clears the unit attentions a new connection brings and checks
 // that every LUN whose identity is known is still the same device.
 func (s *Session) checkUnits(deadline time.Time) error {
-	ctx, cancel := context.WithDeadline(context.Background(), earlier(deadline, time.Now().Add(s.cfg.LoginTimeout)))
+	limit := min(checkTimeout, s.cfg.LoginTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), earlier(deadline, time.Now().Add(limit)))
 	defer cancel()
 	dead := s.deadCh() // the new connection's: its loss ends the checks at once
 	go func() {
@@ -565,31 +599,26 @@ func (s *Session) checkUnits(deadline time.Time) error {
 		case <-ctx.Done():
 		}
 	}()
-	s.unitsMu.Lock()
-	units := make([]*LogicalUnit, 0, len(s.units))
-	for _, u := range s.units {
-		units = append(units, u)
-	}
-	s.unitsMu.Unlock()
-	for _, u := range units {
-		want := u.id.Load()
-		if want == nil {
-			continue
+	for _, r := range s.records() {
+		want := r.id.Load()
+		if want == nil || r.state.Load() != idKnown {
+			continue // nothing to compare: its writes are not sent again (verified)
 		}
 		for i := 0; i < 8; i++ {
-			_, err := s.call(ctx, u.lun, scsi.TestUnitReady(), DirNone, nil, true)
+			_, err := s.call(ctx, r.lun, scsi.TestUnitReady(), DirNone, nil, true)
 			if err == nil || !scsi.IsUnitAttention(err) {
 				break
 			}
 		}
-		got, err := u.readIdentity(ctx, true)
+		got, err := s.readIdentity(ctx, r.lun, true)
 		if err != nil {
 			return err
 		}
-		if !bytes.Equal(got.serial, want.serial) || !bytes.Equal(got.ids, want.ids) {
-			return &DeviceChangedError{LUN: u.lun, Was: string(want.serial), Now: string(got.serial)}
+		if !got.equal(want) {
+			return &DeviceChangedError{LUN: r.lun, Was: want.name(), Now: got.name()}
 		}
-		u.forget() // read the geometry again: the device may have been resized
+		r.checked.Store(s.epoch.Load())
+		s.geometryChanged(uint64(r.lun)) // read the geometry again: the device may have been resized
 	}
 	return nil
 }
@@ -625,16 +654,18 @@ func (s *Session) quiet(epoch uint32, c *conn.Conn, lastRx *uint64) {
 	}
 	t := s.getTask()
 	t.kind, t.immediate, t.lun = kindNOP, true, s.lun
-	if err := s.tasks.add(t); err != nil {
-		return
-	}
-	s.ping.Store(t)
-	s.stats.keepalives.Add(1)
+	// Set before add: the janitor may complete t from then on.
 	t.stall = time.AfterFunc(s.cfg.NOPTimeout, func() {
 		if t.state.Load() != stateDone {
 			s.lost(epoch, fmt.Errorf("%w: no answer to a NOP-Out within %v", ErrTargetSilent, s.cfg.NOPTimeout))
 		}
 	})
+	if err := s.tasks.add(t); err != nil {
+		t.stall.Stop()
+		return
+	}
+	s.ping.Store(t)
+	s.stats.keepalives.Add(1)
 	s.push(wreq{kind: wImmediate, t: t}, true)
 }
 

@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -103,6 +104,17 @@ type Session struct {
 	priority   []wreq    // the supervisor's commands during holding
 	wdeadline  time.Time // owned by the flusher
 	rqSignal   chan struct{}
+	// r2tBatch are the tasks with R2T Data-Out in the batch being filled,
+	// once per R2T (r2t.go).
+	r2tBatch []*task
+	// nopReply is the answer owed to the target's latest NOP-In ping,
+	// encoded by the next flusher (takeBatch): pings that come faster than
+	// the socket takes answers share one (writer.go, handle).
+	nopReply struct {
+		pending bool
+		ttt     uint32
+		lun     uint64
+	}
 	// handoff is a batch the reader began to write and the socket did not
 	// take whole (readerFlush): the writer goroutine finishes it, taking
 	// over the flusher's turn (flushing stays set meanwhile).
@@ -149,15 +161,22 @@ type Session struct {
 	small     []byte
 
 	// recovery is the supervisor's: the deadline and the login attempts of
-	// the recovery under way (zero deadline: none).
+	// the recovery under way (zero deadline: none), the next backoff, and
+	// when the last one succeeded (its connection counts as an attempt
+	// that failed if it dies within stableAfter).
 	recovery struct {
 		deadline time.Time
 		attempts int
+		backoff  time.Duration
+		up       time.Time
 	}
 
 	// targetTime2Wait is 1 + the Time2Wait of the target's last "will drop
 	// the connection" message, 0 for none.
 	targetTime2Wait atomic.Uint32
+	// logoutEpoch is the epoch of the last connection whose logout the
+	// target asked for: one logout per connection, however often it asks.
+	logoutEpoch atomic.Uint32
 
 	rxPDUs atomic.Uint64        // PDUs received, for the keepalive
 	ping   atomic.Pointer[task] // the keepalive's NOP-Out in flight
@@ -165,6 +184,11 @@ type Session struct {
 		reconnects, replayed, notReplayed, digestErrors, keepalives    atomic.Uint64
 		commands, commandErrors, bytesRead, bytesWritten, windowStalls atomic.Uint64
 	}
+
+	// lunRecs is the record of every LUN a command was sent to (its
+	// identity); lunRecMu serialises additions (lunrecord.go).
+	lunRecs  lunRecords
+	lunRecMu sync.Mutex
 
 	// units holds the LogicalUnit handles, by encoded LUN; the reader drops
 	// their geometry on a CAPACITY DATA HAS CHANGED.
@@ -247,6 +271,13 @@ func (c *Config) offer(u *iscsiurl.URL, discovery bool) keys.Offer {
 func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) (*Session, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if cc := cfg.chapConfig(u); cc != nil {
+		for _, n := range [...]struct{ what, v string }{{"CHAP user name", cc.Username}, {"CHAP target user name", cc.TargetUsername}} {
+			if reason := checkTextValue(n.v); reason != "" {
+				return nil, fmt.Errorf("iscsi: %s %s: %w: %s", n.what, strconv.Quote(n.v), ErrInvalidKeyValue, reason)
+			}
+		}
 	}
 	if _, err := keys.NewNegotiator(cfg.offer(u, discovery)); err != nil {
 		return nil, fmt.Errorf("iscsi: Config.Operational: %w", err)
@@ -471,13 +502,29 @@ func (s *Session) waitBackground() {
 }
 
 // Close ends the session abruptly: the connection is closed and every task
-// in flight fails with an error wrapping ErrSessionClosed. It is idempotent
-// and returns once every goroutine of the session has stopped.
+// in flight fails with an error wrapping ErrSessionClosed; those that may
+// change the medium (a WRITE, UNMAP, ...) and had been sent also match
+// ErrMayHaveExecuted: the target may still execute them after Close has
+// returned, for instance when the network held their bytes back. To be
+// sure that nothing of a closed session lands after a new session's
+// writes, dial the new one with Config.ISID set to this session's ISID:
+// the target then reinstates the session and ends the old one's tasks
+// first (docs/RELIABILITY.md). Logout waits for the commands instead.
+// Close is idempotent, never waits for the target, and returns once every
+// goroutine of the session has stopped.
 func (s *Session) Close() error {
 	s.fail(ErrClosedByUser)
 	<-s.done
 	s.waitBackground()
 	return nil
+}
+
+// connected reports whether the session has a working connection (none
+// while a lost one is being replaced).
+func (s *Session) connected() bool {
+	s.lostMu.Lock()
+	defer s.lostMu.Unlock()
+	return s.lostEpoch != s.epoch.Load()
 }
 
 // Done is closed when the session has ended.
@@ -516,14 +563,31 @@ func (s *Session) TSIH() uint16 {
 	return s.tsih
 }
 
-// Logout ends the session gracefully: it asks the target to close the
-// session, waits for the answer (bounded by ctx and AbortTimeout), then
-// closes. Commands still in flight fail with ErrSessionClosed.
+// Logout ends the session gracefully: it waits for the SCSI commands in
+// flight to end (bounded by ctx), asks the target to close the session,
+// waits for the answer (bounded by ctx and AbortTimeout), then closes. When
+// it returns nil, nothing of the session executes on the target any more.
+// Commands still in flight when ctx ends fail with an error matching
+// ErrSessionClosed (and ErrMayHaveExecuted for those that may change the
+// medium and had been sent). A session whose connection is lost (being
+// replaced) logs out at once with ErrNotConnected, as Close does: nothing
+// waits for the target then.
 func (s *Session) Logout(ctx context.Context) error {
 	if err := s.Err(); err != nil {
 		<-s.done
 		s.waitBackground()
 		return nil
+	}
+	if !s.connected() {
+		s.fail(ErrNotConnected)
+		<-s.done
+		s.waitBackground()
+		return ErrNotConnected
+	}
+	select {
+	case <-s.tasks.whenDrained():
+	case <-ctx.Done():
+	case <-s.closing:
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.AbortTimeout)
 	defer cancel()

@@ -136,8 +136,8 @@ func (r *Reader) next() error {
 	}
 	if r.pp == nil {
 		if err := r.init(); err != nil {
-			r.err = err
-			return err
+			r.err = r.u.streamErr("Reader", r.off, err)
+			return r.err
 		}
 	}
 	if r.off >= r.end {
@@ -148,9 +148,9 @@ func (r *Reader) next() error {
 	r.fill()
 	i, err := r.pp.wait()
 	if err != nil {
-		r.err = err
+		r.err = r.u.streamErr("Reader", r.pp.slots[i].off, err)
 		r.release()
-		return err
+		return r.err
 	}
 	s := &r.pp.slots[i]
 	b := (*r.bufs[i])[:s.vec.Len()]
@@ -179,6 +179,12 @@ func (r *Reader) Read(p []byte) (int, error) {
 // WriteTo implements io.WriterTo: it writes the rest of the range to w,
 // straight from the read-ahead buffers, until the end (returning nil), an
 // error of the LUN or an error of w.
+//
+// Each slice w.Write gets is a read-ahead buffer, handed back when Write
+// returns: the next READ goes into it at once. As io.Writer requires, w
+// must not keep it; a w that needs the bytes later (to hash them in order
+// while the next ones are read, say) must copy them. Package blockcopy
+// reads into buffers of its own and needs no copy.
 func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
@@ -218,6 +224,17 @@ func (r *Reader) Close() error {
 		r.err = ErrStreamClosed
 	}
 	return nil
+}
+
+// streamErr makes err, of a stream's command that started at byte off, the
+// *OpError the streams promise: a command ended by the context comes back
+// as the bare context error.
+func (u *LogicalUnit) streamErr(op string, off int64, err error) error {
+	var oe *OpError
+	if err == nil || err == io.EOF || errors.As(err, &oe) {
+		return err
+	}
+	return u.atErr(op, off, err)
 }
 
 // release ends the pipe and gives the buffers back.
@@ -307,8 +324,8 @@ func (w *Writer) space() ([]byte, error) {
 	}
 	if w.pp == nil {
 		if err := w.init(); err != nil {
-			w.err = err
-			return nil, err
+			w.err = w.u.streamErr("Writer", w.off, err)
+			return nil, w.err
 		}
 	}
 	if w.pp.full() {
@@ -329,6 +346,10 @@ func (w *Writer) space() ([]byte, error) {
 func (w *Writer) reap() error {
 	i, err := w.pp.wait()
 	if err != nil {
+		err = w.u.streamErr("Writer", w.pp.slots[i].off, err)
+		if w.pp.n > 0 {
+			err = laterMayHaveExecuted(err, w.pp)
+		}
 		w.fail(err)
 		return err
 	}
@@ -432,6 +453,10 @@ func (w *Writer) Write(p []byte) (int, error) {
 // ReadFrom implements io.ReaderFrom: it reads src to its end straight
 // into the Writer's buffers. What is left in the last one is sent by Flush
 // or Close.
+//
+// Each slice src.Read gets is a Writer buffer, handed back when Read
+// returns: its bytes then go to the LUN in a WRITE. As io.Reader requires,
+// src must not keep the slice nor write into it after Read returns.
 func (w *Writer) ReadFrom(src io.Reader) (int64, error) {
 	var total int64
 	for {

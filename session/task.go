@@ -82,9 +82,16 @@ type task struct {
 	refCmdSN  uint32
 	reason    uint8 // logout reason
 	immediate bool
-	priority  bool      // sent ahead of held commands during a reconnect
-	lba       int64     // the first block a SCSI command addresses, for its errors; -1 if none
-	start     time.Time // when it was issued; only with a CommandHook
+	priority  bool // sent ahead of held commands during a reconnect
+	// fence: the command may change the medium (anything but the reads
+	// of readOnly), so a caller that gives up on it waits until the
+	// target has ended it: nothing of it executes after the call returns.
+	fence bool
+	// uaRetry: a command of the block API (Read, Write, their callbacks),
+	// sent once more when its answer is a unit attention, as ReadAt does.
+	uaRetry bool
+	lba     int64     // the first block a SCSI command addresses, for its errors; -1 if none
+	start   time.Time // when it was issued; only with a CommandHook
 	// fn, if set, is called with the result instead of waking a waiter
 	// (callback.go); watch stops the watch of fn's context, if any.
 	fn    Done
@@ -103,6 +110,16 @@ type task struct {
 	cmdSN   uint32
 	epoch   uint32 // the connection it was sent on; written with cmdSN
 	replays uint8  // times sent again after a lost connection; the supervisor's
+	// uaRetried: sent again after a unit attention already (the reader's).
+	uaRetried bool
+
+	// why is the reason its caller gave up on a sent task (the context's
+	// cause, or a protocol error of the target), written by that caller
+	// before the move to abandoned and read after it. noPool, set by
+	// finish for an abandoned task, keeps it out of the pool: an ABORT
+	// TASK may still name it.
+	why    error
+	noPool bool
 
 	// mu guards completed and doneCh (Future.Done) and the generation bump.
 	mu        sync.Mutex
@@ -114,6 +131,12 @@ type task struct {
 	received  uint32
 	r2tSN     uint32
 	failErr   error // a protocol error seen before the status arrived
+	// r2tNext is the end of the data asked for (R2T) or sent unasked: an
+	// R2T must ask for bytes beyond it. Set when the command is encoded,
+	// then the reader's. r2tQueued counts the R2Ts whose Data-Out waits in
+	// the batch being filled (r2t.go).
+	r2tNext   uint32
+	r2tQueued atomic.Int32
 
 	// Result: written by the completing goroutine before done is signalled.
 	status    uint8
@@ -157,6 +180,7 @@ func (s *Session) putTask(t *task) {
 	t.tmf, t.refITT, t.refCmdSN, t.reason, t.immediate, t.lba = 0, 0, 0, 0, false, 0
 	t.victim, t.escalated, t.stall, t.cmdSN, t.epoch, t.priority, t.start = nil, nil, nil, 0, 0, false, time.Time{}
 	t.replays, t.fn, t.watch = 0, nil, nil
+	t.fence, t.uaRetry, t.uaRetried, t.why, t.noPool = false, false, false, nil, false
 	t.expDataSN, t.received, t.r2tSN, t.failErr = 0, 0, 0, nil
 	t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0
 	t.err = nil

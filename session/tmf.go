@@ -49,7 +49,16 @@ func TMFName(fn uint8) string {
 // endedError is the error of a command that task management function fn ended.
 type endedError struct{ fn uint8 }
 
-func (e *endedError) Error() string { return "iscsi: command ended by " + TMFName(e.fn) }
+// reinstatement is not a task management function: it stands for the
+// session reinstatement that ended the tasks of a lost connection.
+const reinstatement = 0xff
+
+func (e *endedError) Error() string {
+	if e.fn == reinstatement {
+		return "iscsi: command ended by the reinstatement of the session after a lost connection"
+	}
+	return "iscsi: command ended by " + TMFName(e.fn)
+}
 
 func (e *endedError) Is(target error) bool {
 	switch target {
@@ -59,6 +68,16 @@ func (e *endedError) Is(target error) bool {
 		return e.fn == pdu.TMFTargetWarmReset || e.fn == pdu.TMFTargetColdReset
 	}
 	return false
+}
+
+// endedBy is the error of task v, ended on the target by task management
+// (err): a command that may change the medium may have executed in part,
+// which the error says unless v was abandoned (finish says it then).
+func endedBy(v *task, err error) error {
+	if v.fence && v.state.Load() == stateSent {
+		return &InFlightError{Why: err}
+	}
+	return err
 }
 
 // Ended errors, one per function, so that ending a task allocates nothing.
@@ -83,7 +102,7 @@ func (s *Session) onTMFEffects(t *task, response uint8) {
 		v, _ := s.tasks.lookup(t.refITT)
 		if v != nil && v.kind == kindSCSI && v.cmdSN == t.refCmdSN {
 			if st := v.state.Load(); st == stateSent || st == stateAbandoned {
-				s.complete(v, errAborted)
+				s.complete(v, endedBy(v, errAborted))
 			}
 		}
 		return
@@ -117,7 +136,7 @@ func (s *Session) onTMFEffects(t *task, response uint8) {
 		}
 	})
 	for _, v := range victims {
-		s.complete(v, err)
+		s.complete(v, endedBy(v, err))
 	}
 	if t.escalated != nil {
 		s.complete(t.escalated, err) // the ABORT TASK nobody answered (escalate)

@@ -55,11 +55,9 @@ type LogicalUnit struct {
 	provisioning atomic.Pointer[scsi.LogicalBlockProvisioning]
 	// geoMu makes one goroutine at a time read the geometry.
 	geoMu sync.Mutex
-	// id is the unit's identity, read when it is first used; a reconnect
-	// checks it before any command is sent again. nil until known.
-	id atomic.Pointer[unitIdentity]
-	// rmw serialises read-modify-write of partial blocks, by LBA.
-	rmw [64]sync.Mutex
+	// rmw serialises read-modify-write of partial blocks: one lock per
+	// block being patched, and nothing for the others.
+	rmw blockLocks
 }
 
 // LogicalUnit returns the handle of LUN n of the session's target. The
@@ -141,11 +139,7 @@ func (u *LogicalUnit) Geometry(ctx context.Context) (Geometry, error) {
 		return Geometry{}, err
 	}
 	u.geo.Store(&g)
-	if u.id.Load() == nil {
-		if id, err := u.readIdentity(ctx, false); err == nil {
-			u.id.Store(&id)
-		}
-	}
+	_ = u.s.identify(ctx, u.lun) // before the first write; a failure shows in its replay
 	return g, nil
 }
 
@@ -174,7 +168,7 @@ func (u *LogicalUnit) readGeometry(ctx context.Context) (Geometry, error) {
 		}
 		n, err = u.runIn(ctx, scsi.ReadCapacity10(), buf[:8])
 		if err != nil {
-			return g, err
+			return g, u.whyNoCapacity(ctx, err)
 		}
 		c, perr := scsi.ParseReadCapacity10(buf[:n])
 		if perr != nil {
@@ -235,7 +229,7 @@ func (u *LogicalUnit) rw(ctx context.Context, lba uint64, blocks uint32, v *iove
 	if err != nil {
 		return failed(err)
 	}
-	return u.s.execute(ctx, u.lun, cdb, dir, v, int64(lba))
+	return u.s.executeBlock(ctx, u.lun, cdb, dir, v, int64(lba), nil)
 }
 
 // blockIO builds the READ or WRITE of blocks blocks of bs bytes at lba,
@@ -325,10 +319,13 @@ func (u *LogicalUnit) WriteAt(p []byte, off int64) (int, error) {
 // command (by offset), whose error is returned; the rest of p may hold any
 // bytes. The commands are issued from the calling goroutine, and a large
 // read allocates once per call, not per command; cancelling ctx ends those
-// in flight.
+// in flight, and p is not written after ReadAtContext has returned.
 func (u *LogicalUnit) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, u.atErr("ReadAt", off, ErrNegativeOffset)
+	}
+	if len(p) == 0 {
+		return 0, nil // nothing to read: nothing is sent
 	}
 	g, err := u.Geometry(ctx)
 	if err != nil {
@@ -358,10 +355,17 @@ func (u *LogicalUnit) ReadAtContext(ctx context.Context, p []byte, off int64) (i
 // mix, and so may the blocks of the commands after it that were in flight
 // when it failed (up to BulkDepth-1 commands of MaxTransfer: they are
 // cancelled, but the target may have executed them). No command is sent
-// after a failure.
+// after a failure. When the error does not match ErrMayHaveExecuted, no
+// byte past the first n was written; and whatever the error, nothing of
+// the call is written after it returned (the cancelled commands are waited
+// for until the target has ended them: see Future.Wait), unless the
+// session was closed meanwhile (see Session.Close).
 func (u *LogicalUnit) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, u.atErr("WriteAt", off, ErrNegativeOffset)
+	}
+	if len(p) == 0 {
+		return 0, nil // nothing to write: nothing is sent (not even a read of the block)
 	}
 	g, err := u.Geometry(ctx)
 	if err != nil {
@@ -438,6 +442,9 @@ func (u *LogicalUnit) blocks(ctx context.Context, g Geometry, p []byte, off int6
 		}
 		i, err := pp.wait()
 		if err != nil {
+			if write && pp.n > 0 {
+				err = laterMayHaveExecuted(err, pp)
+			}
 			return done, err
 		}
 		done += int(pp.slots[i].vec.Len())
@@ -457,10 +464,10 @@ func atOffset(err error, pos int64) error {
 
 // command runs one READ or WRITE bounded by CommandTimeout.
 func (u *LogicalUnit) command(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, write bool) error {
-	ctx, cancel := context.WithTimeout(ctx, u.s.cfg.CommandTimeout)
+	ctx, cancel := u.s.withCommandTimeout(ctx)
 	defer cancel()
-	_, err := u.rw(ctx, lba, blocks, v, write).Wait()
-	return err
+	res, err := u.rw(ctx, lba, blocks, v, write).Wait()
+	return u.shortTransfer(res, err, lba, write)
 }
 
 // partial reads block lba, and for a write, patches b in at inner and
@@ -469,9 +476,10 @@ func (u *LogicalUnit) partial(ctx context.Context, g Geometry, lba uint64, inner
 	buf := make([]byte, g.BlockSize)
 	v := iovector.New(buf)
 	if write {
-		mu := &u.rmw[lba%uint64(len(u.rmw))]
-		mu.Lock()
-		defer mu.Unlock()
+		if err := u.rmw.lock(ctx, lba); err != nil {
+			return u.opErr("WriteAt", err)
+		}
+		defer u.rmw.unlock(lba)
 	}
 	err := u.retry(ctx, func() error { return u.command(ctx, lba, 1, v, false) })
 	if err != nil {
@@ -537,11 +545,14 @@ func (u *LogicalUnit) ready(ctx context.Context, usn string) error {
 		u.s.log.Warn("iscsi: TEST UNIT READY failed after login", "lun", u.lun, "err", err)
 		break
 	}
-	id, err := u.readIdentity(ctx, false)
-	if err != nil {
-		return err
+	if err := u.s.identify(ctx, u.lun); err != nil {
+		var se *scsi.StatusError
+		if !errors.As(err, &se) {
+			return err // the session failed
+		}
+		// The LUN answers, but not with its identity: its writes will not
+		// be sent again after a reconnect (lunrecord.go).
 	}
-	u.id.Store(&id)
 	if usn == "" {
 		return nil
 	}
@@ -568,3 +579,75 @@ func (u *LogicalUnit) UnitSerialNumber(ctx context.Context) (string, error) {
 	}
 	return p.Serial, nil
 }
+
+// blockLocks locks single blocks for read-modify-write: a writer of part
+// of block lba holds lba's lock, and only writers of that same block wait
+// for it, each for as long as its context lets it.
+type blockLocks struct {
+	mu   sync.Mutex
+	held map[uint64]chan struct{} // closed on unlock; guarded by mu
+}
+
+// lock takes the lock of block lba, or returns ctx's error.
+func (l *blockLocks) lock(ctx context.Context, lba uint64) error {
+	for {
+		l.mu.Lock()
+		ch, busy := l.held[lba]
+		if !busy {
+			if l.held == nil {
+				l.held = make(map[uint64]chan struct{})
+			}
+			l.held[lba] = make(chan struct{})
+			l.mu.Unlock()
+			return nil
+		}
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctxErr(ctx)
+		}
+	}
+}
+
+// unlock releases the lock of block lba and wakes its waiters.
+func (l *blockLocks) unlock(lba uint64) {
+	l.mu.Lock()
+	ch := l.held[lba]
+	delete(l.held, lba)
+	l.mu.Unlock()
+	close(ch)
+}
+
+// laterMayHaveExecuted is the error of a write that failed with err while
+// the pipe still had commands of it in flight: they are cancelled and
+// waited for here, and if one of them may have executed (or did), err
+// says so: bytes past the failed command may have been written.
+func laterMayHaveExecuted(err error, pp *pipe) error {
+	pp.cancel()
+	landed := false
+	for pp.n > 0 {
+		if _, e := pp.wait(); e == nil || errors.Is(e, ErrMayHaveExecuted) {
+			landed = true
+		}
+	}
+	if !landed || errors.Is(err, ErrMayHaveExecuted) {
+		return err
+	}
+	var oe *OpError
+	if errors.As(err, &oe) {
+		oe.Err = &laterInFlight{oe.Err}
+		return err
+	}
+	return &laterInFlight{err}
+}
+
+// laterInFlight is an error after which commands of the same write were
+// in flight and may have executed.
+type laterInFlight struct{ err error }
+
+func (e *laterInFlight) Error() string {
+	return e.err.Error() + " (commands after it were in flight: they may have executed)"
+}
+
+func (e *laterInFlight) Unwrap() []error { return []error{e.err, ErrMayHaveExecuted} }

@@ -567,9 +567,9 @@ func (u *LogicalUnit) rwFlags(ctx context.Context, lba uint64, blocks uint32, v 
 		return failed(fmt.Errorf("%w: %d blocks of %d bytes need %d bytes", ErrVectorLength, blocks, bs, n))
 	}
 	if write {
-		return u.s.execute(ctx, u.lun, scsi.Write(lba, blocks, f), DirWrite, v, int64(lba))
+		return u.s.executeBlock(ctx, u.lun, scsi.Write(lba, blocks, f), DirWrite, v, int64(lba), nil)
 	}
-	return u.s.execute(ctx, u.lun, scsi.Read(lba, blocks, f), DirRead, v, int64(lba))
+	return u.s.executeBlock(ctx, u.lun, scsi.Read(lba, blocks, f), DirRead, v, int64(lba), nil)
 }
 
 // ReportSupportedOpCodes returns the commands the unit supports (REPORT

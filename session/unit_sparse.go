@@ -13,10 +13,16 @@ import (
 // a unit that is not thin provisioned, or that does not support it.
 var ErrNotThin = errors.New("iscsi: the LUN is not thin provisioned (UNMAP not supported)")
 
-// Extent is a run of blocks that share a provisioning status.
+// Extent is a run of blocks that share a provisioning status, in blocks
+// (LBA, Blocks: for Read, Write, Unmap) and in bytes (Offset, Length: for
+// ReadAt, WriteAt, NewReader, Discard, WriteZeroes).
 type Extent struct {
 	LBA    uint64
 	Blocks uint64
+	// Offset and Length are LBA and Blocks in bytes (times the block
+	// length).
+	Offset int64
+	Length int64
 	// Status is scsi.LBAMapped, scsi.LBADeallocated or scsi.LBAAnchored
 	// (or scsi.LBAMappedOrUnknown).
 	Status scsi.ProvisioningStatus
@@ -28,19 +34,29 @@ func (e Extent) Mapped() bool {
 	return e.Status == scsi.LBAMapped || e.Status == scsi.LBAMappedOrUnknown
 }
 
-// Extents yields the runs of mapped and deallocated blocks from LBA start
-// up to end (exclusive; past the LUN's end means to the end), in order,
-// adjacent runs of the same status merged, from as many GET LBA STATUS as
-// it takes. On a unit that is not thin provisioned every block is mapped:
-// one extent, nothing asked. An error ends the sequence.
-func (u *LogicalUnit) Extents(ctx context.Context, start, end uint64) iter.Seq2[Extent, error] {
-	return func(yield func(Extent, error) bool) {
+// Extents yields the runs of mapped and deallocated blocks from block
+// startLBA up to block endLBA (exclusive; past the LUN's end means to the
+// end), in order, adjacent runs of the same status merged, from as many
+// GET LBA STATUS as it takes. The range is in blocks, as GET LBA STATUS
+// speaks; each Extent says where it is in blocks and in bytes. On a unit
+// that is not thin provisioned every block is mapped: one extent, nothing
+// asked. An error ends the sequence.
+func (u *LogicalUnit) Extents(ctx context.Context, startLBA, endLBA uint64) iter.Seq2[Extent, error] {
+	start, end := startLBA, endLBA
+	return func(yield0 func(Extent, error) bool) {
 		g, err := u.Geometry(ctx)
 		if err != nil {
-			yield(Extent{}, err)
+			yield0(Extent{}, err)
 			return
 		}
-		end = min(end, g.Blocks)
+		bs := int64(g.BlockSize)
+		yield := func(e Extent, err error) bool {
+			if err == nil {
+				e.Offset, e.Length = int64(e.LBA)*bs, int64(e.Blocks)*bs
+			}
+			return yield0(e, err)
+		}
+		end := min(end, g.Blocks)
 		if start >= end {
 			return
 		}

@@ -72,6 +72,9 @@ func FuzzExtents(f *testing.F) {
 			if e.LBA != next || e.Blocks == 0 || e.LBA+e.Blocks > 60 {
 				t.Fatalf("extent %+v, expected one from %d within 60", e, next)
 			}
+			if e.Offset != int64(e.LBA)*512 || e.Length != int64(e.Blocks)*512 {
+				t.Fatalf("extent %+v: bytes do not match its blocks of 512 bytes", e)
+			}
 			next += e.Blocks
 		}
 	})

@@ -175,9 +175,15 @@ func (s *Session) takeHandoff(c *conn.Conn, epoch uint32) bool {
 func (s *Session) takeBatch() (c *conn.Conn, epoch uint32, b *conn.Batch, users []*task) {
 	s.sendWindow()
 	c, epoch = s.c, s.epoch.Load()
+	if s.nopReply.pending {
+		s.nopReply.pending = false
+		c.Queue(&pdu.NOPOut{Immediate: true, LUN: s.nopReply.lun, ITT: pdu.ReservedITT, TTT: s.nopReply.ttt,
+			CmdSN: s.cmdSN, ExpStatSN: s.expStatSN.Load()}, nil, nil)
+	}
 	if b = c.Detach(); b == nil {
 		return c, epoch, nil, nil
 	}
+	s.r2tDetached()
 	users = s.batchUsers
 	s.batchUsers = s.spareUsers[:0]
 	return c, epoch, b, users
@@ -319,6 +325,8 @@ func (s *Session) stopFlushing() {
 // dropBatch gives up the batch being filled, which will never be written:
 // its tasks' buffers are free again. Called with wmu held.
 func (s *Session) dropBatch() {
+	s.nopReply.pending = false // owed on the lost connection only
+	s.r2tDetached()
 	for _, t := range s.batchUsers {
 		t.unuse()
 	}
@@ -353,10 +361,12 @@ func (s *Session) handle(r wreq) {
 		if !s.useData(t, r.itt) {
 			return
 		}
+		s.r2tQueuedAdd(t)
 		s.queueDataOut(t, r.itt, r.ttt, r.off, r.n)
 	case wNOPReply:
-		s.c.Queue(&pdu.NOPOut{Immediate: true, LUN: r.lun, ITT: pdu.ReservedITT, TTT: r.ttt,
-			CmdSN: s.cmdSN, ExpStatSN: s.expStatSN.Load()}, nil, nil)
+		// Owed, not queued: a target that pings faster than it reads gets
+		// one answer, to its latest ping, whenever the socket takes it.
+		s.nopReply.pending, s.nopReply.ttt, s.nopReply.lun = true, r.ttt, r.lun
 	}
 }
 
@@ -494,6 +504,7 @@ func (s *Session) queueSCSI(t *task, itt, exp uint32) {
 	if !p.InitialR2T {
 		unsol = min(t.expLen, p.FirstBurstLength)
 	}
+	t.r2tNext = unsol
 	cmd.Final = unsol == imm
 	if unsol > 0 {
 		// Still queued, so its caller cannot leave meanwhile (abandon

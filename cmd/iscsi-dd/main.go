@@ -2,11 +2,13 @@
 // LUN, with many commands in flight, skipping what is deallocated at the
 // source and discarding runs of zeros at the destination.
 //
-//	iscsi-dd [-m max] [-b blocks] [-p] [--no-sparse] [--checksum md5|sha256] -s SRC -d DST
+//	iscsi-dd [-m max] [-b blocks] [-p] [--no-sparse] [--checksum md5|sha256]
+//	         [-n|--ignore-errors] [--verify] [--resume OFFSET] [--base URL|FILE]
+//	         [--zero-detect=false] [--no-flush] [-x|--xcopy] -s SRC -d DST
 //
 // SRC and DST are each an iscsi:// URL or a local path (libiscsi's example
-// iscsi-dd takes only URLs, with the same -s, -d, -m, -b, -p, -i flags).
-// See docs/TOOLS.md.
+// iscsi-dd takes only URLs, with the same -s, -d, -m, -b, -p, -i, -n, -x
+// flags). The copy is package blockcopy's. See docs/TOOLS.md.
 package main
 
 import (
@@ -17,17 +19,20 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
+	"github.com/iscsi-go/iscsi/blockcopy"
 	"github.com/iscsi-go/iscsi/internal/cli"
 	"github.com/iscsi-go/iscsi/iscsiurl"
+	"github.com/iscsi-go/iscsi/session"
 )
 
 const name = "iscsi-dd"
 
 const usageText = "Usage: iscsi-dd [-?|--help] [--usage] [-i|--initiator-name=iqn-name] [-m|--max=num] [-b|--blocks=num]\n" +
-	"\t\t[-p|--progress] [--no-sparse] [--checksum=md5|sha256] -s|--src <iscsi-url|file> -d|--dst <iscsi-url|file>\n"
+	"\t\t[-p|--progress] [--no-sparse] [--checksum=md5|sha256] [-n|--ignore-errors] [--verify] [--resume=offset] [--base=<iscsi-url|file>] [--zero-detect=false] [--no-flush] [-x|--xcopy] -s|--src <iscsi-url|file> -d|--dst <iscsi-url|file>\n"
 
 const helpText = `Usage: iscsi-dd [OPTION...] -s <source> -d <destination>
   -s, --src=URL|FILE                source: an iSCSI URL or a local file
@@ -40,6 +45,20 @@ const helpText = `Usage: iscsi-dd [OPTION...] -s <source> -d <destination>
       --no-sparse                   read and write every byte: do not skip
                                     deallocated extents nor discard zeros
       --checksum=md5|sha256         print the checksum of the data copied
+                                    (holes hashed as zeros: md5sum/sha256sum of the image)
+  -n, --ignore-errors               go on past unreadable ranges of the source:
+                                    write zeros there and list them on stderr
+      --verify                      read back what was written and compare
+      --resume=offset               the destination holds the bytes before offset
+                                    already (from a copy that stopped): copy the rest
+      --base=URL|FILE               incremental: the destination holds this image;
+                                    write only the chunks where the source differs
+      --zero-detect[=false]         treat data chunks of zeros as holes (default on;
+                                    off with --no-sparse)
+      --no-flush                    do not flush the destination at the end
+                                    (SYNCHRONIZE CACHE, fsync)
+  -x, --xcopy                       LUN to LUN on one target: let the target copy
+                                    (EXTENDED COPY); streams when it cannot
   -6, --16                          accepted for libiscsi's iscsi-dd: READ(16)/WRITE(16)
                                     are used wherever the LBA needs them
       --debug                       print a trace of the PDUs exchanged
@@ -52,8 +71,6 @@ Help options:
 iSCSI URL format : ` + `"` + iscsiurl.Syntax + `"` + `
 
 ` + cli.HostHelp
-
-const defaultChunk = 1 << 20
 
 func main() {
 	ctx, stop := cli.Context()
@@ -72,13 +89,19 @@ func isTerminal(f *os.File) bool {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool) int {
 	t := cli.New(name, "iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-dd", cli.DebugLong, helpText, usageText, stdout, stderr)
 	var (
-		src, dst  string
-		maxFlight int
-		blocks    int64
-		progress  bool
-		noSparse  bool
-		checksum  string
-		use16     bool
+		src, dst, base string
+		maxFlight      int
+		blocks         int64
+		progress       bool
+		noSparse       bool
+		checksum       string
+		use16          bool
+		ignoreErrors   bool
+		verify         bool
+		resumeStr      string
+		zeroDetect     bool
+		noFlush        bool
+		xcopy          bool
 	)
 	f := t.Flags
 	f.StringVarP(&src, "src", "s", "", "source URL or file")
@@ -89,6 +112,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	f.BoolVar(&noSparse, "no-sparse", false, "copy every byte")
 	f.StringVar(&checksum, "checksum", "", "md5 or sha256")
 	f.BoolVarP(&use16, "16", "6", false, "ignored")
+	f.BoolVarP(&ignoreErrors, "ignore-errors", "n", false, "go on past unreadable ranges")
+	f.BoolVar(&verify, "verify", false, "read back and compare")
+	f.StringVar(&resumeStr, "resume", "", "offset to resume from")
+	f.StringVar(&base, "base", "", "image the destination holds")
+	f.BoolVar(&zeroDetect, "zero-detect", true, "treat chunks of zeros as holes")
+	f.BoolVar(&noFlush, "no-flush", false, "do not flush the destination")
+	f.BoolVarP(&xcopy, "xcopy", "x", false, "offload to the target")
 	defer t.Stdout.Flush()
 	pos, done, err := t.Parse(args)
 	if err != nil {
@@ -100,6 +130,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	// SRC and DST may also come as two arguments.
 	if src == "" && dst == "" && len(pos) == 2 {
 		src, dst, pos = pos[0], pos[1], nil
+	}
+	var resume int64
+	if resumeStr != "" {
+		resume, err = cli.ParseInt(resumeStr)
+		if err != nil || resume < 0 {
+			t.Errorf("invalid --resume %q: a byte offset", resumeStr)
+			return cli.ExitFailure
+		}
 	}
 	switch {
 	case len(pos) > 0:
@@ -115,6 +153,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	case blocks < 0 || blocks > 1<<20:
 		t.Errorf("invalid --blocks %d: 1 to 1048576 blocks per I/O", blocks)
 		return cli.ExitFailure
+	case xcopy && (checksum != "" || verify || base != "" || ignoreErrors):
+		t.Errorf("--xcopy cannot go with --checksum, --verify, --base or --ignore-errors: the data does not cross the network")
+		return cli.ExitFailure
 	}
 	var sum hash.Hash
 	switch strings.ToLower(checksum) {
@@ -128,39 +169,75 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		return cli.ExitFailure
 	}
 
-	in, err := openSource(ctx, t, src, !noSparse)
+	in, err := openSource(ctx, t, src)
 	if err != nil {
 		return t.Fail("source "+describe(src), err)
 	}
 	defer in.Close()
-	out, err := openDestination(ctx, t, dst, in.Size(), !noSparse)
+	var baseEP *endpoint
+	if base != "" {
+		baseEP, err = openSource(ctx, t, base)
+		if err != nil {
+			return t.Fail("base "+describe(base), err)
+		}
+		defer baseEP.Close()
+	}
+	out, err := openDestination(ctx, t, dst, in.size, resume > 0 || base != "", verify)
 	if err != nil {
 		return t.Fail("destination "+describe(dst), err)
 	}
 	defer out.Close()
 
-	align := lcm(in.BlockSize(), out.BlockSize())
-	chunk := int64(defaultChunk)
-	if blocks > 0 {
-		chunk = blocks * max(in.BlockSize(), out.BlockSize(), 512)
+	opts := &blockcopy.Options{
+		Concurrency:  maxFlight,
+		Dense:        noSparse,
+		ZeroDetect:   zeroDetect && !noSparse && !xcopy,
+		XCopy:        xcopy,
+		Hash:         sum,
+		Verify:       verify,
+		Resume:       resume,
+		IgnoreErrors: ignoreErrors,
+		NoFlush:      noFlush,
+		// The ranges go to stderr at the end, one line each.
+		Logger: slog.New(slog.DiscardHandler),
 	}
-	chunk = max(alignUp(chunk, align), align)
-	c := &copier{
-		src: in, dst: out, size: in.Size(), chunk: chunk,
-		workers: maxFlight, sparse: !noSparse, sum: sum,
+	if blocks > 0 {
+		opts.ChunkSize = blocks * max(blockSize(ctx, in), blockSize(ctx, out), 512)
+	}
+	if baseEP != nil {
+		opts.Base = baseEP.rw
 	}
 	if tty || progress {
-		c.progress = func(st stats, final bool) { drawProgress(t.Stdout, st, c.size, final, tty) }
+		opts.Progress = func(p blockcopy.Progress) { drawProgress(t.Stdout, p, tty) }
 	}
-	st, err := c.run(ctx)
+	res, err := blockcopy.Copy(ctx, out.rw.(io.WriterAt), in.rw, opts)
+	for _, r := range res.Unreadable {
+		t.Errorf("unreadable: %d bytes at offset %d of %s (zeros written instead)", r.Len, r.Off, describe(src))
+	}
 	if err != nil {
+		if res.Completed > resume {
+			t.Errorf("every byte before offset %d is copied: --resume %d goes on from there", res.Completed, res.Completed)
+		}
 		return t.Fail("", err)
 	}
-	fmt.Fprintln(t.Stdout, summary(st))
+	if xcopy && res.NoOffload != "" {
+		t.Errorf("EXTENDED COPY not used: %s; the data was streamed", res.NoOffload)
+	}
+	fmt.Fprintln(t.Stdout, summary(res, base != "", xcopy))
 	if sum != nil {
-		fmt.Fprintf(t.Stdout, "%s %s\n", strings.ToLower(checksum), hex.EncodeToString(sum.Sum(nil)))
+		fmt.Fprintf(t.Stdout, "%s %s\n", strings.ToLower(checksum), hex.EncodeToString(res.Sum))
 	}
 	return cli.ExitOK
+}
+
+// blockSize is the block length of a LUN endpoint, 1 for a file.
+func blockSize(ctx context.Context, e *endpoint) int64 {
+	if u, ok := e.rw.(*session.LogicalUnit); ok {
+		if g, err := u.Geometry(ctx); err == nil {
+			return int64(g.BlockSize)
+		}
+	}
+	return 1
 }
 
 // describe names an endpoint in an error message without a password.
@@ -171,45 +248,31 @@ func describe(arg string) string {
 	return arg
 }
 
-func openSource(ctx context.Context, t *cli.Tool, arg string, sparse bool) (endpoint, error) {
-	if isURL(arg) {
-		return openLUN(ctx, t, arg, sparse)
-	}
-	return openFileSource(arg)
-}
-
-func openDestination(ctx context.Context, t *cli.Tool, arg string, size int64, sparse bool) (endpoint, error) {
-	if !isURL(arg) {
-		return openFileDestination(arg, size, sparse)
-	}
-	e, err := openLUN(ctx, t, arg, sparse)
-	if err != nil {
-		return nil, err
-	}
-	if e.Size() < size {
-		e.Close()
-		return nil, &sizeError{dst: e.Name(), have: e.Size(), need: size}
-	}
-	return e, nil
-}
-
-// summary is the line printed at the end of a copy.
-func summary(st stats) string {
-	secs := st.elapsed.Seconds()
+// summary is the line printed at the end of a copy; with a base it says
+// how much was equal to it, with xcopy how much the target copied.
+func summary(res *blockcopy.Result, base, xcopy bool) string {
+	secs := res.Elapsed.Seconds()
 	rate := 0.0
 	if secs > 0 {
-		rate = float64(st.done) / secs / 1e6
+		rate = float64(res.Bytes) / secs / 1e6
 	}
-	return fmt.Sprintf("%d bytes copied in %.3f s, %.1f MB/s; %d bytes skipped (deallocated at the source), %d bytes discarded (zeros not written)",
-		st.done, secs, rate, st.skipped, st.discarded)
+	line := fmt.Sprintf("%d bytes copied in %.3f s, %.1f MB/s; %d bytes skipped (deallocated at the source), %d bytes discarded (zeros not written)",
+		res.Bytes, secs, rate, res.Skipped, res.Zeroed)
+	if base {
+		line += fmt.Sprintf("; %d bytes unchanged (equal to the base)", res.Unchanged)
+	}
+	if xcopy {
+		line += fmt.Sprintf("; %d bytes copied by the target (EXTENDED COPY)", res.Offloaded)
+	}
+	return line
 }
 
 // drawProgress redraws one line: done/total, percent, a bar, the rate. On
 // a terminal the line is cleared with an escape sequence and erased at the
 // end; elsewhere (-p) each update starts with a carriage return, as
 // libiscsi's iscsi-dd does, and the last one ends the line.
-func drawProgress(w io.Writer, st stats, total int64, final, tty bool) {
-	if final {
+func drawProgress(w io.Writer, p blockcopy.Progress, tty bool) {
+	if p.Final {
 		if tty {
 			fmt.Fprint(w, "\r\033[K")
 		} else {
@@ -217,7 +280,7 @@ func drawProgress(w io.Writer, st stats, total int64, final, tty bool) {
 		}
 		return
 	}
-	io.WriteString(w, progressLine(st, total))
+	io.WriteString(w, progressLine(p))
 	if tty {
 		io.WriteString(w, "\033[K")
 	}
@@ -226,19 +289,15 @@ func drawProgress(w io.Writer, st stats, total int64, final, tty bool) {
 	}
 }
 
-func progressLine(st stats, total int64) string {
+func progressLine(p blockcopy.Progress) string {
 	const width = 30
 	frac := 1.0
-	if total > 0 {
-		frac = min(float64(st.done)/float64(total), 1)
+	if p.Total > 0 {
+		frac = min(float64(p.Done)/float64(p.Total), 1)
 	}
 	fill := int(frac * width)
 	bar := strings.Repeat("=", fill) + strings.Repeat(" ", width-fill)
-	rate := 0.0
-	if s := st.elapsed.Seconds(); s > 0 {
-		rate = float64(st.done) / s / 1e6
-	}
-	return fmt.Sprintf("\r%s / %s %3d%% [%s] %.1f MB/s", human(st.done), human(total), int(frac*100), bar, rate)
+	return fmt.Sprintf("\r%s / %s %3d%% [%s] %.1f MB/s", human(p.Done), human(p.Total), int(frac*100), bar, p.Rate/1e6)
 }
 
 // human formats a byte count with a binary unit.

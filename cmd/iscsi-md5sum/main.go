@@ -1,6 +1,8 @@
 // Command iscsi-md5sum prints the MD5 checksum of a LUN (or of a byte range
 // of it) in md5sum's format, "<hex>  <url>", the URL without its password.
-// It keeps many READs in flight and hashes the data in order.
+// It keeps many READs in flight and hashes the data in order (package
+// blockcopy), deallocated extents of a thin LUN as zeros without reading
+// them.
 //
 //	iscsi-md5sum [-o offset] [-l length] [-m max] [-i initiator-name] [-d] iscsi://host[:port]/target-iqn/lun
 //
@@ -13,10 +15,10 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 
+	"github.com/iscsi-go/iscsi/blockcopy"
 	"github.com/iscsi-go/iscsi/internal/cli"
 	"github.com/iscsi-go/iscsi/iscsiurl"
 	"github.com/iscsi-go/iscsi/session"
@@ -96,9 +98,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return cli.ExitOK
 }
 
-// checksum reads [offset, offset+length) of the LUN (to its end when length
-// is 0 or reaches past it) with up to inFlight READs at once, and returns
-// the MD5 of the bytes in order.
+// checksum hashes [offset, offset+length) of the LUN (to its end when
+// length is 0 or reaches past it) with up to inFlight READs of 1 MiB at
+// once, in order, and returns the MD5. It is blockcopy.Copy to
+// blockcopy.Discard: on a thin LUN (LBPRZ) deallocated extents are not
+// read but hashed as zeros, as iscsi-dd --checksum does.
 func checksum(ctx context.Context, s *session.Session, offset, length int64, inFlight int) ([]byte, error) {
 	g, err := s.Geometry(ctx)
 	if err != nil {
@@ -112,66 +116,14 @@ func checksum(ctx context.Context, s *session.Session, offset, length int64, inF
 		length = size - offset
 	}
 	h := md5.New()
-	if err := hashRange(ctx, s, h, offset, offset+length, inFlight); err != nil {
-		return nil, err
+	if length == 0 {
+		return h.Sum(nil), nil
 	}
-	return h.Sum(nil), nil
-}
-
-// slot is one READ in flight: its buffer, and when done its outcome.
-type slot struct {
-	buf  []byte
-	off  int64
-	n    int
-	err  error
-	done chan struct{}
-}
-
-// hashRange hashes [start, end) of s into h: READs of chunk bytes run in
-// parallel (at most inFlight), and their data goes into h in order.
-func hashRange(ctx context.Context, s *session.Session, h hash.Hash, start, end int64, inFlight int) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	free := make(chan *slot, inFlight)
-	for range inFlight {
-		free <- &slot{buf: make([]byte, chunk)}
+	res, err := blockcopy.Copy(ctx, blockcopy.Discard, s.DefaultUnit(), &blockcopy.Options{
+		Concurrency: inFlight, ChunkSize: chunk, SourceOffset: offset, Size: length, Hash: h,
+	})
+	if err != nil {
+		return nil, cli.CommandError(s.LUN(), fmt.Sprintf("READ at offset %d", offset+res.Completed), err)
 	}
-	order := make(chan *slot, inFlight)
-	go func() {
-		defer close(order)
-		for off := start; off < end; off += chunk {
-			var sl *slot
-			select {
-			case sl = <-free:
-			case <-ctx.Done():
-				return
-			}
-			sl.off, sl.n, sl.err = off, int(min(chunk, end-off)), nil
-			sl.done = make(chan struct{})
-			go func() {
-				defer close(sl.done)
-				rctx, rcancel := context.WithTimeout(ctx, cli.CommandTimeout)
-				defer rcancel()
-				n, err := s.ReadAtContext(rctx, sl.buf[:sl.n], sl.off)
-				if err == nil && n < sl.n {
-					err = io.ErrUnexpectedEOF
-				}
-				sl.err = err
-			}()
-			order <- sl
-		}
-	}()
-	var firstErr error
-	for sl := range order {
-		<-sl.done
-		if firstErr == nil && sl.err != nil {
-			firstErr = cli.CommandError(s.LUN(), fmt.Sprintf("READ of %d bytes at offset %d", sl.n, sl.off), sl.err)
-			cancel()
-		}
-		if firstErr == nil {
-			h.Write(sl.buf[:sl.n])
-		}
-		free <- sl
-	}
-	return firstErr
+	return res.Sum, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -180,6 +181,19 @@ func TestDD(t *testing.T) {
 			assertSame(t, "LUN 5 after LUN → thick LUN", readFile(t, luns[4].Path), want)
 			if discarded != 0 || thinOn != (skipped > 0) {
 				t.Errorf("LUN → thick LUN: skipped %d, discarded %d", skipped, discarded)
+			}
+
+			// -x: tgtd is no copy manager, the data is streamed, with a
+			// note; --verify and a second, incremental copy (--base).
+			r = runOurs(t, "iscsi-dd", "-x", "-s", url(1), "-d", url(2))
+			if r.ExitCode != 0 || !strings.Contains(r.Stderr, "EXTENDED COPY not used") || !strings.Contains(r.Stdout, "; 0 bytes copied by the target (EXTENDED COPY)") {
+				t.Errorf("-x on tgtd: exit %d, stdout %q, stderr %q", r.ExitCode, r.Stdout, r.Stderr)
+			}
+			assertSame(t, "LUN 2 after -x", readFile(t, luns[1].Path), want)
+			ddOK(t, "--verify", "-s", src, "-d", url(2))
+			r = runOurs(t, "iscsi-dd", "--base", url(2), "-s", src, "-d", url(2))
+			if r.ExitCode != 0 || !strings.Contains(r.Stdout, fmt.Sprintf("; %d bytes unchanged (equal to the base)", ddSize)) {
+				t.Errorf("--base, nothing changed: exit %d, stdout %q, stderr %q", r.ExitCode, r.Stdout, r.Stderr)
 			}
 
 			// To /dev/null: a read of the whole source.

@@ -239,15 +239,16 @@ func (t *Tool) Describe(err error) string {
 // Config returns the session configuration of the flags: initiator name,
 // login timeout, and with -d a logger that traces PDUs on stderr.
 //
-// AllowNoAuth is set: libiscsi's tools log in to a target that does not ask
-// for CHAP although credentials were given (iscsi-ls -s hands the
-// discovery credentials to every target), and scripts rely on it. With -d the
-// library says when that happens.
+// AllowNoAuth stays off. One-way CHAP credentials still log in to a target
+// that does not ask for CHAP, as libiscsi's tools do (iscsi-ls -s hands
+// the discovery credentials to every target): the library offers
+// CHAP,None for them and says so at Info. Mutual CHAP (target_user,
+// target_password) is never downgraded: a target that cannot prove itself
+// fails the login.
 func (t *Tool) Config() *session.Config {
 	c := &session.Config{
 		InitiatorName: t.Initiator,
 		LoginTimeout:  t.Timeout,
-		AllowNoAuth:   true,
 	}
 	if t.Debug > 0 {
 		h := slog.NewTextHandler(t.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug - 4})

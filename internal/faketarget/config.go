@@ -83,9 +83,19 @@ type Config struct {
 	// blocks; zero means no limit.
 	MaxTransferLength uint32
 
+	// ExtendedCopy makes the target a copy manager: VPD page 0x8f, EXTENDED
+	// COPY (LID1) between its LUNs (Identification CSCD descriptors with
+	// their NAA designators, block to block segments) and RECEIVE COPY
+	// RESULTS (operating parameters, copy status).
+	ExtendedCopy bool
+
 	// PingInterval, when positive, makes the target send a NOP-In ping
 	// (TTT set, ITT 0xffffffff) at this interval in full feature phase.
 	PingInterval time.Duration
+
+	// Quirks make the target misbehave during login as some real targets
+	// do; see Quirks.
+	Quirks Quirks
 
 	// Hooks replace parts of the normal behaviour; see Hooks.
 	Hooks Hooks
@@ -168,4 +178,27 @@ type Hooks struct {
 	// Handled drops the PDU (its data segment is read and discarded, no
 	// sequence number is checked); Close closes the connection.
 	Received func(p *Peer, h *pdu.BHS) Verdict
+}
+
+// Quirks are login deviations from RFC 7143 seen in real targets; each is
+// off in the zero value. Gotgt (github.com/gostor/gotgt) has them all.
+type Quirks struct {
+	// ZeroISID: every Login Response carries ISID 0 instead of the
+	// initiator's.
+	ZeroISID bool
+	// NoAuthMethod: security-stage responses carry no AuthMethod key (the
+	// target still chooses what it would have chosen).
+	NoAuthMethod bool
+	// SessionTypeOutsideSecurity: SessionType in a security-stage request
+	// is ignored, so that a discovery session that starts with a security
+	// stage is taken for a normal one (and refused for its missing
+	// TargetName).
+	SessionTypeOutsideSecurity bool
+	// ZeroTSIH: the final Login Response of a new session carries TSIH 0.
+	ZeroTSIH bool
+}
+
+// Gotgt is every quirk of gotgt's login.
+func Gotgt() Quirks {
+	return Quirks{ZeroISID: true, NoAuthMethod: true, SessionTypeOutsideSecurity: true, ZeroTSIH: true}
 }

@@ -97,11 +97,17 @@ type loginState struct {
 	declaredMRD bool
 	declaredTPG bool
 	fail        uint16
-	isid        pdu.ISID
-	tsih        uint16
-	cid         uint16
-	itt         uint32
-	cmdSN       uint32
+	// deferBind: the session type is read in the operational stage
+	// (Quirks.SessionTypeOutsideSecurity); targetName is the first
+	// request's TargetName.
+	deferBind     bool
+	targetName    string
+	hasTargetName bool
+	isid          pdu.ISID
+	tsih          uint16
+	cid           uint16
+	itt           uint32
+	cmdSN         uint32
 }
 
 // login runs the login phase; it returns nil when full feature phase
@@ -165,8 +171,15 @@ func (p *Peer) login() error {
 			continue
 		}
 		rsp := x.Response
-		if rsp.Transit && rsp.NSG == pdu.StageFullFeature && rsp.StatusClass == pdu.LoginSuccess && rsp.TSIH == 0 {
+		if rsp.Transit && rsp.NSG == pdu.StageFullFeature && rsp.StatusClass == pdu.LoginSuccess && rsp.TSIH == 0 &&
+			!t.cfg.Quirks.ZeroTSIH {
 			rsp.TSIH = st.tsih
+		}
+		if t.cfg.Quirks.ZeroISID {
+			rsp.ISID = pdu.ISID{}
+		}
+		if t.cfg.Quirks.NoAuthMethod && req.CSG == pdu.StageSecurity {
+			x.Delete(keys.KeyAuthMethod)
 		}
 		payload := x.Raw
 		if payload == nil {
@@ -273,19 +286,13 @@ func (p *Peer) answerLogin(st *loginState, x *LoginExchange) {
 			return
 		}
 		p.params.InitiatorName = name
-		stype, _ := x.Get(keys.KeySessionType)
-		p.params.Discovery = stype == keys.SessionDiscovery
-		if !p.params.Discovery {
-			tn, ok := x.Get(keys.KeyTargetName)
-			if !ok {
-				x.Fail(StatusMissingParameter)
-				return
-			}
-			if tn != t.cfg.Name {
-				x.Fail(StatusNotFound)
-				return
-			}
-			p.params.TargetName = tn
+		st.targetName, st.hasTargetName = x.Get(keys.KeyTargetName)
+		if t.cfg.Quirks.SessionTypeOutsideSecurity && req.CSG == pdu.StageSecurity {
+			// Like gotgt: the session is bound in the operational stage,
+			// from what that stage's first request says.
+			st.deferBind = true
+		} else if !p.bindSession(st, x, x.Pairs) {
+			return
 		}
 		if t.cfg.Allow != nil && !t.cfg.Allow(name) {
 			x.Fail(StatusAuthorization)
@@ -300,11 +307,18 @@ func (p *Peer) answerLogin(st *loginState, x *LoginExchange) {
 			return
 		}
 	}
+	rebind := false
+	if st.deferBind && req.CSG == pdu.StageOperational {
+		st.deferBind, rebind = false, true
+		if !p.bindSession(st, x, x.Pairs) {
+			return
+		}
+	}
 	var secPairs []keys.Pair
 	for _, kv := range x.Pairs {
 		switch kv.Key {
 		case keys.KeyInitiatorName, keys.KeySessionType, keys.KeyTargetName, keys.KeyInitiatorAlias:
-			if !first {
+			if !first && !(rebind && kv.Key != keys.KeyInitiatorAlias) {
 				t.violate("login: %s declared after the first Login Request", kv.Key)
 			}
 			continue
@@ -371,6 +385,35 @@ func (p *Peer) answerLogin(st *loginState, x *LoginExchange) {
 		st.declaredMRD = true
 		x.Add(keys.KeyMaxRecvDataSegmentLength, keys.FormatNumber(uint64(t.cfg.MaxRecvDataSegmentLength)))
 	}
+}
+
+// bindSession reads the session type of pairs and, for a normal session,
+// checks the target name (from pairs, or from the first request); false
+// means the response now refuses the login.
+func (p *Peer) bindSession(st *loginState, x *LoginExchange, pairs []keys.Pair) bool {
+	stype := ""
+	for _, kv := range pairs {
+		switch kv.Key {
+		case keys.KeySessionType:
+			stype = kv.Value
+		case keys.KeyTargetName:
+			st.targetName, st.hasTargetName = kv.Value, true
+		}
+	}
+	p.params.Discovery = stype == keys.SessionDiscovery
+	if p.params.Discovery {
+		return true
+	}
+	if !st.hasTargetName {
+		x.Fail(StatusMissingParameter)
+		return false
+	}
+	if st.targetName != p.t.cfg.Name {
+		x.Fail(StatusNotFound)
+		return false
+	}
+	p.params.TargetName = st.targetName
+	return true
 }
 
 func (p *Peer) negotiateAuthMethod(st *loginState, x *LoginExchange, proposed string) bool {

@@ -117,6 +117,11 @@ func (p *Peer) execute(tk *task, buf []byte, consumeUA bool) result {
 		binary.BigEndian.PutUint32(b, uint32(min(last, 0xffffffff)))
 		binary.BigEndian.PutUint32(b[4:], uint32(l.BlockSize))
 		return result{data: b}
+	case scsi.OpReceiveCopyResults:
+		if !p.t.cfg.ExtendedCopy {
+			return resBadOpcode
+		}
+		return p.receiveCopyResults(cdb, buf)
 	case scsi.OpServiceActionIn16:
 		if cdb[1]&0x1f != scsi.ServiceActionReadCapacity16 {
 			return resBadOpcode
@@ -190,12 +195,22 @@ func (p *Peer) inquiry(l *lun, cdb []byte, buf []byte) result {
 	b = append(b, periph, page, 0, 0)
 	switch page {
 	case scsi.VPDSupportedPages:
-		b = append(b, scsi.VPDSupportedPages, scsi.VPDUnitSerialNumber, scsi.VPDDeviceIdentification, scsi.VPDBlockLimits)
+		b = append(b, scsi.VPDSupportedPages, scsi.VPDUnitSerialNumber, scsi.VPDDeviceIdentification)
+		if p.t.cfg.ExtendedCopy {
+			b = append(b, scsi.VPDThirdPartyCopy)
+		}
+		b = append(b, scsi.VPDBlockLimits)
+	case scsi.VPDThirdPartyCopy:
+		if !p.t.cfg.ExtendedCopy {
+			return resBadField
+		}
+		b = thirdPartyCopyPage(b)
 	case scsi.VPDUnitSerialNumber:
 		b = append(b, serial(l.Number)...)
 	case scsi.VPDDeviceIdentification:
 		// NAA locally assigned, binary, logical unit.
-		b = append(b, 0x01, 0x03, 0, 8, 0x30|0x0f&byte(l.Number>>24), 0xfa, 0x4e, 0x00, 0, 0, byte(l.Number>>8), byte(l.Number))
+		b = append(b, 0x01, 0x03, 0, 8)
+		b = append(b, naaDesignator(l.Number)...)
 		// T10 vendor ID, ASCII, logical unit.
 		id := padString(nil, "FAKETGT", 8)
 		id = append(id, serial(l.Number)...)
@@ -277,7 +292,12 @@ func (p *Peer) sendResult(tk *task, r *result) error {
 		if r.zero > 0 {
 			voff = 0
 		}
-		if err := p.c.QueueVector(d, &p.vec, voff, int(seg)); err != nil {
+		if r.lun == nil && r.zero == 0 {
+			// An answer built in the scratch buffer is copied into the
+			// batch: the next command, handled before the batch is
+			// flushed (flushUnlessBusy), builds its answer there too.
+			p.c.Queue(d, nil, r.data[off:off+seg])
+		} else if err := p.c.QueueVector(d, &p.vec, voff, int(seg)); err != nil {
 			return err
 		}
 		dataSN++

@@ -95,6 +95,9 @@ type task struct {
 	nextR2T    uint32
 	r2tSN      uint32
 	r2ts       []r2tSeq
+	// xcopy: an EXTENDED COPY whose parameter list goes to dst; the copy
+	// runs once it is all in.
+	xcopy bool
 }
 
 // r2tSeq is one outstanding R2T and the Data-Out sequence answering it.

@@ -1,6 +1,8 @@
 package faketarget
 
 import (
+	"encoding/binary"
+
 	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/scsi"
 )
@@ -97,6 +99,16 @@ func (p *Peer) startWrite(tk *task, imm []byte) error {
 		// Take the data the initiator means to send, store none of it.
 		tk.res = *tk.fail
 		tk.need = tk.edtl
+	case op == scsi.OpExtendedCopy && t.cfg.ExtendedCopy && tk.lun != nil && tk.cmd.CDB[1]&0x1f == 0:
+		tk.xfer = uint64(binary.BigEndian.Uint32(tk.cmd.CDB[10:14]))
+		tk.need = uint32(min(uint64(tk.edtl), tk.xfer))
+		if tk.xfer > xcopyMaxListLength {
+			// Take the data, store none of it.
+			tk.res = check(scsi.SenseIllegalRequest, scsi.ASCParameterListLengthError)
+			break
+		}
+		tk.xcopy = true
+		tk.dst = make([]byte, tk.need)
 	case op != scsi.OpWrite10 && op != scsi.OpWrite16:
 		tk.res = p.execute(tk, p.scratch[:0], true)
 		if tk.res.status == scsi.StatusGood {
@@ -193,6 +205,9 @@ func (p *Peer) advanceWrite(tk *task) error {
 	}
 	// All data in: report.
 	r := tk.res
+	if tk.xcopy {
+		r = p.t.extendedCopy(tk.dst)
+	}
 	var resid uint32
 	over, under := false, false
 	if r.status == scsi.StatusGood {
