@@ -138,12 +138,23 @@ func (s *Session) watch(ctx context.Context, t *task) {
 				// Aborted, and it only read: the abort's answer completes
 				// the task without a second call.
 				fn(Result{Status: scsi.StatusNone}, s.opErr(t, why))
+				return
 			}
-			// A command that may change the medium: the end of the task
-			// on the target calls fn (finish), as Wait waits for it.
+			// A command that may change the medium: fn is called once
+			// the task has ended on the target (finish) and this watch is
+			// done with it, by whichever of the two comes last.
+			s.lastParty(t)
 		}
 		// abandonedTooLate: it completed; finish calls fn.
 	})
+}
+
+// lastParty calls the callback of an abandoned task that may change the
+// medium when both its abandoner and its completer are done (task.parties).
+func (s *Session) lastParty(t *task) {
+	if t.parties.Add(1) == 2 {
+		s.callback(t)
+	}
 }
 
 // callback hands a completed task's result to its callback. Called by

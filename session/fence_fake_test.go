@@ -672,3 +672,50 @@ func TestLogoutNotConnected(t *testing.T) {
 		t.Fatalf("the command lost with the connection: %v", err)
 	}
 }
+
+// TestWriteFuncDeadlineRacesCompletion: WriteFunc callbacks whose
+// deadlines race their writes' completion are each called exactly once,
+// and the session goes on (the context's watch and the completion both
+// used to wait for the write's buffers at once, and one of them forever).
+func TestWriteFuncDeadlineRacesCompletion(t *testing.T) {
+	_, s := dial(t, faketarget.Config{}, nil)
+	ctx := ctxT(t)
+	if _, err := s.Geometry(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	var calls [n]atomic.Int32
+	var wg sync.WaitGroup
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range n {
+		wg.Add(1)
+		wctx, cancel := context.WithTimeout(ctx, time.Duration(rng.IntN(300))*time.Microsecond)
+		s.WriteFunc(wctx, uint64(i%256), 1, iovector.New(make([]byte, 512)), func(_ session.Result, err error) {
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("write %d: %v", i, err)
+			}
+			if calls[i].Add(1) == 1 {
+				wg.Done()
+			}
+			cancel()
+		})
+		if i%64 == 63 {
+			wg.Wait() // keep the queue short
+		}
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("callbacks never called: the session is stuck")
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("the session after the races: %v", err)
+	}
+	for i := range calls {
+		if c := calls[i].Load(); c != 1 {
+			t.Fatalf("callback %d called %d times", i, c)
+		}
+	}
+}

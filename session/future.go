@@ -304,8 +304,11 @@ func (s *Session) finish(t *task, err error, abandoned bool) {
 	}
 	s.tasks.release(t)
 	if t.fn != nil {
-		if !abandoned || t.fence {
+		switch {
+		case !abandoned:
 			s.callback(t)
+		case t.fence:
+			s.lastParty(t) // the abandoner may still be at work
 		}
 		return
 	}
@@ -415,6 +418,9 @@ func (s *Session) failAndAbort(t *task) {
 	if t.kind == kindSCSI && t.fence {
 		t.why = t.failErr
 		if t.state.CompareAndSwap(stateSent, stateAbandoned) {
+			// Nothing completes it before the reader, which is here, reads
+			// the answer: the abandoner's part is done.
+			t.parties.Add(1)
 			s.abort(t, itt, cmdSN, lun, true)
 			return
 		}

@@ -109,18 +109,29 @@ func TestLoginMissingAuthMethod(t *testing.T) {
 	}
 }
 
-// TestLoginWithoutCredentialsSkipsSecurity: with nothing to authenticate
-// the login starts at operational negotiation, so that a target reading
-// SessionType only there (gotgt) sees a discovery session as one; a target
-// that wants CHAP still says so.
-func TestLoginWithoutCredentialsSkipsSecurity(t *testing.T) {
+// TestLoginWithoutCredentials: with nothing to authenticate a discovery
+// login starts at operational negotiation, so that a target reading
+// SessionType only there (gotgt) sees a discovery session as one; a normal
+// session still goes through the security stage (AuthMethod=None), where
+// tgtd reinstates a session with the same ISID (the fence of reconnects
+// and Config.ISID); a target that wants CHAP still says so.
+func TestLoginWithoutCredentials(t *testing.T) {
 	var security atomic.Int32
+	var offers []string
+	var mu sync.Mutex
 	tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(8),
 		Quirks:      faketarget.Quirks{SessionTypeOutsideSecurity: true},
 		OnViolation: func(v string) { t.Errorf("violation: %s", v) },
 		Hooks: faketarget.Hooks{Login: func(x *faketarget.LoginExchange) faketarget.Verdict {
 			if x.Request.CSG == pdu.StageSecurity {
 				security.Add(1)
+				for _, p := range x.Pairs {
+					if p.Key == keys.KeyAuthMethod {
+						mu.Lock()
+						offers = append(offers, p.Value)
+						mu.Unlock()
+					}
+				}
 			}
 			return faketarget.Proceed
 		}}})
@@ -131,14 +142,19 @@ func TestLoginWithoutCredentialsSkipsSecurity(t *testing.T) {
 	if len(found) != 1 || found[0].Name != tgtName {
 		t.Fatalf("Discover = %+v", found)
 	}
+	if n := security.Load(); n != 0 {
+		t.Errorf("%d Login Requests in the security stage for discovery without credentials", n)
+	}
 	s, err := session.Dial(ctxT(t), url(tg, ""), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	if n := security.Load(); n != 0 {
-		t.Errorf("%d Login Requests in the security stage without credentials", n)
+	mu.Lock()
+	if security.Load() == 0 || len(offers) != 1 || offers[0] != keys.None {
+		t.Errorf("a normal session without credentials: %d security-stage requests, AuthMethod offers %q", security.Load(), offers)
 	}
+	mu.Unlock()
 
 	// A target that requires CHAP refuses the operational stage.
 	account := &chap.TargetConfig{Username: "ini", Secret: auth.NewSecret("inisecret-123")}

@@ -28,10 +28,6 @@ type loginSpec struct {
 	tsih      uint16
 	cid       uint16
 	cmdSN     uint32 // initial CmdSN
-	// reinstate: the login may reinstate a session of this ISID that the
-	// target still has (a reconnect, or Config.ISID set): it goes through
-	// the security stage even without CHAP (see run).
-	reinstate bool
 }
 
 // loginResult is the state the full-feature phase starts from.
@@ -150,12 +146,19 @@ func (l *loginConn) run() (*loginResult, error) {
 	if !spec.discovery {
 		first = append(first, keys.Pair{Key: keys.KeyTargetName, Value: spec.target})
 	}
-	if spec.chap == nil && !spec.reinstate {
-		// Nothing to authenticate: start at operational negotiation, as
-		// libiscsi does (RFC 7143 §6.3: the security stage is optional).
-		// A target that wants CHAP refuses with status 0x0201, which
-		// LoginError explains (NoCredentials). Some targets (gotgt) read
-		// SessionType only outside the security stage.
+	creds := spec.chap != nil
+	if !creds && spec.discovery {
+		// A discovery session with nothing to authenticate starts at
+		// operational negotiation, as libiscsi does (RFC 7143 §6.3: the
+		// security stage is optional): some targets (gotgt) read
+		// SessionType only outside the security stage. A target that
+		// wants CHAP refuses with status 0x0201, which LoginError explains
+		// (NoCredentials).
+		//
+		// A normal session does not: tgtd reinstates a session with the
+		// same ISID (ending the old session's connection and tasks) only
+		// when a login leaves the security stage, and the reconnects and
+		// Config.ISID rely on that fence (docs/RELIABILITY.md).
 		l.csg = pdu.StageOperational
 		l.step = stepOther
 		return l.operational(neg, append(first, neg.Pairs()...))
@@ -164,18 +167,13 @@ func (l *loginConn) run() (*loginResult, error) {
 	// Security stage. One-way CHAP offers CHAP,None: the initiator loses
 	// nothing when a target does not ask who it is. Mutual CHAP offers CHAP
 	// alone (unless Config.AllowNoAuth): the target must prove itself.
-	// Without CHAP, a login that may reinstate a session (spec.reinstate)
-	// offers None here rather than skipping the stage: tgtd ends the old
-	// session of the ISID (RFC 7143 §6.3.5) only when a login leaves the
-	// security stage, and that reinstatement is what fences the old
-	// session's commands.
-	withCHAP := spec.chap != nil
-	allowNone := spec.cfg.AllowNoAuth || !withCHAP || !spec.chap.Mutual()
-	offered := chap.AuthMethodOffer(withCHAP, allowNone)
+	// Without credentials, None.
+	allowNone := !creds || spec.cfg.AllowNoAuth || !spec.chap.Mutual()
+	offered := chap.AuthMethodOffer(creds, allowNone)
 	first = append(first, keys.Pair{Key: keys.KeyAuthMethod, Value: offered})
 
 	l.step = stepAuthMethod
-	pairs, err := l.exchange(first, !withCHAP, pdu.StageOperational)
+	pairs, err := l.exchange(first, false, pdu.StageOperational)
 	if err != nil {
 		return nil, err
 	}
@@ -199,13 +197,13 @@ func (l *loginConn) run() (*loginResult, error) {
 		// stage: declare it again there, as libiscsi does.
 		redeclare = []keys.Pair{{Key: keys.KeySessionType, Value: sessionType}}
 	}
-	if err := chap.CheckAuthMethod(withCHAP, allowNone, answered); err != nil {
+	if err := chap.CheckAuthMethod(creds, allowNone, answered); err != nil {
 		if errors.Is(err, chap.ErrDowngrade) {
 			return nil, fmt.Errorf("%w (mutual CHAP is required; Config.AllowNoAuth accepts a target that does not authenticate)", err)
 		}
 		return nil, err
 	}
-	if withCHAP && answered != keys.CHAP {
+	if answered != keys.CHAP && creds {
 		spec.cfg.Logger.Info("iscsi: the target does not ask for CHAP; logging in without it",
 			"portal", spec.portal, "target", spec.target, "mutual", spec.chap.Mutual())
 	}

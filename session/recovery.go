@@ -361,7 +361,6 @@ func (s *Session) relogin(deadline time.Time, attempt int) (*conn.Conn, *loginRe
 	spec := s.spec
 	spec.cmdSN = s.cmdSN
 	spec.tsih = s.tsih
-	spec.reinstate = true
 	// Redirections are followed as Dial follows them, at most MaxRedirects
 	// per attempt; each attempt starts at the session's portal again.
 	portal, redirects := s.portal, 0

@@ -325,7 +325,6 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 		offer:     cfg.offer(u, discovery),
 		isid:      s.isid,
 		cmdSN:     1,
-		reinstate: cfg.ISID != (pdu.ISID{}),
 	}
 	portal := s.portal
 	for redirects := 0; ; redirects++ {

@@ -120,6 +120,13 @@ type task struct {
 	// TASK may still name it.
 	why    error
 	noPool bool
+	// parties counts, for an abandoned callback task that may change the
+	// medium, the two that must be done before its callback runs: the
+	// abandoner (its wait for the buffers and its ABORT TASK) and the
+	// completer (the end of the task on the target). The second calls it:
+	// two goroutines never wait for the buffers at once (waitIdle has one
+	// waiter slot).
+	parties atomic.Int32
 
 	// mu guards completed and doneCh (Future.Done) and the generation bump.
 	mu        sync.Mutex
@@ -181,6 +188,7 @@ func (s *Session) putTask(t *task) {
 	t.victim, t.escalated, t.stall, t.cmdSN, t.epoch, t.priority, t.start = nil, nil, nil, 0, 0, false, time.Time{}
 	t.replays, t.fn, t.watch = 0, nil, nil
 	t.fence, t.uaRetry, t.uaRetried, t.why, t.noPool = false, false, false, nil, false
+	t.parties.Store(0)
 	t.expDataSN, t.received, t.r2tSN, t.failErr = 0, 0, 0, nil
 	t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0
 	t.err = nil

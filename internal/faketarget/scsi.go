@@ -132,6 +132,11 @@ func (p *Peer) execute(tk *task, buf []byte, consumeUA bool) result {
 		binary.BigEndian.PutUint32(b[8:], uint32(l.BlockSize))
 		return result{data: clip(b, binary.BigEndian.Uint32(cdb[10:14]))}
 	case scsi.OpRead10, scsi.OpRead16:
+		if cdb[1]&0xe0 != 0 {
+			// RDPROTECT on a LUN without protection information
+			// (SBC-4 5.15: INVALID FIELD IN CDB).
+			return resBadField
+		}
 		lba, blocks := rwRange(cdb)
 		start, n, ok := checkRange(l, lba, blocks)
 		if !ok {

@@ -119,6 +119,10 @@ func (p *Peer) startWrite(tk *task, imm []byte) error {
 	case t.cfg.UnitAttention && !p.uaDone[tk.lunIdx]:
 		p.uaDone[tk.lunIdx] = true
 		tk.res = resUnitAttn
+	case tk.cmd.CDB[1]&0xe0 != 0:
+		// WRPROTECT on a LUN without protection information (SBC-4
+		// 5.50: INVALID FIELD IN CDB).
+		tk.res = resBadField
 	default:
 		lba, blocks := rwRange(tk.cmd.CDB)
 		start, n, ok := checkRange(tk.lun, lba, blocks)
@@ -134,7 +138,10 @@ func (p *Peer) startWrite(tk *task, imm []byte) error {
 	}
 	n := uint32(p.c.DataLen())
 	if imm != nil {
-		if tk.dst != nil && n <= uint32(len(tk.dst)) {
+		// Store what the CDB asks for: with an EDTL larger than the
+		// transfer, the immediate data go past it (an overflow), and
+		// only its first bytes are written.
+		if tk.dst != nil {
 			tk.lun.mu.Lock()
 			copy(tk.dst, imm)
 			tk.lun.mu.Unlock()
