@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -74,7 +75,7 @@ func TestWriteOrderSoak(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur+4*time.Minute)
 	defer cancel()
 
-	st := &soak{t: t, ctx: ctx, url: url, o: newOracle(lunSize), fails: &failures{t: t, limit: 20}}
+	st := &soak{t: t, ctx: ctx, url: url, path: path, o: newOracle(lunSize), fails: &failures{t: t, limit: 20}}
 	for i := range st.slots {
 		st.slots[i] = &slot{st: st, isid: session.NewISID()}
 		if err := st.slots[i].dial(); err != nil {
@@ -190,6 +191,7 @@ type soak struct {
 	t     *testing.T
 	ctx   context.Context
 	url   string
+	path  string // the LUN's backing file
 	o     *oracle
 	slots [2]*slot
 	fails *failures
@@ -377,9 +379,29 @@ func (st *soak) verify(b []byte, off int64, what string) {
 	st.n.garbage.Add(int64(garbage))
 	st.n.deniedRan.Add(int64(ran))
 	if lost+garbage+ran > 0 {
-		st.fails.Errorf("%s of %d bytes at %d: %d bytes of an older write over a newer acknowledged one (lost), %d of a write whose call said it did not execute, %d of no write (garbage); %s",
-			what, len(b), off, lost, ran, garbage, sample)
+		st.fails.Errorf("%s of %d bytes at %d: %d bytes of an older write over a newer acknowledged one (lost), %d of a write whose call said it did not execute, %d of no write (garbage; %d of the bytes read are zero); %s; %s",
+			what, len(b), off, lost, ran, garbage, bytes.Count(b, []byte{0}), sample, st.onDisk(off, len(b)))
 	}
+}
+
+// onDisk judges the same range in the backing file, read now (the caller
+// holds the range's locks): whether the target's disk or the READ was
+// wrong, for a failure's message.
+func (st *soak) onDisk(off int64, n int) string {
+	if st.path == "" {
+		return "backing file not read"
+	}
+	f, err := os.Open(st.path)
+	if err != nil {
+		return "backing file: " + err.Error()
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, off); err != nil {
+		return "backing file: " + err.Error()
+	}
+	lost, garbage, ran, sample := st.o.check(b, off)
+	return fmt.Sprintf("the backing file now: %d lost, %d not said to execute, %d garbage (%s)", lost, ran, garbage, sample)
 }
 
 // chaos does one fault to a live connection, or closes a session.
