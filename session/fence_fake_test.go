@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -717,5 +718,41 @@ func TestWriteFuncDeadlineRacesCompletion(t *testing.T) {
 		if c := calls[i].Load(); c != 1 {
 			t.Fatalf("callback %d called %d times", i, c)
 		}
+	}
+}
+
+// TestUnitAttentionResendMovesTheRightBytes: a READ and a WRITE of 64
+// blocks (several Data-In and Data-Out PDUs) answered first with a unit
+// attention are sent again and move exactly the caller's bytes.
+func TestUnitAttentionResendMovesTheRightBytes(t *testing.T) {
+	var arm atomic.Int32
+	tg, s := dial(t, faketarget.Config{MaxRecvDataSegmentLength: 8192, Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+		switch scsi.OpCode(c.CDB[0]) {
+		case scsi.OpRead10, scsi.OpRead16, scsi.OpWrite10, scsi.OpWrite16:
+			if arm.Add(-1) >= 0 {
+				c.Fail(scsi.StatusCheckCondition, fixedSense(scsi.SenseUnitAttention, 0x2900))
+			}
+		}
+		return faketarget.Proceed
+	}}}, nil)
+	ctx := ctxT(t)
+	if _, err := s.Geometry(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := pattern(64*512, 7)
+	arm.Store(1)
+	if _, err := s.Write(ctx, 100, 64, iovector.New(want)).Wait(); err != nil {
+		t.Fatalf("Write after a unit attention: %v", err)
+	}
+	if got := tg.LUNData(1)[100*512 : 164*512]; !bytes.Equal(got, want) {
+		t.Fatal("the target holds other bytes than the resent WRITE's")
+	}
+	got := make([]byte, 64*512)
+	arm.Store(1)
+	if _, err := s.Read(ctx, 100, 64, iovector.New(got)).Wait(); err != nil {
+		t.Fatalf("Read after a unit attention: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("the resent READ filled other bytes")
 	}
 }
