@@ -628,15 +628,25 @@ func reserve6After(event string) func(*T) {
 		// libiscsi sleeps 3 s for the target to drop the old nexus; poll
 		// for at most as long instead.
 		if event != "logout" {
-			deadline := time.Now().Add(3 * time.Second)
-			for time.Now().Before(deadline) {
+			deadline := time.NewTimer(3 * time.Second)
+			tick := time.NewTicker(100 * time.Millisecond)
+		poll:
+			for {
 				r := n2.call(t.ctx, scsi.Reserve6(), session.DirNone, nil, 0)
 				if r.status == scsi.StatusGood {
 					n2.call(t.ctx, scsi.Release6(), session.DirNone, nil, 0)
 					break
 				}
-				time.Sleep(100 * time.Millisecond)
+				select {
+				case <-tick.C:
+				case <-deadline.C:
+					break poll
+				case <-t.ctx.Done():
+					break poll
+				}
 			}
+			tick.Stop()
+			deadline.Stop()
 		}
 		if event == "logout" || event == "itnexus" {
 			t.soft("RESERVE6 from the second initiator should work now")
