@@ -76,6 +76,20 @@ func (h heldTMF) answer(t *testing.T, response uint8) {
 	}
 }
 
+// abortRig dials a scripted target over a pipe that withholds the
+// commands ops at LBA 7 (on held) and the ABORT TASK requests (on aborts),
+// and reads the geometry first.
+func abortRig(t *testing.T, ops ...scsi.OpCode) (chan *faketarget.Command, *abortHeld, *session.Session) {
+	t.Helper()
+	held := make(chan *faketarget.Command, 4)
+	aborts := newAbortHeld()
+	_, s := dialPipe(t, faketarget.Config{Hooks: faketarget.Hooks{Command: holdAt(held, 7, ops...), TaskMgmt: aborts.hook}}, nil)
+	if _, err := s.Geometry(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return held, aborts, s
+}
+
 type waited struct {
 	res session.Result
 	err error
@@ -105,12 +119,7 @@ func notYet(t *testing.T, what string, ch <-chan waited) {
 func TestCancelledWriteWaitsForAbort(t *testing.T) { synctest.Test(t, testCancelledWriteWaitsForAbort) }
 
 func testCancelledWriteWaitsForAbort(t *testing.T) {
-	held := make(chan *faketarget.Command, 4)
-	aborts := newAbortHeld()
-	_, s := dialPipe(t, faketarget.Config{Hooks: faketarget.Hooks{Command: holdAt(held, 7, writes...), TaskMgmt: aborts.hook}}, nil)
-	if _, err := s.Geometry(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	held, aborts, s := abortRig(t, writes...)
 	ctx, cancel := context.WithCancel(context.Background())
 	f := s.Write(ctx, 7, 1, iovector.New(fill(512, 1)))
 	cmd := <-held
@@ -143,12 +152,7 @@ func testCancelledWriteWaitsForAbort(t *testing.T) {
 func TestCancelledWriteStatusFirst(t *testing.T) { synctest.Test(t, testCancelledWriteStatusFirst) }
 
 func testCancelledWriteStatusFirst(t *testing.T) {
-	held := make(chan *faketarget.Command, 4)
-	aborts := newAbortHeld()
-	_, s := dialPipe(t, faketarget.Config{Hooks: faketarget.Hooks{Command: holdAt(held, 7, writes...), TaskMgmt: aborts.hook}}, nil)
-	if _, err := s.Geometry(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	held, aborts, s := abortRig(t, writes...)
 	ctx, cancel := context.WithCancel(context.Background())
 	f := s.Write(ctx, 7, 1, iovector.New(fill(512, 1)))
 	cmd := <-held
@@ -171,12 +175,7 @@ func testCancelledWriteStatusFirst(t *testing.T) {
 func TestCancelledReadReturnsAtOnce(t *testing.T) { synctest.Test(t, testCancelledReadReturnsAtOnce) }
 
 func testCancelledReadReturnsAtOnce(t *testing.T) {
-	held := make(chan *faketarget.Command, 4)
-	aborts := newAbortHeld()
-	_, s := dialPipe(t, faketarget.Config{Hooks: faketarget.Hooks{Command: holdAt(held, 7, reads...), TaskMgmt: aborts.hook}}, nil)
-	if _, err := s.Geometry(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	held, aborts, s := abortRig(t, reads...)
 	ctx, cancel := context.WithCancel(context.Background())
 	f := s.Read(ctx, 7, 1, iovector.New(make([]byte, 512)))
 	cmd := <-held
@@ -202,12 +201,7 @@ func TestCancelledWriteFuncWaitsForAbort(t *testing.T) {
 }
 
 func testCancelledWriteFuncWaitsForAbort(t *testing.T) {
-	held := make(chan *faketarget.Command, 4)
-	aborts := newAbortHeld()
-	_, s := dialPipe(t, faketarget.Config{Hooks: faketarget.Hooks{Command: holdAt(held, 7, writes...), TaskMgmt: aborts.hook}}, nil)
-	if _, err := s.Geometry(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	held, aborts, s := abortRig(t, writes...)
 	ctx, cancel := context.WithCancel(context.Background())
 	var calls atomic.Int32
 	ch := make(chan waited, 2)
