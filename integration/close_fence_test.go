@@ -51,19 +51,8 @@ func runCloseFence(t *testing.T, held string, fence, logout bool) {
 		blocks = 32
 		span   = blocks * 512
 	)
-	inst := tgtd.Start(t)
 	iqn := "iqn.2026-12.test:close-fence"
-	targets := inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 4 << 20}}})
-	path := targets[0].LUNs[0].Path
-	// Each write goes whole as immediate data (no R2T the closed session
-	// would have to answer): what a closed session leaves in the network
-	// is complete commands.
-	inst.SetParam(1, "MaxRecvDataSegmentLength", "65536")
-	p, err := faultproxy.New(inst.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	_, path, p := fenceTarget(t, iqn)
 	ctx := testCtx(t)
 	cfg := &session.Config{LoginTimeout: 10 * time.Second}
 	old, err := session.Dial(ctx, p.TargetURL(iqn, 1), cfg)
@@ -183,6 +172,24 @@ func runCloseFence(t *testing.T, held string, fence, logout bool) {
 	default:
 		t.Logf("observation, no fence (%s): %d of %d blocks written after Close were overwritten by the old session's writes (%d bytes)", held, stale, writes*blocks, stale*512)
 	}
+}
+
+// fenceTarget starts a private tgtd with one 4 MiB LUN behind a fault
+// proxy, for the fence tests; it returns the LUN's backing file. Each write
+// of up to 64 KiB goes whole as immediate data (no R2T a session given up
+// would have to answer): what such a session leaves in the network is
+// complete commands.
+func fenceTarget(t *testing.T, iqn string) (*tgtd.Instance, string, *faultproxy.Proxy) {
+	t.Helper()
+	inst := tgtd.Start(t)
+	targets := inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 4 << 20}}})
+	inst.SetParam(1, "MaxRecvDataSegmentLength", "65536")
+	p, err := faultproxy.New(inst.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return inst, targets[0].LUNs[0].Path, p
 }
 
 // staleBlocks counts the 512-byte blocks of [off, off+n) of the backing

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iscsi-go/iscsi/integration/faultproxy"
-	"github.com/iscsi-go/iscsi/integration/tgtd"
 	"github.com/iscsi-go/iscsi/iovector"
 	"github.com/iscsi-go/iscsi/session"
 )
@@ -24,17 +22,9 @@ func TestReconnectFence(t *testing.T) {
 		blocks = 16
 		span   = blocks * 512
 	)
-	inst := tgtd.Start(t)
 	iqn := "iqn.2026-12.test:reconnect-fence"
-	targets := inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 4 << 20}}})
-	path := targets[0].LUNs[0].Path
-	inst.SetParam(1, "MaxRecvDataSegmentLength", "65536")
+	inst, path, p := fenceTarget(t, iqn)
 	inst.SetParam(1, "DefaultTime2Wait", "0")
-	p, err := faultproxy.New(inst.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
 	ctx := testCtx(t)
 	reinstated := make(chan struct{}, 8)
 	cfg := &session.Config{LoginTimeout: 5 * time.Second, NOPInterval: 300 * time.Millisecond, NOPTimeout: 500 * time.Millisecond,
