@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iscsi-go/iscsi/internal/cli"
 	"github.com/spf13/pflag"
 
 	"github.com/iscsi-go/iscsi/iovector"
@@ -154,9 +155,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.CountVarP(&o.verbose, "verbose", "v", "")
 	fs.BoolVar(&o.yes, "yes", false, "")
 	fs.BoolP("readonly", "R", false, "")
+	version := fs.Bool("version", false, "")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "%v\n\n%s", err, usage)
 		return catSyntax
+	}
+	if *version {
+		fmt.Fprintln(stdout, cli.Version("iscsi-raw"))
+		return catClean
 	}
 	if o.help {
 		fmt.Fprint(stdout, usage)

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iscsi-go/iscsi/internal/cli"
 	"github.com/spf13/pflag"
 
 	"github.com/iscsi-go/iscsi/conformance"
@@ -97,10 +98,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVarP(&o.verboseSCSI, "Verbose-scsi", "V", false, "")
 	fs.BoolVarP(&o.showHelp, "help", "?", false, "")
 	fs.StringVar(&o.junit, "junit", "", "")
+	version := fs.Bool("version", false, "")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "iscsi-test-cu: %v\n", err)
 		fmt.Fprint(stderr, help)
 		return exitUsage
+	}
+	if *version {
+		fmt.Fprintln(stdout, cli.Version("iscsi-test-cu"))
+		return exitOK
 	}
 	if o.showHelp {
 		fmt.Fprint(stdout, help)
