@@ -19,6 +19,7 @@ func (d *Device) checker() {
 			return
 		case <-t.C:
 		}
+		d.kickALUA()
 		for _, p := range d.paths {
 			select {
 			case <-d.closed:
@@ -41,16 +42,19 @@ func (d *Device) check(p *path) {
 			return
 		}
 		p.mu.Lock()
-		gen := p.gen
+		gen, tier := p.gen, p.alua.tier(d.alua.on.Load())
 		p.mu.Unlock()
-		if err := u.TestUnitReady(ctx); err != nil && d.ctx.Err() == nil {
+		if tier == 2 {
+			return // its port refuses TEST UNIT READY; the ALUA reads watch it
+		}
+		if err := u.TestUnitReady(ctx); err != nil && !d.answered(p, err) && d.ctx.Err() == nil {
 			p.transition(gen, PathFailed, fmt.Errorf("multipath: path checker: %w", err), PathReady)
 		}
 	case PathFailed:
 		p.mu.Lock()
 		gen := p.gen
 		p.mu.Unlock()
-		if err := u.TestUnitReady(ctx); err == nil {
+		if err := u.TestUnitReady(ctx); err == nil || d.answered(p, err) {
 			p.transition(gen, PathReady, nil, PathFailed)
 		}
 	case PathDown:
@@ -95,6 +99,19 @@ func (d *Device) redial(ctx context.Context, p *path) {
 		return
 	default:
 	}
-	p.install(s, gen)
+	p.install(s, gen, id.port)
 	p.transition(gen, PathReady, nil, PathDown)
+}
+
+// answered reports whether err is the refusal of a port in an ALUA state
+// that carries no I/O: the path works (it carries I/O when its group is
+// active again); its state is noted.
+func (d *Device) answered(p *path, err error) bool {
+	st, ok := aluaRefusal(err)
+	if ok && d.alua.on.Load() {
+		p.refusedBy(st)
+		d.kickALUA()
+		return true
+	}
+	return false
 }
