@@ -165,6 +165,7 @@ func (p *path) refusedBy(st scsi.ALUAState) {
 	a.Known, a.State = true, st
 	changed := a != p.alua
 	p.alua = a
+	p.refusedAt = time.Now()
 	p.mu.Unlock()
 	if changed {
 		p.d.rebuild()
@@ -273,11 +274,14 @@ func (d *Device) refreshALUA(ctx context.Context, asked time.Time) {
 	}
 	a.lastStart = start
 	a.reads.Add(1)
-	d.applyALUA(groups)
+	d.applyALUA(groups, start)
 }
 
-// applyALUA gives each path the group and state of its port.
-func (d *Device) applyALUA(g scsi.TargetPortGroups) {
+// applyALUA gives each path the group and state of its port, except to a
+// path whose port refused a command for its state after the report was
+// asked for: the report may be older than the refusal, and the refusal is
+// followed by another read.
+func (d *Device) applyALUA(g scsi.TargetPortGroups, asked time.Time) {
 	type change struct {
 		p *path
 		a PathALUA
@@ -285,6 +289,10 @@ func (d *Device) applyALUA(g scsi.TargetPortGroups) {
 	var changes []change
 	for _, p := range d.paths {
 		p.mu.Lock()
+		if p.refusedAt.After(asked) {
+			p.mu.Unlock()
+			continue
+		}
 		a := PathALUA{RelativePort: p.port.rel}
 		for _, tpg := range g.Groups {
 			match := p.port.hasGroup && tpg.ID == p.port.group

@@ -306,3 +306,35 @@ func TestALUARefusedRTPG(t *testing.T) {
 		t.Fatalf("round robin without ALUA: %v, want 5 and 5", got)
 	}
 }
+
+// The path checker meets the unit attention of a change on idle paths and
+// a refusal on a path that became standby: neither takes a path out of
+// service, and the states are read again.
+func TestALUACheckerKeepsPaths(t *testing.T) {
+	var mu sync.Mutex
+	var failed []multipath.PathChange
+	d, srv := aluaPaths(t, scsi.ALUAActiveOptimized, scsi.ALUAActiveNonOptimized, &multipath.Config{
+		CheckInterval: 10 * time.Millisecond,
+		OnPathChange: func(c multipath.PathChange) {
+			if c.State != multipath.PathReady {
+				mu.Lock()
+				failed = append(failed, c)
+				mu.Unlock()
+			}
+		},
+	})
+	srv.SetPortGroupState(1, scsi.ALUAStandby)
+	srv.SetPortGroupState(2, scsi.ALUAActiveOptimized)
+	expectALUA(t, d, 0, 1, scsi.ALUAStandby)
+	expectALUA(t, d, 1, 2, scsi.ALUAActiveOptimized)
+	reads := d.Stats().ALUAReads
+	waitFor(t, "more checks", func() bool { return d.Stats().ALUAReads >= reads+3 })
+	if got := turs(t, d, 4); got != [2]uint64{0, 4} {
+		t.Fatalf("commands per path %v, want all on path 1", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(failed) > 0 {
+		t.Fatalf("paths taken out of service: %+v", failed)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/iscsi-go/iscsi/scsi"
 )
 
 // checker is the path checker: every CheckInterval it sends TEST UNIT
@@ -103,10 +105,15 @@ func (d *Device) redial(ctx context.Context, p *path) {
 	p.transition(gen, PathReady, nil, PathDown)
 }
 
-// answered reports whether err is the refusal of a port in an ALUA state
-// that carries no I/O: the path works (it carries I/O when its group is
-// active again); its state is noted.
+// answered reports whether err says that the path works although the
+// command failed: a unit attention (reported once; ASYMMETRIC ACCESS STATE
+// CHANGED has made the sense hook ask for the ALUA states), or the refusal
+// of a port in an ALUA state that carries no I/O (the path carries I/O
+// when its group is active again; its state is noted).
 func (d *Device) answered(p *path, err error) bool {
+	if scsi.IsUnitAttention(err) {
+		return true
+	}
 	st, ok := aluaRefusal(err)
 	if ok && d.alua.on.Load() {
 		p.refusedBy(st)

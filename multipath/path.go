@@ -89,6 +89,8 @@ type path struct {
 	old      session.Stats // counters of the sessions this path had before
 	port     portInfo      // from VPD 0x83
 	alua     PathALUA
+	// refusedAt: when its port last refused a command for its ALUA state.
+	refusedAt time.Time
 }
 
 type attempt struct {
