@@ -338,3 +338,25 @@ func TestALUACheckerKeepsPaths(t *testing.T) {
 		t.Fatalf("paths taken out of service: %+v", failed)
 	}
 }
+
+// The sessions of an optimized and a standby path both lose their
+// connection: both log in again (the standby one through its port, whose
+// TEST UNIT READY answers NOT READY), keep their ALUA states, and the I/O
+// goes on through the optimized one.
+func TestALUARecovery(t *testing.T) {
+	d, srv := aluaPaths(t, scsi.ALUAActiveOptimized, scsi.ALUAStandby, nil)
+	expectALUA(t, d, 1, 2, scsi.ALUAStandby)
+	before := srv.Connections()
+	srv.CloseClientConnections()
+	waitFor(t, "both paths back", func() bool {
+		st := d.Stats()
+		return srv.Connections() >= before+2 && st.Paths[0].State == multipath.PathReady && st.Paths[1].State == multipath.PathReady &&
+			st.Paths[0].Session.Reconnects > 0 && st.Paths[1].Session.Reconnects > 0
+	})
+	ioRun(t, d, srv, 4, 10, nil)
+	expectALUA(t, d, 0, 1, scsi.ALUAActiveOptimized)
+	expectALUA(t, d, 1, 2, scsi.ALUAStandby)
+	if st := srv.PortStats(2); st.Reads != 0 || st.Writes != 0 {
+		t.Fatalf("standby port: %+v", st)
+	}
+}
