@@ -51,7 +51,8 @@ type Config struct {
 	// *NoActivePathError (default 30 s; the command's context may end the
 	// wait first).
 	ALUATimeout time.Duration
-	// OnPathChange, when set, is told of every change of a path's state.
+	// OnPathChange, when set, is told of every change of a path's state
+	// and of its ALUA state (PathChange.ALUA).
 	// It runs on the goroutine that saw the change (a session's supervisor,
 	// the checker): it must return quickly.
 	OnPathChange func(PathChange)
