@@ -316,8 +316,17 @@ func (d *Device) applyALUA(g scsi.TargetPortGroups, asked time.Time) {
 		return
 	}
 	d.rebuild()
+	on := d.alua.on.Load()
 	for _, c := range changes {
 		d.aluaChange(c.p, c.a)
+		if c.a.tier(on) < 2 && c.p.prPendingNow() {
+			p := c.p
+			d.background(func() {
+				ctx, cancel := context.WithTimeout(d.ctx, d.cfg.CheckTimeout)
+				defer cancel()
+				d.registerPending(ctx, p)
+			})
+		}
 	}
 }
 

@@ -360,3 +360,75 @@ func TestALUARecovery(t *testing.T) {
 		t.Fatalf("standby port: %+v", st)
 	}
 }
+
+// A reservation key registered while a path's port is unavailable is
+// registered on that path when its group becomes active, before the path
+// carries any I/O; here the first try fails, and the path carries nothing
+// until the checker's second try succeeds. (iscsitest has no persistent
+// reservations: a fault answers PERSISTENT RESERVE OUT with GOOD.)
+func TestALUAPersistentReservationDeferred(t *testing.T) {
+	d, srv := aluaPaths(t, scsi.ALUAActiveOptimized, scsi.ALUAUnavailable, &multipath.Config{CheckInterval: 20 * time.Millisecond})
+	const prOut = 0x5f
+	var mu sync.Mutex
+	var seen []scsi.OpCode // commands executed (not refused for a port's state), in order
+	srv.Inject(iscsitest.Fault{Match: func(cdb []byte) bool {
+		mu.Lock()
+		seen = append(seen, scsi.OpCode(cdb[0]))
+		mu.Unlock()
+		return false
+	}})
+	good := iscsitest.Fault{Match: iscsitest.Opcode(prOut), Action: iscsitest.Respond, Status: scsi.StatusGood}
+	srv.Inject(good)
+	ctx := testCtx(t)
+	if err := d.PRRegisterAndIgnore(ctx, 0xabcdef); err != nil {
+		t.Fatalf("registering with a path unavailable: %v", err)
+	}
+	if st := d.Stats(); st.Paths[0].PRPending || !st.Paths[1].PRPending {
+		t.Fatalf("pending registrations %v %v, want path 1 only", st.Paths[0].PRPending, st.Paths[1].PRPending)
+	}
+	if st := srv.PortStats(2); st.Refused < 2 {
+		t.Fatalf("port 2 %+v: the REGISTER was not refused there", st)
+	}
+	srv.ClearFaults()
+	mu.Lock()
+	seen = nil
+	mu.Unlock()
+	srv.Inject(iscsitest.Fault{Match: func(cdb []byte) bool {
+		mu.Lock()
+		seen = append(seen, scsi.OpCode(cdb[0]))
+		mu.Unlock()
+		return false
+	}})
+	srv.Inject(iscsitest.Fault{Match: iscsitest.Opcode(prOut), Action: iscsitest.Respond, Count: 1,
+		Status: scsi.StatusCheckCondition, Sense: iscsitest.Sense(scsi.SenseHardwareError, 0x4400)})
+	srv.Inject(good)
+	srv.SetPortGroupState(1, scsi.ALUAStandby)
+	srv.SetPortGroupState(2, scsi.ALUAActiveOptimized)
+	for range 3 {
+		if _, err := d.ReadAtContext(ctx, make([]byte, bs), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := d.Stats(); st.Paths[1].PRPending {
+		t.Fatal("path 1 still waits for its registration")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	registers, firstRead := 0, -1
+	for i, op := range seen {
+		switch op {
+		case prOut:
+			registers++
+		case scsi.OpRead10, scsi.OpRead16:
+			if firstRead < 0 && registers < 2 {
+				t.Fatalf("commands executed after the change %v: a READ before the REGISTER that succeeded", seen)
+			}
+			if firstRead < 0 {
+				firstRead = i
+			}
+		}
+	}
+	if registers < 2 || firstRead < 0 {
+		t.Fatalf("commands executed after the change %v: want a failed REGISTER, one that succeeded, then the READs", seen)
+	}
+}

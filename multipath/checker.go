@@ -44,8 +44,11 @@ func (d *Device) check(p *path) {
 			return
 		}
 		p.mu.Lock()
-		gen, tier := p.gen, p.alua.tier(d.alua.on.Load())
+		gen, tier, pending := p.gen, p.alua.tier(d.alua.on.Load()), p.prPending
 		p.mu.Unlock()
+		if pending && tier < 2 {
+			d.registerPending(ctx, p)
+		}
 		if tier == 2 {
 			return // its port refuses TEST UNIT READY; the ALUA reads watch it
 		}
@@ -85,8 +88,12 @@ func (d *Device) redial(ctx context.Context, p *path) {
 	if err == nil && !id.equal(d.id) {
 		err = d.differs(p, s, id)
 	}
+	pending := false
 	if err == nil {
 		err = d.registered(ctx, s.DefaultUnit())
+		if _, refused := aluaRefusal(err); refused && d.alua.on.Load() {
+			err, pending = nil, true // registered when its group is active again
+		}
 	}
 	if err != nil {
 		s.Close()
@@ -102,6 +109,12 @@ func (d *Device) redial(ctx context.Context, p *path) {
 	default:
 	}
 	p.install(s, gen, id.port)
+	switch {
+	case pending:
+		p.setPRPending(true)
+	case d.prKeyNow() != 0:
+		p.setPRPending(false) // registered above
+	}
 	p.transition(gen, PathReady, nil, PathDown)
 }
 

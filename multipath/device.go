@@ -220,6 +220,9 @@ func (d *Device) rebuild() {
 		switch p.state {
 		case PathReady:
 			t := p.alua.tier(on)
+			if p.prPending {
+				t = 2
+			}
 			tiers[t] = append(tiers[t], p)
 		case PathDown:
 			down++

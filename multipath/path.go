@@ -91,6 +91,9 @@ type path struct {
 	alua     PathALUA
 	// refusedAt: when its port last refused a command for its ALUA state.
 	refusedAt time.Time
+	// prPending: the Device's reservation key is to be registered on the
+	// path before it carries I/O (its port refused the registration).
+	prPending bool
 }
 
 type attempt struct {
@@ -251,6 +254,10 @@ type PathStats struct {
 	Refused uint64
 	// ALUA is the asymmetric access of the path's port.
 	ALUA PathALUA
+	// PRPending: the Device's persistent reservation key could not be
+	// registered on the path (its port was unavailable or in transition);
+	// the path carries no I/O until it is.
+	PRPending bool
 	// Fenced counts the losses of this path's connection after which
 	// another path ended its commands on the target at once (by logging in
 	// with its ISID) instead of waiting for its own reconnect.
@@ -262,7 +269,7 @@ type PathStats struct {
 
 func (p *path) stats() PathStats {
 	p.mu.Lock()
-	st := PathStats{URL: p.display, Portal: p.portal, State: p.state, LastErr: p.lastErr, Session: p.old, Fenced: p.fenced, ALUA: p.alua}
+	st := PathStats{URL: p.display, Portal: p.portal, State: p.state, LastErr: p.lastErr, Session: p.old, Fenced: p.fenced, ALUA: p.alua, PRPending: p.prPending}
 	if p.sess != nil {
 		st.Session = st.Session.Add(p.sess.Stats())
 	}
