@@ -1,10 +1,12 @@
 package conformance_test
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/iscsi-go/iscsi/conformance"
 	"github.com/iscsi-go/iscsi/iscsitest"
+	"github.com/iscsi-go/iscsi/scsi"
 )
 
 // iscsitestGaps are where our in-process target differs from the suite,
@@ -35,9 +37,108 @@ func TestIscsitestExtendedCopy(t *testing.T) {
 		DataLoss: true,
 		Tests:    "ALL.ExtendedCopy,ALL.ReceiveCopyResults",
 		Skip: map[string]string{
-			"ALL.ExtendedCopy.ParamHdr":         "iscsitest answers a parameter list cut short with INVALID FIELD IN PARAMETER LIST, not PARAMETER LIST LENGTH ERROR",
+
 			"ALL.ExtendedCopy.ValidSegDescr":    "iscsitest answers a segment naming a missing CSCD descriptor, or past the end, with ILLEGAL REQUEST, not COPY ABORTED",
 			"ALL.ReceiveCopyResults.CopyStatus": "iscsitest answers COPY STATUS of a list identifier never used with GOOD",
 		},
 	})
+}
+
+// iscsitest with WithSanitize: the SANITIZE tests sanitize its LUN and
+// check the outcome.
+func TestIscsitestSanitize(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(8<<20, 512), iscsitest.WithSanitize())
+	defer srv.Close()
+	conformance.TestTarget(t, srv.URL(), &conformance.Options{
+		DataLoss:      true,
+		AllowSanitize: true,
+		Tests:         "ALL.Sanitize",
+		Skip: map[string]string{
+			"ALL.Sanitize.Reset": "iscsitest's SANITIZE is done when it answers: there is no SANITIZE in progress for the test to see (TestNewTestsCanFail scripts one)",
+		},
+	})
+}
+
+// runOne runs one test against srv and returns its verdict and reason.
+func runOne(t *testing.T, srv *iscsitest.Server, name string) (conformance.Verdict, string) {
+	t.Helper()
+	rep, err := conformance.Run(t.Context(), srv.URL(), &conformance.Options{Tests: name, DataLoss: true, AllowSanitize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 1 {
+		t.Fatalf("%s: %d results, want 1", name, len(rep.Results))
+	}
+	return rep.Results[0].Verdict, rep.Results[0].Reason
+}
+
+// The EXTENDED COPY and SANITIZE tests pass against iscsitest doing what
+// SPC and SBC say, and fail against one that answers a single command
+// wrongly (an iscsitest fault): each of them can fail. Reservations and
+// Reset need what iscsitest does not have (RESERVE (6), a SANITIZE that
+// lasts): faults script it, so that they pass, and fail without it.
+func TestNewTestsCanFail(t *testing.T) {
+	notReady := iscsitest.Sense(scsi.SenseNotReady, 0x041b) // SANITIZE IN PROGRESS
+	good := func(op scsi.OpCode) iscsitest.Fault {
+		return iscsitest.Fault{Match: iscsitest.Opcode(op), Action: iscsitest.Respond, Status: scsi.StatusGood, Count: 1}
+	}
+	// A SANITIZE that stays in progress: the target never answers it, and
+	// until the reconnect (the third TEST UNIT READY after it) reports it.
+	sanitizing := func() []iscsitest.Fault {
+		var seen bool
+		after := func(ops ...byte) func([]byte) bool {
+			return func(cdb []byte) bool { return seen && bytes.IndexByte(ops, cdb[0]) >= 0 }
+		}
+		return []iscsitest.Fault{
+			{Match: func(cdb []byte) bool { seen = seen || cdb[0] == byte(scsi.OpSanitize); return false }},
+			{Match: iscsitest.Opcode(scsi.OpSanitize), Action: iscsitest.Ignore, Count: 1},
+			{Match: after(byte(scsi.OpTestUnitReady)), Action: iscsitest.Respond, Status: scsi.StatusCheckCondition, Sense: notReady, Count: 3},
+			{Match: after(byte(scsi.OpStartStopUnit), byte(scsi.OpRead16)), Action: iscsitest.Respond, Status: scsi.StatusCheckCondition, Sense: notReady, Count: 2},
+		}
+	}
+	xcopy := iscsitest.WithExtendedCopy()
+	sanitize := iscsitest.WithSanitize()
+	for _, tc := range []struct {
+		test         string
+		opt          iscsitest.Option
+		pass, fail   []iscsitest.Fault
+		passScripted bool
+	}{
+		// EXTENDED COPY answered GOOD where the limits are exceeded, or
+		// the descriptor type is unknown.
+		{test: "ALL.ExtendedCopy.DescrLimits", opt: xcopy, fail: []iscsitest.Fault{good(scsi.OpExtendedCopy)}},
+		{test: "ALL.ExtendedCopy.DescrType", opt: xcopy, fail: []iscsitest.Fault{good(scsi.OpExtendedCopy)}},
+		// The first SANITIZE answered GOOD without being done.
+		{test: "ALL.Sanitize.Overwrite", opt: sanitize, fail: []iscsitest.Fault{good(scsi.OpSanitize)}},
+		{test: "ALL.Sanitize.BlockErase", opt: sanitize, fail: []iscsitest.Fault{good(scsi.OpSanitize)}},
+		{test: "ALL.Sanitize.CryptoErase", opt: sanitize, fail: []iscsitest.Fault{good(scsi.OpSanitize)}},
+		// MODE SELECT answered GOOD without setting SWP.
+		{test: "ALL.Sanitize.Readonly", opt: sanitize, fail: []iscsitest.Fault{good(scsi.OpModeSelect6)}},
+		// RESERVE (6) answered GOOD: SANITIZE conflicts (scripted), or
+		// not.
+		{test: "ALL.Sanitize.Reservations", opt: sanitize, passScripted: true,
+			pass: []iscsitest.Fault{good(scsi.OpReserve6), {Match: iscsitest.Opcode(scsi.OpSanitize), Action: iscsitest.Respond, Status: scsi.StatusReservationConflict}},
+			fail: []iscsitest.Fault{good(scsi.OpReserve6)}},
+		// A SANITIZE in progress (scripted), or one done at once.
+		{test: "ALL.Sanitize.Reset", opt: sanitize, passScripted: true, pass: sanitizing()},
+	} {
+		t.Run(tc.test, func(t *testing.T) {
+			for _, want := range []conformance.Verdict{conformance.Passed, conformance.Failed} {
+				srv := iscsitest.NewServer(iscsitest.WithLUN(2<<20, 512), tc.opt)
+				faults := tc.pass
+				if want == conformance.Failed {
+					faults = tc.fail
+				}
+				for _, f := range faults {
+					srv.Inject(f)
+				}
+				v, why := runOne(t, srv, tc.test)
+				srv.Close()
+				t.Logf("%v: %.150s", v, why)
+				if v != want {
+					t.Errorf("%v, want %v (faults: %d, scripted pass %v): %s", v, want, len(faults), tc.passScripted, why)
+				}
+			}
+		})
+	}
 }
