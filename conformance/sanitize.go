@@ -120,6 +120,17 @@ func (t *T) sanitizes(sa scsi.SanitizeAction) bool {
 	return t.dev.OpCodes != nil && t.dev.OpCodes.Supports(0x48, uint16(sa))
 }
 
+// needSanitizeAction is the start of the tests of one service action:
+// --allow-sanitize, --dataloss, and the service action listed by REPORT
+// SUPPORTED OPERATION CODES (else skipped, as libiscsi's do).
+func (t *T) needSanitizeAction(sa scsi.SanitizeAction) {
+	t.needSanitize()
+	t.needDataLoss()
+	if !t.sanitizes(sa) {
+		t.Skipf("SANITIZE %s is not implemented according to REPORT_SUPPORTED_OPCODES.", sanitizeNames[sa])
+	}
+}
+
 // overwriteParams is an OVERWRITE parameter list: OVERWRITE COUNT 1 and a
 // pattern of n bytes of 0xaa.
 func overwriteParams(n int) []byte {
@@ -163,11 +174,7 @@ func allBytes(b []byte, c byte) bool {
 // IN CDB; an OVERWRITE COUNT of 0, a pattern of 0 bytes or longer than a
 // block is INVALID FIELD IN PARAMETER LIST.
 func sanitizeOverwrite(t *T) {
-	t.needSanitize()
-	t.needDataLoss()
-	if !t.sanitizes(scsi.SanitizeOverwrite) {
-		t.Skipf("SANITIZE OVERWRITE is not implemented according to REPORT_SUPPORTED_OPCODES.")
-	}
+	t.needSanitizeAction(scsi.SanitizeOverwrite)
 	if t.dev.Characteristics == nil {
 		t.Errorf("SANITIZE OVERWRITE opcode is supported but BlockDeviceCharacteristics VPD page is missing")
 	}
@@ -386,11 +393,7 @@ func sanitizeReservations(t *T) {
 // it runs, TEST UNIT READY, START STOP UNIT and READ are NOT READY,
 // SANITIZE IN PROGRESS, and INQUIRY works.
 func sanitizeReset(t *T) {
-	t.needSanitize()
-	t.needDataLoss()
-	if !t.sanitizes(scsi.SanitizeOverwrite) {
-		t.Skipf("SANITIZE OVERWRITE is not implemented according to REPORT_SUPPORTED_OPCODES.")
-	}
+	t.needSanitizeAction(scsi.SanitizeOverwrite)
 	s := t.dev.sess
 	n := t.dev.nexus()
 	p := overwriteParams(int(t.dev.BlockSize))
