@@ -208,7 +208,7 @@ func (n nexus) call(ctx context.Context, cdb scsi.CDB, dir session.Direction, ou
 	}
 	st, _ := ctx.Value(stallKey{}).(*atomic.Bool)
 	if st != nil && st.Load() {
-		return reply{err: errStalled}
+		return reply{status: scsi.StatusNone, err: errStalled}
 	}
 	if n.timeout > 0 {
 		var cancel context.CancelFunc
