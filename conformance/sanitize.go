@@ -403,6 +403,12 @@ func sanitizeReset(t *T) {
 	// The SANITIZE is left running: its context is the run's, not the
 	// command timeout's.
 	f := s.Execute(t.ctx, n.lun, mustCDB(sanitizeCDB(scsi.SanitizeOverwrite, uint16(len(p)))), session.DirWrite, iovector.New(p))
+	// However the test ends, this session ends with it (the next test
+	// logs in again) and the SANITIZE's Future is waited for.
+	t.Cleanup(func() {
+		_ = s.Close()
+		_, _ = f.Wait()
+	})
 	_ = n.call(t.ctx, scsi.ReportLUNs(scsi.ReportAllLUNs, 64), session.DirRead, nil, 64)
 	// libiscsi sleeps 3 s "in case the target is slow to start the
 	// SANITIZE"; we ask every 100 ms for up to 3 s.
