@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iscsi-go/iscsi/iovector"
+	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
@@ -71,7 +72,12 @@ func (d *Device) dialWith(ctx context.Context, url, name string, tweak func(*ses
 		cfg = *d.opts.Config
 	}
 	cfg.InitiatorName = name
-	cfg.ISID = session.NewISID()
+	if cfg.ISID != (pdu.ISID{}) {
+		// One ISID for several sessions would make the target end the
+		// first at the second's login. A zero ISID is a random one
+		// (and, unlike a given one, costs no reinstatement barrier).
+		cfg.ISID = session.NewISID()
+	}
 	if cfg.ReplacementTimeout == 0 {
 		// libiscsi reconnects too, but a target that stays away should
 		// cost a test seconds, not the session's two minutes.

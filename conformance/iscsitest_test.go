@@ -1,8 +1,10 @@
 package conformance_test
 
 import (
-	"bytes"
+	"context"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/iscsi-go/iscsi/auth"
@@ -62,10 +64,21 @@ func TestIscsitestSanitize(t *testing.T) {
 	})
 }
 
+// countingDialer counts the connections the suite's sessions make.
+type countingDialer struct {
+	net.Dialer
+	n atomic.Int32
+}
+
+func (d *countingDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	d.n.Add(1)
+	return d.Dialer.DialContext(ctx, network, address)
+}
+
 // runOne runs one test against srv and returns its verdict and reason.
-func runOne(t *testing.T, srv *iscsitest.Server, name string) (conformance.Verdict, string) {
+func runOne(t *testing.T, srv *iscsitest.Server, name string, cfg *session.Config) (conformance.Verdict, string) {
 	t.Helper()
-	rep, err := conformance.Run(t.Context(), srv.URL(), &conformance.Options{Tests: name, DataLoss: true, AllowSanitize: true})
+	rep, err := conformance.Run(t.Context(), srv.URL(), &conformance.Options{Tests: name, DataLoss: true, AllowSanitize: true, Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,19 +99,40 @@ func TestNewTestsCanFail(t *testing.T) {
 		return iscsitest.Fault{Match: iscsitest.Opcode(op), Action: iscsitest.Respond, Status: scsi.StatusGood, Count: 1}
 	}
 	// A SANITIZE that stays in progress: the target never answers it, and
-	// until the reconnect (the third TEST UNIT READY after it) reports it.
-	sanitizing := func() []iscsitest.Fault {
-		var seen bool
-		after := func(ops ...byte) func([]byte) bool {
-			return func(cdb []byte) bool { return seen && bytes.IndexByte(ops, cdb[0]) >= 0 }
+	// TEST UNIT READY, START STOP UNIT and READ (16) report it, until the
+	// first TEST UNIT READY after the test has logged in again (the
+	// sessions' dials are counted).
+	sanitizing := func() ([]iscsitest.Fault, *session.Config) {
+		d := &countingDialer{}
+		var seen bool // these are touched by Match only, under the server's lock
+		var dialsThen int32
+		var after int
+		inProgress := func(cdb []byte) bool {
+			if !seen || cdb[0] != byte(scsi.OpTestUnitReady) {
+				return false
+			}
+			if d.n.Load() == dialsThen {
+				return true
+			}
+			after++
+			return after == 1
 		}
 		return []iscsitest.Fault{
-			{Match: func(cdb []byte) bool { seen = seen || cdb[0] == byte(scsi.OpSanitize); return false }},
+			{Match: func(cdb []byte) bool {
+				if !seen && cdb[0] == byte(scsi.OpSanitize) {
+					seen, dialsThen = true, d.n.Load()
+				}
+				return false
+			}},
 			{Match: iscsitest.Opcode(scsi.OpSanitize), Action: iscsitest.Ignore, Count: 1},
-			{Match: after(byte(scsi.OpTestUnitReady)), Action: iscsitest.Respond, Status: scsi.StatusCheckCondition, Sense: notReady, Count: 3},
-			{Match: after(byte(scsi.OpStartStopUnit), byte(scsi.OpRead16)), Action: iscsitest.Respond, Status: scsi.StatusCheckCondition, Sense: notReady, Count: 2},
-		}
+			{Match: inProgress, Action: iscsitest.Respond, Status: scsi.StatusCheckCondition, Sense: notReady},
+			{Match: func(cdb []byte) bool {
+				return seen && (cdb[0] == byte(scsi.OpStartStopUnit) || cdb[0] == byte(scsi.OpRead16))
+			},
+				Action: iscsitest.Respond, Status: scsi.StatusCheckCondition, Sense: notReady, Count: 2},
+		}, &session.Config{Dialer: d}
 	}
+	resetFaults, resetCfg := sanitizing()
 	xcopy := iscsitest.WithExtendedCopy()
 	sanitize := iscsitest.WithSanitize()
 	for _, tc := range []struct {
@@ -106,6 +140,7 @@ func TestNewTestsCanFail(t *testing.T) {
 		opt          iscsitest.Option
 		pass, fail   []iscsitest.Fault
 		passScripted bool
+		cfg          *session.Config // of the passing run
 	}{
 		// EXTENDED COPY answered GOOD where the limits are exceeded, or
 		// the descriptor type is unknown.
@@ -123,7 +158,7 @@ func TestNewTestsCanFail(t *testing.T) {
 			pass: []iscsitest.Fault{good(scsi.OpReserve6), {Match: iscsitest.Opcode(scsi.OpSanitize), Action: iscsitest.Respond, Status: scsi.StatusReservationConflict}},
 			fail: []iscsitest.Fault{good(scsi.OpReserve6)}},
 		// A SANITIZE in progress (scripted), or one done at once.
-		{test: "ALL.Sanitize.Reset", opt: sanitize, passScripted: true, pass: sanitizing()},
+		{test: "ALL.Sanitize.Reset", opt: sanitize, passScripted: true, pass: resetFaults, cfg: resetCfg},
 	} {
 		t.Run(tc.test, func(t *testing.T) {
 			for _, want := range []conformance.Verdict{conformance.Passed, conformance.Failed} {
@@ -135,7 +170,11 @@ func TestNewTestsCanFail(t *testing.T) {
 				for _, f := range faults {
 					srv.Inject(f)
 				}
-				v, why := runOne(t, srv, tc.test)
+				cfg := tc.cfg
+				if want == conformance.Failed {
+					cfg = nil
+				}
+				v, why := runOne(t, srv, tc.test, cfg)
 				srv.Close()
 				t.Logf("%v: %.150s", v, why)
 				if v != want {
@@ -195,6 +234,18 @@ func TestIscsitestCHAP(t *testing.T) {
 	t.Run("Config", func(t *testing.T) {
 		srv := iscsitest.NewServer(iscsitest.WithLUN(1<<20, 512), iscsitest.WithCHAP("suite", "suite-secret-1"))
 		defer srv.Close()
-		check(t, srv.URL(), &session.Config{Username: "suite", Secret: auth.NewSecret("suite-secret-1")})
+		// Through Config.Dialer too: the URL names a port nobody listens
+		// on, the dialer connects to the server (the bare connection
+		// included).
+		url := strings.Replace(srv.URL(), srv.Addr(), "127.0.0.1:1", 1)
+		check(t, url, &session.Config{Username: "suite", Secret: auth.NewSecret("suite-secret-1"), Dialer: redirectDialer(srv.Addr())})
 	})
+}
+
+// redirectDialer connects to its address whatever it is asked for.
+type redirectDialer string
+
+func (to redirectDialer) DialContext(ctx context.Context, network, _ string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, network, string(to))
 }

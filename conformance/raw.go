@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -39,8 +40,9 @@ type rawConn struct {
 var errNoReply = errors.New("no reply from the target")
 
 // dialRaw logs in to the unit of url under the given initiator name, with
-// CHAP when creds is set.
-func dialRaw(url, initiator string, creds *chap.Config, timeout time.Duration) (*rawConn, error) {
+// CHAP when creds is set, connecting through dialer (nil: a net.Dialer),
+// as the sessions do through Config.Dialer.
+func dialRaw(url, initiator string, creds *chap.Config, dialer session.Dialer, timeout time.Duration) (*rawConn, error) {
 	u, err := iscsiurl.Parser{}.Parse(url)
 	if err != nil {
 		return nil, err
@@ -49,7 +51,12 @@ func dialRaw(url, initiator string, creds *chap.Config, timeout time.Duration) (
 	if err != nil {
 		return nil, err
 	}
-	nc, err := net.DialTimeout("tcp", net.JoinHostPort(u.Host, strconv.Itoa(u.Port)), timeout)
+	if dialer == nil {
+		dialer = &net.Dialer{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	nc, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort(u.Host, strconv.Itoa(u.Port)))
 	if err != nil {
 		return nil, err
 	}
@@ -346,7 +353,11 @@ func (t *T) rawDial() *rawConn {
 	if err != nil {
 		t.Fatalf("CHAP credentials: %v", err)
 	}
-	c, err := dialRaw(t.dev.url, t.dev.opts.InitiatorName, creds, 10*time.Second)
+	var dialer session.Dialer
+	if cfg := t.dev.opts.Config; cfg != nil {
+		dialer = cfg.Dialer
+	}
+	c, err := dialRaw(t.dev.url, t.dev.opts.InitiatorName, creds, dialer, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Failed to log in on a bare connection: %v", err)
 	}

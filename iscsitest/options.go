@@ -28,6 +28,7 @@ type config struct {
 	queueDepth uint32
 	xcopy      bool
 	sanitize   bool
+	groups     []groupSpec
 	err        error
 }
 

@@ -29,6 +29,15 @@
 // again when it is back; a checker sends TEST UNIT READY to idle paths and
 // dials again the paths whose session ended.
 //
+// With a target that reports asymmetric access (ALUA: TPGS and REPORT
+// TARGET PORT GROUPS), commands go to paths whose target port group is
+// active/optimized, to active/non-optimized ones only when no optimized
+// path is ready, never to standby, unavailable or transitioning ones; a
+// command refused for its port's state or met by ASYMMETRIC ACCESS STATE
+// CHANGED is sent again elsewhere once the states are read again. With no
+// active path for Config.ALUATimeout a command fails with a
+// *NoActivePathError.
+//
 // Persistent reservation keys are registered on every path (each is its
 // own I_T nexus): PRRegister, PRRegisterAndIgnore.
 package multipath

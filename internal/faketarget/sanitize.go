@@ -188,6 +188,9 @@ func (p *Peer) supportedOpCodes(cdb []byte, buf []byte) result {
 	for _, sa := range []uint16{sanitizeOverwrite, sanitizeBlockErase, sanitizeCryptoErase, sanitizeExitFailure} {
 		cmds = append(cmds, cmd{op: scsi.OpSanitize, sa: sa, hasSA: true, cdbLen: 10})
 	}
+	if p.t.cfg.ALUA != nil {
+		cmds = append(cmds, cmd{op: scsi.OpMaintenanceIn, sa: uint16(scsi.ServiceActionReportTargetPortGroups), hasSA: true, cdbLen: 12})
+	}
 	if p.t.cfg.ExtendedCopy {
 		cmds = append(cmds,
 			cmd{op: scsi.OpExtendedCopy, sa: 0, hasSA: true, cdbLen: 16},
