@@ -183,7 +183,7 @@ func (d *Device) nexusOf(s *session.Session) nexus {
 // got no answer within Options.CommandTimeout. The test has failed then,
 // whatever follows; its later commands fail at once with errStalled
 // instead of waiting as long again each (istgt answers no READ of 0
-// blocks: ZeroBlocks sends five). Its cleanups send theirs as usual.
+// blocks, and ZeroBlocks sends several). Its cleanups send theirs as usual.
 type stallKey struct{}
 
 var errStalled = errors.New("not sent: an earlier command of this test got no answer")

@@ -39,9 +39,11 @@ type Options struct {
 	// differences, stated where its test calls TestTarget.
 	Skip map[string]string
 	// Config is the base of every session's configuration (credentials,
-	// digests, a dialer); the initiator name and the ISID are set by the
-	// suite, a zero ReplacementTimeout is 10 s and a zero AbortTimeout 5 s.
-	// Nil means defaults.
+	// digests, a dialer; the bare connections of the iSCSI-level tests use
+	// its credentials and dialer too). The initiator name is set by the
+	// suite, an ISID given is replaced by a fresh one for each session, a
+	// zero ReplacementTimeout is 10 s and a zero AbortTimeout 5 s. Nil
+	// means defaults.
 	Config *session.Config
 	// CommandTimeout bounds the wait for each command a test sends (zero
 	// means DefaultCommandTimeout). A command the target never answers
