@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/iscsi-go/iscsi/iovector"
+	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
@@ -60,16 +62,34 @@ func (d *Device) Options() Options { return *d.opts }
 func (d *Device) thin() bool { return d.Capacity16 != nil && d.Capacity16.LBPME }
 
 func (d *Device) dial(ctx context.Context, url, name string) (*session.Session, error) {
+	return d.dialWith(ctx, url, name, nil)
+}
+
+// dialWith is dial with a last say over the configuration.
+func (d *Device) dialWith(ctx context.Context, url, name string, tweak func(*session.Config)) (*session.Session, error) {
 	var cfg session.Config
 	if d.opts.Config != nil {
 		cfg = *d.opts.Config
 	}
 	cfg.InitiatorName = name
-	cfg.ISID = session.NewISID()
+	if cfg.ISID != (pdu.ISID{}) {
+		// One ISID for several sessions would make the target end the
+		// first at the second's login. A zero ISID is a random one
+		// (and, unlike a given one, costs no reinstatement barrier).
+		cfg.ISID = session.NewISID()
+	}
 	if cfg.ReplacementTimeout == 0 {
 		// libiscsi reconnects too, but a target that stays away should
 		// cost a test seconds, not the session's two minutes.
 		cfg.ReplacementTimeout = 10 * time.Second
+	}
+	if cfg.AbortTimeout == 0 {
+		// An ABORT TASK of a command the target dropped: do not wait
+		// the session's 10 s before reconnecting.
+		cfg.AbortTimeout = 5 * time.Second
+	}
+	if tweak != nil {
+		tweak(&cfg)
 	}
 	return session.Dial(ctx, url, &cfg)
 }
@@ -148,11 +168,25 @@ func (d *Device) probe(ctx context.Context) error {
 
 // nexus is one I_T_L nexus commands go to: a session and a LUN.
 type nexus struct {
-	s   *session.Session
-	lun scsi.LUN
+	s       *session.Session
+	lun     scsi.LUN
+	timeout time.Duration // bounds each command (Options.CommandTimeout)
 }
 
-func (d *Device) nexus() nexus { return nexus{d.sess, d.sess.LUN()} }
+func (d *Device) nexus() nexus { return d.nexusOf(d.sess) }
+
+func (d *Device) nexusOf(s *session.Session) nexus {
+	return nexus{s, s.LUN(), d.opts.CommandTimeout}
+}
+
+// stallKey keys the flag, in a test's context, that a command of the test
+// got no answer within Options.CommandTimeout. The test has failed then,
+// whatever follows; its later commands fail at once with errStalled
+// instead of waiting as long again each (istgt answers no READ of 0
+// blocks, and ZeroBlocks sends several). Its cleanups send theirs as usual.
+type stallKey struct{}
+
+var errStalled = errors.New("not sent: an earlier command of this test got no answer")
 
 // reply is what a command came back with.
 type reply struct {
@@ -178,7 +212,22 @@ func (n nexus) call(ctx context.Context, cdb scsi.CDB, dir session.Direction, ou
 		in = make([]byte, inLen)
 		v = iovector.New(in)
 	}
+	st, _ := ctx.Value(stallKey{}).(*atomic.Bool)
+	if st != nil && st.Load() {
+		return reply{status: scsi.StatusNone, err: errStalled}
+	}
+	if n.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.timeout)
+		defer cancel()
+	}
 	res, err := n.s.Call(ctx, n.lun, cdb, dir, v)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		err = fmt.Errorf("no answer within %v: %w", n.timeout, err)
+		if st != nil {
+			st.Store(true)
+		}
+	}
 	r := reply{status: res.Status, res: res, err: err}
 	var se *scsi.StatusError
 	if errors.As(err, &se) {
@@ -365,7 +414,7 @@ func (t *T) second() nexus {
 		t.Fatalf("Failed to login to target with the second initiator name: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	return nexus{s, s.LUN()}
+	return t.dev.nexusOf(s)
 }
 
 // needDataLoss is libiscsi's CHECK_FOR_DATALOSS.

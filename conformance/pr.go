@@ -99,6 +99,37 @@ func (t *T) registerAndIgnore(n nexus, key uint64) int {
 	return t.prout(n, "REGISTER AND IGNORE EXISTING KEY", scsi.PRRegisterAndIgnore, 0, scsi.PROutParameters{ServiceActionKey: key}, scsi.StatusGood)
 }
 
+// registerFirst is the first step of every reservation test: REGISTER AND
+// IGNORE EXISTING KEY. It returns false when the unit has no persistent
+// reservations (the test then ends, skipped); another failure is asserted
+// and the test goes on, as libiscsi's do.
+func (t *T) registerFirst(n nexus, key uint64, who string) bool {
+	rc := t.registerAndIgnore(n, key)
+	if rc == -2 {
+		return false
+	}
+	t.rc0(rc, "PROUT REGISTER AND IGNORE EXISTING KEY"+who)
+	return true
+}
+
+// holderKey is the RESERVATION KEY READ RESERVATION reports for a
+// reservation of type typ taken with key: 0 for the all-registrants types
+// (SPC-5 6.16.3.3).
+func holderKey(key uint64, typ scsi.PRType) uint64 {
+	if allRegistrants(typ) {
+		return 0
+	}
+	return key
+}
+
+// reserveCycle reserves with key as typ through n, checks READ
+// RESERVATION, and releases.
+func (t *T) reserveCycle(n nexus, key uint64, typ scsi.PRType) {
+	t.rc0(t.prReserve(n, key, typ), "PROUT RESERVE "+typ.String())
+	t.rc0(t.verifyReservedAs(n, holderKey(key, typ), typ), "PRIN READ RESERVATION")
+	t.rc0(t.prRelease(n, key, typ), "PROUT RELEASE "+typ.String())
+}
+
 func (t *T) registerKey(n nexus, sark, key uint64) int {
 	return t.prout(n, "REGISTER", scsi.PRRegister, 0, scsi.PROutParameters{ServiceActionKey: sark, Key: key}, scsi.StatusGood)
 }
@@ -250,11 +281,9 @@ func prinReadKeysSimple(t *T) {
 func prinReadKeysTruncate(t *T) {
 	n := t.dev.nexus()
 	key := randKey()
-	rc := t.registerAndIgnore(n, key)
-	if rc == -2 {
+	if !t.registerFirst(n, key, "") {
 		return
 	}
-	t.rc0(rc, "PROUT REGISTER AND IGNORE EXISTING KEY")
 	k, rc := t.readKeys(n, 8)
 	if rc == -2 {
 		t.registerKey(n, 0, key)
@@ -308,11 +337,9 @@ func prinReportCaps(t *T) {
 	t.needDataLoss()
 	n := t.dev.nexus()
 	key := randKey()
-	rc := t.registerAndIgnore(n, key)
-	if rc == -2 {
+	if !t.registerFirst(n, key, "") {
 		return
 	}
-	t.rc0(rc, "PROUT REGISTER AND IGNORE EXISTING KEY")
 	b, rc := t.prin(n, scsi.PRReportCapabilities, 16384)
 	t.rc0(rc, "PRIN REPORT CAPABILITIES")
 	if rc != 0 {
@@ -336,13 +363,7 @@ func prinReportCaps(t *T) {
 		if !c.Supports(typ) {
 			continue
 		}
-		t.rc0(t.prReserve(n, key, typ), "PROUT RESERVE")
-		k := key
-		if allRegistrants(typ) {
-			k = 0
-		}
-		t.rc0(t.verifyReservedAs(n, k, typ), "PRIN READ RESERVATION")
-		t.rc0(t.prRelease(n, key, typ), "PROUT RELEASE")
+		t.reserveCycle(n, key, typ)
 	}
 	t.rc0(t.registerKey(n, 0, key), "PROUT REGISTER (unregister)")
 }
@@ -352,11 +373,9 @@ func prinReportCaps(t *T) {
 func proutRegisterSimple(t *T) {
 	n := t.dev.nexus()
 	key := randKey()
-	rc := t.registerAndIgnore(n, key)
-	if rc == -2 {
+	if !t.registerFirst(n, key, "") {
 		return
 	}
-	t.rc0(rc, "PROUT REGISTER AND IGNORE EXISTING KEY")
 	t.rc0(t.verifyKey(n, key, true), "the key registered is listed")
 	t.rc0(t.prout(n, "REGISTER with a wrong key", scsi.PRRegister, 0, scsi.PROutParameters{ServiceActionKey: key + 1}, scsi.StatusReservationConflict), "re-REGISTER without the key is RESERVATION CONFLICT")
 	t.rc0(t.registerKey(n, 0, key), "PROUT REGISTER (unregister)")
@@ -366,43 +385,41 @@ func proutRegisterSimple(t *T) {
 func proutReserveSimple(t *T) {
 	n := t.dev.nexus()
 	key := randKey()
-	rc := t.registerAndIgnore(n, key)
-	if rc == -2 {
+	if !t.registerFirst(n, key, "") {
 		return
 	}
-	t.rc0(rc, "PROUT REGISTER AND IGNORE EXISTING KEY")
 	for _, typ := range []scsi.PRType{scsi.PRTypeWriteExclusive, scsi.PRTypeExclusiveAccess, scsi.PRTypeWriteExclusiveRegistrantsOnly, scsi.PRTypeExclusiveAccessRegistrantsOnly, scsi.PRTypeWriteExclusiveAllRegistrants, scsi.PRTypeExclusiveAccessAllRegistrants} {
-		t.rc0(t.prReserve(n, key, typ), "PROUT RESERVE "+typ.String())
-		k := key
-		if allRegistrants(typ) {
-			k = 0
-		}
-		t.rc0(t.verifyReservedAs(n, k, typ), "PRIN READ RESERVATION")
-		t.rc0(t.prRelease(n, key, typ), "PROUT RELEASE "+typ.String())
+		t.reserveCycle(n, key, typ)
 	}
 	t.rc0(t.registerKey(n, 0, key), "PROUT REGISTER (unregister)")
+}
+
+// reservedWithTwo is the set-up of the access and ownership tests: both
+// initiators registered (keys key1 and key2), initiator 1 holding a
+// reservation of type typ. ok is false when the unit has no persistent
+// reservations.
+func (t *T) reservedWithTwo(typ scsi.PRType) (n1, n2 nexus, key1, key2 uint64, ok bool) {
+	n1, n2 = t.dev.nexus(), t.second()
+	key1, key2 = randKey(), randKey()
+	t.clearUA(n1)
+	t.clearUA(n2)
+	if !t.registerFirst(n1, key1, " (initiator 1)") {
+		return n1, n2, key1, key2, false
+	}
+	t.rc0(t.registerAndIgnore(n2, key2), "PROUT REGISTER AND IGNORE EXISTING KEY (initiator 2)")
+	t.rc0(t.prReserve(n1, key1, typ), "PROUT RESERVE "+typ.String())
+	t.rc0(t.verifyReservedAs(n1, holderKey(key1, typ), typ), "PRIN READ RESERVATION")
+	return n1, n2, key1, key2, true
 }
 
 // SPC-5 5.13.1 table 45: which commands of another I_T nexus, registered
 // or not, a reservation of each type lets through.
 func proutAccess(typ scsi.PRType, regRead, regWrite, unregRead, unregWrite bool) func(*T) {
 	return func(t *T) {
-		n1, n2 := t.dev.nexus(), t.second()
-		key, key2 := randKey(), randKey()
-		t.clearUA(n1)
-		t.clearUA(n2)
-		rc := t.registerAndIgnore(n1, key)
-		if rc == -2 {
+		n1, n2, key, key2, ok := t.reservedWithTwo(typ)
+		if !ok {
 			return
 		}
-		t.rc0(rc, "PROUT REGISTER AND IGNORE EXISTING KEY (initiator 1)")
-		t.rc0(t.registerAndIgnore(n2, key2), "PROUT REGISTER AND IGNORE EXISTING KEY (initiator 2)")
-		t.rc0(t.prReserve(n1, key, typ), "PROUT RESERVE "+typ.String())
-		k := key
-		if allRegistrants(typ) {
-			k = 0
-		}
-		t.rc0(t.verifyReservedAs(n1, k, typ), "PRIN READ RESERVATION")
 		t.rc0(t.access(n1, false, true), "READ by the holder")
 		t.rc0(t.access(n1, true, true), "WRITE by the holder")
 		t.rc0(t.access(n2, false, regRead), fmt.Sprintf("READ by a registrant (allowed: %v)", regRead))
@@ -419,22 +436,11 @@ func proutAccess(typ scsi.PRType, regRead, regWrite, unregRead, unregWrite bool)
 // is of an all-registrants type and another registrant remains.
 func proutOwnership(typ scsi.PRType, shared bool) func(*T) {
 	return func(t *T) {
-		n1, n2 := t.dev.nexus(), t.second()
-		key1, key2 := randKey(), randKey()
-		t.clearUA(n1)
-		t.clearUA(n2)
-		rc := t.registerAndIgnore(n1, key1)
-		if rc == -2 {
+		n1, n2, key1, key2, ok := t.reservedWithTwo(typ)
+		if !ok {
 			return
 		}
-		t.rc0(rc, "PROUT REGISTER AND IGNORE EXISTING KEY (initiator 1)")
-		t.rc0(t.registerAndIgnore(n2, key2), "PROUT REGISTER AND IGNORE EXISTING KEY (initiator 2)")
-		t.rc0(t.prReserve(n1, key1, typ), "PROUT RESERVE "+typ.String())
-		k := key1
-		if allRegistrants(typ) {
-			k = 0
-		}
-		t.rc0(t.verifyReservedAs(n1, k, typ), "PRIN READ RESERVATION")
+		k := holderKey(key1, typ)
 		t.rc0(t.registerKey(n1, 0, key1), "PROUT REGISTER (unregister the holder)")
 		if shared {
 			t.rc0(t.verifyReservedAs(n1, k, typ), "the all-registrants reservation stays")
@@ -453,16 +459,10 @@ func proutClearSimple(t *T) {
 	t.needDataLoss()
 	n := t.dev.nexus()
 	key := randKey()
-	rc := t.registerAndIgnore(n, key)
-	if rc == -2 {
+	if !t.registerFirst(n, key, "") {
 		return
 	}
-	t.rc0(rc, "PROUT REGISTER AND IGNORE EXISTING KEY")
-	k, rc := t.readKeys(n, 16384)
-	t.rc0(rc, "PRIN READ KEYS")
-	if k == nil {
-		t.Fatalf("no READ KEYS data")
-	}
+	k := t.mustReadKeys(n)
 	if len(k.Keys) == 0 {
 		t.Errorf("no key registered after REGISTER AND IGNORE EXISTING KEY")
 	}
@@ -471,17 +471,7 @@ func proutClearSimple(t *T) {
 	t.rc0(t.verifyReservedAs(n, key, scsi.PRTypeExclusiveAccess), "PRIN READ RESERVATION")
 	t.rc0(t.prout(n, "CLEAR", scsi.PRClear, 0, scsi.PROutParameters{Key: key}, scsi.StatusGood), "PROUT CLEAR")
 	t.rc0(t.verifyNotReserved(n), "not reserved after CLEAR")
-	k, rc = t.readKeys(n, 16384)
-	t.rc0(rc, "PRIN READ KEYS")
-	if k == nil {
-		t.Fatalf("no READ KEYS data")
-	}
-	if len(k.Keys) != 0 {
-		t.Errorf("%d keys after CLEAR, want 0", len(k.Keys))
-	}
-	if k.Generation != gen+1 {
-		t.Errorf("PRGENERATION %d after CLEAR, want %d", k.Generation, gen+1)
-	}
+	t.keysAfter(n, "CLEAR", 0, gen+1)
 }
 
 // SPC-5 5.14.6: PREEMPT without a reservation removes the victim's
@@ -490,19 +480,14 @@ func proutPreempt(t *T) {
 	t.needDataLoss()
 	n1 := t.dev.nexus()
 	k1, k2 := randKey(), randKey()
-	rc := t.registerAndIgnore(n1, k1)
-	if rc == -2 {
+	if !t.registerFirst(n1, k1, "") {
 		return
 	}
-	t.rc0(rc, "PROUT REGISTER AND IGNORE EXISTING KEY")
 	t.rc0(t.prout(n1, "CLEAR", scsi.PRClear, 0, scsi.PROutParameters{Key: k1}, scsi.StatusGood), "PROUT CLEAR")
 	t.rc0(t.registerAndIgnore(n1, k1), "PROUT REGISTER AND IGNORE EXISTING KEY")
 	n2 := t.second()
 	t.rc0(t.registerAndIgnore(n2, k2), "PROUT REGISTER AND IGNORE EXISTING KEY (initiator 2)")
-	k, rc := t.readKeys(n1, 16384)
-	if rc != 0 || k == nil {
-		t.Fatalf("PRIN READ KEYS failed")
-	}
+	k := t.mustReadKeys(n1)
 	if len(k.Keys) != 2 {
 		t.Errorf("%d keys registered, want 2", len(k.Keys))
 	}
@@ -510,20 +495,33 @@ func proutPreempt(t *T) {
 	t.rc0(t.prout(n2, "PREEMPT", scsi.PRPreempt, scsi.PRTypeExclusiveAccess, scsi.PROutParameters{Key: k2, ServiceActionKey: k1}, scsi.StatusGood), "PROUT PREEMPT")
 	t.rc0(t.turUntilGood(n1), "TEST UNIT READY until GOOD (initiator 1)")
 	t.rc0(t.turUntilGood(n2), "TEST UNIT READY until GOOD (initiator 2)")
-	k, rc = t.readKeys(n1, 16384)
-	if rc != 0 || k == nil {
-		t.Fatalf("PRIN READ KEYS failed")
-	}
-	if len(k.Keys) != 1 {
-		t.Errorf("%d keys registered after PREEMPT, want 1", len(k.Keys))
-	}
-	if k.Generation != gen+1 {
-		t.Errorf("PRGENERATION %d after PREEMPT, want %d", k.Generation, gen+1)
-	}
+	k = t.keysAfter(n1, "PREEMPT", 1, gen+1)
 	if len(k.Keys) > 0 && k.Keys[0] != k2 {
 		t.Errorf("key %#x left after PREEMPT, want %#x", k.Keys[0], k2)
 	}
 	t.rc0(t.registerKey(n2, 0, k2), "PROUT REGISTER (unregister initiator 2)")
+}
+
+// mustReadKeys returns READ KEYS' data, or ends the test.
+func (t *T) mustReadKeys(n nexus) *scsi.PRKeys {
+	k, rc := t.readKeys(n, 16384)
+	if rc != 0 || k == nil {
+		t.Fatalf("PRIN READ KEYS failed")
+	}
+	return k
+}
+
+// keysAfter checks the number of keys and PRGENERATION after a service
+// action that changed them, and returns the keys.
+func (t *T) keysAfter(n nexus, what string, keys int, gen uint32) *scsi.PRKeys {
+	k := t.mustReadKeys(n)
+	if len(k.Keys) != keys {
+		t.Errorf("%d keys registered after %s, want %d", len(k.Keys), what, keys)
+	}
+	if k.Generation != gen {
+		t.Errorf("PRGENERATION %d after %s, want %d", k.Generation, what, gen)
+	}
+	return k
 }
 
 func (t *T) turUntilGood(n nexus) int {

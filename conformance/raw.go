@@ -1,7 +1,7 @@
 package conformance
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,8 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iscsi-go/iscsi/auth/chap"
 	"github.com/iscsi-go/iscsi/iscsiurl"
 	"github.com/iscsi-go/iscsi/pdu"
+	"github.com/iscsi-go/iscsi/pdu/keys"
 	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
@@ -20,7 +22,8 @@ import (
 // correct initiator never does: a CmdSN outside the command window, a wrong
 // DataSN, a WRITE whose Expected Data Transfer Length is 0. It lives here,
 // unexported, so that the session package needs no hook that could send
-// such PDUs: it logs in with no authentication and no digests, offers
+// such PDUs: it logs in with CHAP when the suite has credentials (as the
+// sessions do) and no digests, offers
 // InitialR2T=Yes and ImmediateData=No (every write waits for an R2T, as
 // libiscsi's tests arrange), and runs one command at a time.
 type rawConn struct {
@@ -36,27 +39,63 @@ type rawConn struct {
 
 var errNoReply = errors.New("no reply from the target")
 
-// dialRaw logs in to the unit of url under the given initiator name.
-func dialRaw(url, initiator string, timeout time.Duration) (*rawConn, error) {
-	u, err := iscsiurl.Parse(url)
+// dialRaw logs in to the unit of url under the given initiator name, with
+// CHAP when creds is set, connecting through dialer (nil: a net.Dialer),
+// as the sessions do through Config.Dialer.
+func dialRaw(url, initiator string, creds *chap.Config, dialer session.Dialer, timeout time.Duration) (*rawConn, error) {
+	u, err := iscsiurl.Parser{}.Parse(url)
 	if err != nil {
 		return nil, err
-	}
-	if u.User != "" {
-		return nil, errors.ErrUnsupported
 	}
 	lun, err := scsi.EncodeLUN(uint32(u.LUN))
 	if err != nil {
 		return nil, err
 	}
-	nc, err := net.DialTimeout("tcp", net.JoinHostPort(u.Host, strconv.Itoa(u.Port)), timeout)
+	if dialer == nil {
+		dialer = &net.Dialer{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	nc, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort(u.Host, strconv.Itoa(u.Port)))
 	if err != nil {
 		return nil, err
 	}
 	c := &rawConn{nc: nc, lun: uint64(lun), maxSeg: 8192}
-	if err := c.login(u.Target, initiator, timeout); err != nil {
+	if err := c.login(u.Target, initiator, creds, timeout); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("raw login: %w", err)
+	}
+	return c, nil
+}
+
+// rawCHAP returns the CHAP credentials the suite's sessions log in with,
+// in the session package's order: the URL's, then Options.Config's, then
+// LIBISCSI_CHAP_USERNAME and the other LIBISCSI_CHAP_* variables. Nil
+// means no CHAP.
+func rawCHAP(url string, cfg *session.Config) (*chap.Config, error) {
+	u, err := iscsiurl.Parser{}.Parse(url)
+	if err != nil {
+		return nil, err
+	}
+	var algs []chap.Algorithm
+	if cfg != nil {
+		algs = cfg.CHAPAlgorithms
+	}
+	if u.Auth != nil {
+		algs = u.Auth
+	}
+	c := &chap.Config{Algorithms: algs}
+	switch {
+	case u.User != "":
+		c.Username, c.Secret, c.TargetUsername, c.TargetSecret = u.User, u.Password, u.TargetUser, u.TargetPassword
+	case cfg != nil && cfg.Username != "":
+		c.Username, c.Secret, c.TargetUsername, c.TargetSecret = cfg.Username, cfg.Secret, cfg.TargetUsername, cfg.TargetSecret
+	default:
+		e, err := iscsiurl.Parse(url) // the environment's
+		if err != nil || e.User == "" {
+			return nil, err
+		}
+		c.Username, c.Secret, c.TargetUsername, c.TargetSecret = e.User, e.Password, e.TargetUser, e.TargetPassword
 	}
 	return c, nil
 }
@@ -91,49 +130,131 @@ func (c *rawConn) recv(deadline time.Time) (*pdu.BHS, []byte, error) {
 	return &h, rest[h.TotalAHSLength() : h.TotalAHSLength()+h.DataSegmentLength()], nil
 }
 
-func (c *rawConn) login(target, initiator string, timeout time.Duration) error {
-	keys := []string{
-		"InitiatorName=" + initiator, "SessionType=Normal", "TargetName=" + target,
+// loginStep sends one Login Request and reads its answer.
+type loginStep struct {
+	c        *rawConn
+	isid     pdu.ISID
+	deadline time.Time
+}
+
+func (l *loginStep) do(csg, nsg uint8, transit bool, pairs []keys.Pair) (*pdu.LoginResponse, []keys.Pair, error) {
+	c := l.c
+	data := keys.AppendPairs(nil, pairs...)
+	req := &pdu.LoginRequest{Transit: transit, CSG: csg, NSG: nsg,
+		DataSegmentLength: uint32(len(data)), ISID: l.isid, ITT: 0, CmdSN: c.cmdSN, ExpStatSN: c.statSN}
+	if err := c.send(req, data); err != nil {
+		return nil, nil, err
+	}
+	h, body, err := c.recv(l.deadline)
+	if err != nil {
+		return nil, nil, err
+	}
+	var resp pdu.LoginResponse
+	if err := resp.Decode(h); err != nil {
+		return nil, nil, err
+	}
+	if resp.StatusClass != 0 {
+		return nil, nil, fmt.Errorf("login refused with status %#02x%02x", resp.StatusClass, resp.StatusDetail)
+	}
+	c.statSN, c.expCmdSN, c.maxCmdSN = resp.StatSN+1, resp.ExpCmdSN, resp.MaxCmdSN
+	got, err := keys.Parse(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &resp, got, nil
+}
+
+func value(pairs []keys.Pair, key string) string {
+	for _, p := range pairs {
+		if p.Key == key {
+			return p.Value
+		}
+	}
+	return ""
+}
+
+// login logs in: with creds, a security stage that authenticates with
+// CHAP (RFC 7143 12.1.3; mutual when creds name the target's account),
+// then the operational stage.
+func (c *rawConn) login(target, initiator string, creds *chap.Config, timeout time.Duration) error {
+	l := &loginStep{c: c, isid: session.NewISID(), deadline: time.Now().Add(timeout)}
+	names := []keys.Pair{{Key: "InitiatorName", Value: initiator}, {Key: "SessionType", Value: "Normal"}, {Key: "TargetName", Value: target}}
+	var op []keys.Pair
+	if creds == nil {
+		op = names
+	} else if err := l.security(names, creds); err != nil {
+		return err
+	}
+	for _, kv := range []string{
 		"HeaderDigest=None", "DataDigest=None", "InitialR2T=Yes", "ImmediateData=No",
 		"MaxRecvDataSegmentLength=262144", "MaxBurstLength=262144", "FirstBurstLength=262144",
 		"DefaultTime2Wait=0", "DefaultTime2Retain=0", "MaxOutstandingR2T=1", "ErrorRecoveryLevel=0",
 		"DataPDUInOrder=Yes", "DataSequenceInOrder=Yes", "MaxConnections=1",
+	} {
+		k, v, _ := strings.Cut(kv, "=")
+		op = append(op, keys.Pair{Key: k, Value: v})
 	}
-	data := []byte(strings.Join(keys, "\x00") + "\x00")
-	isid := session.NewISID()
-	deadline := time.Now().Add(timeout)
 	for round := 0; round < 8; round++ {
-		req := &pdu.LoginRequest{Transit: true, CSG: pdu.StageOperational, NSG: pdu.StageFullFeature,
-			DataSegmentLength: uint32(len(data)), ISID: isid, ITT: 0, CmdSN: c.cmdSN, ExpStatSN: c.statSN}
-		if err := c.send(req, data); err != nil {
-			return err
-		}
-		h, body, err := c.recv(deadline)
+		resp, got, err := l.do(pdu.StageOperational, pdu.StageFullFeature, true, op)
 		if err != nil {
 			return err
 		}
-		var resp pdu.LoginResponse
-		if err := resp.Decode(h); err != nil {
-			return err
-		}
-		if resp.StatusClass != 0 {
-			return fmt.Errorf("login refused with status %#02x%02x", resp.StatusClass, resp.StatusDetail)
-		}
-		c.statSN, c.expCmdSN, c.maxCmdSN = resp.StatSN+1, resp.ExpCmdSN, resp.MaxCmdSN
-		for _, kv := range bytes.Split(body, []byte{0}) {
-			if v, ok := strings.CutPrefix(string(kv), "MaxRecvDataSegmentLength="); ok {
-				if n, err := strconv.Atoi(v); err == nil && n > 0 {
-					c.maxSeg = n
-				}
+		if v := value(got, "MaxRecvDataSegmentLength"); v != "" {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				c.maxSeg = n
 			}
 		}
 		if resp.Transit && resp.NSG == pdu.StageFullFeature {
 			c.cmdSN = resp.ExpCmdSN
 			return nil
 		}
-		data = nil
+		op = nil
 	}
 	return errors.New("login did not reach the full-feature phase")
+}
+
+// security is the security stage with CHAP: AuthMethod, CHAP_A, then
+// CHAP_N and CHAP_R (and our challenge, for mutual CHAP), then on to the
+// operational stage.
+func (l *loginStep) security(names []keys.Pair, creds *chap.Config) error {
+	offer := chap.AuthMethodOffer(true, !creds.Mutual())
+	_, got, err := l.do(pdu.StageSecurity, pdu.StageOperational, false, append(names, keys.Pair{Key: "AuthMethod", Value: offer}))
+	if err != nil {
+		return err
+	}
+	method := value(got, "AuthMethod")
+	if err := chap.CheckAuthMethod(true, !creds.Mutual(), method); err != nil {
+		return err
+	}
+	var resp *pdu.LoginResponse
+	if method == "CHAP" {
+		in, err := chap.NewInitiator(*creds)
+		if err != nil {
+			return err
+		}
+		if _, got, err = l.do(pdu.StageSecurity, pdu.StageOperational, false, in.Start()); err != nil {
+			return err
+		}
+		answer, err := in.Respond(got)
+		if err != nil {
+			return err
+		}
+		if resp, got, err = l.do(pdu.StageSecurity, pdu.StageOperational, true, answer); err != nil {
+			return err
+		}
+		if err := in.Verify(got); err != nil {
+			return err
+		}
+	}
+	for round := 0; resp == nil || !resp.Transit; round++ {
+		if round == 4 {
+			return errors.New("the target did not leave the security stage")
+		}
+		if resp, _, err = l.do(pdu.StageSecurity, pdu.StageOperational, true, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // rawResult is what a raw command came back with.
@@ -226,12 +347,17 @@ func (c *rawConn) command(cdb scsi.CDB, read, write bool, edtl int, cmdSN uint32
 
 func same(sn uint32) uint32 { return sn }
 
-// rawDial is dialRaw for a test: a target that needs CHAP skips the test.
+// rawDial is dialRaw for a test, with the suite's CHAP credentials.
 func (t *T) rawDial() *rawConn {
-	c, err := dialRaw(t.dev.url, t.dev.opts.InitiatorName, 10*time.Second)
-	if errors.Is(err, errors.ErrUnsupported) {
-		t.Skipf("this test logs in on a bare connection, which does not do CHAP yet")
+	creds, err := rawCHAP(t.dev.url, t.dev.opts.Config)
+	if err != nil {
+		t.Fatalf("CHAP credentials: %v", err)
 	}
+	var dialer session.Dialer
+	if cfg := t.dev.opts.Config; cfg != nil {
+		dialer = cfg.Dialer
+	}
+	c, err := dialRaw(t.dev.url, t.dev.opts.InitiatorName, creds, dialer, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Failed to log in on a bare connection: %v", err)
 	}

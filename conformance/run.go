@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,9 @@ const (
 	DefaultInitiatorName  = "iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test"
 	DefaultInitiatorName2 = "iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test-2"
 )
+
+// DefaultCommandTimeout is Options.CommandTimeout's default.
+const DefaultCommandTimeout = 10 * time.Second
 
 // Options tune a run. The zero value runs every test that neither writes
 // nor sanitizes, under libiscsi's initiator names.
@@ -35,9 +39,18 @@ type Options struct {
 	// differences, stated where its test calls TestTarget.
 	Skip map[string]string
 	// Config is the base of every session's configuration (credentials,
-	// digests, a dialer); the initiator name and the ISID are set by the
-	// suite, and a zero ReplacementTimeout is 10 s. Nil means defaults.
+	// digests, a dialer; the bare connections of the iSCSI-level tests use
+	// its credentials and dialer too). The initiator name is set by the
+	// suite, an ISID given is replaced by a fresh one for each session, a
+	// zero ReplacementTimeout is 10 s and a zero AbortTimeout 5 s. Nil
+	// means defaults.
 	Config *session.Config
+	// CommandTimeout bounds the wait for each command a test sends (zero
+	// means DefaultCommandTimeout). A command the target never answers
+	// (istgt drops some it refuses) fails its test, saying so; the session
+	// aborts the task and, if the target does not answer that either,
+	// reconnects, and the next test starts on a live session.
+	CommandTimeout time.Duration
 	// StopOnSetupError ends Run at a suite whose sessions cannot log in
 	// (libiscsi's -f and -A); by default that suite's tests fail and the
 	// run goes on (-g).
@@ -133,6 +146,9 @@ func (o *Options) withDefaults() *Options {
 	}
 	if c.InitiatorName2 == "" {
 		c.InitiatorName2 = DefaultInitiatorName2
+	}
+	if c.CommandTimeout <= 0 {
+		c.CommandTimeout = DefaultCommandTimeout
 	}
 	return &c
 }
@@ -270,6 +286,28 @@ func (d *Device) startSuite(ctx context.Context) error {
 	return nil
 }
 
+// revive logs in afresh when the suite's session (or the second path's)
+// has ended, so that a test after one that killed the session (a target
+// that never answered, then refused the reconnect) is not failed by it.
+func (d *Device) revive(ctx context.Context) error {
+	dead := func(s *session.Session) bool {
+		if s == nil {
+			return false
+		}
+		select {
+		case <-s.Done():
+			return true
+		default:
+			return false
+		}
+	}
+	if !dead(d.sess) && !dead(d.mpath) {
+		return nil
+	}
+	d.endSuite()
+	return d.startSuite(ctx)
+}
+
 func (d *Device) endSuite() {
 	for _, s := range []*session.Session{d.sess, d.mpath} {
 		if s == nil {
@@ -290,8 +328,12 @@ func (d *Device) runOne(ctx context.Context, tc Test, live func(string)) Result 
 		}
 		return Result{Test: tc, Verdict: Skipped, Reason: why}
 	}
-	t := &T{ctx: ctx, dev: d, test: tc, logf: live}
 	start := time.Now()
+	if err := d.revive(ctx); err != nil {
+		return Result{Test: tc, Verdict: Failed, Reason: err.Error(), Duration: time.Since(start)}
+	}
+	ctx = context.WithValue(ctx, stallKey{}, new(atomic.Bool))
+	t := &T{ctx: ctx, dev: d, test: tc, logf: live}
 	t.runBody()
 	v, reason := t.verdict()
 	return Result{Test: tc, Verdict: v, Reason: reason, Log: t.logs, Duration: time.Since(start)}

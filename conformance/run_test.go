@@ -4,9 +4,12 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iscsi-go/iscsi/conformance"
 	"github.com/iscsi-go/iscsi/iscsitest"
+	"github.com/iscsi-go/iscsi/scsi"
+	"github.com/iscsi-go/iscsi/session"
 )
 
 // Run's report, its progress events, and what happens when a suite cannot
@@ -56,5 +59,64 @@ func TestRunReportAndSetupFailure(t *testing.T) {
 		if !strings.Contains(rep.String(), "6 tests: 1 passed, 5 failed, 0 skipped") {
 			t.Errorf("String: %q", rep.String())
 		}
+	}
+}
+
+// A command the target never answers fails its test after
+// Options.CommandTimeout; the test's later commands fail at once instead
+// of waiting as long again; the next test runs on a working session.
+func TestCommandTimeout(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(1<<20, 512))
+	defer srv.Close()
+	srv.Inject(iscsitest.Fault{Match: iscsitest.Opcode(scsi.OpRead10), Action: iscsitest.Ignore, Count: 1})
+	rep, err := conformance.Run(t.Context(), srv.URL(), &conformance.Options{
+		Tests:          "ALL.Read10.Simple,ALL.TestUnitReady",
+		CommandTimeout: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 2 {
+		t.Fatalf("%d results", len(rep.Results))
+	}
+	r := rep.Results[0]
+	if r.Verdict != conformance.Failed || !strings.Contains(r.Reason, "no answer within 200ms") {
+		t.Errorf("%s: %v: %.300s", r.Test.FullName(), r.Verdict, r.Reason)
+	}
+	// Read10.Simple sends a READ (10) of 1 to 255 blocks: one waits, the
+	// others are not sent.
+	if n := strings.Count(r.Reason, "no answer within"); n != 1 {
+		t.Errorf("%d commands waited for their timeout, want 1", n)
+	}
+	if n := strings.Count(r.Reason, "not sent: an earlier command of this test got no answer"); n < 100 {
+		t.Errorf("%d commands failed at once, want the rest of the loop", n)
+	}
+	if r := rep.Results[1]; r.Verdict != conformance.Passed {
+		t.Errorf("%s after the timeout: %v: %s", r.Test.FullName(), r.Verdict, r.Reason)
+	}
+}
+
+// A test whose session ended (the target dropped the connection and the
+// session does not recover) does not take the next tests with it: they
+// run on a new session.
+func TestDeadSessionReplaced(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(1<<20, 512))
+	defer srv.Close()
+	srv.Inject(iscsitest.Fault{Match: iscsitest.Opcode(scsi.OpRead10), Action: iscsitest.Drop, Count: 1})
+	rep, err := conformance.Run(t.Context(), srv.URL(), &conformance.Options{
+		Tests:  "ALL.Read10.Simple,ALL.Read10.BeyondEol",
+		Config: &session.Config{DisableRecovery: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 2 {
+		t.Fatalf("%d results", len(rep.Results))
+	}
+	if r := rep.Results[0]; r.Verdict != conformance.Failed {
+		t.Errorf("%s: %v, want failed", r.Test.FullName(), r.Verdict)
+	}
+	if r := rep.Results[1]; r.Verdict != conformance.Passed {
+		t.Errorf("%s after the session ended: %v: %.300s", r.Test.FullName(), r.Verdict, r.Reason)
 	}
 }

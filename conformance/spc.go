@@ -304,7 +304,11 @@ func readCapacity16Support(t *T) {
 }
 
 func (t *T) modeSense6(pc scsi.PageControl, page uint8, alloc int, dbd bool) (reply, *scsi.ModeSense6Data) {
-	r, ok := t.run(t.dev.nexus(), "MODESENSE6", scsi.ModeSense6(dbd, pc, page, 0, uint8(alloc)), session.DirRead, nil, alloc, good)
+	return t.modeSense6On(t.dev.nexus(), pc, page, alloc, dbd)
+}
+
+func (t *T) modeSense6On(n nexus, pc scsi.PageControl, page uint8, alloc int, dbd bool) (reply, *scsi.ModeSense6Data) {
+	r, ok := t.run(n, "MODESENSE6", scsi.ModeSense6(dbd, pc, page, 0, uint8(alloc)), session.DirRead, nil, alloc, good)
 	if !ok {
 		return r, nil
 	}
@@ -426,47 +430,17 @@ func modeSense6ControlSWP(t *T) {
 	t.needDataLoss()
 	t.needSBC()
 	n := t.dev.nexus()
-	_, ch := t.modeSense6(scsi.PageChangeable, 0x0a, 255, true)
-	if ch == nil {
+	changeable, ok := t.swpChangeable(n)
+	if !ok {
 		t.Fatalf("MODE SENSE of the changeable Control page failed")
 	}
-	cp := controlPage(ch)
-	if len(cp) < 3 || cp[2]&0x08 == 0 {
+	if !changeable {
 		return // libiscsi: "SWP is not changeable", a pass
 	}
-	set := func(on bool) bool {
-		_, cur := t.modeSense6(scsi.PageCurrent, 0x0a, 255, true)
-		if cur == nil {
-			return false
-		}
-		var page scsi.ModePage
-		for _, p := range cur.Pages {
-			if p.Code == 0x0a && !p.SPF {
-				page = p
-			}
-		}
-		if page.Data == nil {
-			return false
-		}
-		data := append([]byte(nil), page.Data...)
-		if on {
-			data[2] |= 0x08
-		} else {
-			data[2] &^= 0x08
-		}
-		page.Data, page.PS = data, false
-		params, err := scsi.AppendModeSelect6(nil, &scsi.ModeParameters{Pages: []scsi.ModePage{page}})
-		if err != nil {
-			t.Errorf("MODE SELECT parameters: %v", err)
-			return false
-		}
-		_, ok := t.run(n, "MODESELECT6", scsi.ModeSelect6(true, false, uint8(len(params))), session.DirWrite, params, 0, good)
-		return ok
-	}
-	if !set(true) {
+	if !t.setSWP(n, true) {
 		return
 	}
-	t.Cleanup(func() { set(false) })
+	t.Cleanup(func() { t.setSWP(n, false) })
 	_, cur := t.modeSense6(scsi.PageCurrent, 0x0a, 255, false)
 	if cur == nil {
 		return
@@ -476,4 +450,48 @@ func modeSense6ControlSWP(t *T) {
 	}
 	buf := t.io(read10, 0, 1, 0, nil, good)
 	t.io(write10, 0, 1, 0, buf, writeProtected)
+}
+
+// swpChangeable reads the changeable Control page: whether SWP can be
+// set, and whether the page could be read at all.
+func (t *T) swpChangeable(n nexus) (changeable, ok bool) {
+	_, ch := t.modeSense6On(n, scsi.PageChangeable, 0x0a, 255, true)
+	if ch == nil {
+		return false, false
+	}
+	cp := controlPage(ch)
+	return len(cp) >= 3 && cp[2]&0x08 != 0, true
+}
+
+// setSWP turns software write protect on or off through n (SPC-5 7.5.8),
+// as libiscsi's set_swp and clear_swp: MODE SENSE of the current Control
+// page, MODE SELECT of it with SWP changed.
+func (t *T) setSWP(n nexus, on bool) bool {
+	_, cur := t.modeSense6On(n, scsi.PageCurrent, 0x0a, 255, true)
+	if cur == nil {
+		return false
+	}
+	var page scsi.ModePage
+	for _, p := range cur.Pages {
+		if p.Code == 0x0a && !p.SPF {
+			page = p
+		}
+	}
+	if len(page.Data) < 3 {
+		return false
+	}
+	data := append([]byte(nil), page.Data...)
+	if on {
+		data[2] |= 0x08
+	} else {
+		data[2] &^= 0x08
+	}
+	page.Data, page.PS = data, false
+	params, err := scsi.AppendModeSelect6(nil, &scsi.ModeParameters{Pages: []scsi.ModePage{page}})
+	if err != nil {
+		t.Errorf("MODE SELECT parameters: %v", err)
+		return false
+	}
+	_, ok := t.run(n, "MODESELECT6", scsi.ModeSelect6(true, false, uint8(len(params))), session.DirWrite, params, 0, good)
+	return ok
 }

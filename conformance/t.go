@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // T is the handle a test gets: it records failures and a skip, as
@@ -134,6 +135,9 @@ func (t *T) runBody() {
 		t.test.fn(t)
 	}()
 	<-done
+	if st, ok := t.ctx.Value(stallKey{}).(*atomic.Bool); ok {
+		st.Store(false) // the cleanups undo what the test set up
+	}
 	t.mu.Lock()
 	c := t.cleanups
 	t.cleanups = nil

@@ -129,7 +129,7 @@ func (t *T) paths() []nexus {
 	if t.dev.mpath == nil {
 		t.Skipf("Multipath unavailable. Skipping test")
 	}
-	return []nexus{t.dev.nexus(), {t.dev.mpath, t.dev.mpath.LUN()}}
+	return []nexus{t.dev.nexus(), t.dev.nexusOf(t.dev.mpath)}
 }
 
 // What is written through one path reads back through the other.

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"encoding/binary"
 
 	"github.com/iscsi-go/iscsi/scsi"
@@ -13,6 +14,8 @@ func init() {
 		"extendedcopy_param":              xcopyParamHdr,
 		"extendedcopy_validate_tgt_descr": xcopyValidTgtDescr,
 		"extendedcopy_validate_seg_descr": xcopyValidSegDescr,
+		"extendedcopy_descr_limits":       xcopyDescrLimits,
+		"extendedcopy_descr_type":         xcopyDescrType,
 	})
 	register("", map[string]func(*T){
 		"receive_copy_results_copy_status": rcrCopyStatus,
@@ -28,6 +31,12 @@ const (
 	xcopyHdrLen  = 16
 	cscdIdentLen = 32
 	segB2BLen    = 28
+)
+
+var (
+	tooManyDescr   = expect{scsi.StatusCheckCondition, scsi.SenseIllegalRequest, []scsi.ASC{0x2606, 0x2608}, "ILLEGAL_REQUEST/TOO_MANY_TARGET_OR_SEGMENT_DESCRIPTORS"}
+	unsuppDescr    = expect{scsi.StatusCheckCondition, scsi.SenseIllegalRequest, []scsi.ASC{0x2607, 0x2609}, "ILLEGAL_REQUEST/UNSUPPORTED_TARGET_OR_SEGMENT_DESCRIPTOR_TYPE_CODE"}
+	paramListLenEr = expect{scsi.StatusCheckCondition, scsi.SenseIllegalRequest, []scsi.ASC{0x1a00}, "ILLEGAL_REQUEST/PARAMETER_LIST_LENGTH_ERROR"}
 )
 
 var copyAborted = expect{scsi.StatusCheckCondition, scsi.SenseKey(0x0a), []scsi.ASC{0x0000, 0x0804, 0x0d02}, "COPY_ABORTED"}
@@ -130,9 +139,8 @@ func xcopySimple(t *T) {
 func xcopyParamHdr(t *T) {
 	t.needDataLoss()
 	list := xcopyList(1, 0, t.cscd(0, false), segB2B(0, 0, 2048, 0, t.dev.Blocks-2048))
-	plle := expect{scsi.StatusCheckCondition, scsi.SenseIllegalRequest, []scsi.ASC{0x1a00}, "ILLEGAL_REQUEST/PARAMETER_LIST_LENGTH_ERROR"}
-	t.xcopy(list[:xcopyHdrLen+cscdIdentLen-1], plle)
-	t.xcopy(list[:len(list)-1], plle)
+	t.xcopy(list[:xcopyHdrLen+cscdIdentLen-1], paramListLenEr)
+	t.xcopy(list[:len(list)-1], paramListLenEr)
 	t.xcopy(nil, good)
 }
 
@@ -177,4 +185,58 @@ func rcrCopyStatus(t *T) {
 	b := t.dev.Blocks
 	t.xcopy(xcopyList(1, 0, t.cscd(0, false), segB2B(0, 0, 2048, 0, b-2048)), good)
 	cs(good)
+}
+
+// maxXcopyList bounds the parameter list DescrLimits builds from the
+// target's limits (libiscsi allocates whatever they say).
+const maxXcopyList = 16 << 20
+
+// SPC-4 6.4.3.2, 6.4.3.3: more CSCD or segment descriptors than RECEIVE
+// COPY RESULTS' OPERATING PARAMETERS allow is TOO MANY TARGET (SEGMENT)
+// DESCRIPTORS; a descriptor list longer than MAXIMUM DESCRIPTOR LIST
+// LENGTH is PARAMETER LIST LENGTH ERROR.
+func xcopyDescrLimits(t *T) {
+	t.needDataLoss()
+	r, ok := t.run(t.dev.nexus(), "RECEIVECOPYRESULT", scsi.ReceiveCopyResults(scsi.CopyResultsOperatingParameters, 0, 1024), session.DirRead, nil, 1024, good)
+	if !ok {
+		return
+	}
+	op, err := scsi.ParseCopyOperatingParameters(r.data)
+	if err != nil {
+		t.Fatalf("RECEIVE COPY RESULTS (OPERATING PARAMETERS): %v", err)
+	}
+	maxT, maxS := int(op.MaxCSCDDescriptorCount), int(op.MaxSegmentDescriptorCount)
+	alloc := max(xcopyHdrLen+(maxT+1)*cscdIdentLen+(maxS+1)*segB2BLen,
+		xcopyHdrLen+int(op.MaxDescriptorListLength)+segB2BLen)
+	if op.MaxDescriptorListLength > maxXcopyList {
+		t.Fatalf("MAXIMUM DESCRIPTOR LIST LENGTH %d is too large to exceed in a test", op.MaxDescriptorListLength)
+	}
+	cscd := t.cscd(0, false)
+	seg := segB2B(0, 0, 2048, 0, t.dev.Blocks-2048)
+	list := func(id byte, targets, segments int) []byte {
+		l := xcopyList(id, 0, bytes.Repeat(cscd, targets), bytes.Repeat(seg, segments))
+		t.Logf("EXTENDED COPY with %d CSCD and %d segment descriptors (%d bytes)", targets, segments, len(l))
+		return l
+	}
+	t.xcopy(list(1, maxT+1, 1), tooManyDescr)
+	t.xcopy(list(2, 1, maxS+1), tooManyDescr)
+	tgtLen := (maxT + 1) * cscdIdentLen
+	t.xcopy(list(3, maxT+1, (alloc-xcopyHdrLen-tgtLen)/segB2BLen), paramListLenEr)
+}
+
+// SPC-4 6.4.5.1, 6.4.6.1: a CSCD descriptor type (E0h, Fibre Channel
+// N_Port_Name) or a segment descriptor type (03h, stream to stream) the
+// copy manager does not implement is UNSUPPORTED TARGET (SEGMENT)
+// DESCRIPTOR TYPE CODE.
+func xcopyDescrType(t *T) {
+	t.needDataLoss()
+	fc := make([]byte, cscdIdentLen)
+	fc[0] = 0xe0
+	bs := t.dev.BlockSize
+	fc[29], fc[30], fc[31] = byte(bs>>16), byte(bs>>8), byte(bs)
+	t.xcopy(xcopyList(1, 0, fc, segB2B(0, 0, 2048, 0, t.dev.Blocks-2048)), unsuppDescr)
+	s2s := make([]byte, 20) // stream to stream: 4-byte header + 10h
+	s2s[0] = 0x03
+	binary.BigEndian.PutUint16(s2s[2:], uint16(len(s2s)-4))
+	t.xcopy(xcopyList(1, 0, t.cscd(0, false), s2s), unsuppDescr)
 }

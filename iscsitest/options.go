@@ -27,6 +27,7 @@ type config struct {
 	hd, dd     Digest
 	queueDepth uint32
 	xcopy      bool
+	sanitize   bool
 	groups     []groupSpec
 	err        error
 }
@@ -160,4 +161,19 @@ func WithQueueDepth(n int) Option {
 // end: the data moves inside the server, never over the connection.
 func WithExtendedCopy() Option {
 	return func(c *config) { c.xcopy = true }
+}
+
+// WithSanitize makes the server run SANITIZE on its LUNs' memory, as a
+// solid-state disk does: OVERWRITE (the pattern written over every block),
+// BLOCK ERASE (every block zeroed and deallocated), CRYPTO ERASE (every
+// block reads back as noise) and EXIT FAILURE MODE, each answered when
+// done. With it come what an initiator checks around SANITIZE: REPORT
+// SUPPORTED OPERATION CODES, software write protect (MODE SENSE and MODE
+// SELECT (6) of the Control page: with SWP set, writes and SANITIZE are
+// DATA PROTECT), the Block Device Characteristics page
+// (non-rotating; reads after an erase succeed) and thin provisioning
+// (READ CAPACITY (16) LBPME and LBPRZ, the Logical Block Provisioning page,
+// GET LBA STATUS telling written blocks from deallocated ones).
+func WithSanitize() Option {
+	return func(c *config) { c.sanitize = true }
 }

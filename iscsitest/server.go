@@ -91,6 +91,7 @@ func newServer(opts []Option) (*Server, error) {
 		DataDigest:   c.dd.keyValue(),
 		QueueDepth:   c.queueDepth,
 		ExtendedCopy: c.xcopy,
+		Sanitize:     c.sanitize,
 		Hooks: faketarget.Hooks{
 			Login:    s.login(requireDigests(c.hd == DigestRequired, c.dd == DigestRequired)),
 			Received: s.received,

@@ -3,8 +3,8 @@
 # tgtd (package tgt, the reference target), libiscsi's tools (package
 # libiscsi-bin, the reference client), the NBD clients the NBD server is
 # tested with (libnbd-bin: nbdinfo, nbdcopy; qemu-utils: qemu-img, qemu-io),
-# and what the FUSE tests run (fuse3, e2fsprogs, qemu-utils). Does nothing
-# when all are present.
+# what the FUSE tests run (fuse3, e2fsprogs, qemu-utils) and istgt (a second
+# target for the conformance suite). Does nothing when all are present.
 set -euo pipefail
 need=()
 command -v tgtd >/dev/null 2>&1 || need+=(tgt)
@@ -18,6 +18,8 @@ command -v qemu-io >/dev/null 2>&1 || need+=(qemu-utils)
 command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
 PATH="$PATH:/usr/sbin:/sbin" command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
 command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
+# istgt, a second target for the conformance suite (integration/conformance).
+PATH="$PATH:/usr/sbin:/sbin" command -v istgt >/dev/null 2>&1 || need+=(istgt)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

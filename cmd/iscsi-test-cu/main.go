@@ -43,6 +43,7 @@ Where OPTIONS are from:
   -x|--xml                         Test Mode: XML
   -V|--Verbose-scsi                Enable verbose SCSI logging [default SILENT]
      --junit=FILE                  Also write the results as JUnit XML to FILE
+     --command-timeout=DURATION    Fail a command the target does not answer within it [10s]
 
 Where <iscsi-url> iSCSI URL format is: "iscsi://[<username>[%<password>]@]<host>[:<port>]/<target-iqn>/<lun>"
 
@@ -76,6 +77,7 @@ type options struct {
 	ignore, fail, abort          bool
 	silent, normal, verbose, xml bool
 	verboseSCSI, showHelp        bool
+	cmdTimeout                   time.Duration
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -98,6 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVarP(&o.verboseSCSI, "Verbose-scsi", "V", false, "")
 	fs.BoolVarP(&o.showHelp, "help", "?", false, "")
 	fs.StringVar(&o.junit, "junit", "", "")
+	fs.DurationVar(&o.cmdTimeout, "command-timeout", conformance.DefaultCommandTimeout, "")
 	version := fs.Bool("version", false, "")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "iscsi-test-cu: %v\n", err)
@@ -132,6 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		InitiatorName2: o.init2,
 		DataLoss:       o.dataloss,
 		AllowSanitize:  o.sanitize,
+		CommandTimeout: o.cmdTimeout,
 	}
 	if o.test == "" {
 		opts.Tests = "ALL"

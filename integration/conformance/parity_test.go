@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iscsi-go/iscsi/auth"
 	"github.com/iscsi-go/iscsi/conformance"
 	"github.com/iscsi-go/iscsi/integration/tgtd"
 )
@@ -93,7 +94,7 @@ const quickSelection = "ALL.Inquiry,ALL.Mandatory,ALL.ModeSense6,ALL.NoMedia,ALL
 	"ALL.MultipathIO,ALL.Read6,ALL.Unmap,ALL.GetLBAStatus,ALL.*.ZeroBlocks,ALL.*.*Protect,ALL.*.DpoFua,ALL.*.Dpo," +
 	"ALL.*.Flags,ALL.WriteSame1*.Unmap*,ALL.Read10.Async,ALL.Write10.Async"
 
-// Both suites with --dataloss against two private tgtd instances with the
+// Both suites with --dataloss and --allow-sanitize against two private tgtd instances with the
 // same 512-byte LUN, side by side; every test ours implements must have
 // libiscsi's verdict.
 func TestParityTgtd512(t *testing.T) {
@@ -111,11 +112,11 @@ func TestParityTgtd512(t *testing.T) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		theirs, errTheirs = tgtd.RunToolContext(ctx, nil, "iscsi-test-cu", "-d", "-t", sel, theirsURL)
+		theirs, errTheirs = tgtd.RunToolContext(ctx, nil, "iscsi-test-cu", "-d", "-S", "-t", sel, theirsURL)
 	}()
 	go func() {
 		defer wg.Done()
-		ours, errOurs = tgtd.RunToolContext(ctx, nil, ourTool, "-d", "-t", sel, oursURL)
+		ours, errOurs = tgtd.RunToolContext(ctx, nil, ourTool, "-d", "-S", "-t", sel, oursURL)
 	}()
 	wg.Wait()
 	if errTheirs != nil || errOurs != nil {
@@ -190,4 +191,52 @@ func TestTargetTgtd(t *testing.T) {
 		DataLoss: true,
 		Skip:     tgtdGaps,
 	})
+}
+
+// A tgtd target that requires CHAP: both suites take the credentials from
+// LIBISCSI_CHAP_USERNAME and LIBISCSI_CHAP_PASSWORD, and the iSCSI-level
+// tests, which ours runs on a bare connection of its own, authenticate
+// there too and have libiscsi's verdicts.
+func TestParityTgtdCHAP(t *testing.T) {
+	const sel = "ALL.iSCSIResiduals,ALL.iSCSIdatasn"
+	const user, secret = "suite", "suite-secret-12"
+	urls := make([]string, 2)
+	for i := range urls {
+		inst := tgtd.Start(t)
+		inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 16 << 20}}})
+		inst.NewAccount(user, auth.NewSecret(secret))
+		inst.BindAccount(1, user)
+		urls[i] = fmt.Sprintf("iscsi://%s/%s/1", inst.Addr(), iqn)
+	}
+	env := []string{"LIBISCSI_CHAP_USERNAME=" + user, "LIBISCSI_CHAP_PASSWORD=" + secret}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	theirs, err := tgtd.RunToolContext(ctx, env, "iscsi-test-cu", "-d", "-t", sel, urls[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, err := tgtd.RunToolContext(ctx, env, ourTool, "-d", "-t", sel, urls[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	vt, vo := verdicts(theirs.Stdout), verdicts(ours.Stdout)
+	if len(vt) != 11 || len(vo) != 11 {
+		t.Fatalf("%d verdicts from libiscsi, %d from ours, want 11\nours:\n%s", len(vt), len(vo), tail(ours.Stdout))
+	}
+	passed := 0
+	for n, v := range vt {
+		if vo[n] != v {
+			t.Errorf("%s: libiscsi says %s, ours %s", n, v, vo[n])
+		}
+		if vo[n] == "passed" {
+			passed++
+		}
+	}
+	// Not skipped for want of CHAP: the residual tests pass.
+	if passed < 10 {
+		t.Errorf("%d tests passed, want 10 (all but iSCSIDataSnInvalid)\n%s", passed, tail(ours.Stdout))
+	}
+	if strings.Contains(ours.Stdout+ours.Stderr, secret) {
+		t.Errorf("the CHAP secret appears in the output")
+	}
 }

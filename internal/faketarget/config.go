@@ -89,6 +89,13 @@ type Config struct {
 	// their NAA designators, block to block segments) and RECEIVE COPY
 	// RESULTS (operating parameters, copy status).
 	ExtendedCopy bool
+	// Sanitize makes the target run SANITIZE (OVERWRITE, BLOCK ERASE,
+	// CRYPTO ERASE, EXIT FAILURE MODE) and what an initiator needs around
+	// it: REPORT SUPPORTED OPERATION CODES, the Block Device
+	// Characteristics page, and a thin provisioned unit (LBPME, the Logical
+	// Block Provisioning page, GET LBA STATUS) that BLOCK ERASE
+	// deallocates. See sanitize.go.
+	Sanitize bool
 
 	// ALUA, when set, makes the LUNs report asymmetric logical unit
 	// access; see ALUA.

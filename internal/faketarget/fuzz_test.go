@@ -17,7 +17,9 @@ import (
 
 // FuzzServe feeds arbitrary bytes to Serve: from the first byte of the
 // connection when in[0] is even (the login parser), after a good login when
-// it is odd (full feature phase). Serve must return, never panic.
+// it is odd (full feature phase). Bits 2 and 3 of in[0] turn on
+// Config.Sanitize and Config.ExtendedCopy (their parameter lists). Serve
+// must return, never panic.
 func FuzzServe(f *testing.F) {
 	for _, s := range fuzzSeeds() {
 		f.Add(s)
@@ -29,7 +31,7 @@ func FuzzServe(f *testing.F) {
 		// Small LUNs: a READ of a huge null LUN would only be slow.
 		tg, err := New(Config{LUNs: []LUN{{Number: 1, Blocks: 16}, {Number: 2, Blocks: 64, Null: true}},
 			MaxRecvDataSegmentLength: 1024, FirstBurstLength: 1024, MaxBurstLength: 2048, TextSegmentLength: 16,
-			UnitAttention: in[0]&2 != 0})
+			UnitAttention: in[0]&2 != 0, Sanitize: in[0]&4 != 0, ExtendedCopy: in[0]&8 != 0})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +88,38 @@ func fuzzSeeds() [][]byte {
 	inq := frame(&pdu.SCSICommand{Final: true, Read: true, ITT: 14, CmdSN: 11, ExpectedDataTransferLength: 255,
 		CDB: scsi.InquiryVPD(scsi.VPDDeviceIdentification, 255).Array()}, nil)
 	logout := frame(&pdu.LogoutRequest{Immediate: true, ITT: 15, CmdSN: 12}, nil)
-	return [][]byte{login, ffp(read, write, dataOut, text, nop, tmf, inq, logout), ffp(write, tmf, dataOut), ffp(text, frame(&pdu.TextRequest{Final: true, ITT: 11, TTT: 1, CmdSN: 10}, nil))}
+	// Sanitize and ExtendedCopy (first byte 1|4|8): commands with
+	// parameter lists, and those that answer with data.
+	withData := func(itt, cmdSN uint32, cdb scsi.CDB, data []byte) []byte {
+		return frame(&pdu.SCSICommand{Final: true, Write: true, LUN: wireLUN(1), ITT: itt, CmdSN: cmdSN,
+			ExpectedDataTransferLength: uint32(len(data)), CDB: cdb.Array()}, data)
+	}
+	readCmd := func(itt, cmdSN uint32, cdb scsi.CDB, n uint32) []byte {
+		return frame(&pdu.SCSICommand{Final: true, Read: true, LUN: wireLUN(1), ITT: itt, CmdSN: cmdSN,
+			ExpectedDataTransferLength: n, CDB: cdb.Array()}, nil)
+	}
+	overwrite := append([]byte{0x01, 0, 0x00, 0x04}, 0xaa, 0xbb, 0xcc, 0xdd)
+	modeSelect := []byte{0, 0, 0, 0, 0x0a, 0x0a, 0, 0, 0x08, 0, 0, 0, 0, 0, 0, 0}
+	xcopy := make([]byte, 16+32+28)
+	xcopy[3], xcopy[11] = 32, 28
+	copy(xcopy[16:], []byte{0xe4, 0, 0, 0, 0x01, 0x03, 0, 8})
+	copy(xcopy[24:], naaDesignator(1))
+	xcopy[16+30] = 0x02 // block length 512
+	copy(xcopy[48:], []byte{0x02, 0, 0, 24, 0, 0, 0, 0, 0, 0, 0, 1})
+	xcopy[48+27] = 8 // destination LBA 8
+	extra := []byte{13}
+	for _, p := range [][]byte{
+		withData(20, 7, scsi.Sanitize(scsi.SanitizeOverwrite, false, false, uint16(len(overwrite))), overwrite),
+		readCmd(21, 8, scsi.GetLBAStatus(0, 64), 64),
+		readCmd(22, 9, scsi.ReportSupportedOpCodes(true, 1024), 1024),
+		withData(23, 10, scsi.ModeSelect6(true, false, uint8(len(modeSelect))), modeSelect),
+		readCmd(24, 11, scsi.ModeSense6(false, scsi.PageCurrent, 0x3f, 0, 255), 255),
+		withData(25, 12, scsi.ExtendedCopy(uint32(len(xcopy))), xcopy),
+		frame(&pdu.SCSICommand{Final: true, LUN: wireLUN(1), ITT: 26, CmdSN: 13, CDB: scsi.Sanitize(scsi.SanitizeBlockErase, false, false, 0).Array()}, nil),
+	} {
+		extra = append(extra, p...)
+	}
+	return [][]byte{login, ffp(read, write, dataOut, text, nop, tmf, inq, logout), ffp(write, tmf, dataOut), ffp(text, frame(&pdu.TextRequest{Final: true, ITT: 11, TTT: 1, CmdSN: 10}, nil)), extra}
 }
 
 // TestWriteFuzzSeeds writes the seed corpus into testdata when

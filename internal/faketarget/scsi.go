@@ -118,16 +118,22 @@ func (p *Peer) execute(tk *task, buf []byte, consumeUA bool) result {
 		binary.BigEndian.PutUint32(b[4:], uint32(l.BlockSize))
 		return result{data: b}
 	case scsi.OpMaintenanceIn:
-		if p.t.cfg.ALUA == nil || cdb[1]&0x1f != scsi.ServiceActionReportTargetPortGroups {
-			return resBadOpcode
+		switch {
+		case p.t.cfg.ALUA != nil && cdb[1]&0x1f == scsi.ServiceActionReportTargetPortGroups:
+			return result{data: clip(p.t.reportTargetPortGroups(buf[:0], cdb[1]>>5 == 1), binary.BigEndian.Uint32(cdb[6:10]))}
+		case p.t.cfg.Sanitize && cdb[1]&0x1f == 0x0c:
+			return p.supportedOpCodes(cdb, buf)
 		}
-		return result{data: clip(p.t.reportTargetPortGroups(buf[:0], cdb[1]>>5 == 1), binary.BigEndian.Uint32(cdb[6:10]))}
+		return resBadOpcode
 	case scsi.OpReceiveCopyResults:
 		if !p.t.cfg.ExtendedCopy {
 			return resBadOpcode
 		}
 		return p.receiveCopyResults(cdb, buf)
 	case scsi.OpServiceActionIn16:
+		if cdb[1]&0x1f == scsi.ServiceActionGetLBAStatus && l.mapped != nil {
+			return l.getLBAStatus(cdb, buf)
+		}
 		if cdb[1]&0x1f != scsi.ServiceActionReadCapacity16 {
 			return resBadOpcode
 		}
@@ -135,7 +141,29 @@ func (p *Peer) execute(tk *task, buf []byte, consumeUA bool) result {
 		clear(b)
 		binary.BigEndian.PutUint64(b, l.Blocks-1)
 		binary.BigEndian.PutUint32(b[8:], uint32(l.BlockSize))
+		if l.mapped != nil {
+			b[14] = 0xc0 // LBPME, LBPRZ
+		}
 		return result{data: clip(b, binary.BigEndian.Uint32(cdb[10:14]))}
+	case scsi.OpSanitize:
+		if !p.t.cfg.Sanitize {
+			return resBadOpcode
+		}
+		return p.t.sanitize(l, cdb, nil)
+	case scsi.OpModeSense6:
+		if !p.t.cfg.Sanitize {
+			return resBadOpcode
+		}
+		return l.modeSense6(cdb, buf)
+	case scsi.OpExtendedCopy:
+		// Without a parameter list (no data): nothing to copy.
+		if !p.t.cfg.ExtendedCopy {
+			return resBadOpcode
+		}
+		if binary.BigEndian.Uint32(cdb[10:14]) != 0 {
+			return resBadField
+		}
+		return result{}
 	case scsi.OpRead10, scsi.OpRead16:
 		if cdb[1]&0xe0 != 0 {
 			// RDPROTECT on a LUN without protection information
@@ -208,6 +236,24 @@ func (p *Peer) inquiry(l *lun, cdb []byte, buf []byte) result {
 			b = append(b, scsi.VPDThirdPartyCopy)
 		}
 		b = append(b, scsi.VPDBlockLimits)
+		if p.t.cfg.Sanitize {
+			b = append(b, scsi.VPDBlockDeviceCharacteristic)
+			if l.mapped != nil {
+				b = append(b, scsi.VPDLogicalBlockProvisioning)
+			}
+		}
+	case scsi.VPDBlockDeviceCharacteristic:
+		if !p.t.cfg.Sanitize {
+			return resBadField
+		}
+		b = append(b, make([]byte, 0x3c)...)
+		b[5] = 0x01        // MEDIUM ROTATION RATE 1: non-rotating
+		b[7] = 1<<6 | 1<<4 // WABEREQ 1, WACEREQ 1: reads after an erase succeed
+	case scsi.VPDLogicalBlockProvisioning:
+		if l.mapped == nil {
+			return resBadField
+		}
+		b = append(b, 0, 0x04, scsi.ProvisioningThin, 0) // LBPRZ 001b, no UNMAP, thin
 	case scsi.VPDThirdPartyCopy:
 		if !p.t.cfg.ExtendedCopy {
 			return resBadField

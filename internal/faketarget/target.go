@@ -45,6 +45,13 @@ type lun struct {
 	mu       sync.RWMutex // guards data between connections
 	wireLUN  uint64
 	blockLen uint64
+	// mapped says which blocks were written since the last BLOCK ERASE
+	// (Config.Sanitize only; nil otherwise); erasures counts CRYPTO
+	// ERASEs. Both under mu.
+	mapped   []bool
+	erasures int
+	// swp is software write protect (Config.Sanitize: MODE SELECT).
+	swp atomic.Bool
 }
 
 // New checks cfg and returns a Target.
@@ -112,7 +119,11 @@ func New(cfg Config) (*Target, error) {
 		case uint64(len(l.Data)) != size:
 			return nil, fmt.Errorf("faketarget: LUN %d: Data is %d bytes, want %d", l.Number, len(l.Data), size)
 		}
-		t.luns = append(t.luns, &lun{LUN: l, wireLUN: wireLUN(l.Number), blockLen: uint64(l.BlockSize)})
+		x := &lun{LUN: l, wireLUN: wireLUN(l.Number), blockLen: uint64(l.BlockSize)}
+		if cfg.Sanitize && !l.Null {
+			x.mapped = make([]bool, l.Blocks)
+		}
+		t.luns = append(t.luns, x)
 	}
 	return t, nil
 }

@@ -95,9 +95,9 @@ type task struct {
 	nextR2T    uint32
 	r2tSN      uint32
 	r2ts       []r2tSeq
-	// xcopy: an EXTENDED COPY whose parameter list goes to dst; the copy
-	// runs once it is all in.
-	xcopy bool
+	// withParams, when set, runs the command once its parameter list
+	// (which went to dst) is in: EXTENDED COPY, SANITIZE, MODE SELECT.
+	withParams func(param []byte) result
 }
 
 // r2tSeq is one outstanding R2T and the Data-Out sequence answering it.

@@ -107,7 +107,19 @@ func (p *Peer) startWrite(tk *task, imm []byte) error {
 			tk.res = check(scsi.SenseIllegalRequest, scsi.ASCParameterListLengthError)
 			break
 		}
-		tk.xcopy = true
+		tk.withParams = p.t.extendedCopy
+		tk.dst = make([]byte, tk.need)
+	case op == scsi.OpSanitize && t.cfg.Sanitize && tk.lun != nil:
+		tk.xfer = uint64(binary.BigEndian.Uint16(tk.cmd.CDB[7:9]))
+		tk.need = uint32(min(uint64(tk.edtl), tk.xfer))
+		l, cdb := tk.lun, tk.cmd.CDB
+		tk.withParams = func(param []byte) result { return p.t.sanitize(l, cdb, param) }
+		tk.dst = make([]byte, tk.need)
+	case op == scsi.OpModeSelect6 && t.cfg.Sanitize && tk.lun != nil:
+		tk.xfer = uint64(tk.cmd.CDB[4])
+		tk.need = uint32(min(uint64(tk.edtl), tk.xfer))
+		l, cdb := tk.lun, tk.cmd.CDB
+		tk.withParams = func(param []byte) result { return l.modeSelect6(cdb, param) }
 		tk.dst = make([]byte, tk.need)
 	case op != scsi.OpWrite10 && op != scsi.OpWrite16:
 		tk.res = p.execute(tk, p.scratch[:0], true)
@@ -119,6 +131,8 @@ func (p *Peer) startWrite(tk *task, imm []byte) error {
 	case t.cfg.UnitAttention && !p.uaDone[tk.lunIdx]:
 		p.uaDone[tk.lunIdx] = true
 		tk.res = resUnitAttn
+	case tk.lun.swp.Load():
+		tk.res = resWriteProtected
 	case tk.cmd.CDB[1]&0xe0 != 0:
 		// WRPROTECT on a LUN without protection information (SBC-4
 		// 5.50: INVALID FIELD IN CDB).
@@ -132,6 +146,7 @@ func (p *Peer) startWrite(tk *task, imm []byte) error {
 		}
 		tk.xfer = n
 		tk.need = uint32(min(uint64(tk.edtl), tk.xfer))
+		tk.lun.markMapped(lba, uint64(blocks))
 		if !tk.lun.Null {
 			tk.dst = tk.lun.Data[start : start+uint64(tk.need)]
 		}
@@ -205,8 +220,8 @@ func (p *Peer) advanceWrite(tk *task) error {
 	}
 	// All data in: report.
 	r := tk.res
-	if tk.xcopy {
-		r = p.t.extendedCopy(tk.dst)
+	if tk.withParams != nil {
+		r = tk.withParams(tk.dst)
 	}
 	var resid uint32
 	over, under := false, false

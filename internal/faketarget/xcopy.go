@@ -68,8 +68,11 @@ func (p *Peer) receiveCopyResults(cdb []byte, buf []byte) result {
 // extendedCopy runs the copy a parameter list describes.
 func (t *Target) extendedCopy(param []byte) result {
 	badParam := check(scsi.SenseIllegalRequest, scsi.ASCInvalidFieldInParamList)
+	if r, ok := t.xcopyLimits(param); !ok {
+		return r
+	}
 	p, err := scsi.ParseExtendedCopyParameters(param)
-	if err != nil || len(p.CSCDs) > xcopyMaxCSCDs || len(p.Segments) > xcopyMaxSegments {
+	if err != nil {
 		return badParam
 	}
 	luns := make([]*lun, len(p.CSCDs))
@@ -109,6 +112,53 @@ func (t *Target) extendedCopy(param []byte) result {
 		t.copyBlocks(src, s.SourceLBA*src.blockLen, dst, s.DestinationLBA*dst.blockLen, n)
 	}
 	return result{}
+}
+
+// xcopyLimits checks a parameter list against the limits RECEIVE COPY
+// RESULTS reports and the descriptor types implemented, in SPC-4's order
+// (6.4.1, 6.4.3.2, 6.4.3.3, 6.4.5.1, 6.4.6.1): a list cut short of the
+// lengths its header gives, or longer than MAXIMUM DESCRIPTOR LIST LENGTH,
+// is PARAMETER LIST LENGTH ERROR; more CSCD or segment descriptors than
+// allowed are TOO MANY TARGET (SEGMENT) DESCRIPTORS; a type not
+// implemented is UNSUPPORTED TARGET (SEGMENT) DESCRIPTOR TYPE CODE.
+func (t *Target) xcopyLimits(param []byte) (result, bool) {
+	const hdr = 16
+	switch {
+	case len(param) == 0:
+		return result{}, false // nothing to copy (SPC-4 6.4.1)
+	case len(param) < hdr:
+		return check(scsi.SenseIllegalRequest, scsi.ASCParameterListLengthError), false
+	}
+	cscdLen := int(binary.BigEndian.Uint16(param[2:]))
+	segLen := int64(binary.BigEndian.Uint32(param[8:]))
+	if int64(cscdLen)+segLen > int64(len(param)-hdr) || int64(cscdLen)+segLen > xcopyMaxListLength {
+		return check(scsi.SenseIllegalRequest, scsi.ASCParameterListLengthError), false
+	}
+	cscds := param[hdr : hdr+cscdLen]
+	segs := param[hdr+cscdLen : hdr+int64(cscdLen)+segLen]
+	if len(cscds)/32 > xcopyMaxCSCDs {
+		return check(scsi.SenseIllegalRequest, scsi.ASC(0x2606)), false
+	}
+	nseg := 0
+	for d := segs; len(d) >= 4; nseg++ {
+		n := 4 + int(binary.BigEndian.Uint16(d[2:]))
+		d = d[min(n, len(d)):]
+	}
+	if nseg > xcopyMaxSegments {
+		return check(scsi.SenseIllegalRequest, scsi.ASC(0x2608)), false
+	}
+	for d := cscds; len(d) >= 32; d = d[32:] {
+		if d[0] != scsi.XCopyCSCDIdentification {
+			return check(scsi.SenseIllegalRequest, scsi.ASC(0x2607)), false
+		}
+	}
+	for d := segs; len(d) >= 4; {
+		if d[0] != scsi.XCopySegmentBlockToBlock {
+			return check(scsi.SenseIllegalRequest, scsi.ASC(0x2609)), false
+		}
+		d = d[min(4+int(binary.BigEndian.Uint16(d[2:])), len(d)):]
+	}
+	return result{}, true
 }
 
 // copyBlocks copies n bytes between (or within) LUNs, under their locks.
