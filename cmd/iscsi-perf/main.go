@@ -64,7 +64,7 @@ type options struct {
 	memProfile    string
 	url           string
 	paths         []string // --path: more URLs of the same LUN
-	version       bool // --version: print the version, run nothing
+	version       bool     // --version: print the version, run nothing
 
 	// maxIOs, when positive, stops the run after that many I/Os (tests).
 	maxIOs uint64
