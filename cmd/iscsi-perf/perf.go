@@ -199,19 +199,19 @@ type summary struct {
 	Busy         uint64  `json:"busy"`
 	Errors       uint64  `json:"errors"`
 	Reconnects   uint64  `json:"reconnects"` // connections replaced during the run
-	// Failovers and Paths are those of a run over several paths (--path):
-	// the commands sent again on another path, and each path's counters.
-	Failovers   uint64        `json:"failovers,omitempty"`
-	Paths       []pathSummary `json:"paths,omitempty"`
-	CPUUser     float64       `json:"cpu_user_s"`
-	CPUSys      float64       `json:"cpu_sys_s"`
-	CPUPerIOus  float64       `json:"cpu_per_io_us"`
-	AllocsPerIO float64       `json:"allocs_per_io"`
+	CPUUser      float64 `json:"cpu_user_s"`
+	CPUSys       float64 `json:"cpu_sys_s"`
+	CPUPerIOus   float64 `json:"cpu_per_io_us"`
+	AllocsPerIO  float64 `json:"allocs_per_io"`
 	// ReadCallsPerIO and WriteCallsPerIO are the read-like and write-like
 	// system calls of the process per I/O (Linux /proc/self/io syscr and
 	// syscw; 0 elsewhere).
 	ReadCallsPerIO  float64 `json:"read_calls_per_io"`
 	WriteCallsPerIO float64 `json:"write_calls_per_io"`
+	// Failovers and Paths are those of a run over several paths (--path):
+	// the commands sent again on another path, and each path's counters.
+	Failovers uint64        `json:"failovers,omitempty"`
+	Paths     []pathSummary `json:"paths,omitempty"`
 }
 
 func (s *summary) print(w io.Writer) {
