@@ -73,6 +73,7 @@ type Device struct {
 	cfg   Config
 	paths []*path
 	id    identity
+	first string // the portal of the path whose identity is id
 	locks blockLocks
 
 	picker    atomic.Pointer[pickerBox]
@@ -100,9 +101,17 @@ type pickerBox struct {
 
 // Dial opens one session per URL (each an iSCSI URL of the same LUN
 // through another portal, as session.Dial takes), checks that every LUN
-// is the device the first URL reaches, and returns the Device. Every path
-// must log in: a path that fails fails Dial, and so does a path to another
-// device (*DifferentDeviceError).
+// is the device the first one reached is, and returns the Device. The
+// logins run in parallel, bounded by ctx.
+//
+// Dial succeeds when at least one path logs in. A path whose login fails
+// starts PathDown (OnPathChange and Stats say why) and joins later: the
+// path checker dials it again every CheckInterval (never, with the checker
+// disabled), checks the device identity and registers the Device's
+// persistent-reservation key before the path carries I/O. A path that
+// logs in to another device fails Dial (*DifferentDeviceError): that is a
+// wrong list, not a path that is down. With no path logged in, Dial
+// returns the error of each.
 func Dial(ctx context.Context, urls []string, cfg *Config) (*Device, error) {
 	if len(urls) == 0 {
 		return nil, errors.New("multipath: no URL")
@@ -112,40 +121,73 @@ func Dial(ctx context.Context, urls []string, cfg *Config) (*Device, error) {
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.picker.Store(&pickerBox{picker: noPath{}})
 	for i, u := range urls {
-		display := fmt.Sprintf("path %d", i)
+		display, portal := fmt.Sprintf("path %d", i), ""
 		if pu, err := iscsiurl.Parse(u); err == nil {
-			display = pu.String() // passwords redacted
+			display, portal = pu.String(), pu.Portal() // passwords redacted
 		}
-		d.paths = append(d.paths, &path{d: d, index: i, url: u, display: display, attempts: map[*attempt]struct{}{}, tpgt: -1})
+		d.paths = append(d.paths, &path{d: d, index: i, url: u, display: display, portal: portal, attempts: map[*attempt]struct{}{}, tpgt: -1})
 	}
+	type login struct {
+		s   *session.Session
+		gen uint64
+		id  identity
+		err error
+	}
+	logins := make([]login, len(d.paths))
+	var wg sync.WaitGroup
 	for i, p := range d.paths {
-		gen := d.gens.Add(1)
-		s, err := d.dial(ctx, p, gen, nil)
-		if err != nil {
-			d.Close()
-			return nil, err
-		}
-		id, err := readIdentity(ctx, s.DefaultUnit())
-		if err != nil {
-			s.Close()
-			d.Close()
-			return nil, fmt.Errorf("multipath: path %d (%s): reading the device identity: %w", i, s.Portal(), err)
-		}
-		if i == 0 {
-			if id.empty() {
-				s.Close()
-				d.Close()
-				return nil, fmt.Errorf("%w (path %s)", ErrUnidentified, s.Portal())
+		logins[i].gen = d.gens.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := &logins[i]
+			l.s, l.err = d.dial(ctx, p, l.gen, nil)
+			if l.err != nil {
+				return
 			}
-			d.id = id
-		} else if !id.equal(d.id) {
-			err := d.differs(p, s, id)
-			s.Close()
-			d.Close()
-			return nil, err
+			id, err := readIdentity(ctx, l.s.DefaultUnit())
+			if err != nil {
+				l.err = fmt.Errorf("multipath: path %d (%s): reading the device identity: %w", i, l.s.Portal(), err)
+				l.s.Close()
+				l.s = nil
+			}
+			l.id = id
+		}()
+	}
+	wg.Wait()
+	fail := func(err error) (*Device, error) {
+		for _, l := range logins {
+			if l.s != nil {
+				l.s.Close()
+			}
 		}
-		p.install(s, gen)
+		d.Close()
+		return nil, err
+	}
+	var errs []error
+	for i, l := range logins {
+		p := d.paths[i]
+		switch {
+		case l.err != nil:
+			errs = append(errs, l.err)
+		case d.first == "":
+			if l.id.empty() {
+				return fail(fmt.Errorf("%w (path %s)", ErrUnidentified, l.s.Portal()))
+			}
+			d.id, d.first = l.id, l.s.Portal()
+		case !l.id.equal(d.id):
+			return fail(d.differs(l.s, l.id))
+		}
+		if l.err != nil {
+			p.transition(0, PathDown, l.err)
+			continue
+		}
+		p.install(l.s, l.gen)
 		p.transition(0, PathReady, nil)
+		logins[i].s = nil // the path's now: Close closes it
+	}
+	if d.first == "" {
+		return fail(errors.Join(errs...))
 	}
 	if d.cfg.CheckInterval > 0 {
 		d.background(d.checker)
@@ -153,10 +195,9 @@ func Dial(ctx context.Context, urls []string, cfg *Config) (*Device, error) {
 	return d, nil
 }
 
-func (d *Device) differs(p *path, s *session.Session, id identity) error {
-	first, _, _ := d.paths[0].session()
+func (d *Device) differs(s *session.Session, id identity) error {
 	return &DifferentDeviceError{
-		Path: s.Portal(), First: first.Portal(),
+		Path: s.Portal(), First: d.first,
 		Serial: id.serial, FirstSerial: d.id.serial,
 		Designator: id.designators(), FirstDesign: d.id.designators(),
 	}

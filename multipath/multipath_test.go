@@ -360,18 +360,79 @@ func TestBlockAPI(t *testing.T) {
 	}
 }
 
-// A path that cannot log in fails Dial, and the path already open is closed.
-func TestDialFailsOnDeadPath(t *testing.T) {
+// With no path logging in, Dial fails with the logins' errors.
+func TestDialFailsWithoutPath(t *testing.T) {
+	var dead []string
+	for range 2 {
+		b := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs))
+		dead = append(dead, b.URL())
+		b.Close()
+	}
+	_, err := multipath.Dial(testCtx(t), dead, &multipath.Config{Session: &session.Config{LoginTimeout: 2 * time.Second}})
+	var le *session.LoginError
+	if !errors.As(err, &le) {
+		t.Fatalf("Dial with two dead paths: %v, want a *session.LoginError", err)
+	}
+}
+
+// A path that cannot log in at Dial starts down, Dial succeeds with the
+// other, and the checker brings the path in once its portal answers.
+func TestDeadPathJoinsLater(t *testing.T) {
 	a := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs))
 	defer a.Close()
 	b := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs))
-	dead := b.URL()
+	addr, url := b.Addr(), b.URL()
 	b.Close()
+	var mu sync.Mutex
+	var changes []string
+	d, err := multipath.Dial(testCtx(t), []string{url, a.URL()}, &multipath.Config{
+		Selector:      multipath.FailoverOnly,
+		CheckInterval: 20 * time.Millisecond,
+		Session:       &session.Config{LoginTimeout: time.Second},
+		OnPathChange: func(c multipath.PathChange) {
+			mu.Lock()
+			changes = append(changes, fmt.Sprintf("%d %v", c.Path, c.State))
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	st := d.Stats()
+	if st.Paths[0].State != multipath.PathDown || st.Paths[0].LastErr == nil || st.Paths[0].Portal != addr || st.Paths[1].State != multipath.PathReady {
+		t.Fatalf("after Dial: %+v, want path 0 down (with why) and path 1 ready", st.Paths)
+	}
+	buf := bytes.Repeat([]byte{3}, 4*bs)
+	if _, err := d.WriteAt(buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	b = iscsitest.NewServer(iscsitest.WithAddress(addr), iscsitest.WithLUN(lunSize, bs))
+	defer b.Close()
+	waitState(t, d, 0, multipath.PathReady)
+	before := commands(d)
+	if _, err := d.WriteAt(buf, bs); err != nil { // failover-only: the first path again
+		t.Fatal(err)
+	}
+	if after := commands(d); after[0] == before[0] {
+		t.Fatalf("the joined path carried no command: %v then %v", before, after)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(changes, ", "); got != "0 down, 1 ready, 0 ready" {
+		t.Errorf("path changes %q, want %q", got, "0 down, 1 ready, 0 ready")
+	}
+}
+
+func waitState(t *testing.T, d *multipath.Device, i int, want multipath.PathState) {
+	t.Helper()
 	ctx := testCtx(t)
-	_, err := multipath.Dial(ctx, []string{a.URL(), dead}, &multipath.Config{Session: &session.Config{LoginTimeout: 2 * time.Second}})
-	var le *session.LoginError
-	if !errors.As(err, &le) {
-		t.Fatalf("Dial with a dead second path: %v, want a *session.LoginError", err)
+	for d.Stats().Paths[i].State != want {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("path %d never became %v: %+v", i, want, d.Stats().Paths[i])
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }
 
