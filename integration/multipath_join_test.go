@@ -1,0 +1,72 @@
+package integration
+
+import (
+	"testing"
+	"time"
+
+	"github.com/iscsi-go/iscsi/integration/faultproxy"
+	"github.com/iscsi-go/iscsi/integration/tgtd"
+	"github.com/iscsi-go/iscsi/multipath"
+	"github.com/iscsi-go/iscsi/session"
+)
+
+// A path whose portal refuses logins at Dial joins once it answers, and is
+// registered with the Device's persistent-reservation key before it
+// carries I/O: READ KEYS then lists the key once per path.
+func TestMultipathPathJoinsLaterTgtd(t *testing.T) {
+	inst := tgtd.Start(t)
+	const iqn = "iqn.2026-12.test:multipath-join"
+	inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 1 << 20}}})
+	second := inst.AddPortal()
+	proxy, err := faultproxy.New(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	proxy.SetTarget(deadAddr)
+	ctx := testCtx(t)
+	d, err := multipath.Dial(ctx, []string{inst.TargetURL(iqn, 1), proxy.TargetURL(iqn, 1)}, &multipath.Config{
+		Selector:      multipath.RoundRobin,
+		CheckInterval: 100 * time.Millisecond,
+		Session:       &session.Config{LoginTimeout: 2 * time.Second},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if st := d.Stats().Paths[1]; st.State != multipath.PathDown || st.LastErr == nil {
+		t.Fatalf("path B after Dial: %+v, want down with its login error", st)
+	}
+	const key = 0xbee
+	if err := d.PRRegisterAndIgnore(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := d.PRReadKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countKey(keys.Keys, key); n != 1 {
+		t.Fatalf("READ KEYS %x with one path up: the key is there %d times, want 1", keys.Keys, n)
+	}
+	proxy.SetTarget(second)
+	waitPaths(t, d, multipath.PathReady, multipath.PathReady)
+	if keys, err = d.PRReadKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := countKey(keys.Keys, key); n != 2 {
+		t.Fatalf("READ KEYS %x after path B joined: the key is there %d times, want 2 (one per path)", keys.Keys, n)
+	}
+	before := d.Stats().Paths[1].Commands
+	buf := make([]byte, 4096)
+	for i := range 4 {
+		if _, err := d.WriteAtContext(ctx, buf, int64(i)*4096); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d.Stats().Paths[1].Commands == before {
+		t.Fatal("path B carried none of the writes after it joined")
+	}
+	if err := d.PRRegister(ctx, key, 0); err != nil {
+		t.Fatal(err)
+	}
+}
