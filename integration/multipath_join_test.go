@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -68,5 +70,31 @@ func TestMultipathPathJoinsLaterTgtd(t *testing.T) {
 	}
 	if err := d.PRRegister(ctx, key, 0); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// tgtd answers SendTargets with the portal the discovery connection came
+// in on, not every portal of the target (its target_list_build adds one
+// TargetAddress, the connection's own address): Discover through either
+// portal returns that portal's URL alone, so with tgtd the paths are
+// given. A target not served is ErrNotDiscovered.
+func TestMultipathDiscoverTgtd(t *testing.T) {
+	inst := tgtd.Start(t)
+	const iqn = "iqn.2026-12.test:multipath-discover"
+	inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 1 << 20}}})
+	second := inst.AddPortal()
+	ctx := testCtx(t)
+	for _, portal := range []string{inst.Addr(), second} {
+		url := "iscsi://" + portal + "/" + iqn + "/1"
+		urls, err := multipath.Discover(ctx, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(urls, []string{url}) {
+			t.Fatalf("Discover through %s = %q, want that URL alone", portal, urls)
+		}
+	}
+	if _, err := multipath.Discover(ctx, "iscsi://"+inst.Addr()+"/iqn.2026-12.test:no-such-target/1", nil); !errors.Is(err, multipath.ErrNotDiscovered) {
+		t.Fatalf("Discover of a target not served: %v, want ErrNotDiscovered", err)
 	}
 }
