@@ -45,6 +45,15 @@ type Config struct {
 	// CommandTimeout bounds each ReadAt and WriteAt, which take no
 	// context (default 30 s).
 	CommandTimeout time.Duration
+	// PathTimeout, when positive, bounds each attempt of a command on one
+	// path: a command that takes longer is cancelled there (a READ at once,
+	// a sent WRITE by ABORT TASK, as a session cancels) and moved to
+	// another path under the replay rules, and the path leaves the picker
+	// until the checker's TEST UNIT READY succeeds on it. Zero leaves slow
+	// paths to the session's keepalive and the checker. Set it well above
+	// the slowest command the LUN answers (WRITE SAME of a large range,
+	// SYNCHRONIZE CACHE of a large cache).
+	PathTimeout time.Duration
 	// OnPathChange, when set, is told of every change of a path's state.
 	// It runs on the goroutine that saw the change (a session's supervisor,
 	// the checker): it must return quickly.
@@ -302,6 +311,11 @@ func (d *Device) run(ctx context.Context, cdb []byte, op func(context.Context, *
 			moved--
 			continue // it left PathReady between the pick and now
 		}
+		stop := func() bool { return false }
+		if d.cfg.PathTimeout > 0 {
+			t := time.AfterFunc(d.cfg.PathTimeout, func() { a.cancel(errPathTimeout) })
+			stop = t.Stop
+		}
 		ch := make(chan outcome, 1)
 		op(actx, u, func(res session.Result, err error) { ch <- outcome{res, err} })
 		var out outcome
@@ -324,6 +338,8 @@ func (d *Device) run(ctx context.Context, cdb []byte, op func(context.Context, *
 				out.err = &FencedError{Portal: a.portal}
 			}
 		}
+		stop()
+		cause := context.Cause(actx)
 		p.end(a, out.err)
 		err = out.err
 		if err == nil || ctx.Err() != nil {
@@ -331,11 +347,18 @@ func (d *Device) run(ctx context.Context, cdb []byte, op func(context.Context, *
 		}
 		closed := errors.Is(err, session.ErrSessionClosed)
 		var status *scsi.StatusError
-		if context.Cause(actx) != errPathFailed && !closed || errors.As(err, &status) {
-			return out.res, err // the command's own outcome: the target answered it
+		if errors.As(err, &status) {
+			if !transportSense(status) || !session.SafeToRepeat(cdb) || moved >= maxFailovers {
+				return out.res, err // the command's own outcome: the target answered it
+			}
+		} else if cause != errPathFailed && cause != errPathTimeout && !closed {
+			return out.res, err
 		}
 		if closed {
 			p.transition(0, PathDown, err)
+		}
+		if cause == errPathTimeout {
+			d.failSlow(p, d.cfg.PathTimeout)
 		}
 		if errors.Is(err, session.ErrMayHaveExecuted) && !(fenced(err) && session.SafeToRepeat(cdb)) {
 			return out.res, err

@@ -161,7 +161,12 @@ func (p *path) transition(gen uint64, to PathState, why error, from ...PathState
 	for _, a := range cancel {
 		a.cancel(errPathFailed)
 	}
-	if to == PathRecovering && len(cancel) > 0 && lostFence != nil {
+	// Fence even with nothing of ours in flight: bytes the network still
+	// holds toward the lost connection (the ABORT TASK of a command that
+	// timed out, a LOGICAL UNIT RESET) would otherwise reach the target
+	// if it still has that connection open, and a reset there ends the
+	// commands of every path.
+	if to == PathRecovering && lostFence != nil {
 		p.d.background(func() { p.d.fenceThrough(p, gen0, lostFence) })
 	}
 	p.d.rebuild()
