@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/iscsi-go/iscsi/iscsiurl"
-	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -95,7 +94,6 @@ type Device struct {
 	wg        sync.WaitGroup // the checker, the watchers of sessions, the fencers
 	bgMu      sync.Mutex
 	closing   bool
-	orphans   sync.WaitGroup // waiters for commands given up after a fence
 	gens      atomic.Uint64
 	failovers atomic.Uint64
 	geometry  atomic.Pointer[session.Geometry]
@@ -285,105 +283,17 @@ func (d *Device) pathFor(ctx context.Context) (*path, error) {
 	}
 }
 
-// run sends one command (op, whose CDB is cdb, for the replay rules) on a
-// path, and again on another when its path fails:
-//   - a command that did not execute (its error does not match
-//     session.ErrMayHaveExecuted: not sent, or only reading) is sent again
-//     at once;
-//   - a command that may have executed is sent again only when the
-//     session's rules say repeating it is safe (session.SafeToRepeat) and
-//     the failed path's copy is fenced: ended by the target (ABORT TASK,
-//     a LUN reset, the reinstatement of the path's session); otherwise
-//     its error (matching session.ErrMayHaveExecuted) is returned.
+// run sends one command and waits for its outcome: see start.
 func (d *Device) run(ctx context.Context, cdb []byte, op func(context.Context, *session.LogicalUnit, session.Done)) (session.Result, error) {
-	select {
-	case <-d.closed:
-		return session.Result{}, ErrClosed
-	default:
-	}
-	for moved := 0; ; moved++ {
-		p, err := d.pathFor(ctx)
-		if err != nil {
-			return session.Result{}, err
-		}
-		actx, a, u, ok := p.begin(ctx)
-		if !ok {
-			moved--
-			continue // it left PathReady between the pick and now
-		}
-		stop := func() bool { return false }
-		if d.cfg.PathTimeout > 0 {
-			t := time.AfterFunc(d.cfg.PathTimeout, func() { a.cancel(errPathTimeout) })
-			stop = t.Stop
-		}
-		ch := make(chan outcome, 1)
-		op(actx, u, func(res session.Result, err error) { ch <- outcome{res, err} })
-		var out outcome
-		fence := a.fence.ch
-		if session.ReadOnly(cdb) {
-			// A read is given back by its session as soon as it is
-			// cancelled: wait for that, so that its buffer is never
-			// written after the return.
-			fence = nil
-		}
-		select {
-		case out = <-ch:
-		case <-fence:
-			select {
-			case out = <-ch:
-			default:
-				// The target ended the command (fenceThrough): stop
-				// waiting for the lost session to say so.
-				d.orphan(ch)
-				out.err = &FencedError{Portal: a.portal}
-			}
-		}
-		stop()
-		cause := context.Cause(actx)
-		p.end(a, out.err)
-		err = out.err
-		if err == nil || ctx.Err() != nil {
-			return out.res, err
-		}
-		closed := errors.Is(err, session.ErrSessionClosed)
-		var status *scsi.StatusError
-		if errors.As(err, &status) {
-			if !transportSense(status) || !session.SafeToRepeat(cdb) || moved >= maxFailovers {
-				return out.res, err // the command's own outcome: the target answered it
-			}
-		} else if cause != errPathFailed && cause != errPathTimeout && !closed {
-			return out.res, err
-		}
-		if closed {
-			p.transition(0, PathDown, err)
-		}
-		if cause == errPathTimeout {
-			d.failSlow(p, d.cfg.PathTimeout)
-		}
-		if errors.Is(err, session.ErrMayHaveExecuted) && !(fenced(err) && session.SafeToRepeat(cdb)) {
-			return out.res, err
-		}
-		if moved >= maxFailovers {
-			return out.res, err
-		}
-		p.failovers.Add(1)
-		d.failovers.Add(1)
-	}
+	ch := make(chan outcome, 1)
+	d.start(ctx, cdb, op, func(res session.Result, err error) { ch <- outcome{res, err} })
+	out := <-ch
+	return out.res, out.err
 }
 
 type outcome struct {
 	res session.Result
 	err error
-}
-
-// orphan waits for the outcome of a command given up after a fence (the
-// lost session reports it once it logs in again or ends).
-func (d *Device) orphan(ch <-chan outcome) {
-	d.orphans.Add(1)
-	go func() {
-		defer d.orphans.Done()
-		<-ch
-	}()
 }
 
 // fenced reports whether the target ended the command (nothing of it
@@ -417,7 +327,6 @@ func (d *Device) Close() error {
 			s.Close()
 		}
 	}
-	d.orphans.Wait() // a closed session fails what it held at once
 	return nil
 }
 
