@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"fmt"
 	"slices"
 	"testing"
@@ -191,4 +193,48 @@ func TestMultipathPathTimeoutStallTgtd(t *testing.T) {
 	for i := range workers {
 		mustEqual(t, fmt.Sprintf("worker %d's region in the backing file", i), fileRange(t, targets[0].LUNs[0].Path, w.base(i), region), w.shadow[i])
 	}
+}
+
+// A Writer and a Reader of the Device over two portals of tgtd, path A's
+// connection cut after 2 MiB went up it: the stream goes on over B, the
+// backing file holds every byte and the Reader reads them back.
+func TestMultipathStreamsTgtd(t *testing.T) {
+	inst := tgtd.Start(t)
+	const iqn = "iqn.2026-12.test:multipath-streams"
+	const size = 8 << 20
+	targets := inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: size}}})
+	proxy, err := faultproxy.New(inst.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	proxy.OnAccept(func(c *faultproxy.Conn) {
+		if c.Index() == 0 {
+			c.Up().CutAt(2 << 20)
+		}
+	})
+	ctx := testCtx(t)
+	d, err := multipath.Dial(ctx, []string{proxy.TargetURL(iqn, 1), "iscsi://" + inst.AddPortal() + "/" + iqn + "/1"},
+		&multipath.Config{Selector: multipath.RoundRobin, CheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	want := pattern(size-4096-100, 7)
+	w := d.NewWriter(ctx, 4096+100)
+	if _, err := w.ReadFrom(bytes.NewReader(want)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Stats(); st.Failovers == 0 || st.Paths[0].Failovers == 0 {
+		t.Fatalf("path A was not cut under the Writer: %+v", st)
+	}
+	mustEqual(t, "the backing file", fileRange(t, targets[0].LUNs[0].Path, 4096+100, len(want)), want)
+	got, err := io.ReadAll(d.NewReader(ctx, 4096+100, -1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, "read back through the Reader", got, want)
 }
