@@ -3,8 +3,8 @@ package integration
 import (
 	"bytes"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"slices"
 	"testing"
 	"time"
