@@ -84,7 +84,7 @@ func (p *streamPipe) wait(op string) (*streamSlot, error) {
 	res, err := s.f.Wait()
 	s.stop()
 	if err == nil && int64(res.Transferred()) < s.length {
-		err = fmt.Errorf("multipath: %d of %d bytes transferred", res.Transferred(), s.length)
+		err = &session.ShortTransferError{Write: p.write, Expected: int(s.length), Residual: int(s.length) - res.Transferred()}
 	}
 	if err != nil {
 		return s, atOffset(op, s.off, err)
