@@ -48,6 +48,13 @@ func TestParseArgs(t *testing.T) {
 			}
 			return ""
 		}},
+		{name: "paths", args: []string{"--path", "iscsi://127.0.0.2/iqn.x:t/1", testURL, "--path=iscsi://127.0.0.3/iqn.x:t/1"}, want: func(o options) string {
+			if o.url != testURL || len(o.paths) != 2 || o.paths[0] != "iscsi://127.0.0.2/iqn.x:t/1" || o.paths[1] != "iscsi://127.0.0.3/iqn.x:t/1" {
+				return fmt.Sprintf("%+v", o)
+			}
+			return ""
+		}},
+		{name: "bad path", args: []string{"--path", "http://127.0.0.2/iqn.x:t/1", testURL}, wantErr: true},
 		{name: "write", args: []string{"--write", testURL}, want: func(o options) string {
 			if !o.write || o.mix != 0 {
 				return fmt.Sprintf("%+v", o)
