@@ -95,10 +95,12 @@ func (d *Device) fenceThrough(p *path, gen uint64, f *fence) {
 		p.mu.Unlock()
 		return // the commands wait for p's own reinstatement
 	}
-	f.close() // the login answered: the old session's tasks are ended
+	// The login answered: the old session's tasks are ended. Count it
+	// before close, which sends the commands on (and so may end them).
 	p.mu.Lock()
 	p.fenced++
 	p.mu.Unlock()
+	f.close()
 	s.Logout(ctx)
 	s.Close()
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,6 +60,21 @@ func twoPaths(t *testing.T, cfg *multipath.Config, data ...[]byte) (*multipath.D
 	}
 	t.Cleanup(func() { d.Close() })
 	return d, srv
+}
+
+// arrived returns a Fault.Match for the commands of ops, and a flag it
+// sets when one reaches the target: a command in flight on a path may not
+// have been sent yet, and only one that was sent needs the fence.
+func arrived(ops ...scsi.OpCode) (func([]byte) bool, *atomic.Bool) {
+	var seen atomic.Bool
+	match := iscsitest.Opcode(ops...)
+	return func(cdb []byte) bool {
+		if match(cdb) {
+			seen.Store(true)
+			return true
+		}
+		return false
+	}, &seen
 }
 
 func commands(d *multipath.Device) (c [2]uint64) {
@@ -183,10 +199,11 @@ func expectState(t *testing.T, changes <-chan multipath.PathChange, path int, wa
 // both servers), so it lands on path 1 and path 0 never executes it.
 func TestWriteFailsOverAfterFence(t *testing.T) {
 	d, srv := twoPaths(t, nil)
-	srv[0].Inject(iscsitest.Fault{Match: iscsitest.Opcode(0x2a, 0x8a), Action: iscsitest.Ignore, Count: 1})
+	match, seen := arrived(0x2a, 0x8a)
+	srv[0].Inject(iscsitest.Fault{Match: match, Action: iscsitest.Ignore, Count: 1})
 	data := bytes.Repeat([]byte{0x5a}, bs)
 	f := d.Write(testCtx(t), 7, 1, iovector.New(data))
-	waitFor(t, "the write on path 0", func() bool { return d.Stats().Paths[0].InFlight == 1 })
+	waitFor(t, "the write at path 0's target", seen.Load)
 	srv[0].CloseClientConnections()
 	if _, err := f.Wait(); err != nil {
 		t.Fatal(err)
@@ -208,14 +225,15 @@ func TestWriteFailsOverAfterFence(t *testing.T) {
 func TestUnsafeCommandNotResent(t *testing.T) {
 	d, srv := twoPaths(t, nil)
 	const prOut = 0x5f
-	srv[0].Inject(iscsitest.Fault{Match: iscsitest.Opcode(prOut), Action: iscsitest.Ignore, Count: 1})
+	match, seen := arrived(prOut)
+	srv[0].Inject(iscsitest.Fault{Match: match, Action: iscsitest.Ignore, Count: 1})
 	param := make([]byte, 24)
 	cdb, err := scsi.NewCDB([]byte{prOut, 0x06, 0, 0, 0, 0, 0, 0, 24, 0})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := d.Execute(testCtx(t), cdb, session.DirWrite, iovector.New(param))
-	waitFor(t, "the command on path 0", func() bool { return d.Stats().Paths[0].InFlight == 1 })
+	waitFor(t, "the command at path 0's target", seen.Load)
 	srv[0].CloseClientConnections()
 	_, err = f.Wait()
 	if !errors.Is(err, session.ErrMayHaveExecuted) {

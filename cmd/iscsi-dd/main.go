@@ -33,7 +33,7 @@ import (
 const name = "iscsi-dd"
 
 const usageText = "Usage: iscsi-dd [-?|--help] [--usage] [-i|--initiator-name=iqn-name] [-m|--max=num] [-b|--blocks=num]\n" +
-	"\t\t[-p|--progress] [--no-sparse] [--checksum=md5|sha256] [-n|--ignore-errors] [--verify] [--resume=offset] [--base=<iscsi-url|file>] [--zero-detect=false] [--no-flush] [-x|--xcopy]\n\t\t[--path|--src-path|--dst-path=<iscsi-url>]... -s|--src <iscsi-url|file> -d|--dst <iscsi-url|file>\n"
+	"\t\t[-p|--progress] [--no-sparse] [--checksum=md5|sha256] [-n|--ignore-errors] [--verify] [--resume=offset] [--base=<iscsi-url|file>] [--zero-detect=false] [--no-flush] [-x|--xcopy] [--path|--src-path|--dst-path=<iscsi-url>]... -s|--src <iscsi-url|file> -d|--dst <iscsi-url|file>\n"
 
 const helpText = `Usage: iscsi-dd [OPTION...] -s <source> -d <destination>
   -s, --src=URL|FILE                source: an iSCSI URL or a local file
