@@ -229,6 +229,9 @@ func mpFailover(t *testing.T, npaths int, cuts []mpCut) {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	if st := d.Stats(); st.ALUA || st.Paths[0].ALUA.Known {
+		t.Fatalf("ALUA seen on tgtd, which has none: %+v", st)
+	}
 
 	const workers, region = 16, 50000
 	w := startWorkload(d, workers, region)

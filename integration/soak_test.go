@@ -41,16 +41,16 @@ import (
 // A write that failed because its session ended (Close, Logout, recovery
 // given up) may still land later, as the Close contract says; its
 // goroutine keeps the range locked until the session has been dialled again
-// with the old ISID (the fence: tgtd ends the old session's tasks before the
-// new session's first command), as an application should. A Logout that
-// returned nil needs no fence: the new session takes a new ISID.
+// with the old ISID (the fence: tgtd ends the old session's tasks at the
+// login, and Dial's barrier waits for those still executing), as an
+// application should. A Logout that returned nil needs no fence: the new
+// session takes a new ISID.
 //
-// ISCSI_SOAK_DURATION sets the time under load (default 30 s in CI while
-// the one anomaly a 12-minute run showed is open: see docs/RELIABILITY.md);
+// ISCSI_SOAK_DURATION sets the time under load (default 60 s, as in CI);
 // scripts/write-order-soak.sh runs it longer.
 func TestWriteOrderSoak(t *testing.T) {
 	t.Parallel()
-	dur := envDuration("ISCSI_SOAK_DURATION", 30*time.Second)
+	dur := envDuration("ISCSI_SOAK_DURATION", 60*time.Second)
 	const (
 		iqn      = "iqn.2026-12.test:write-order"
 		zone     = 512 << 10 // per disjoint writer
@@ -469,8 +469,8 @@ func (st *soak) report(p *faultproxy.Proxy, took time.Duration) {
 	fmt.Fprintf(&b, "  faults: cuts %d, resets %d, stalls %d, delays %d, flips armed %d (bits flipped %d), closes %d, logouts %d, tgtd restarts %d\n",
 		n.cuts.Load(), n.resets.Load(), n.stalls.Load(), n.delays.Load(), n.flips.Load(), flipped, n.closes.Load(), n.logouts.Load(), n.restarts.Load())
 	fmt.Fprintf(&b, "  sessions dialled again %d (%d with the old ISID); proxy connections %d\n", n.redials.Load(), n.fenced.Load(), p.Accepted())
-	fmt.Fprintf(&b, "  reconnects %d, replayed %d, not replayed %d, digest errors %d, keepalives %d\n",
-		stats.Reconnects, stats.Replayed, stats.NotReplayed, stats.DigestErrors, stats.Keepalives)
+	fmt.Fprintf(&b, "  reconnects %d, barriers %d, replayed %d, not replayed %d, digest errors %d, keepalives %d\n",
+		stats.Reconnects, stats.Barriers, stats.Replayed, stats.NotReplayed, stats.DigestErrors, stats.Keepalives)
 	fmt.Fprintf(&b, "  other errors %d, errors without *OpError %d\n", n.otherErrors.Load(), n.untyped.Load())
 	fmt.Fprintf(&b, "  LOST %d bytes, garbage %d bytes, bytes of writes said not to execute %d\n", n.lost.Load(), n.garbage.Load(), n.deniedRan.Load())
 	st.errMu.Lock()

@@ -12,6 +12,11 @@ type conn struct {
 	net.Conn
 	s    *Server
 	done chan struct{} // closed by Close
+	port *port         // the target port it came in through; nil without port groups
+
+	uaMu    sync.Mutex
+	uaArmed bool            // ASYMMETRIC ACCESS STATE CHANGED is pending
+	uaTaken map[uint64]bool // the LUNs (wire form) that have been told since
 
 	wcall sync.Mutex // serializes Write calls
 

@@ -13,6 +13,18 @@
 // WithExtendedCopy), authenticates with CHAP
 // (one-way or mutual) when asked, and negotiates header and data digests.
 //
+// # Port groups (ALUA)
+//
+// WithPortGroup gives the server several target ports, each a portal of
+// its own, in target port groups whose asymmetric access state
+// (active/optimized, active/non-optimized, standby, unavailable,
+// transitioning) a test changes with SetPortGroupState: the LUNs report
+// them as an ALUA target does (REPORT TARGET PORT GROUPS, VPD page 0x83,
+// TPGS in INQUIRY), refuse commands through a port that is not active with
+// the sense SPC-4 names, and raise ASYMMETRIC ACCESS STATE CHANGED on every
+// connection after a change. Ports and PortStats tell a test which port
+// carried what.
+//
 // # Faults
 //
 // A test makes the server misbehave at any time, before or after the

@@ -111,3 +111,35 @@ func ExampleAction() {
 	// true
 	// <nil>
 }
+
+// Two port groups: I/O through the standby port is refused with the sense
+// SPC-4 names, until the group becomes active.
+func ExampleWithPortGroup() {
+	srv := iscsitest.NewServer(
+		iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 1),
+		iscsitest.WithPortGroup(2, scsi.ALUAStandby, 1))
+	defer srv.Close()
+	standby := srv.Ports()[1]
+	s, err := session.Dial(context.Background(), standby.URL(1), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	g, _ := s.DefaultUnit().ReportTargetPortGroups(context.Background())
+	for _, tpg := range g.Groups {
+		fmt.Println("group", tpg.ID, tpg.State, "ports", tpg.Ports)
+	}
+	_, err = s.ReadAt(make([]byte, 512), 0)
+	var se *scsi.StatusError
+	if errors.As(err, &se) {
+		fmt.Println(se.Sense.Key, se.Sense.ASC.Name())
+	}
+	srv.SetPortGroupState(2, scsi.ALUAActiveNonOptimized)
+	_, err = s.ReadAt(make([]byte, 512), 0) // the session retries the unit attention once
+	fmt.Println(err, srv.PortStats(standby.ID).Reads)
+	// Output:
+	// group 1 ACTIVE/OPTIMIZED ports [1]
+	// group 2 STANDBY ports [2]
+	// NOT READY LOGICAL UNIT NOT ACCESSIBLE, TARGET PORT IN STANDBY STATE
+	// <nil> 1
+}

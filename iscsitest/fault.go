@@ -123,6 +123,9 @@ func (s *Server) strike(cdb []byte) (Fault, bool) {
 }
 
 func (s *Server) command(c *faketarget.Command) faketarget.Verdict {
+	if s.alua != nil && s.access(c) {
+		return faketarget.Proceed
+	}
 	f, ok := s.strike(c.CDB)
 	if !ok {
 		return faketarget.Proceed

@@ -27,6 +27,7 @@ type config struct {
 	hd, dd     Digest
 	queueDepth uint32
 	xcopy      bool
+	groups     []groupSpec
 	err        error
 }
 

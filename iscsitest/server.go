@@ -16,9 +16,10 @@ import (
 // interface unless WithAddress says otherwise).
 type Server struct {
 	tg   *faketarget.Target
-	ln   net.Listener
+	lns  []net.Listener // the first is the one of Addr; one per Port with port groups
 	addr string
 	luns []uint32
+	alua *alua // nil without port groups
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
@@ -59,7 +60,30 @@ func newServer(opts []Option) (*Server, error) {
 	}
 	s := &Server{conns: map[*conn]struct{}{}}
 	s.dropAfter.Store(-1)
-	tg, err := faketarget.New(faketarget.Config{
+	listeners := 1
+	if len(c.groups) > 0 {
+		s.alua = newALUA(c.groups)
+		listeners = len(s.alua.ports)
+	}
+	for i := range listeners {
+		address := c.address
+		if i > 0 {
+			// The other portals: the same host, ports of the system's
+			// choosing.
+			host, _, _ := net.SplitHostPort(s.addr)
+			address = net.JoinHostPort(host, "0")
+		}
+		ln, err := net.Listen("tcp", address)
+		if err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("iscsitest: listen: %w", err)
+		}
+		s.lns = append(s.lns, ln)
+		if i == 0 {
+			s.addr = ln.Addr().String()
+		}
+	}
+	tc := faketarget.Config{
 		Name:         c.name,
 		LUNs:         c.luns,
 		CHAP:         c.chap,
@@ -68,36 +92,56 @@ func newServer(opts []Option) (*Server, error) {
 		QueueDepth:   c.queueDepth,
 		ExtendedCopy: c.xcopy,
 		Hooks: faketarget.Hooks{
-			Login:    requireDigests(c.hd == DigestRequired, c.dd == DigestRequired),
+			Login:    s.login(requireDigests(c.hd == DigestRequired, c.dd == DigestRequired)),
 			Received: s.received,
 			Command:  s.command,
 		},
-	})
+	}
+	if s.alua != nil {
+		entry := faketarget.DiscoveryEntry{Name: c.name}
+		for i, pt := range s.alua.ports {
+			pt.addr = s.lns[i].Addr().String()
+			entry.Addresses = append(entry.Addresses, pt.addr+","+strconv.FormatUint(uint64(pt.id), 10))
+		}
+		tc.Discovery = []faketarget.DiscoveryEntry{entry}
+		tc.ALUA = &faketarget.ALUA{Port: s.alua.portOf, Groups: s.alua.report}
+	}
+	tg, err := faketarget.New(tc)
 	if err != nil {
+		s.closeListeners()
 		return nil, fmt.Errorf("iscsitest: %w", err)
 	}
 	s.tg = tg
 	for _, l := range c.luns {
 		s.luns = append(s.luns, l.Number)
 	}
-	ln, err := net.Listen("tcp", c.address)
-	if err != nil {
-		return nil, fmt.Errorf("iscsitest: listen: %w", err)
+	for i, ln := range s.lns {
+		var pt *port
+		if s.alua != nil {
+			pt = s.alua.ports[i]
+		}
+		s.wg.Add(1)
+		go s.accept(ln, pt)
 	}
-	s.ln, s.addr = ln, ln.Addr().String()
-	s.wg.Add(1)
-	go s.accept()
 	return s, nil
 }
 
-func (s *Server) accept() {
+func (s *Server) closeListeners() {
+	for _, ln := range s.lns {
+		ln.Close()
+	}
+}
+
+// accept serves the connections of one listener; pt is its port (nil
+// without port groups).
+func (s *Server) accept(ln net.Listener, pt *port) {
 	defer s.wg.Done()
 	for {
-		nc, err := s.ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			return
 		}
-		c := &conn{Conn: nc, s: s, done: make(chan struct{})}
+		c := &conn{Conn: nc, s: s, done: make(chan struct{}), port: pt}
 		c.cond.L = &c.mu
 		s.mu.Lock()
 		if s.closed {
@@ -120,7 +164,8 @@ func (s *Server) accept() {
 }
 
 // Addr returns the address the server listens on, "127.0.0.1:port" (or
-// "[::1]:port" and so on, see WithAddress).
+// "[::1]:port" and so on, see WithAddress). With port groups it is the
+// portal of the first Port.
 func (s *Server) Addr() string { return s.addr }
 
 // TargetName returns the target's IQN.
@@ -174,7 +219,7 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
-	s.ln.Close()
+	s.closeListeners()
 	for c := range s.conns {
 		c.Close()
 	}

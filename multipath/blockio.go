@@ -99,9 +99,12 @@ func (d *Device) Execute(ctx context.Context, cdb scsi.CDB, dir session.Directio
 }
 
 // Call sends cdb on a path and waits for it, as LogicalUnit.Call does
-// (unit attentions pass through). When the path fails, the command is
-// sent again on another one under the replay rules (session.SafeToRepeat;
-// see docs/MULTIPATH.md).
+// (unit attentions pass through, but for ASYMMETRIC ACCESS STATE CHANGED
+// from a target with ALUA: the Device reads the states again and sends the
+// command again). When the path fails, the command is sent again on
+// another one under the replay rules (session.SafeToRepeat; see
+// docs/MULTIPATH.md); when its port refuses it for its ALUA state, it is
+// sent again elsewhere whatever it is.
 func (d *Device) Call(ctx context.Context, cdb scsi.CDB, dir session.Direction, v *iovector.Vector) (session.Result, error) {
 	return d.run(ctx, cdb.Bytes(), execOp(cdb, dir, v))
 }

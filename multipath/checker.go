@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/iscsi-go/iscsi/scsi"
 )
 
 // checker is the path checker: every CheckInterval it sends TEST UNIT
@@ -19,6 +21,7 @@ func (d *Device) checker() {
 			return
 		case <-t.C:
 		}
+		d.kickALUA()
 		for _, p := range d.paths {
 			select {
 			case <-d.closed:
@@ -41,16 +44,22 @@ func (d *Device) check(p *path) {
 			return
 		}
 		p.mu.Lock()
-		gen := p.gen
+		gen, tier, pending := p.gen, p.alua.tier(d.alua.on.Load()), p.prPending
 		p.mu.Unlock()
-		if err := u.TestUnitReady(ctx); err != nil && d.ctx.Err() == nil {
+		if pending && tier < 2 {
+			d.registerPending(ctx, p)
+		}
+		if tier == 2 {
+			return // its port refuses TEST UNIT READY; the ALUA reads watch it
+		}
+		if err := u.TestUnitReady(ctx); err != nil && !d.answered(p, err) && d.ctx.Err() == nil {
 			p.transition(gen, PathFailed, fmt.Errorf("multipath: path checker: %w", err), PathReady)
 		}
 	case PathFailed:
 		p.mu.Lock()
 		gen := p.gen
 		p.mu.Unlock()
-		if err := u.TestUnitReady(ctx); err == nil {
+		if err := u.TestUnitReady(ctx); err == nil || d.answered(p, err) {
 			p.transition(gen, PathReady, nil, PathFailed)
 		}
 	case PathDown:
@@ -79,8 +88,12 @@ func (d *Device) redial(ctx context.Context, p *path) {
 	if err == nil && !id.equal(d.id) {
 		err = d.differs(s, id)
 	}
+	pending := false
 	if err == nil {
 		err = d.registered(ctx, s.DefaultUnit())
+		if _, refused := aluaRefusal(err); refused && d.alua.on.Load() {
+			err, pending = nil, true // registered when its group is active again
+		}
 	}
 	if err != nil {
 		s.Close()
@@ -95,6 +108,30 @@ func (d *Device) redial(ctx context.Context, p *path) {
 		return
 	default:
 	}
-	p.install(s, gen)
+	p.install(s, gen, id.port)
+	switch {
+	case pending:
+		p.setPRPending(true)
+	case d.prKeyNow() != 0:
+		p.setPRPending(false) // registered above
+	}
 	p.transition(gen, PathReady, nil, PathDown)
+}
+
+// answered reports whether err says that the path works although the
+// command failed: a unit attention (reported once; ASYMMETRIC ACCESS STATE
+// CHANGED has made the sense hook ask for the ALUA states), or the refusal
+// of a port in an ALUA state that carries no I/O (the path carries I/O
+// when its group is active again; its state is noted).
+func (d *Device) answered(p *path, err error) bool {
+	if scsi.IsUnitAttention(err) {
+		return true
+	}
+	st, ok := aluaRefusal(err)
+	if ok && d.alua.on.Load() {
+		p.refusedBy(st)
+		d.kickALUA()
+		return true
+	}
+	return false
 }

@@ -171,6 +171,34 @@ func (t *try) decide(res session.Result, err error) {
 		c.done(res, err)
 		return
 	}
+	if c.d.alua.on.Load() && c.moved < maxFailovers {
+		// Not executed: the port's state refused it, or its state
+		// changed. Send it again, whatever it is, where the states (read
+		// again) allow.
+		if st, ok := aluaRefusal(err); ok {
+			p.refusedBy(st)
+			p.refused.Add(1)
+			c.d.kickALUA()
+			c.moved++
+			c.next()
+			return
+		}
+		if aluaChanged(err) {
+			// Reading the states waits for REPORT TARGET PORT GROUPS:
+			// not on the session's goroutine, which must not block.
+			c.moved++
+			go func() {
+				c.d.refreshALUA(c.ctx, time.Now())
+				select {
+				case <-c.d.closed:
+					c.done(session.Result{}, ErrClosed)
+				default:
+					c.next()
+				}
+			}()
+			return
+		}
+	}
 	closed := errors.Is(err, session.ErrSessionClosed)
 	var status *scsi.StatusError
 	if errors.As(err, &status) {

@@ -53,7 +53,14 @@ type Config struct {
 	// the slowest command the LUN answers (WRITE SAME of a large range,
 	// SYNCHRONIZE CACHE of a large cache).
 	PathTimeout time.Duration
-	// OnPathChange, when set, is told of every change of a path's state.
+	// ALUATimeout bounds how long a command waits while paths are ready
+	// but the port group of each is in an ALUA state that carries no I/O
+	// (standby, unavailable, offline, transitioning): then it fails with a
+	// *NoActivePathError (default 30 s; the command's context may end the
+	// wait first).
+	ALUATimeout time.Duration
+	// OnPathChange, when set, is told of every change of a path's state
+	// and of its ALUA state (PathChange.ALUA).
 	// It runs on the goroutine that saw the change (a session's supervisor,
 	// the checker): it must return quickly.
 	OnPathChange func(PathChange)
@@ -72,6 +79,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.CommandTimeout <= 0 {
 		out.CommandTimeout = 30 * time.Second
+	}
+	if out.ALUATimeout <= 0 {
+		out.ALUATimeout = 30 * time.Second
 	}
 	return out
 }
@@ -99,11 +109,15 @@ type Device struct {
 	geometry  atomic.Pointer[session.Geometry]
 	prMu      sync.Mutex
 	prKey     uint64 // the key registered on every path, 0 if none
+	alua      aluaDevice
 }
 
 type pickerBox struct {
 	picker
 	allDown bool // every path's session ended: no path comes back by itself
+	// inaccessible: paths are ready, but every one is in an ALUA state
+	// that carries no I/O.
+	inaccessible bool
 }
 
 // Dial opens one session per URL (each an iSCSI URL of the same LUN
@@ -124,6 +138,7 @@ func Dial(ctx context.Context, urls []string, cfg *Config) (*Device, error) {
 		return nil, errors.New("multipath: no URL")
 	}
 	d := &Device{cfg: cfg.withDefaults(), changed: make(chan struct{}), closed: make(chan struct{})}
+	d.alua.kick = make(chan struct{}, 1)
 	d.locks.held = map[uint64]chan struct{}{}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.picker.Store(&pickerBox{picker: noPath{}})
@@ -189,12 +204,16 @@ func Dial(ctx context.Context, urls []string, cfg *Config) (*Device, error) {
 			p.transition(0, PathDown, l.err)
 			continue
 		}
-		p.install(l.s, l.gen)
+		p.install(l.s, l.gen, l.id.port)
 		p.transition(0, PathReady, nil)
 		logins[i].s = nil // the path's now: Close closes it
 	}
 	if d.first == "" {
 		return fail(errors.Join(errs...))
+	}
+	if err := d.startALUA(ctx); err != nil {
+		d.Close()
+		return nil, err
 	}
 	if d.cfg.CheckInterval > 0 {
 		d.background(d.checker)
@@ -221,6 +240,7 @@ func (d *Device) dial(ctx context.Context, p *path, gen uint64, isid *[6]byte) (
 	if isid != nil {
 		sc.ISID = *isid
 	}
+	sc.Hooks = append(append([]session.Hook(nil), sc.Hooks...), senseWatch{p})
 	user := sc.OnStateChange
 	sc.OnStateChange = func(ev session.StateChange) {
 		p.onState(gen, ev)
@@ -240,25 +260,44 @@ func (d *Device) dial(ctx context.Context, p *path, gen uint64, isid *[6]byte) (
 func (d *Device) rebuild() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var ready []*path
+	var tiers [3][]*path // by ALUA tier: optimized, non-optimized, none
 	down := 0
+	on := d.alua.on.Load()
 	for _, p := range d.paths {
 		p.mu.Lock()
 		switch p.state {
 		case PathReady:
-			ready = append(ready, p)
+			t := p.alua.tier(on)
+			if p.prPending {
+				t = 2
+			}
+			tiers[t] = append(tiers[t], p)
 		case PathDown:
 			down++
 		}
 		p.mu.Unlock()
 	}
-	d.picker.Store(&pickerBox{buildPicker(d.cfg.Selector, ready), down == len(d.paths)})
+	ready := tiers[0]
+	if len(ready) == 0 {
+		ready = tiers[1]
+	}
+	d.picker.Store(&pickerBox{buildPicker(d.cfg.Selector, ready), down == len(d.paths), len(ready) == 0 && len(tiers[2]) > 0})
 	close(d.changed)
 	d.changed = make(chan struct{})
 }
 
-// pathFor picks a ready path, waiting for one while none is.
+// pathFor picks a ready path, waiting for one while none is, and at most
+// ALUATimeout while the ready ones are all in ALUA states that carry no
+// I/O.
 func (d *Device) pathFor(ctx context.Context) (*path, error) {
+	var since time.Time
+	var timer *time.Timer
+	var expired <-chan time.Time
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		d.mu.Lock()
 		changed := d.changed
@@ -273,7 +312,18 @@ func (d *Device) pathFor(ctx context.Context) (*path, error) {
 			// commands that come later.
 			return nil, fmt.Errorf("%w: the session of every path ended", ErrNoPath)
 		}
+		if pk.inaccessible && timer == nil {
+			since = time.Now()
+			timer = time.NewTimer(d.cfg.ALUATimeout)
+			expired = timer.C
+			d.kickALUA()
+		}
 		select {
+		case <-expired:
+			if d.picker.Load().inaccessible {
+				return nil, d.noActivePath(time.Since(since))
+			}
+			timer, expired = nil, nil // the paths are not ready: their sessions' own bounds apply
 		case <-changed:
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w: %w", ErrNoPath, context.Cause(ctx))
@@ -306,12 +356,16 @@ func fenced(err error) bool {
 type Stats struct {
 	Selector  Selector
 	Failovers uint64 // commands sent again on another path
+	// ALUA says the target reports asymmetric access (TPGS and REPORT
+	// TARGET PORT GROUPS); ALUAReads counts the reads of the port groups.
+	ALUA      bool
+	ALUAReads uint64
 	Paths     []PathStats
 }
 
 // Stats returns the Device's counters, per path.
 func (d *Device) Stats() Stats {
-	st := Stats{Selector: d.cfg.Selector, Failovers: d.failovers.Load()}
+	st := Stats{Selector: d.cfg.Selector, Failovers: d.failovers.Load(), ALUA: d.alua.on.Load(), ALUAReads: d.alua.reads.Load()}
 	for _, p := range d.paths {
 		st.Paths = append(st.Paths, p.stats())
 	}

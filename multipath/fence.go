@@ -10,9 +10,9 @@ import (
 // whose connection was lost, after the Device ended the path's session on
 // the target by logging in with its ISID through another portal of the
 // same target portal group (a session reinstatement, RFC 7143 §6.3.5: the
-// target ends the old session's tasks before it answers the login).
-// Nothing of the command executes after that; it may have executed
-// before. It matches session.ErrMayHaveExecuted and session.ErrAborted.
+// target ends the old session's tasks at the login, and session.Dial's
+// barrier waits for any it was still executing). Nothing of the command
+// executes after that; it may have executed before. It matches session.ErrMayHaveExecuted and session.ErrAborted.
 // The Device sends such a command again when it is safe to repeat; only
 // the others return it.
 type FencedError struct {
@@ -48,7 +48,8 @@ func (d *Device) background(fn func()) {
 // for that session to log in again (DefaultTime2Wait, 2 s on tgtd, and
 // longer while the path is down): it logs in through a ready path of the
 // same target portal group with p's ISID (the same I_T nexus, so the
-// target reinstates p's session and ends its tasks before it answers),
+// target reinstates p's session and ends its tasks; Dial's barrier waits
+// for those the target was still executing),
 // logs out, and closes f, which releases the commands waiting for their
 // fate on p (FencedError) so that they are sent again elsewhere.
 //

@@ -34,6 +34,14 @@ func (e *DifferentDeviceError) Error() string {
 type identity struct {
 	serial string
 	ids    []string // logical-unit designators, "type:codeset:hex", sorted
+	port   portInfo // the path's own: not compared
+}
+
+// portInfo is the target port a path reaches, from the designators of VPD
+// page 0x83 associated with the target port (ALUA).
+type portInfo struct {
+	rel, group       uint16
+	hasRel, hasGroup bool
 }
 
 func (id identity) designators() string { return "[" + strings.Join(id.ids, " ") + "]" }
@@ -69,6 +77,15 @@ func readIdentity(ctx context.Context, u *session.LogicalUnit) (identity, error)
 	switch {
 	case err == nil:
 		for _, d := range di.Designators {
+			if d.Association == scsi.AssocTargetPort {
+				n, ok := d.Number()
+				switch {
+				case ok && d.Type == scsi.DesignatorRelativeTargetPort:
+					id.port.rel, id.port.hasRel = n, true
+				case ok && d.Type == scsi.DesignatorTargetPortGroup:
+					id.port.group, id.port.hasGroup = n, true
+				}
+			}
 			if d.Association != scsi.AssocLogicalUnit {
 				continue
 			}

@@ -52,6 +52,9 @@ type PathChange struct {
 	Portal string
 	State  PathState
 	Err    error // why the path left PathReady, when known
+	// ALUA is the asymmetric access of the path's port. A change of it
+	// alone (State unchanged) is reported too.
+	ALUA PathALUA
 }
 
 // errPathFailed is the cause with which a path's attempts are cancelled
@@ -70,6 +73,7 @@ type path struct {
 	commands  atomic.Uint64
 	errs      atomic.Uint64
 	failovers atomic.Uint64 // commands taken off this path and sent again
+	refused   atomic.Uint64 // commands its port refused for its ALUA state, sent again
 
 	mu       sync.Mutex
 	state    PathState
@@ -83,6 +87,13 @@ type path struct {
 	fenced   uint64 // times the lost session was fenced through another path
 	lastErr  error
 	old      session.Stats // counters of the sessions this path had before
+	port     portInfo      // from VPD 0x83
+	alua     PathALUA
+	// refusedAt: when its port last refused a command for its ALUA state.
+	refusedAt time.Time
+	// prPending: the Device's reservation key is to be registered on the
+	// path before it carries I/O (its port refused the registration).
+	prPending bool
 }
 
 type attempt struct {
@@ -206,7 +217,10 @@ func (p *path) transition(gen uint64, to PathState, why error, from ...PathState
 	}
 	p.d.rebuild()
 	if fn := p.d.cfg.OnPathChange; fn != nil {
-		fn(PathChange{Path: p.index, URL: p.display, Portal: portal, State: to, Err: why})
+		p.mu.Lock()
+		a := p.alua
+		p.mu.Unlock()
+		fn(PathChange{Path: p.index, URL: p.display, Portal: portal, State: to, Err: why, ALUA: a})
 	}
 	return true
 }
@@ -234,8 +248,13 @@ func (p *path) onState(gen uint64, ev session.StateChange) {
 }
 
 // install makes s the path's session (a new generation) and watches its end.
-func (p *path) install(s *session.Session, gen uint64) {
+func (p *path) install(s *session.Session, gen uint64, port portInfo) {
 	p.mu.Lock()
+	if port != p.port {
+		p.port = port
+		p.alua = PathALUA{RelativePort: port.rel}
+		p.d.kickALUA()
+	}
 	if p.sess != nil {
 		p.old = p.old.Add(p.sess.Stats())
 	}
@@ -270,6 +289,15 @@ type PathStats struct {
 	Commands    uint64 // commands that ended on this path
 	Errors      uint64 // of them, those that ended with an error
 	Failovers   uint64 // commands taken off this path (its connection lost) and sent again
+	// Refused counts the commands the path's port refused for its ALUA
+	// state (NOT READY: not executed), sent again on another path.
+	Refused uint64
+	// ALUA is the asymmetric access of the path's port.
+	ALUA PathALUA
+	// PRPending: the Device's persistent reservation key could not be
+	// registered on the path (its port was unavailable or in transition);
+	// the path carries no I/O until it is.
+	PRPending bool
 	// Fenced counts the losses of this path's connection after which
 	// another path ended its commands on the target at once (by logging in
 	// with its ISID) instead of waiting for its own reconnect.
@@ -281,7 +309,7 @@ type PathStats struct {
 
 func (p *path) stats() PathStats {
 	p.mu.Lock()
-	st := PathStats{URL: p.display, Portal: p.portal, State: p.state, LastErr: p.lastErr, Session: p.old, Fenced: p.fenced}
+	st := PathStats{URL: p.display, Portal: p.portal, State: p.state, LastErr: p.lastErr, Session: p.old, Fenced: p.fenced, ALUA: p.alua, PRPending: p.prPending}
 	if p.sess != nil {
 		st.Session = st.Session.Add(p.sess.Stats())
 	}
@@ -290,5 +318,6 @@ func (p *path) stats() PathStats {
 	st.Commands = p.commands.Load()
 	st.Errors = p.errs.Load()
 	st.Failovers = p.failovers.Load()
+	st.Refused = p.refused.Load()
 	return st
 }

@@ -26,8 +26,10 @@ var (
 // path that is recovering is sent the command too (it waits for the
 // reconnect, bounded by ctx); a path whose session ended is registered
 // (REGISTER AND IGNORE EXISTING KEY) when the checker dials it again,
-// before it carries I/O. The first failure is returned, naming its path:
-// the paths before it are registered.
+// before it carries I/O; so is a path whose port refuses the command for
+// its ALUA state (unavailable, transitioning) when its group is active
+// again (PathStats.PRPending). The first failure is returned, naming its
+// path: the paths before it are registered.
 func (d *Device) PRRegister(ctx context.Context, key, newKey uint64) error {
 	return d.registerAll(ctx, newKey, func(u *session.LogicalUnit) error { return u.PRRegister(ctx, key, newKey) })
 }
@@ -47,12 +49,71 @@ func (d *Device) registerAll(ctx context.Context, newKey uint64, register func(*
 		if u == nil || st == PathDown {
 			continue // registered when dialed again
 		}
-		if err := register(u); err != nil {
+		var err error
+		if p.prPendingNow() {
+			// Its registration is behind: whatever it holds, it gets
+			// newKey.
+			err = u.PRRegisterAndIgnore(ctx, newKey)
+		} else {
+			err = register(u)
+		}
+		if _, refused := aluaRefusal(err); refused && d.alua.on.Load() {
+			// Its port is unavailable or in transition: registered once
+			// its group is active again, before it carries I/O.
+			p.setPRPending(true)
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("multipath: path %d (%s): %w", p.index, p.stats().Portal, err)
 		}
+		p.setPRPending(false)
 	}
 	d.prKey = newKey
 	return nil
+}
+
+func (d *Device) prKeyNow() uint64 {
+	d.prMu.Lock()
+	defer d.prMu.Unlock()
+	return d.prKey
+}
+
+func (p *path) prPendingNow() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.prPending
+}
+
+// setPRPending marks whether the Device's key still has to be registered
+// on p before p carries I/O (the picker leaves it out meanwhile).
+func (p *path) setPRPending(v bool) {
+	p.mu.Lock()
+	changed := p.prPending != v
+	p.prPending = v
+	p.mu.Unlock()
+	if changed {
+		p.d.rebuild()
+	}
+}
+
+// registerPending registers the Device's key (or its absence) on a path
+// whose registration was put off, once its port accepts it.
+func (d *Device) registerPending(ctx context.Context, p *path) {
+	d.prMu.Lock()
+	defer d.prMu.Unlock()
+	p.mu.Lock()
+	pending, u := p.prPending, p.unit
+	p.mu.Unlock()
+	if !pending || u == nil {
+		return
+	}
+	if err := u.PRRegisterAndIgnore(ctx, d.prKey); err != nil {
+		p.mu.Lock()
+		p.lastErr = fmt.Errorf("multipath: registering the reservation key: %w", err)
+		p.mu.Unlock()
+		return // tried again by the checker and at the next change of states
+	}
+	p.setPRPending(false)
 }
 
 // registered registers the Device's key, if any, on a new session of a

@@ -14,7 +14,7 @@ import (
 //
 // A Hook is any value given in Config.Hooks. At Dial, the session checks
 // which of the hook interfaces below each one implements (CommandHook,
-// PDUHook, ConnStateHook, LoginHook) and calls those methods, in the order
+// PDUHook, ConnStateHook, LoginHook, SenseHook) and calls those methods, in the order
 // of Config.Hooks; a hook may implement several. A session without hooks
 // of a kind pays nothing for that kind: no clock reading, no call.
 //
@@ -31,7 +31,7 @@ import (
 
 // Hook is a value given in Config.Hooks. The interface is empty: what the
 // session calls depends on which hook interfaces (CommandHook, PDUHook,
-// ConnStateHook, LoginHook) the value implements. Dial fails for a hook
+// ConnStateHook, LoginHook, SenseHook) the value implements. Dial fails for a hook
 // that implements none of them.
 type Hook any
 
@@ -176,6 +176,7 @@ type hookSet struct {
 	pdu     []PDUHook
 	state   []ConnStateHook
 	login   []LoginHook
+	sense   []SenseHook
 }
 
 // newHookSet sorts hooks by the interfaces they implement.
@@ -195,8 +196,11 @@ func newHookSet(hooks []Hook) (hookSet, error) {
 		if l, ok := h.(LoginHook); ok {
 			hs.login, found = append(hs.login, l), true
 		}
+		if sh, ok := h.(SenseHook); ok {
+			hs.sense, found = append(hs.sense, sh), true
+		}
 		if !found {
-			return hs, fmt.Errorf("iscsi: Config.Hooks[%d] (%T) implements no hook interface (CommandHook, PDUHook, ConnStateHook, LoginHook)", i, h)
+			return hs, fmt.Errorf("iscsi: Config.Hooks[%d] (%T) implements no hook interface (CommandHook, PDUHook, ConnStateHook, LoginHook, SenseHook)", i, h)
 		}
 	}
 	return hs, nil

@@ -19,6 +19,7 @@ func (s *Session) checkSense(lun uint64, sense []byte) bool {
 	if err != nil {
 		return false
 	}
+	s.senseReceived(lun, sense, sd)
 	if sd.Key == scsi.SenseUnitAttention && sd.ASC == scsi.ASCCapacityDataChanged {
 		s.log.Info("iscsi: capacity data has changed", "lun", scsi.LUN(lun))
 		s.geometryChanged(lun)

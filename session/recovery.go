@@ -82,6 +82,10 @@ type Stats struct {
 	// target's command window (MaxCmdSN) was closed: a target throttling
 	// us, or a queue depth above what it grants.
 	WindowStalls uint64
+	// Barriers counts the waits, after a lost connection, for its writes
+	// still executing on the target (an ORDERED TEST UNIT READY per LUN,
+	// sent before anything else goes to that LUN).
+	Barriers uint64
 }
 
 // Stats returns the session's counters.
@@ -97,6 +101,7 @@ func (s *Session) Stats() Stats {
 		BytesRead:     s.stats.bytesRead.Load(),
 		BytesWritten:  s.stats.bytesWritten.Load(),
 		WindowStalls:  s.stats.windowStalls.Load(),
+		Barriers:      s.stats.barriers.Load(),
 	}
 }
 
@@ -583,8 +588,10 @@ func (s *Session) call(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Dire
 // tgtd has not noticed yet behaves so).
 const checkTimeout = 5 * time.Second
 
-// checkUnits clears the unit attentions a new connection brings and checks
-// that every LUN whose identity is known is still the same device.
+// checkUnits waits for the end of the old connection's writes still
+// executing on the target (barrier.go), clears the unit attentions a new
+// connection brings and checks that every LUN whose identity is known is
+// still the same device.
 func (s *Session) checkUnits(deadline time.Time) error {
 	limit := min(checkTimeout, s.cfg.LoginTimeout)
 	ctx, cancel := context.WithDeadline(context.Background(), earlier(deadline, time.Now().Add(limit)))
@@ -599,6 +606,14 @@ func (s *Session) checkUnits(deadline time.Time) error {
 		case <-ctx.Done():
 		}
 	}()
+	// Nothing goes to a LUN where the old connection's writes may still
+	// execute until the target has finished them (barrier.go).
+	for _, lun := range s.staleLUNs() {
+		if err := s.barrier(ctx, lun, true); err != nil {
+			return err
+		}
+		s.stats.barriers.Add(1)
+	}
 	for _, r := range s.records() {
 		want := r.id.Load()
 		if want == nil || r.state.Load() != idKnown {

@@ -181,8 +181,8 @@ type Session struct {
 	rxPDUs atomic.Uint64        // PDUs received, for the keepalive
 	ping   atomic.Pointer[task] // the keepalive's NOP-Out in flight
 	stats  struct {
-		reconnects, replayed, notReplayed, digestErrors, keepalives    atomic.Uint64
-		commands, commandErrors, bytesRead, bytesWritten, windowStalls atomic.Uint64
+		reconnects, replayed, notReplayed, digestErrors, keepalives              atomic.Uint64
+		commands, commandErrors, bytesRead, bytesWritten, windowStalls, barriers atomic.Uint64
 	}
 
 	// lunRecs is the record of every LUN a command was sent to (its
@@ -365,6 +365,14 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 			return fail(portal, err)
 		}
 		s.start(c, portal, res, spec)
+		if !discovery && cfg.ISID != (pdu.ISID{}) {
+			// The login may have reinstated a session whose writes still
+			// execute on the target: none of them lands after ours.
+			if err := s.unit.Barrier(ctx); err != nil {
+				s.Close()
+				return nil, err
+			}
+		}
 		if !discovery && !cfg.SkipTestUnitReady {
 			if err := s.unit.ready(ctx, u.UnitSerialNumber); err != nil {
 				s.Close()

@@ -83,6 +83,7 @@ type task struct {
 	reason    uint8 // logout reason
 	immediate bool
 	priority  bool // sent ahead of held commands during a reconnect
+	ordered   bool // sent with the ORDERED task attribute (barrier.go)
 	// fence: the command may change the medium (anything but the reads
 	// of readOnly), so a caller that gives up on it waits until the
 	// target has ended it: nothing of it executes after the call returns.
@@ -185,7 +186,7 @@ func (s *Session) putTask(t *task) {
 	t.bufUsers.Store(0)
 	t.kind, t.lun, t.cdb, t.read, t.write, t.expLen, t.vec, t.data = 0, 0, [16]byte{}, false, false, 0, nil, nil
 	t.tmf, t.refITT, t.refCmdSN, t.reason, t.immediate, t.lba = 0, 0, 0, 0, false, 0
-	t.victim, t.escalated, t.stall, t.cmdSN, t.epoch, t.priority, t.start = nil, nil, nil, 0, 0, false, time.Time{}
+	t.victim, t.escalated, t.stall, t.cmdSN, t.epoch, t.priority, t.ordered, t.start = nil, nil, nil, 0, 0, false, false, time.Time{}
 	t.replays, t.fn, t.watch = 0, nil, nil
 	t.fence, t.uaRetry, t.uaRetried, t.why, t.noPool = false, false, false, nil, false
 	t.parties.Store(0)

@@ -14,6 +14,7 @@ func (s Stats) Add(o Stats) Stats {
 	s.BytesRead += o.BytesRead
 	s.BytesWritten += o.BytesWritten
 	s.WindowStalls += o.WindowStalls
+	s.Barriers += o.Barriers
 	return s
 }
 

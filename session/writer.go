@@ -492,6 +492,9 @@ func (s *Session) queueSCSI(t *task, itt, exp uint32) {
 	cmd := &s.wcmd
 	*cmd = pdu.SCSICommand{Final: true, Read: t.read, Write: t.write, Attr: pdu.AttrSimple, LUN: t.lun,
 		ITT: itt, ExpectedDataTransferLength: t.expLen, CmdSN: t.cmdSN, ExpStatSN: exp, CDB: t.cdb}
+	if t.ordered {
+		cmd.Attr = pdu.AttrOrdered
+	}
 	if !t.write || t.expLen == 0 {
 		s.c.Queue(cmd, nil, nil)
 		return

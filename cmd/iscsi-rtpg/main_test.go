@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/iscsi-go/iscsi/internal/faketarget"
+	"github.com/iscsi-go/iscsi/iscsitest"
 	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/scsi"
 )
@@ -126,5 +127,28 @@ func TestRunNoALUA(t *testing.T) {
 	code, _, errOut = runTool(t, nil, 5)
 	if code != 10 || !strings.Contains(errOut, "LUN 5") {
 		t.Errorf("missing LUN: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestRunIscsitest: the port groups of iscsitest, through a port of each
+// group, printed as libiscsi prints them.
+func TestRunIscsitest(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 2),
+		iscsitest.WithPortGroup(0x20, scsi.ALUAStandby, 1))
+	defer srv.Close()
+	srv.SetPortGroupState(1, scsi.ALUAActiveNonOptimized)
+	want := "RTPG retrieved 2 groups\n" +
+		"Group 0x0001: preferred 0, format 0x00, ALUA state ACTIVE-NONOPTIMIZED,flags 0x8f, status code 0x00, port count 2\n" +
+		"Ports: [ 0x1 0x2]\n" +
+		"Group 0x0020: preferred 0, format 0x00, ALUA state STANDBY,flags 0x8f, status code 0x00, port count 1\n" +
+		"Ports: [ 0x3]\n"
+	for _, p := range srv.Ports() {
+		var stdout, stderr bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		code := run(ctx, []string{p.URL(1)}, &stdout, &stderr)
+		cancel()
+		if code != 0 || stdout.String() != want || stderr.Len() != 0 {
+			t.Errorf("through port %d: exit %d\nstdout:\n%s\nwant:\n%s\nstderr: %s", p.ID, code, stdout.String(), want, stderr.String())
+		}
 	}
 }

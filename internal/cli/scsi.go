@@ -60,7 +60,8 @@ func TestUnitReady(ctx context.Context, s *session.Session, lun scsi.LUN) error 
 // Connect logs in to the LUN of rawURL the way libiscsi's
 // iscsi_full_connect_sync does: login, then TEST UNIT READY to clear the
 // unit attentions of a new session. A LUN without medium, reserved by
-// another initiator or being sanitized is still a successful connection;
+// another initiator, being sanitized or reached through a port whose ALUA
+// group is not active is still a successful connection;
 // any other failure (such as a LUN that does not exist) is an error.
 func (t *Tool) Connect(ctx context.Context, rawURL string) (*session.Session, error) {
 	s, err := session.Dial(ctx, rawURL, t.Config())
@@ -90,6 +91,11 @@ func tolerableAtConnect(err error) bool {
 	case 0x3a00, 0x3a01, 0x3a02: // medium not present (tray closed, open)
 		return true
 	case 0x041b: // sanitize in progress
+		return true
+	case 0x040a, 0x040b, 0x040c:
+		// A port of an ALUA group in transition, standby or unavailable:
+		// INQUIRY and REPORT TARGET PORT GROUPS still work through it
+		// (iscsi-rtpg must be able to say that it is standby).
 		return true
 	}
 	return false

@@ -6,6 +6,7 @@ import (
 	"github.com/iscsi-go/iscsi/auth/chap"
 	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/pdu/keys"
+	"github.com/iscsi-go/iscsi/scsi"
 )
 
 // Config describes a Target. The zero value (plus a Name) is a target with
@@ -89,6 +90,10 @@ type Config struct {
 	// RESULTS (operating parameters, copy status).
 	ExtendedCopy bool
 
+	// ALUA, when set, makes the LUNs report asymmetric logical unit
+	// access; see ALUA.
+	ALUA *ALUA
+
 	// PingInterval, when positive, makes the target send a NOP-In ping
 	// (TTT set, ITT 0xffffffff) at this interval in full feature phase.
 	PingInterval time.Duration
@@ -125,6 +130,24 @@ type LUN struct {
 	// Data, for a RAM LUN, is its content (BlockSize*Blocks bytes); nil
 	// allocates zeroed memory. The Target writes into it.
 	Data []byte
+}
+
+// ALUA describes the target's ports and port groups (SPC-4 asymmetric
+// logical unit access, implicit only). With it the standard INQUIRY data
+// has TPGS=01b, VPD page 0x83 adds the relative target port and target
+// port group designators of the connection's port, and REPORT TARGET PORT
+// GROUPS answers Groups. Refusing commands for a group's state is the
+// caller's business (a Command hook).
+type ALUA struct {
+	// Port returns the relative target port identifier and the target
+	// port group of the port the connection came in through.
+	Port func(p *Peer) (relativeID, group uint16)
+	// Groups returns the target port groups as REPORT TARGET PORT GROUPS
+	// reports them, at the time of the command.
+	Groups func() []scsi.TargetPortGroup
+	// ImplicitTransitionTime is reported in the extended header, in
+	// seconds.
+	ImplicitTransitionTime uint8
 }
 
 // Redirect answers logins with status 0x0101 (Temporary) or 0x0102

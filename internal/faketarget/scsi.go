@@ -117,6 +117,11 @@ func (p *Peer) execute(tk *task, buf []byte, consumeUA bool) result {
 		binary.BigEndian.PutUint32(b, uint32(min(last, 0xffffffff)))
 		binary.BigEndian.PutUint32(b[4:], uint32(l.BlockSize))
 		return result{data: b}
+	case scsi.OpMaintenanceIn:
+		if p.t.cfg.ALUA == nil || cdb[1]&0x1f != scsi.ServiceActionReportTargetPortGroups {
+			return resBadOpcode
+		}
+		return result{data: clip(p.t.reportTargetPortGroups(buf[:0], cdb[1]>>5 == 1), binary.BigEndian.Uint32(cdb[6:10]))}
 	case scsi.OpReceiveCopyResults:
 		if !p.t.cfg.ExtendedCopy {
 			return resBadOpcode
@@ -183,6 +188,9 @@ func (p *Peer) inquiry(l *lun, cdb []byte, buf []byte) result {
 			return resBadField
 		}
 		b = append(b, periph, 0, 0x06, 0x02, 0, 0, 0, 0x02) // SPC-4, HiSup off, CmdQue
+		if p.t.cfg.ALUA != nil {
+			b[5] |= 0x10 // TPGS 01b: implicit asymmetric access only
+		}
 		b = padString(b, "FAKETGT", 8)
 		b = padString(b, "faketarget", 16)
 		b = padString(b, "0001", 4)
@@ -216,6 +224,13 @@ func (p *Peer) inquiry(l *lun, cdb []byte, buf []byte) result {
 		id = append(id, serial(l.Number)...)
 		b = append(b, 0x02, 0x01, 0, byte(len(id)))
 		b = append(b, id...)
+		if a := p.t.cfg.ALUA; a != nil {
+			rel, group := a.Port(p)
+			// iSCSI, binary, PIV, target port: relative target port
+			// and target port group.
+			b = append(b, 0x51, 0x94, 0, 4, 0, 0, byte(rel>>8), byte(rel))
+			b = append(b, 0x51, 0x95, 0, 4, 0, 0, byte(group>>8), byte(group))
+		}
 	case scsi.VPDBlockLimits:
 		b = append(b, make([]byte, 0x3c)...)
 		binary.BigEndian.PutUint32(b[8:], p.t.cfg.MaxTransferLength)
@@ -364,4 +379,35 @@ func (p *Peer) flushUnlessBusy() error {
 		return nil
 	}
 	return p.c.Flush()
+}
+
+// reportTargetPortGroups appends REPORT TARGET PORT GROUPS parameter data
+// (SPC-4 6.36), with the extended header when extended is set.
+func (t *Target) reportTargetPortGroups(b []byte, extended bool) []byte {
+	a := t.cfg.ALUA
+	b = append(b, 0, 0, 0, 0)
+	if extended {
+		b = append(b, 0x10, a.ImplicitTransitionTime, 0, 0)
+	}
+	for _, g := range a.Groups() {
+		b0 := byte(g.State) & 0x0f
+		if g.Pref {
+			b0 |= 0x80
+		}
+		var sup byte
+		for _, f := range []struct {
+			on  bool
+			bit byte
+		}{{g.TSup, 0x80}, {g.OSup, 0x40}, {g.LBDSup, 0x10}, {g.USup, 0x08}, {g.SSup, 0x04}, {g.ANSup, 0x02}, {g.AOSup, 0x01}} {
+			if f.on {
+				sup |= f.bit
+			}
+		}
+		b = append(b, b0, sup, byte(g.ID>>8), byte(g.ID), 0, g.StatusCode, g.VendorSpecific, byte(len(g.Ports)))
+		for _, port := range g.Ports {
+			b = append(b, 0, 0, byte(port>>8), byte(port))
+		}
+	}
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	return b
 }

@@ -1,0 +1,170 @@
+package iscsitest_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/iscsi-go/iscsi/iscsitest"
+	"github.com/iscsi-go/iscsi/scsi"
+	"github.com/iscsi-go/iscsi/session"
+)
+
+func senseOf(err error) (scsi.SenseKey, scsi.ASC, bool) {
+	var se *scsi.StatusError
+	if !errors.As(err, &se) || se.Sense == nil {
+		return 0, 0, false
+	}
+	return se.Sense.Key, se.Sense.ASC, true
+}
+
+// TestPortGroups: two groups of ports, what each port reports, commands
+// refused by state, the unit attention of a change, the counters.
+func TestPortGroups(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(1<<20, 512),
+		iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 2),
+		iscsitest.WithPortGroup(7, scsi.ALUAStandby, 1))
+	defer srv.Close()
+	ports := srv.Ports()
+	if len(ports) != 3 || ports[0].ID != 1 || ports[1].Group != 1 || ports[2].ID != 3 || ports[2].Group != 7 {
+		t.Fatalf("Ports() = %+v", ports)
+	}
+	if ports[0].Addr != srv.Addr() || ports[0].URL(1) != srv.URL() || ports[1].Addr == ports[0].Addr {
+		t.Fatalf("port addresses %+v, server %s", ports, srv.Addr())
+	}
+	ctx := context.Background()
+	var sess []*session.Session
+	for _, p := range ports {
+		sess = append(sess, dial(t, p.URL(1), nil))
+	}
+	for i, s := range sess {
+		u := s.DefaultUnit()
+		if tpgt := s.Params().TargetPortalGroupTag; tpgt != ports[i].ID {
+			t.Errorf("port %d: login reported portal group tag %d", ports[i].ID, tpgt)
+		}
+		inq, err := u.Inquiry(ctx)
+		if err != nil || inq.TPGS != 1 {
+			t.Errorf("port %d: standard INQUIRY TPGS %d, %v; want 1 (implicit ALUA)", ports[i].ID, inq.TPGS, err)
+		}
+		di, err := u.DeviceIdentification(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rel, group uint16
+		for _, d := range di.Designators {
+			if d.Association != scsi.AssocTargetPort {
+				continue
+			}
+			n, _ := d.Number()
+			switch d.Type {
+			case scsi.DesignatorRelativeTargetPort:
+				rel = n
+			case scsi.DesignatorTargetPortGroup:
+				group = n
+			}
+		}
+		if rel != ports[i].ID || group != ports[i].Group {
+			t.Errorf("port %d: VPD 0x83 says relative port %d, group %d; want %d, %d", ports[i].ID, rel, group, ports[i].ID, ports[i].Group)
+		}
+		tpgs, err := u.ReportTargetPortGroups(ctx)
+		if err != nil {
+			t.Fatalf("port %d: RTPG: %v", ports[i].ID, err)
+		}
+		if len(tpgs.Groups) != 2 || tpgs.Groups[0].ID != 1 || tpgs.Groups[0].State != scsi.ALUAActiveOptimized ||
+			len(tpgs.Groups[0].Ports) != 2 || tpgs.Groups[1].ID != 7 || tpgs.Groups[1].State != scsi.ALUAStandby ||
+			len(tpgs.Groups[1].Ports) != 1 || tpgs.Groups[1].Ports[0] != 3 || !tpgs.Groups[1].SSup || !tpgs.Extended {
+			t.Errorf("port %d: RTPG %+v", ports[i].ID, tpgs)
+		}
+	}
+	buf := make([]byte, 512)
+	if _, err := sess[0].ReadAt(buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sess[2].ReadAt(buf, 0)
+	if k, asc, _ := senseOf(err); k != scsi.SenseNotReady || asc != scsi.ASCNotReadyTargetPortStandby {
+		t.Fatalf("READ through the standby port: %v, want NOT READY, TARGET PORT IN STANDBY STATE", err)
+	}
+
+	// A change: every nexus gets the unit attention once, then the new
+	// state rules.
+	for _, tc := range []struct {
+		state scsi.ALUAState
+		asc   scsi.ASC
+	}{
+		{scsi.ALUAUnavailable, scsi.ASCNotReadyTargetPortUnavail},
+		{scsi.ALUATransitioning, scsi.ASCNotReadyTargetPortTransit},
+		{scsi.ALUAActiveNonOptimized, 0},
+	} {
+		srv.SetPortGroupState(7, tc.state)
+		for i, s := range sess {
+			err := s.DefaultUnit().TestUnitReady(ctx)
+			if k, asc, _ := senseOf(err); k != scsi.SenseUnitAttention || asc != scsi.ASCAsymmetricAccessChanged {
+				t.Fatalf("%v: first command through port %d: %v, want ASYMMETRIC ACCESS STATE CHANGED", tc.state, ports[i].ID, err)
+			}
+		}
+		_, err := sess[2].ReadAt(buf, 0)
+		if k, asc, _ := senseOf(err); tc.asc == 0 && err != nil || tc.asc != 0 && (k != scsi.SenseNotReady || asc != tc.asc) {
+			t.Fatalf("READ through port 3 in %v: %v, want %v", tc.state, err, tc.asc)
+		}
+		if err := sess[0].DefaultUnit().TestUnitReady(ctx); err != nil {
+			t.Fatalf("port 1 after the unit attention: %v", err)
+		}
+	}
+	if _, err := sess[2].WriteAt(buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetPortGroupState(7, scsi.ALUAActiveNonOptimized) // no change, no unit attention
+	if err := sess[2].DefaultUnit().TestUnitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := srv.PortStats(3)
+	if st.Reads != 1 || st.Writes != 1 || st.Refused < 4 || st.Commands < 12 {
+		// Refused: the TEST UNIT READY at login and what ReadAt sent
+		// first (READ CAPACITY) in standby, unavailable and
+		// transitioning; the READ came in active/non-optimized.
+		t.Errorf("port 3 stats %+v, want 1 read, 1 write, at least 4 refused", st)
+	}
+	if st := srv.PortStats(2); st.Reads != 0 || st.Writes != 0 || st.Refused != 0 {
+		t.Errorf("port 2 stats %+v", st)
+	}
+	if st := srv.PortStats(9); st != (iscsitest.PortStats{}) {
+		t.Errorf("unknown port stats %+v", st)
+	}
+	targets, err := session.Discover(ctx, srv.PortalURL(), nil)
+	if err != nil || len(targets) != 1 || len(targets[0].Portals) != 3 {
+		t.Errorf("SendTargets: %+v, %v; want the 3 portals", targets, err)
+	}
+	noViolations(t, srv)
+}
+
+func TestPortGroupBadOptions(t *testing.T) {
+	for _, opts := range [][]iscsitest.Option{
+		{iscsitest.WithPortGroup(1, scsi.ALUAOffline, 1)},
+		{iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 0)},
+		{iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 1), iscsitest.WithPortGroup(1, scsi.ALUAStandby, 1)},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("NewServer with bad port groups did not panic")
+				}
+			}()
+			iscsitest.NewServer(opts...).Close()
+		}()
+	}
+	srv := iscsitest.NewServer(iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 1))
+	defer srv.Close()
+	for _, fn := range []func(){
+		func() { srv.SetPortGroupState(2, scsi.ALUAStandby) },
+		func() { srv.SetPortGroupState(1, scsi.ALUALBADependent) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("bad SetPortGroupState did not panic")
+				}
+			}()
+			fn()
+		}()
+	}
+}
