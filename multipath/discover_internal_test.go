@@ -28,3 +28,30 @@ func TestWithPortal(t *testing.T) {
 		}
 	}
 }
+
+// FuzzWithPortal: for any URL that parses and any portal, withPortal
+// either refuses or returns a URL that parses to the same one but for its
+// host and port, which are the portal's.
+func FuzzWithPortal(f *testing.F) {
+	f.Add("iscsi://10.0.0.1/iqn.2024-01.x:t/1", "10.0.1.1:3260")
+	f.Add("iscsi://alice%s3cret@10.0.0.1:3261/iqn.2024-01.x:t/3?header_digest=crc32c&auth=SHA-256", "[fd00::1]:3260")
+	f.Add("iscsi://bob%pa/ss@[::1]/iqn.2024-01.x:t/1?target_user=t&target_password=p", "h:1")
+	f.Fuzz(func(t *testing.T, raw, portal string) {
+		u, err := iscsiurl.Parse(raw)
+		if err != nil {
+			return
+		}
+		out, err := withPortal(raw, u, portal)
+		if err != nil {
+			return
+		}
+		v, err := iscsiurl.Parse(out)
+		if err != nil {
+			t.Fatalf("withPortal(%q, %q) = %q, which does not parse: %v", raw, portal, out, err)
+		}
+		if v.Portal() != portal || v.Target != u.Target || v.LUN != u.LUN || v.User != u.User ||
+			v.Password.IsZero() != u.Password.IsZero() || v.HeaderDigest != u.HeaderDigest || v.DataDigest != u.DataDigest {
+			t.Fatalf("withPortal(%q, %q) = %q: %+v, want %+v on portal %s", raw, portal, out, v, u, portal)
+		}
+	})
+}
