@@ -193,14 +193,26 @@ func (d *Device) kickALUA() {
 // it reports TPGS, the port groups; a target that refuses REPORT TARGET
 // PORT GROUPS is taken for one without ALUA.
 func (d *Device) startALUA(ctx context.Context) error {
-	_, u, _ := d.paths[0].session()
+	// The first path that logged in (a path whose login failed at Dial
+	// has no session yet), ready if one is.
+	var u *session.LogicalUnit
+	index := 0
+	for i, p := range d.paths {
+		_, pu, st := p.session()
+		if pu != nil && (u == nil || st == PathReady) {
+			u, index = pu, i
+			if st == PathReady {
+				break
+			}
+		}
+	}
 	inq, err := u.Inquiry(ctx)
 	if err != nil {
 		var se *scsi.StatusError
 		if errors.As(err, &se) {
 			return nil // no INQUIRY data, no ALUA
 		}
-		return fmt.Errorf("multipath: path 0: standard INQUIRY: %w", err)
+		return fmt.Errorf("multipath: path %d: standard INQUIRY: %w", index, err)
 	}
 	if inq.TPGS == 0 {
 		return nil

@@ -61,35 +61,41 @@ func (f Future) Wait() (session.Result, error) {
 	return f.c.res, f.c.err
 }
 
-func (d *Device) future(fn func() (session.Result, error)) Future {
+// future starts a command whose outcome a Future gets: no goroutine
+// waits for it (see start).
+func (d *Device) future(ctx context.Context, cdb []byte, op func(context.Context, *session.LogicalUnit, session.Done)) Future {
 	c := &call{done: make(chan struct{})}
-	go func() {
-		c.res, c.err = fn()
+	d.start(ctx, cdb, op, func(res session.Result, err error) {
+		c.res, c.err = res, err
 		close(c.done)
-	}()
+	})
 	return Future{c}
 }
 
 // ExecuteFunc is Execute with a callback: done is called once with the
-// outcome, on a goroutine of the Device's (it may block). v must be left
-// alone until then.
+// outcome. As with session.ExecuteFunc, no goroutine waits for the
+// command: done runs on the goroutine that ended it, usually one reading a
+// path's connection, so it must be quick and must never block (the rules
+// of session.Done); it may issue more commands. It may also run before
+// ExecuteFunc returns (a Device closed, every path's session ended). v
+// must be left alone until then.
 func (d *Device) ExecuteFunc(ctx context.Context, cdb scsi.CDB, dir session.Direction, v *iovector.Vector, done session.Done) {
-	go func() { done(d.Call(ctx, cdb, dir, v)) }()
+	d.start(ctx, cdb.Bytes(), execOp(cdb, dir, v), done)
 }
 
 // ReadFunc is Read with a callback (see ExecuteFunc).
 func (d *Device) ReadFunc(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, done session.Done) {
-	go func() { done(d.rw(ctx, lba, blocks, v, false)) }()
+	d.start(ctx, cdbRead, rwOp(lba, blocks, v, false), done)
 }
 
 // WriteFunc is Write with a callback (see ExecuteFunc).
 func (d *Device) WriteFunc(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, done session.Done) {
-	go func() { done(d.rw(ctx, lba, blocks, v, true)) }()
+	d.start(ctx, cdbWrite, rwOp(lba, blocks, v, true), done)
 }
 
 // Execute sends cdb on a path and returns at once; see Call.
 func (d *Device) Execute(ctx context.Context, cdb scsi.CDB, dir session.Direction, v *iovector.Vector) Future {
-	return d.future(func() (session.Result, error) { return d.Call(ctx, cdb, dir, v) })
+	return d.future(ctx, cdb.Bytes(), execOp(cdb, dir, v))
 }
 
 // Call sends cdb on a path and waits for it, as LogicalUnit.Call does
@@ -100,30 +106,42 @@ func (d *Device) Execute(ctx context.Context, cdb scsi.CDB, dir session.Directio
 // docs/MULTIPATH.md); when its port refuses it for its ALUA state, it is
 // sent again elsewhere whatever it is.
 func (d *Device) Call(ctx context.Context, cdb scsi.CDB, dir session.Direction, v *iovector.Vector) (session.Result, error) {
-	return d.run(ctx, cdb.Bytes(), func(ctx context.Context, u *session.LogicalUnit, done session.Done) {
-		u.ExecuteFunc(ctx, cdb, dir, v, done)
-	})
+	return d.run(ctx, cdb.Bytes(), execOp(cdb, dir, v))
 }
 
 // Read reads blocks from lba into v (blocks × block size bytes).
 func (d *Device) Read(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector) Future {
-	return d.future(func() (session.Result, error) { return d.rw(ctx, lba, blocks, v, false) })
+	return d.future(ctx, cdbRead, rwOp(lba, blocks, v, false))
 }
 
 // Write writes v (blocks × block size bytes) at lba.
 func (d *Device) Write(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector) Future {
-	return d.future(func() (session.Result, error) { return d.rw(ctx, lba, blocks, v, true) })
+	return d.future(ctx, cdbWrite, rwOp(lba, blocks, v, true))
 }
 
 func (d *Device) rw(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, write bool) (session.Result, error) {
+	cdb := cdbRead
 	if write {
-		return d.run(ctx, cdbWrite, func(ctx context.Context, u *session.LogicalUnit, done session.Done) {
-			u.WriteFunc(ctx, lba, blocks, v, done)
-		})
+		cdb = cdbWrite
 	}
-	return d.run(ctx, cdbRead, func(ctx context.Context, u *session.LogicalUnit, done session.Done) {
+	return d.run(ctx, cdb, rwOp(lba, blocks, v, write))
+}
+
+func execOp(cdb scsi.CDB, dir session.Direction, v *iovector.Vector) func(context.Context, *session.LogicalUnit, session.Done) {
+	return func(ctx context.Context, u *session.LogicalUnit, done session.Done) {
+		u.ExecuteFunc(ctx, cdb, dir, v, done)
+	}
+}
+
+func rwOp(lba uint64, blocks uint32, v *iovector.Vector, write bool) func(context.Context, *session.LogicalUnit, session.Done) {
+	if write {
+		return func(ctx context.Context, u *session.LogicalUnit, done session.Done) {
+			u.WriteFunc(ctx, lba, blocks, v, done)
+		}
+	}
+	return func(ctx context.Context, u *session.LogicalUnit, done session.Done) {
 		u.ReadFunc(ctx, lba, blocks, v, done)
-	})
+	}
 }
 
 // blocking adapts a blocking call of a unit to run.

@@ -86,7 +86,7 @@ func (d *Device) redial(ctx context.Context, p *path) {
 	}
 	id, err := readIdentity(ctx, s.DefaultUnit())
 	if err == nil && !id.equal(d.id) {
-		err = d.differs(p, s, id)
+		err = d.differs(s, id)
 	}
 	pending := false
 	if err == nil {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/iscsi-go/iscsi/iscsiurl"
-	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -45,6 +44,15 @@ type Config struct {
 	// CommandTimeout bounds each ReadAt and WriteAt, which take no
 	// context (default 30 s).
 	CommandTimeout time.Duration
+	// PathTimeout, when positive, bounds each attempt of a command on one
+	// path: a command that takes longer is cancelled there (a READ at once,
+	// a sent WRITE by ABORT TASK, as a session cancels) and moved to
+	// another path under the replay rules, and the path leaves the picker
+	// until the checker's TEST UNIT READY succeeds on it. Zero leaves slow
+	// paths to the session's keepalive and the checker. Set it well above
+	// the slowest command the LUN answers (WRITE SAME of a large range,
+	// SYNCHRONIZE CACHE of a large cache).
+	PathTimeout time.Duration
 	// ALUATimeout bounds how long a command waits while paths are ready
 	// but the port group of each is in an ALUA state that carries no I/O
 	// (standby, unavailable, offline, transitioning): then it fails with a
@@ -83,6 +91,7 @@ type Device struct {
 	cfg   Config
 	paths []*path
 	id    identity
+	first string // the portal of the path whose identity is id
 	locks blockLocks
 
 	picker    atomic.Pointer[pickerBox]
@@ -95,7 +104,6 @@ type Device struct {
 	wg        sync.WaitGroup // the checker, the watchers of sessions, the fencers
 	bgMu      sync.Mutex
 	closing   bool
-	orphans   sync.WaitGroup // waiters for commands given up after a fence
 	gens      atomic.Uint64
 	failovers atomic.Uint64
 	geometry  atomic.Pointer[session.Geometry]
@@ -114,9 +122,17 @@ type pickerBox struct {
 
 // Dial opens one session per URL (each an iSCSI URL of the same LUN
 // through another portal, as session.Dial takes), checks that every LUN
-// is the device the first URL reaches, and returns the Device. Every path
-// must log in: a path that fails fails Dial, and so does a path to another
-// device (*DifferentDeviceError).
+// is the device the first one reached is, and returns the Device. The
+// logins run in parallel, bounded by ctx.
+//
+// Dial succeeds when at least one path logs in. A path whose login fails
+// starts PathDown (OnPathChange and Stats say why) and joins later: the
+// path checker dials it again every CheckInterval (never, with the checker
+// disabled), checks the device identity and registers the Device's
+// persistent-reservation key before the path carries I/O. A path that
+// logs in to another device fails Dial (*DifferentDeviceError): that is a
+// wrong list, not a path that is down. With no path logged in, Dial
+// returns the error of each.
 func Dial(ctx context.Context, urls []string, cfg *Config) (*Device, error) {
 	if len(urls) == 0 {
 		return nil, errors.New("multipath: no URL")
@@ -127,40 +143,73 @@ func Dial(ctx context.Context, urls []string, cfg *Config) (*Device, error) {
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.picker.Store(&pickerBox{picker: noPath{}})
 	for i, u := range urls {
-		display := fmt.Sprintf("path %d", i)
+		display, portal := fmt.Sprintf("path %d", i), ""
 		if pu, err := iscsiurl.Parse(u); err == nil {
-			display = pu.String() // passwords redacted
+			display, portal = pu.String(), pu.Portal() // passwords redacted
 		}
-		d.paths = append(d.paths, &path{d: d, index: i, url: u, display: display, attempts: map[*attempt]struct{}{}, tpgt: -1})
+		d.paths = append(d.paths, &path{d: d, index: i, url: u, display: display, portal: portal, attempts: map[*attempt]struct{}{}, tpgt: -1})
 	}
+	type login struct {
+		s   *session.Session
+		gen uint64
+		id  identity
+		err error
+	}
+	logins := make([]login, len(d.paths))
+	var wg sync.WaitGroup
 	for i, p := range d.paths {
-		gen := d.gens.Add(1)
-		s, err := d.dial(ctx, p, gen, nil)
-		if err != nil {
-			d.Close()
-			return nil, err
-		}
-		id, err := readIdentity(ctx, s.DefaultUnit())
-		if err != nil {
-			s.Close()
-			d.Close()
-			return nil, fmt.Errorf("multipath: path %d (%s): reading the device identity: %w", i, s.Portal(), err)
-		}
-		if i == 0 {
-			if id.empty() {
-				s.Close()
-				d.Close()
-				return nil, fmt.Errorf("%w (path %s)", ErrUnidentified, s.Portal())
+		logins[i].gen = d.gens.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := &logins[i]
+			l.s, l.err = d.dial(ctx, p, l.gen, nil)
+			if l.err != nil {
+				return
 			}
-			d.id = id
-		} else if !id.equal(d.id) {
-			err := d.differs(p, s, id)
-			s.Close()
-			d.Close()
-			return nil, err
+			id, err := readIdentity(ctx, l.s.DefaultUnit())
+			if err != nil {
+				l.err = fmt.Errorf("multipath: path %d (%s): reading the device identity: %w", i, l.s.Portal(), err)
+				l.s.Close()
+				l.s = nil
+			}
+			l.id = id
+		}()
+	}
+	wg.Wait()
+	fail := func(err error) (*Device, error) {
+		for _, l := range logins {
+			if l.s != nil {
+				l.s.Close()
+			}
 		}
-		p.install(s, gen, id.port)
+		d.Close()
+		return nil, err
+	}
+	var errs []error
+	for i, l := range logins {
+		p := d.paths[i]
+		switch {
+		case l.err != nil:
+			errs = append(errs, l.err)
+		case d.first == "":
+			if l.id.empty() {
+				return fail(fmt.Errorf("%w (path %s)", ErrUnidentified, l.s.Portal()))
+			}
+			d.id, d.first = l.id, l.s.Portal()
+		case !l.id.equal(d.id):
+			return fail(d.differs(l.s, l.id))
+		}
+		if l.err != nil {
+			p.transition(0, PathDown, l.err)
+			continue
+		}
+		p.install(l.s, l.gen, l.id.port)
 		p.transition(0, PathReady, nil)
+		logins[i].s = nil // the path's now: Close closes it
+	}
+	if d.first == "" {
+		return fail(errors.Join(errs...))
 	}
 	if err := d.startALUA(ctx); err != nil {
 		d.Close()
@@ -172,10 +221,9 @@ func Dial(ctx context.Context, urls []string, cfg *Config) (*Device, error) {
 	return d, nil
 }
 
-func (d *Device) differs(p *path, s *session.Session, id identity) error {
-	first, _, _ := d.paths[0].session()
+func (d *Device) differs(s *session.Session, id identity) error {
 	return &DifferentDeviceError{
-		Path: s.Portal(), First: first.Portal(),
+		Path: s.Portal(), First: d.first,
 		Serial: id.serial, FirstSerial: d.id.serial,
 		Designator: id.designators(), FirstDesign: d.id.designators(),
 	}
@@ -285,106 +333,17 @@ func (d *Device) pathFor(ctx context.Context) (*path, error) {
 	}
 }
 
-// run sends one command (op, whose CDB is cdb, for the replay rules) on a
-// path, and again on another when its path fails:
-//   - a command that did not execute (its error does not match
-//     session.ErrMayHaveExecuted: not sent, or only reading) is sent again
-//     at once;
-//   - a command that may have executed is sent again only when the
-//     session's rules say repeating it is safe (session.SafeToRepeat) and
-//     the failed path's copy is fenced: ended by the target (ABORT TASK,
-//     a LUN reset, the reinstatement of the path's session); otherwise
-//     its error (matching session.ErrMayHaveExecuted) is returned.
+// run sends one command and waits for its outcome: see start.
 func (d *Device) run(ctx context.Context, cdb []byte, op func(context.Context, *session.LogicalUnit, session.Done)) (session.Result, error) {
-	select {
-	case <-d.closed:
-		return session.Result{}, ErrClosed
-	default:
-	}
-	for moved := 0; ; moved++ {
-		p, err := d.pathFor(ctx)
-		if err != nil {
-			return session.Result{}, err
-		}
-		actx, a, u, ok := p.begin(ctx)
-		if !ok {
-			moved--
-			continue // it left PathReady between the pick and now
-		}
-		ch := make(chan outcome, 1)
-		op(actx, u, func(res session.Result, err error) { ch <- outcome{res, err} })
-		var out outcome
-		fence := a.fence.ch
-		if session.ReadOnly(cdb) {
-			// A read is given back by its session as soon as it is
-			// cancelled: wait for that, so that its buffer is never
-			// written after the return.
-			fence = nil
-		}
-		select {
-		case out = <-ch:
-		case <-fence:
-			select {
-			case out = <-ch:
-			default:
-				// The target ended the command (fenceThrough): stop
-				// waiting for the lost session to say so.
-				d.orphan(ch)
-				out.err = &FencedError{Portal: a.portal}
-			}
-		}
-		p.end(a, out.err)
-		err = out.err
-		if err == nil || ctx.Err() != nil {
-			return out.res, err
-		}
-		if d.alua.on.Load() && moved < maxFailovers {
-			// Not executed: the port's state refused it, or its state
-			// changed. Send it again, whatever it is, where the states
-			// (read again) allow.
-			if st, ok := aluaRefusal(err); ok {
-				p.refusedBy(st)
-				p.refused.Add(1)
-				d.kickALUA()
-				continue
-			}
-			if aluaChanged(err) {
-				d.refreshALUA(ctx, time.Now())
-				continue
-			}
-		}
-		closed := errors.Is(err, session.ErrSessionClosed)
-		var status *scsi.StatusError
-		if context.Cause(actx) != errPathFailed && !closed || errors.As(err, &status) {
-			return out.res, err // the command's own outcome: the target answered it
-		}
-		if closed {
-			p.transition(0, PathDown, err)
-		}
-		if errors.Is(err, session.ErrMayHaveExecuted) && !(fenced(err) && session.SafeToRepeat(cdb)) {
-			return out.res, err
-		}
-		if moved >= maxFailovers {
-			return out.res, err
-		}
-		p.failovers.Add(1)
-		d.failovers.Add(1)
-	}
+	ch := make(chan outcome, 1)
+	d.start(ctx, cdb, op, func(res session.Result, err error) { ch <- outcome{res, err} })
+	out := <-ch
+	return out.res, out.err
 }
 
 type outcome struct {
 	res session.Result
 	err error
-}
-
-// orphan waits for the outcome of a command given up after a fence (the
-// lost session reports it once it logs in again or ends).
-func (d *Device) orphan(ch <-chan outcome) {
-	d.orphans.Add(1)
-	go func() {
-		defer d.orphans.Done()
-		<-ch
-	}()
 }
 
 // fenced reports whether the target ended the command (nothing of it
@@ -422,7 +381,6 @@ func (d *Device) Close() error {
 			s.Close()
 		}
 	}
-	d.orphans.Wait() // a closed session fails what it held at once
 	return nil
 }
 

@@ -2,6 +2,7 @@
 // iSCSI session per portal, each with its own ISID (its own I_T nexus),
 // behind the block API a program already uses on a session.LogicalUnit
 // (ReadAt/WriteAt and their Context forms, Read/Write/Execute futures,
+// ReadFunc/WriteFunc/ExecuteFunc callbacks, NewReader/NewWriter streams,
 // Call, Geometry, Sync), so that a program switches by changing one
 // constructor:
 //
@@ -9,10 +10,16 @@
 //	...
 //	n, err := d.WriteAt(buf, off)
 //
-// A path joins only when its LUN is the same device as the first path's:
-// the same unit serial number (VPD page 0x80) and the same logical-unit
-// designators (VPD page 0x83); otherwise Dial fails with a
+// Discover builds the URL list from a portal's SendTargets answer. Dial
+// succeeds when one path logs in; the others join when the checker reaches
+// them. A path joins only when its LUN is the same device as the first
+// path's: the same unit serial number (VPD page 0x80) and the same
+// logical-unit designators (VPD page 0x83); otherwise Dial fails with a
 // *DifferentDeviceError naming both paths.
+//
+// No goroutine waits per command: a command's attempts are chained from
+// the sessions' callbacks, so the Device's callbacks follow session.Done's
+// rules.
 //
 // Each command goes to one path chosen by the Selector (least queue depth by
 // default, round robin, or failover only) from an immutable snapshot of the
@@ -27,7 +34,9 @@
 // (milliseconds), or else waits for the failed path's own reconnect (see
 // docs/MULTIPATH.md). The failed path recovers on its own and carries I/O
 // again when it is back; a checker sends TEST UNIT READY to idle paths and
-// dials again the paths whose session ended.
+// dials again the paths whose session ended. With Config.PathTimeout, a
+// command a path does not answer in time moves too, and a transport-class
+// CHECK CONDITION sends a command safe to repeat again.
 //
 // With a target that reports asymmetric access (ALUA: TPGS and REPORT
 // TARGET PORT GROUPS), commands go to paths whose target port group is

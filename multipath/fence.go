@@ -46,8 +46,8 @@ func (d *Device) background(fn func()) {
 // fenceThrough ends, on the target, the commands that p's session of
 // generation gen had sent when its connection was lost, without waiting
 // for that session to log in again (DefaultTime2Wait, 2 s on tgtd, and
-// longer while the path is down): it logs in through a ready path of the
-// same target portal group with p's ISID (the same I_T nexus, so the
+// longer while the path is down): it logs in through a ready (else a
+// failed) path of the same target portal group with p's ISID (the same I_T nexus, so the
 // target reinstates p's session and ends its tasks; Dial's barrier waits
 // for those the target was still executing),
 // logs out, and closes f, which releases the commands waiting for their
@@ -64,14 +64,20 @@ func (d *Device) fenceThrough(p *path, gen uint64, f *fence) {
 	if !same || tpgt < 0 {
 		return
 	}
+	// Through a ready path of the group, or else a failed one: its
+	// session is connected, only its TEST UNIT READY failed or a command
+	// timed out (PathTimeout), and the fence is a login of its own.
 	var via *path
 	for _, q := range d.paths {
 		q.mu.Lock()
-		ok := q != p && q.state == PathReady && q.tpgt == tpgt
+		st, ok := q.state, q != p && q.tpgt == tpgt
 		q.mu.Unlock()
-		if ok {
+		if ok && st == PathReady {
 			via = q
 			break
+		}
+		if ok && st == PathFailed && via == nil {
+			via = q
 		}
 	}
 	if via == nil {
@@ -96,10 +102,12 @@ func (d *Device) fenceThrough(p *path, gen uint64, f *fence) {
 		p.mu.Unlock()
 		return // the commands wait for p's own reinstatement
 	}
-	f.close() // the login answered: the old session's tasks are ended
+	// The login answered: the old session's tasks are ended. Count it
+	// before close, which sends the commands on (and so may end them).
 	p.mu.Lock()
 	p.fenced++
 	p.mu.Unlock()
+	f.close()
 	s.Logout(ctx)
 	s.Close()
 }

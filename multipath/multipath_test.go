@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,6 +60,21 @@ func twoPaths(t *testing.T, cfg *multipath.Config, data ...[]byte) (*multipath.D
 	}
 	t.Cleanup(func() { d.Close() })
 	return d, srv
+}
+
+// arrived returns a Fault.Match for the commands of ops, and a flag it
+// sets when one reaches the target: a command in flight on a path may not
+// have been sent yet, and only one that was sent needs the fence.
+func arrived(ops ...scsi.OpCode) (func([]byte) bool, *atomic.Bool) {
+	var seen atomic.Bool
+	match := iscsitest.Opcode(ops...)
+	return func(cdb []byte) bool {
+		if match(cdb) {
+			seen.Store(true)
+			return true
+		}
+		return false
+	}, &seen
 }
 
 func commands(d *multipath.Device) (c [2]uint64) {
@@ -183,10 +199,11 @@ func expectState(t *testing.T, changes <-chan multipath.PathChange, path int, wa
 // both servers), so it lands on path 1 and path 0 never executes it.
 func TestWriteFailsOverAfterFence(t *testing.T) {
 	d, srv := twoPaths(t, nil)
-	srv[0].Inject(iscsitest.Fault{Match: iscsitest.Opcode(0x2a, 0x8a), Action: iscsitest.Ignore, Count: 1})
+	match, seen := arrived(0x2a, 0x8a)
+	srv[0].Inject(iscsitest.Fault{Match: match, Action: iscsitest.Ignore, Count: 1})
 	data := bytes.Repeat([]byte{0x5a}, bs)
 	f := d.Write(testCtx(t), 7, 1, iovector.New(data))
-	waitFor(t, "the write on path 0", func() bool { return d.Stats().Paths[0].InFlight == 1 })
+	waitFor(t, "the write at path 0's target", seen.Load)
 	srv[0].CloseClientConnections()
 	if _, err := f.Wait(); err != nil {
 		t.Fatal(err)
@@ -208,14 +225,15 @@ func TestWriteFailsOverAfterFence(t *testing.T) {
 func TestUnsafeCommandNotResent(t *testing.T) {
 	d, srv := twoPaths(t, nil)
 	const prOut = 0x5f
-	srv[0].Inject(iscsitest.Fault{Match: iscsitest.Opcode(prOut), Action: iscsitest.Ignore, Count: 1})
+	match, seen := arrived(prOut)
+	srv[0].Inject(iscsitest.Fault{Match: match, Action: iscsitest.Ignore, Count: 1})
 	param := make([]byte, 24)
 	cdb, err := scsi.NewCDB([]byte{prOut, 0x06, 0, 0, 0, 0, 0, 0, 24, 0})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := d.Execute(testCtx(t), cdb, session.DirWrite, iovector.New(param))
-	waitFor(t, "the command on path 0", func() bool { return d.Stats().Paths[0].InFlight == 1 })
+	waitFor(t, "the command at path 0's target", seen.Load)
 	srv[0].CloseClientConnections()
 	_, err = f.Wait()
 	if !errors.Is(err, session.ErrMayHaveExecuted) {
@@ -360,18 +378,79 @@ func TestBlockAPI(t *testing.T) {
 	}
 }
 
-// A path that cannot log in fails Dial, and the path already open is closed.
-func TestDialFailsOnDeadPath(t *testing.T) {
+// With no path logging in, Dial fails with the logins' errors.
+func TestDialFailsWithoutPath(t *testing.T) {
+	var dead []string
+	for range 2 {
+		b := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs))
+		dead = append(dead, b.URL())
+		b.Close()
+	}
+	_, err := multipath.Dial(testCtx(t), dead, &multipath.Config{Session: &session.Config{LoginTimeout: 2 * time.Second}})
+	var le *session.LoginError
+	if !errors.As(err, &le) {
+		t.Fatalf("Dial with two dead paths: %v, want a *session.LoginError", err)
+	}
+}
+
+// A path that cannot log in at Dial starts down, Dial succeeds with the
+// other, and the checker brings the path in once its portal answers.
+func TestDeadPathJoinsLater(t *testing.T) {
 	a := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs))
 	defer a.Close()
 	b := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs))
-	dead := b.URL()
+	addr, url := b.Addr(), b.URL()
 	b.Close()
+	var mu sync.Mutex
+	var changes []string
+	d, err := multipath.Dial(testCtx(t), []string{url, a.URL()}, &multipath.Config{
+		Selector:      multipath.FailoverOnly,
+		CheckInterval: 20 * time.Millisecond,
+		Session:       &session.Config{LoginTimeout: time.Second},
+		OnPathChange: func(c multipath.PathChange) {
+			mu.Lock()
+			changes = append(changes, fmt.Sprintf("%d %v", c.Path, c.State))
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	st := d.Stats()
+	if st.Paths[0].State != multipath.PathDown || st.Paths[0].LastErr == nil || st.Paths[0].Portal != addr || st.Paths[1].State != multipath.PathReady {
+		t.Fatalf("after Dial: %+v, want path 0 down (with why) and path 1 ready", st.Paths)
+	}
+	buf := bytes.Repeat([]byte{3}, 4*bs)
+	if _, err := d.WriteAt(buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	b = iscsitest.NewServer(iscsitest.WithAddress(addr), iscsitest.WithLUN(lunSize, bs))
+	defer b.Close()
+	waitState(t, d, 0, multipath.PathReady)
+	before := commands(d)
+	if _, err := d.WriteAt(buf, bs); err != nil { // failover-only: the first path again
+		t.Fatal(err)
+	}
+	if after := commands(d); after[0] == before[0] {
+		t.Fatalf("the joined path carried no command: %v then %v", before, after)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(changes, ", "); got != "0 down, 1 ready, 0 ready" {
+		t.Errorf("path changes %q, want %q", got, "0 down, 1 ready, 0 ready")
+	}
+}
+
+func waitState(t *testing.T, d *multipath.Device, i int, want multipath.PathState) {
+	t.Helper()
 	ctx := testCtx(t)
-	_, err := multipath.Dial(ctx, []string{a.URL(), dead}, &multipath.Config{Session: &session.Config{LoginTimeout: 2 * time.Second}})
-	var le *session.LoginError
-	if !errors.As(err, &le) {
-		t.Fatalf("Dial with a dead second path: %v, want a *session.LoginError", err)
+	for d.Stats().Paths[i].State != want {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("path %d never became %v: %+v", i, want, d.Stats().Paths[i])
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }
 

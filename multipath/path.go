@@ -104,15 +104,50 @@ type attempt struct {
 
 // fence is closed when the target has ended every command that a lost
 // session of the path had sent: another path logged in with its ISID
-// (see Device.fenceThrough).
+// (see Device.fenceThrough). The attempts that may write watch it
+// (watch): close calls their fenced, without a goroutine per attempt.
 type fence struct {
-	ch   chan struct{}
-	once sync.Once
+	mu      sync.Mutex
+	closed  bool
+	waiters map[*try]struct{}
 }
 
-func newFence() *fence { return &fence{ch: make(chan struct{})} }
+func newFence() *fence { return &fence{waiters: map[*try]struct{}{}} }
 
-func (f *fence) close() { f.once.Do(func() { close(f.ch) }) }
+// watch registers t, to be told when the fence closes; false when it is
+// closed already.
+func (f *fence) watch(t *try) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.waiters[t] = struct{}{}
+	return true
+}
+
+func (f *fence) unwatch(t *try) {
+	f.mu.Lock()
+	delete(f.waiters, t)
+	f.mu.Unlock()
+}
+
+// close closes the fence and tells the attempts that watch it, on this
+// goroutine.
+func (f *fence) close() {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return
+	}
+	f.closed = true
+	ws := f.waiters
+	f.waiters = nil
+	f.mu.Unlock()
+	for t := range ws {
+		t.fenced()
+	}
+}
 
 // begin registers a command on the path, bound to ctx; ok is false when
 // the path is no longer ready.
@@ -172,7 +207,12 @@ func (p *path) transition(gen uint64, to PathState, why error, from ...PathState
 	for _, a := range cancel {
 		a.cancel(errPathFailed)
 	}
-	if to == PathRecovering && len(cancel) > 0 && lostFence != nil {
+	// Fence even with nothing of ours in flight: bytes the network still
+	// holds toward the lost connection (the ABORT TASK of a command that
+	// timed out, a LOGICAL UNIT RESET) would otherwise reach the target
+	// if it still has that connection open, and a reset there ends the
+	// commands of every path.
+	if to == PathRecovering && lostFence != nil {
 		p.d.background(func() { p.d.fenceThrough(p, gen0, lostFence) })
 	}
 	p.d.rebuild()

@@ -6,8 +6,10 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/iscsi-go/iscsi/internal/cli"
+	"github.com/iscsi-go/iscsi/multipath"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -29,10 +31,11 @@ func (e *endpoint) Close() { e.close() }
 // isURL reports whether arg names a LUN rather than a file.
 func isURL(arg string) bool { return strings.HasPrefix(arg, "iscsi://") }
 
-// openSource opens a LUN or a file to read.
-func openSource(ctx context.Context, t *cli.Tool, arg string) (*endpoint, error) {
+// openSource opens a LUN or a file to read; paths are more URLs of the
+// LUN (--src-path).
+func openSource(ctx context.Context, t *cli.Tool, arg string, paths []string) (*endpoint, error) {
 	if isURL(arg) {
-		return openLUN(ctx, t, arg)
+		return openLUN(ctx, t, arg, paths)
 	}
 	f, err := os.Open(arg)
 	if err != nil {
@@ -51,9 +54,9 @@ func openSource(ctx context.Context, t *cli.Tool, arg string) (*endpoint, error)
 // sized to the source by the copy, as qemu-img convert and cp do; a block
 // device or a LUN must already hold size bytes; a character device
 // (/dev/null) takes what comes. With verify a file is opened to read too.
-func openDestination(ctx context.Context, t *cli.Tool, arg string, size int64, keep, verify bool) (*endpoint, error) {
+func openDestination(ctx context.Context, t *cli.Tool, arg string, paths []string, size int64, keep, verify bool) (*endpoint, error) {
 	if isURL(arg) {
-		e, err := openLUN(ctx, t, arg)
+		e, err := openLUN(ctx, t, arg, paths)
 		if err != nil {
 			return nil, err
 		}
@@ -122,8 +125,13 @@ func fileSize(f *os.File) (int64, error) {
 	return n, nil
 }
 
-// openLUN logs in to the LUN of a URL and reads its geometry.
-func openLUN(ctx context.Context, t *cli.Tool, rawURL string) (*endpoint, error) {
+// openLUN logs in to the LUN of a URL and reads its geometry. With paths
+// (more URLs of the same LUN, through other portals) it opens a
+// multipath.Device over all of them instead of one session.
+func openLUN(ctx context.Context, t *cli.Tool, rawURL string, paths []string) (*endpoint, error) {
+	if len(paths) > 0 {
+		return openMultipath(ctx, t, rawURL, paths)
+	}
 	s, err := t.Connect(ctx, rawURL)
 	if err != nil {
 		return nil, err
@@ -144,4 +152,52 @@ type sizeError struct {
 
 func (e *sizeError) Error() string {
 	return fmt.Sprintf("too small: it holds %d bytes, the source %d", e.have, e.need)
+}
+
+// openMultipath opens a multipath.Device over rawURL and paths: the copy
+// goes on over the other paths when one fails (docs/MULTIPATH.md). The
+// Device maps no extents and unmaps nothing: with it the source is read
+// whole and zeros are written.
+func openMultipath(ctx context.Context, t *cli.Tool, rawURL string, paths []string) (*endpoint, error) {
+	d, err := multipath.Dial(ctx, append([]string{rawURL}, paths...), &multipath.Config{Session: t.Config()})
+	if err != nil {
+		return nil, err
+	}
+	g, err := d.Geometry(ctx)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("READ CAPACITY: %w", err)
+	}
+	name := cli.DisplayURL(rawURL)
+	return &endpoint{name: name, rw: &multipathLUN{d, g}, size: g.Size(), close: func() {
+		lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		d.Logout(lctx)
+	}}, nil
+}
+
+// multipathLUN is a Device as blockcopy takes it: ReadAtContext,
+// WriteAtContext and Sync(ctx) are the Device's; it adds the size and the
+// block size.
+type multipathLUN struct {
+	*multipath.Device
+	g session.Geometry
+}
+
+func (m *multipathLUN) Size() int64      { return m.g.Size() }
+func (m *multipathLUN) BlockSize() int64 { return int64(m.g.BlockSize) }
+
+// printPaths prints the counters of each path of a multipath endpoint,
+// one line each: what it carried, what was moved off it when it failed.
+func printPaths(w io.Writer, what string, e *endpoint) {
+	m, ok := e.rw.(*multipathLUN)
+	if !ok {
+		return
+	}
+	st := m.Stats()
+	fmt.Fprintf(w, "%s: %d paths, %d commands failed over\n", what, len(st.Paths), st.Failovers)
+	for i, p := range st.Paths {
+		fmt.Fprintf(w, "%s path %d %s: %s, %d commands, %d errors, %d failed over, %d reconnects\n",
+			what, i, p.Portal, p.State, p.Commands, p.Errors, p.Failovers, p.Session.Reconnects)
+	}
 }

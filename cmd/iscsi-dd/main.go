@@ -4,7 +4,8 @@
 //
 //	iscsi-dd [-m max] [-b blocks] [-p] [--no-sparse] [--checksum md5|sha256]
 //	         [-n|--ignore-errors] [--verify] [--resume OFFSET] [--base URL|FILE]
-//	         [--zero-detect=false] [--no-flush] [-x|--xcopy] -s SRC -d DST
+//	         [--zero-detect=false] [--no-flush] [-x|--xcopy]
+//	         [--path URL]... [--src-path URL]... [--dst-path URL]... -s SRC -d DST
 //
 // SRC and DST are each an iscsi:// URL or a local path (libiscsi's example
 // iscsi-dd takes only URLs, with the same -s, -d, -m, -b, -p, -i, -n, -x
@@ -32,7 +33,7 @@ import (
 const name = "iscsi-dd"
 
 const usageText = "Usage: iscsi-dd [-?|--help] [--usage] [-i|--initiator-name=iqn-name] [-m|--max=num] [-b|--blocks=num]\n" +
-	"\t\t[-p|--progress] [--no-sparse] [--checksum=md5|sha256] [-n|--ignore-errors] [--verify] [--resume=offset] [--base=<iscsi-url|file>] [--zero-detect=false] [--no-flush] [-x|--xcopy] -s|--src <iscsi-url|file> -d|--dst <iscsi-url|file>\n"
+	"\t\t[-p|--progress] [--no-sparse] [--checksum=md5|sha256] [-n|--ignore-errors] [--verify] [--resume=offset] [--base=<iscsi-url|file>] [--zero-detect=false] [--no-flush] [-x|--xcopy] [--path|--src-path|--dst-path=<iscsi-url>]... -s|--src <iscsi-url|file> -d|--dst <iscsi-url|file>\n"
 
 const helpText = `Usage: iscsi-dd [OPTION...] -s <source> -d <destination>
   -s, --src=URL|FILE                source: an iSCSI URL or a local file
@@ -59,6 +60,11 @@ const helpText = `Usage: iscsi-dd [OPTION...] -s <source> -d <destination>
                                     (SYNCHRONIZE CACHE, fsync)
   -x, --xcopy                       LUN to LUN on one target: let the target copy
                                     (EXTENDED COPY); streams when it cannot
+      --src-path=URL                another path to the source LUN (the same LUN through
+                                    another portal); repeatable: the copy uses every path
+                                    and goes on over the others when one fails
+      --dst-path=URL                another path to the destination LUN; repeatable
+      --path=URL                    --src-path or --dst-path, for whichever of them is a LUN
   -6, --16                          accepted for libiscsi's iscsi-dd: READ(16)/WRITE(16)
                                     are used wherever the LBA needs them
       --debug                       print a trace of the PDUs exchanged
@@ -102,6 +108,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		zeroDetect     bool
 		noFlush        bool
 		xcopy          bool
+		paths          []string
+		srcPaths       []string
+		dstPaths       []string
 	)
 	f := t.Flags
 	f.StringVarP(&src, "src", "s", "", "source URL or file")
@@ -119,6 +128,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 	f.BoolVar(&zeroDetect, "zero-detect", true, "treat chunks of zeros as holes")
 	f.BoolVar(&noFlush, "no-flush", false, "do not flush the destination")
 	f.BoolVarP(&xcopy, "xcopy", "x", false, "offload to the target")
+	f.StringArrayVar(&paths, "path", nil, "another path to the LUN (of -s or -d, whichever is one)")
+	f.StringArrayVar(&srcPaths, "src-path", nil, "another path to the source LUN")
+	f.StringArrayVar(&dstPaths, "dst-path", nil, "another path to the destination LUN")
 	defer t.Stdout.Flush()
 	pos, done, err := t.Parse(args)
 	if err != nil {
@@ -157,6 +169,40 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		t.Errorf("--xcopy cannot go with --checksum, --verify, --base or --ignore-errors: the data does not cross the network")
 		return cli.ExitFailure
 	}
+	if len(paths) > 0 {
+		switch {
+		case isURL(src) && isURL(dst):
+			t.Errorf("--path: both the source and the destination are LUNs: say which with --src-path or --dst-path")
+			return cli.ExitFailure
+		case isURL(src):
+			srcPaths = append(paths, srcPaths...)
+		case isURL(dst):
+			dstPaths = append(paths, dstPaths...)
+		default:
+			t.Errorf("--path: neither the source nor the destination is a LUN")
+			return cli.ExitFailure
+		}
+	}
+	for _, c := range []struct {
+		flag, arg string
+		paths     []string
+	}{{"--src-path", src, srcPaths}, {"--dst-path", dst, dstPaths}} {
+		switch {
+		case len(c.paths) == 0:
+		case !isURL(c.arg):
+			t.Errorf("%s: %s is not a LUN", c.flag, describe(c.arg))
+			return cli.ExitFailure
+		case xcopy:
+			t.Errorf("--xcopy cannot go with %s: EXTENDED COPY goes through one session", c.flag)
+			return cli.ExitFailure
+		}
+		for _, p := range c.paths {
+			if !isURL(p) {
+				t.Errorf("%s %s: not an iSCSI URL", c.flag, describe(p))
+				return cli.ExitFailure
+			}
+		}
+	}
 	var sum hash.Hash
 	switch strings.ToLower(checksum) {
 	case "":
@@ -169,20 +215,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		return cli.ExitFailure
 	}
 
-	in, err := openSource(ctx, t, src)
+	in, err := openSource(ctx, t, src, srcPaths)
 	if err != nil {
 		return t.Fail("source "+describe(src), err)
 	}
 	defer in.Close()
 	var baseEP *endpoint
 	if base != "" {
-		baseEP, err = openSource(ctx, t, base)
+		baseEP, err = openSource(ctx, t, base, nil)
 		if err != nil {
 			return t.Fail("base "+describe(base), err)
 		}
 		defer baseEP.Close()
 	}
-	out, err := openDestination(ctx, t, dst, in.size, resume > 0 || base != "", verify)
+	out, err := openDestination(ctx, t, dst, dstPaths, in.size, resume > 0 || base != "", verify)
 	if err != nil {
 		return t.Fail("destination "+describe(dst), err)
 	}
@@ -224,6 +270,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		t.Errorf("EXTENDED COPY not used: %s; the data was streamed", res.NoOffload)
 	}
 	fmt.Fprintln(t.Stdout, summary(res, base != "", xcopy))
+	printPaths(t.Stdout, "source", in)
+	printPaths(t.Stdout, "destination", out)
 	if sum != nil {
 		fmt.Fprintf(t.Stdout, "%s %s\n", strings.ToLower(checksum), hex.EncodeToString(res.Sum))
 	}
@@ -232,10 +280,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 
 // blockSize is the block length of a LUN endpoint, 1 for a file.
 func blockSize(ctx context.Context, e *endpoint) int64 {
-	if u, ok := e.rw.(*session.LogicalUnit); ok {
+	switch u := e.rw.(type) {
+	case *session.LogicalUnit:
 		if g, err := u.Geometry(ctx); err == nil {
 			return int64(g.BlockSize)
 		}
+	case *multipathLUN:
+		return u.BlockSize()
 	}
 	return 1
 }

@@ -245,3 +245,58 @@ func TestXCopy(t *testing.T) {
 		t.Errorf("-x --checksum: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// TestMultipath copies file → LUN and LUN → file over two paths (the same
+// in-process target twice: two sessions to one device); both paths carry
+// commands, and the flags that cannot apply are refused.
+func TestMultipath(t *testing.T) {
+	const size = 2 << 20
+	data := make([]byte, size)
+	rand.Read(data)
+	srv := iscsitest.NewServer(iscsitest.WithLUN(size, 512))
+	defer srv.Close()
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.img"), filepath.Join(dir, "out.img")
+	if err := os.WriteFile(in, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lun := srv.LUNURL(1)
+	pathLine := regexp.MustCompile(`(?m)^(source|destination) path (\d) \S+: ready, (\d+) commands, 0 errors`)
+	for _, tc := range []struct {
+		name string
+		args []string
+		side string
+	}{
+		{"file to LUN, --path", []string{"-m", "8", "-b", "64", "--verify", "--path", lun, "-s", in, "-d", lun}, "destination"},
+		{"LUN to file, --src-path", []string{"-m", "8", "-b", "64", "--src-path", lun, "-s", lun, "-d", out}, "source"},
+	} {
+		r := dd(t, tc.args...)
+		if r.code != 0 || summaryRE.FindString(r.stdout) == "" {
+			t.Fatalf("%s: exit %d\nstdout: %s\nstderr: %s", tc.name, r.code, r.stdout, r.stderr)
+		}
+		m := pathLine.FindAllStringSubmatch(r.stdout, -1)
+		if len(m) != 2 || m[0][1] != tc.side || m[0][3] == "0" || m[1][3] == "0" {
+			t.Errorf("%s: want two %s paths that each carried commands:\n%s", tc.name, tc.side, r.stdout)
+		}
+	}
+	if !bytes.Equal(srv.Contents(1), data) {
+		t.Fatal("the LUN differs from the file")
+	}
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the copy back differs from the file (%v)", err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--path", lun, "-s", lun, "-d", lun}, "say which with --src-path or --dst-path"},
+		{[]string{"--path", lun, "-s", in, "-d", out}, "neither the source nor the destination is a LUN"},
+		{[]string{"--src-path", lun, "-s", in, "-d", lun}, "is not a LUN"},
+		{[]string{"--dst-path", in, "-s", in, "-d", lun}, "not an iSCSI URL"},
+		{[]string{"-x", "--dst-path", lun, "-s", lun, "-d", lun}, "--xcopy cannot go with --dst-path"},
+	} {
+		if r := dd(t, tc.args...); r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want a failure saying %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+}

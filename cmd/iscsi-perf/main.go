@@ -4,7 +4,7 @@
 //
 //	iscsi-perf [-i <initiator-name>] [-m <max_requests>] [-b blocks_per_request]
 //	           [-t seconds] [-r|--random] [-R|--random-blocks] [-l|--logging]
-//	           [-n|--ignore-errors] [--write | --mix=PCT] [--json] <URL>
+//	           [-n|--ignore-errors] [--write | --mix=PCT] [--json] [--path URL]... <URL>
 //
 // The flags are libiscsi's. Beyond them it can write (--write) or mix reads
 // and writes (--mix=PCT, PCT percent writes), ends cleanly after -t seconds
@@ -12,6 +12,11 @@
 // a summary with IOPS, throughput, latency percentiles and the CPU time this
 // process used per I/O (user+system, from getrusage), as one JSON line with
 // --json. It never writes unless --write or --mix is given.
+//
+// Each --path URL adds a path to the same LUN through another portal: the
+// run then goes through package multipath (one session per path, failover
+// when a path fails), and the summary gives each path's I/O count and the
+// failovers seen.
 package main
 
 import (
@@ -24,6 +29,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"sync"
 	"syscall"
 	"time"
 
@@ -31,6 +37,7 @@ import (
 
 	"github.com/iscsi-go/iscsi/internal/cli"
 	"github.com/iscsi-go/iscsi/iscsiurl"
+	"github.com/iscsi-go/iscsi/multipath"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -56,7 +63,8 @@ type options struct {
 	cpuProfile    string
 	memProfile    string
 	url           string
-	version       bool // --version: print the version, run nothing
+	paths         []string // --path: more URLs of the same LUN
+	version       bool     // --version: print the version, run nothing
 
 	// maxIOs, when positive, stops the run after that many I/Os (tests).
 	maxIOs uint64
@@ -65,7 +73,7 @@ type options struct {
 // errUsage is a command line that cannot run; the message has been printed.
 var errUsage = errors.New("usage")
 
-const usageLine = "Usage: iscsi-perf [-i <initiator-name>] [-m <max_requests>] [-b blocks_per_request] [-t timeout] [-r|--random] [-R|--random-blocks] [-l|--logging] [-n|--ignore-errors] [--write|--mix=PCT] [--json] [--version] <LUN>"
+const usageLine = "Usage: iscsi-perf [-i <initiator-name>] [-m <max_requests>] [-b blocks_per_request] [-t timeout] [-r|--random] [-R|--random-blocks] [-l|--logging] [-n|--ignore-errors] [--write|--mix=PCT] [--json] [--path URL]... [--version] <LUN>"
 
 // parseArgs parses the command line (without the program name).
 func parseArgs(args []string, stderr io.Writer) (options, error) {
@@ -93,6 +101,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (every allocation sampled) to this file")
 	fs.IntVarP(&o.maxReconnects, "max-reconnects", "x", -1, "reconnect attempts after a lost connection (-1: until the replacement timeout, 0: none)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.StringArrayVar(&o.paths, "path", nil, "another URL of the same LUN (through another portal); repeatable: the run uses every path (multipath)")
 	_ = fs.MarkHidden("cpuprofile")
 	_ = fs.MarkHidden("memprofile")
 	if err := fs.Parse(args); err != nil {
@@ -114,6 +123,11 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 		return bad("want exactly one URL (%s), got %d arguments", iscsiurl.Syntax, fs.NArg())
 	}
 	o.url = fs.Arg(0)
+	for _, p := range o.paths {
+		if _, err := iscsiurl.Parse(p); err != nil {
+			return bad("--path: %v", err)
+		}
+	}
 	switch {
 	case o.maxInFlight < 1 || o.maxInFlight > 4096:
 		return bad("-m %d: the number of commands in flight must be 1..4096", o.maxInFlight)
@@ -178,16 +192,22 @@ func perf(ctx context.Context, o options, stdout, stderr io.Writer, sigs <-chan 
 	case o.maxReconnects > 0:
 		cfg.MaxReconnects = o.maxReconnects
 	}
-	s, err := session.DialURL(ctx, u, cfg)
+	mu := new(sync.Mutex) // the path changes are printed from the Device's goroutines
+	out, stderr = lockedWriter{mu, out}, lockedWriter{mu, stderr}
+	lun, err := dialLUN(ctx, o, u, cfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "Login Failed. %v\n", err)
 		return 10
 	}
-	defer s.Close()
-	fmt.Fprintf(out, "connected to %s\n", u)
+	defer lun.Close()
+	if len(o.paths) > 0 {
+		fmt.Fprintf(out, "connected to %s and %d more path(s)\n", u, len(o.paths))
+	} else {
+		fmt.Fprintf(out, "connected to %s\n", u)
+	}
 
 	gctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	g, err := s.Geometry(gctx)
+	g, err := lun.Geometry(gctx)
 	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "iscsi-perf: reading the capacity failed: %v\n", err)
@@ -216,7 +236,7 @@ func perf(ctx context.Context, o options, stdout, stderr io.Writer, sigs <-chan 
 			return 10
 		}
 	}
-	r := newRunner(s, g, o, out, stderr)
+	r := newRunner(lun, g, o, out, stderr)
 	sum, runErr := r.run(ctx, sigs)
 	if o.cpuProfile != "" {
 		pprof.StopCPUProfile()
@@ -227,7 +247,7 @@ func perf(ctx context.Context, o options, stdout, stderr io.Writer, sigs <-chan 
 		}
 	}
 
-	sum.Reconnects = s.Stats().Reconnects
+	lun.sum(sum)
 	if runErr != nil {
 		fmt.Fprintf(stderr, "\niscsi-perf: %v\n", runErr)
 		fmt.Fprint(out, "\nABORTED!\n")
@@ -235,7 +255,7 @@ func perf(ctx context.Context, o options, stdout, stderr io.Writer, sigs <-chan 
 	}
 	fmt.Fprint(out, "\n\nfinished.\n")
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	lerr := s.Logout(lctx)
+	lerr := lun.Logout(lctx)
 	cancel()
 	if lerr != nil {
 		fmt.Fprintf(stderr, "iscsi-perf: logout: %v\n", lerr)
@@ -254,6 +274,59 @@ func perf(ctx context.Context, o options, stdout, stderr io.Writer, sigs <-chan 
 		return 1
 	}
 	return 0
+}
+
+// lun is what a run goes through: one session, or a multipath Device.
+type lun interface {
+	issuer
+	io.Closer
+	Geometry(ctx context.Context) (session.Geometry, error)
+	Logout(ctx context.Context) error
+	sum(*summary) // adds its counters to the summary
+}
+
+type oneSession struct{ *session.Session }
+
+func (s oneSession) sum(sum *summary) { sum.Reconnects = s.Stats().Reconnects }
+
+type multiPath struct{ *multipath.Device }
+
+func (d multiPath) sum(sum *summary) {
+	st := d.Stats()
+	sum.Failovers = st.Failovers
+	for i, p := range st.Paths {
+		sum.Reconnects += p.Session.Reconnects
+		sum.Paths = append(sum.Paths, pathSummary{
+			Path: i, Portal: p.Portal, State: p.State.String(), Commands: p.Commands, Errors: p.Errors,
+			Failovers: p.Failovers, Fenced: p.Fenced, Reconnects: p.Session.Reconnects,
+		})
+	}
+}
+
+// dialLUN logs in to the URL, or with --path to every path of the LUN
+// through package multipath; path changes are printed on stderr.
+func dialLUN(ctx context.Context, o options, u *iscsiurl.URL, cfg *session.Config, stderr io.Writer) (lun, error) {
+	if len(o.paths) == 0 {
+		s, err := session.DialURL(ctx, u, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return oneSession{s}, nil
+	}
+	d, err := multipath.Dial(ctx, append([]string{o.url}, o.paths...), &multipath.Config{
+		Session: cfg,
+		OnPathChange: func(c multipath.PathChange) {
+			if c.Err != nil {
+				fmt.Fprintf(stderr, "\npath %d (%s): %v: %v\n", c.Path, c.Portal, c.State, c.Err)
+			} else {
+				fmt.Fprintf(stderr, "\npath %d (%s): %v\n", c.Path, c.Portal, c.State)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return multiPath{d}, nil
 }
 
 func writeAllocs(path string) error {

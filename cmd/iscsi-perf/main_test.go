@@ -48,6 +48,13 @@ func TestParseArgs(t *testing.T) {
 			}
 			return ""
 		}},
+		{name: "paths", args: []string{"--path", "iscsi://127.0.0.2/iqn.x:t/1", testURL, "--path=iscsi://127.0.0.3/iqn.x:t/1"}, want: func(o options) string {
+			if o.url != testURL || len(o.paths) != 2 || o.paths[0] != "iscsi://127.0.0.2/iqn.x:t/1" || o.paths[1] != "iscsi://127.0.0.3/iqn.x:t/1" {
+				return fmt.Sprintf("%+v", o)
+			}
+			return ""
+		}},
+		{name: "bad path", args: []string{"--path", "http://127.0.0.2/iqn.x:t/1", testURL}, wantErr: true},
 		{name: "write", args: []string{"--write", testURL}, want: func(o options) string {
 			if !o.write || o.mix != 0 {
 				return fmt.Sprintf("%+v", o)
@@ -457,5 +464,65 @@ func ridesThrough(t *testing.T, mode, x string) {
 				t.Fatalf("summary %+v, want 400 I/Os, no error, 2 reconnects", sum)
 			}
 		}
+	}
+}
+
+// TestRunMultipath: with --path the run goes over both paths (the same
+// in-process target twice: two sessions, one device), each path carries
+// I/O, and a connection the target drops mid-run moves its command to the
+// other path: the run ends without an error and counts the failover.
+func TestRunMultipath(t *testing.T) {
+	for _, mode := range []string{"--goroutines=false", "--goroutines"} {
+		t.Run(mode, func(t *testing.T) {
+			var n, cuts atomic.Int32
+			tgt := faketarget.Start(t, faketarget.Config{
+				LUNs: []faketarget.LUN{{Number: 1, BlockSize: 512, Blocks: 4096, Null: true}},
+				Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+					if op := scsi.OpCode(c.CDB[0]); op != scsi.OpRead10 && op != scsi.OpRead16 {
+						return faketarget.Proceed
+					}
+					if n.Add(1) == 150 && cuts.Add(1) == 1 {
+						return faketarget.Close
+					}
+					return faketarget.Proceed
+				}},
+			})
+			url := fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())
+			o, err := parseArgs([]string{mode, "-m", "8", "-r", "--json", "--path", url, url}, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.maxIOs = 400
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if rc := perf(ctx, o, &stdout, &stderr, make(chan os.Signal)); rc != 0 {
+				t.Fatalf("exit status %d; stderr:\n%s", rc, stderr.String())
+			}
+			var sum summary
+			if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+				t.Fatalf("no JSON summary: %v\n%s", err, stdout.String())
+			}
+			if sum.IOs != 400 || sum.Errors != 0 || len(sum.Paths) != 2 {
+				t.Fatalf("summary %+v, want 400 I/Os, no error, 2 paths", sum)
+			}
+			var commands, failovers uint64
+			for _, p := range sum.Paths {
+				if p.Commands == 0 {
+					t.Errorf("path %d carried no command: %+v", p.Path, sum.Paths)
+				}
+				commands += p.Commands
+				failovers += p.Failovers
+			}
+			if commands < sum.IOs {
+				t.Errorf("the paths count %d commands, the run %d I/Os", commands, sum.IOs)
+			}
+			if sum.Failovers == 0 || failovers != sum.Failovers {
+				t.Errorf("failovers: %d in the summary, %d over the paths; want the same, > 0", sum.Failovers, failovers)
+			}
+			if !strings.Contains(stderr.String(), "recovering") {
+				t.Errorf("the lost path was not reported on stderr:\n%s", stderr.String())
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/iscsi-go/iscsi/iovector"
+	"github.com/iscsi-go/iscsi/multipath"
 	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
@@ -26,12 +27,41 @@ var errInterrupted = errors.New("interrupted twice: commands in flight aborted")
 // like libiscsi's 4 × max_in_flight for the whole client.
 const maxRetries = 4
 
-// issuer is what a worker sends commands through: *session.Session.
+// issuer is what a worker sends commands through: a *session.Session, or a
+// *multipath.Device with --path.
 type issuer interface {
-	Read(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector) session.Future
-	Write(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector) session.Future
 	ReadFunc(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, done session.Done)
 	WriteFunc(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, done session.Done)
+}
+
+// wait sends one command through a future and waits for it (--goroutines).
+// The futures of a Session and of a Device are different types: a type
+// switch keeps the Session's allocation-free.
+func wait(s issuer, ctx context.Context, write bool, lba uint64, blocks uint32, v *iovector.Vector) error {
+	switch x := s.(type) {
+	case oneSession:
+		s = x.Session
+	case multiPath:
+		s = x.Device
+	}
+	var err error
+	switch s := s.(type) {
+	case *session.Session:
+		if write {
+			_, err = s.Write(ctx, lba, blocks, v).Wait()
+		} else {
+			_, err = s.Read(ctx, lba, blocks, v).Wait()
+		}
+	case *multipath.Device:
+		if write {
+			_, err = s.Write(ctx, lba, blocks, v).Wait()
+		} else {
+			_, err = s.Read(ctx, lba, blocks, v).Wait()
+		}
+	default:
+		err = fmt.Errorf("iscsi-perf: --goroutines cannot issue through %T", s)
+	}
+	return err
 }
 
 // worker is one of the -m goroutines, each with one command in flight at a
@@ -178,6 +208,10 @@ type summary struct {
 	// syscw; 0 elsewhere).
 	ReadCallsPerIO  float64 `json:"read_calls_per_io"`
 	WriteCallsPerIO float64 `json:"write_calls_per_io"`
+	// Failovers and Paths are those of a run over several paths (--path):
+	// the commands sent again on another path, and each path's counters.
+	Failovers uint64        `json:"failovers,omitempty"`
+	Paths     []pathSummary `json:"paths,omitempty"`
 }
 
 func (s *summary) print(w io.Writer) {
@@ -197,6 +231,29 @@ func (s *summary) print(w io.Writer) {
 	if s.Reconnects > 0 {
 		fmt.Fprintf(w, "reconnects %d\n", s.Reconnects)
 	}
+	if len(s.Paths) > 0 {
+		fmt.Fprintf(w, "paths %d, failovers %d\n", len(s.Paths), s.Failovers)
+		for _, p := range s.Paths {
+			fmt.Fprintf(w, "path %d %s: %s, %d commands, %d errors, %d failed over, %d fenced, %d reconnects\n",
+				p.Path, p.Portal, p.State, p.Commands, p.Errors, p.Failovers, p.Fenced, p.Reconnects)
+		}
+	}
+}
+
+// pathSummary is one path's counters in a run over several paths: the
+// commands that ended on it (the run's, and the few of the set-up), those
+// of them that failed there, those taken off it when it failed and sent on
+// another path, and the times its lost session was fenced through another
+// portal.
+type pathSummary struct {
+	Path       int    `json:"path"`
+	Portal     string `json:"portal"`
+	State      string `json:"state"`
+	Commands   uint64 `json:"commands"`
+	Errors     uint64 `json:"errors"`
+	Failovers  uint64 `json:"failovers"`
+	Fenced     uint64 `json:"fenced"`
+	Reconnects uint64 `json:"reconnects"`
 }
 
 // ioCalls returns the process's read-like and write-like system calls so
@@ -348,13 +405,7 @@ func (r *runner) work(ctx context.Context, w *worker) {
 	for r.prepare(w) {
 		w.inFlight.Store(1)
 		w.t0 = time.Now()
-		var f session.Future
-		if w.write {
-			f = r.s.Write(ctx, w.lba, uint32(w.n), &w.vec)
-		} else {
-			f = r.s.Read(ctx, w.lba, uint32(w.n), &w.vec)
-		}
-		_, err := f.Wait()
+		err := wait(r.s, ctx, w.write, w.lba, uint32(w.n), &w.vec)
 		w.inFlight.Store(0)
 		if !r.after(ctx, w, err) {
 			return

@@ -21,7 +21,7 @@ import (
 // binDir holds our tools, built once for the whole package.
 var binDir string
 
-var toolNames = []string{"iscsi-ls", "iscsi-inq", "iscsi-readcapacity16", "iscsi-dd", "iscsi-md5sum", "iscsi-discard", "iscsi-swp", "iscsi-pr", "iscsi-rtpg"}
+var toolNames = []string{"iscsi-ls", "iscsi-inq", "iscsi-readcapacity16", "iscsi-dd", "iscsi-md5sum", "iscsi-discard", "iscsi-swp", "iscsi-pr", "iscsi-rtpg", "iscsi-perf"}
 
 func TestMain(m *testing.M) {
 	tgtd.Gate("integration/tools", "iscsi-ls", "iscsi-inq", "iscsi-readcapacity16")

@@ -1,0 +1,227 @@
+package multipath
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/iscsi-go/iscsi/scsi"
+	"github.com/iscsi-go/iscsi/session"
+)
+
+// The command core: a command is a chain of attempts, each issued on a
+// path with the session's callback API and continued from the callback
+// that ends it, so that no goroutine waits per command (as the session's
+// own callbacks). A goroutine is started only to wait for a path when
+// none is ready; a write watches its path's fence through a registration.
+
+// command is one command of the Device and its attempts so far.
+type command struct {
+	d        *Device
+	ctx      context.Context
+	cdb      []byte
+	op       func(context.Context, *session.LogicalUnit, session.Done)
+	done     session.Done
+	readOnly bool
+	moved    int
+	first    try // the first attempt: most commands have no other
+}
+
+// try is one attempt of a command on a path. Its outcome is decided once,
+// by the first of the session's callback and the path's fence (state).
+type try struct {
+	c     *command
+	p     *path
+	a     *attempt
+	actx  context.Context
+	timer *time.Timer
+	state atomic.Int32 // 0 in flight, 1 decided
+}
+
+// start sends one command (op, whose CDB is cdb, for the replay rules) on
+// a path, and again on another when its path fails, and calls done once
+// with the outcome:
+//   - a command that did not execute (its error does not match
+//     session.ErrMayHaveExecuted: not sent, or only reading) is sent again
+//     at once;
+//   - a command that may have executed is sent again only when the
+//     session's rules say repeating it is safe (session.SafeToRepeat) and
+//     the failed path's copy is fenced: ended by the target (ABORT TASK,
+//     a LUN reset, the reinstatement of the path's session); otherwise
+//     its error (matching session.ErrMayHaveExecuted) is returned;
+//   - a transport-class CHECK CONDITION (transportSense) sends a command
+//     safe to repeat again; any other status is the command's outcome.
+//
+// done runs on the goroutine that ended the last attempt: usually the one
+// reading a path's connection (session.Done's rules apply), or the caller's
+// when the command fails at once.
+func (d *Device) start(ctx context.Context, cdb []byte, op func(context.Context, *session.LogicalUnit, session.Done), done session.Done) {
+	select {
+	case <-d.closed:
+		done(session.Result{}, ErrClosed)
+		return
+	default:
+	}
+	c := &command{d: d, ctx: ctx, cdb: cdb, op: op, done: done, readOnly: session.ReadOnly(cdb)}
+	c.next()
+}
+
+// next sends the command on a ready path, or waits for one on a goroutine.
+func (c *command) next() {
+	for {
+		pk := c.d.picker.Load()
+		p := pk.pick()
+		if p == nil {
+			if pk.allDown {
+				c.done(session.Result{}, fmt.Errorf("%w: the session of every path ended", ErrNoPath))
+				return
+			}
+			go c.wait()
+			return
+		}
+		if c.issue(p) {
+			return
+		}
+		// It left PathReady between the pick and now.
+	}
+}
+
+// wait waits for a ready path (bounded by the command's context and the
+// Device's Close) and sends the command there.
+func (c *command) wait() {
+	for {
+		p, err := c.d.pathFor(c.ctx)
+		if err != nil {
+			c.done(session.Result{}, err)
+			return
+		}
+		if c.issue(p) {
+			return
+		}
+	}
+}
+
+// issue sends the command on p; false when p is no longer ready.
+func (c *command) issue(p *path) bool {
+	actx, a, u, ok := p.begin(c.ctx)
+	if !ok {
+		return false
+	}
+	t := &c.first
+	if t.c != nil {
+		t = new(try)
+	}
+	t.c, t.p, t.a, t.actx = c, p, a, actx
+	if pt := c.d.cfg.PathTimeout; pt > 0 {
+		t.timer = time.AfterFunc(pt, func() { a.cancel(errPathTimeout) })
+	}
+	c.op(actx, u, t.ended)
+	if !c.readOnly {
+		// A read is given back by its session as soon as it is
+		// cancelled: it waits for that, so that its buffer is never
+		// written after done. A command that may write is given up as
+		// soon as the target ended it through another path (fenceThrough).
+		switch {
+		case !a.fence.watch(t):
+			t.fenced() // fenced already
+		case t.state.Load() != 0:
+			a.fence.unwatch(t) // ended already (perhaps before op returned)
+		}
+	}
+	return true
+}
+
+// ended is the session's callback of the attempt.
+func (t *try) ended(res session.Result, err error) {
+	if !t.state.CompareAndSwap(0, 1) {
+		return // given up after a fence: see fenced
+	}
+	if !t.c.readOnly {
+		t.a.fence.unwatch(t)
+	}
+	t.decide(res, err)
+}
+
+// fenced runs when the attempt's path was fenced through another portal:
+// the target ended its commands, so the attempt stops waiting for the
+// lost session, which reports it only after its own reconnect or its end
+// (that late callback is ignored). The lost connection's reader and writer
+// were gone before the session reported the loss, and a session never
+// sends a cancelled command again: nothing touches the command's buffers
+// any more.
+func (t *try) fenced() {
+	if !t.state.CompareAndSwap(0, 1) {
+		return
+	}
+	t.decide(session.Result{}, &FencedError{Portal: t.a.portal})
+}
+
+// decide applies the replay rules to the attempt's outcome: the command
+// ends, or goes on another path.
+func (t *try) decide(res session.Result, err error) {
+	c, p := t.c, t.p
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	cause := context.Cause(t.actx)
+	p.end(t.a, err)
+	if err == nil || c.ctx.Err() != nil {
+		c.done(res, err)
+		return
+	}
+	if c.d.alua.on.Load() && c.moved < maxFailovers {
+		// Not executed: the port's state refused it, or its state
+		// changed. Send it again, whatever it is, where the states (read
+		// again) allow.
+		if st, ok := aluaRefusal(err); ok {
+			p.refusedBy(st)
+			p.refused.Add(1)
+			c.d.kickALUA()
+			c.moved++
+			c.next()
+			return
+		}
+		if aluaChanged(err) {
+			// Reading the states waits for REPORT TARGET PORT GROUPS:
+			// not on the session's goroutine, which must not block.
+			c.moved++
+			go func() {
+				c.d.refreshALUA(c.ctx, time.Now())
+				select {
+				case <-c.d.closed:
+					c.done(session.Result{}, ErrClosed)
+				default:
+					c.next()
+				}
+			}()
+			return
+		}
+	}
+	closed := errors.Is(err, session.ErrSessionClosed)
+	var status *scsi.StatusError
+	if errors.As(err, &status) {
+		if !transportSense(status) || !session.SafeToRepeat(c.cdb) || c.moved >= maxFailovers {
+			c.done(res, err) // the command's own outcome: the target answered it
+			return
+		}
+	} else if cause != errPathFailed && cause != errPathTimeout && !closed {
+		c.done(res, err)
+		return
+	}
+	if closed {
+		p.transition(0, PathDown, err)
+	}
+	if cause == errPathTimeout {
+		c.d.failSlow(p, c.d.cfg.PathTimeout)
+	}
+	if errors.Is(err, session.ErrMayHaveExecuted) && !(fenced(err) && session.SafeToRepeat(c.cdb)) || c.moved >= maxFailovers {
+		c.done(res, err)
+		return
+	}
+	c.moved++
+	p.failovers.Add(1)
+	c.d.failovers.Add(1)
+	c.next()
+}

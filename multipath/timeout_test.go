@@ -1,0 +1,118 @@
+package multipath_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/iscsi-go/iscsi/iovector"
+	"github.com/iscsi-go/iscsi/iscsitest"
+	"github.com/iscsi-go/iscsi/multipath"
+	"github.com/iscsi-go/iscsi/scsi"
+	"github.com/iscsi-go/iscsi/session"
+)
+
+// A command that path 0 never answers is taken off it after PathTimeout:
+// a READ at once, a WRITE once ABORT TASK ended it there; both are
+// answered by path 1, path 0 leaves the picker and the checker's TEST
+// UNIT READY brings it back. A command not safe to repeat is not moved.
+func TestPathTimeoutFailsOver(t *testing.T) {
+	const prOut = 0x5f
+	for _, tc := range []struct {
+		name  string
+		op    byte
+		ops   []scsi.OpCode
+		moved bool
+	}{
+		{"READ", 0x88, []scsi.OpCode{0x28, 0x88}, true},
+		{"WRITE", 0x8a, []scsi.OpCode{0x2a, 0x8a}, true},
+		{"PERSISTENT RESERVE OUT", prOut, []scsi.OpCode{prOut}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data1 := make([]byte, lunSize)
+			want := bytes.Repeat([]byte{0xc3}, bs)
+			copy(data1[5*bs:], want) // only path 1's storage has it
+			d, srv := twoPaths(t, &multipath.Config{PathTimeout: 100 * time.Millisecond, CheckInterval: 20 * time.Millisecond}, nil, data1)
+			// Path 0's TEST UNIT READY fails until the command is done, so
+			// that the checker cannot bring path 0 back before the command
+			// is sent again.
+			srv[0].Inject(iscsitest.Fault{Match: iscsitest.Opcode(scsi.OpTestUnitReady), Action: iscsitest.Respond,
+				Status: scsi.StatusCheckCondition, Sense: iscsitest.Sense(scsi.SenseNotReady, 0x0400)})
+			srv[0].Inject(iscsitest.Fault{Match: iscsitest.Opcode(tc.ops...), Action: iscsitest.Ignore, Count: 1})
+			ctx := testCtx(t)
+			buf := make([]byte, bs)
+			var err error
+			switch tc.op {
+			case 0x88:
+				_, err = d.Read(ctx, 5, 1, iovector.New(buf)).Wait()
+				if err == nil && !bytes.Equal(buf, want) {
+					t.Fatal("the READ returned other bytes than path 1's")
+				}
+			case 0x8a:
+				copy(buf, bytes.Repeat([]byte{0x3c}, bs))
+				_, err = d.Write(ctx, 9, 1, iovector.New(buf)).Wait()
+				if err == nil && (!bytes.Equal(srv[1].Contents(1)[9*bs:10*bs], buf) || bytes.Equal(srv[0].Contents(1)[9*bs:10*bs], buf)) {
+					t.Fatalf("the WRITE did not land on path 1 alone: on path 1 %v, on path 0 %v; %+v", bytes.Equal(srv[1].Contents(1)[9*bs:10*bs], buf), bytes.Equal(srv[0].Contents(1)[9*bs:10*bs], buf), d.Stats())
+				}
+			default:
+				cdb, cerr := scsi.NewCDB([]byte{prOut, 0x06, 0, 0, 0, 0, 0, 0, 24, 0})
+				if cerr != nil {
+					t.Fatal(cerr)
+				}
+				_, err = d.Call(ctx, cdb, session.DirWrite, iovector.New(make([]byte, 24)))
+			}
+			st := d.Stats()
+			if !tc.moved {
+				if !errors.Is(err, session.ErrMayHaveExecuted) || st.Failovers != 0 {
+					t.Fatalf("%v, %d failovers; want ErrMayHaveExecuted and none", err, st.Failovers)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Failovers != 1 || st.Paths[0].Failovers != 1 {
+				t.Fatalf("failovers %d (path 0: %d), want 1", st.Failovers, st.Paths[0].Failovers)
+			}
+			if st.Paths[0].State != multipath.PathFailed {
+				t.Fatalf("path 0 is %v, want failed until its TEST UNIT READY passes", st.Paths[0].State)
+			}
+			srv[0].ClearFaults()
+			waitState(t, d, 0, multipath.PathReady) // back through the checker
+		})
+	}
+}
+
+// A transport-class CHECK CONDITION (ABORTED COMMAND, DATA PHASE ERROR)
+// sends a READ again, here on path 1 (round robin); a MEDIUM ERROR is the
+// READ's own outcome and is returned.
+func TestTransportSenseFailsOver(t *testing.T) {
+	data1 := make([]byte, lunSize)
+	want := bytes.Repeat([]byte{0x77}, bs)
+	copy(data1[2*bs:], want)
+	d, srv := twoPaths(t, &multipath.Config{Selector: multipath.RoundRobin}, nil, data1)
+	ctx := testCtx(t)
+	srv[0].Inject(iscsitest.Fault{Match: iscsitest.Opcode(0x28, 0x88), Action: iscsitest.Respond, Count: 1,
+		Status: scsi.StatusCheckCondition, Sense: iscsitest.Sense(scsi.SenseAbortedCommand, 0x4b00)})
+	buf := make([]byte, bs)
+	if _, err := d.Read(ctx, 2, 1, iovector.New(buf)).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, want) {
+		t.Fatal("the READ returned other bytes than path 1's")
+	}
+	if st := d.Stats(); st.Failovers != 1 {
+		t.Fatalf("failovers %d, want 1", st.Failovers)
+	}
+	srv[0].Inject(iscsitest.Fault{Match: iscsitest.Opcode(0x28, 0x88), Action: iscsitest.Respond, Count: 1, // round robin: path 0's turn
+		Status: scsi.StatusCheckCondition, Sense: iscsitest.Sense(scsi.SenseMediumError, scsi.ASCUnrecoveredReadError)})
+	_, err := d.Read(ctx, 2, 1, iovector.New(buf)).Wait()
+	var se *scsi.StatusError
+	if !errors.As(err, &se) || se.Sense == nil || se.Sense.Key != scsi.SenseMediumError {
+		t.Fatalf("READ with MEDIUM ERROR: %v, want that error", err)
+	}
+	if st := d.Stats(); st.Failovers != 1 {
+		t.Fatalf("failovers %d after a MEDIUM ERROR, want still 1", st.Failovers)
+	}
+}
