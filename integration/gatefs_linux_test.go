@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && (amd64 || arm64 || riscv64 || ppc64le || s390x || loong64)
 
 package integration
 
@@ -20,6 +20,7 @@ import (
 // backing-store thread blocked in pwrite) for as long as a test wants, the
 // way a slow disk does. Writes and reads go straight to the file (direct
 // I/O, parallel writes), so a held write does not hold the others.
+// go-fuse builds on 64-bit Linux only (as internal/lunfs).
 type gateFile struct {
 	fs.Inode
 	f    *os.File
