@@ -22,6 +22,7 @@
 //	iscsi.reconnects              counter (observed)
 //	iscsi.commands.replayed       counter (observed)
 //	iscsi.commands.not_replayed   counter (observed)
+//	iscsi.barriers                counter (observed): waits for a lost connection's writes still executing
 //	iscsi.digest_errors           counter (observed)
 //	iscsi.keepalives              counter (observed)
 //	iscsi.sessions                up-down counter (observed): tracked sessions still open
@@ -107,6 +108,7 @@ func New(meter metric.Meter) (*Metrics, error) {
 	reconnects := observed("iscsi.reconnects", "{connection}", "Connections replaced after a loss.")
 	replayed := observed("iscsi.commands.replayed", "{command}", "Commands sent again on a new connection.")
 	notReplayed := observed("iscsi.commands.not_replayed", "{command}", "Commands failed because they were not safe to send again.")
+	barriers := observed("iscsi.barriers", "{barrier}", "Waits, after a lost connection, for its writes still executing on the target (ORDERED TEST UNIT READY).")
 	digest := observed("iscsi.digest_errors", "{error}", "Header or data digest mismatches seen.")
 	keepalives := observed("iscsi.keepalives", "{ping}", "NOP-Out pings sent because the target was silent.")
 	sessions, e := meter.Int64ObservableUpDownCounter("iscsi.sessions", metric.WithUnit("{session}"),
@@ -121,11 +123,12 @@ func New(meter metric.Meter) (*Metrics, error) {
 		o.ObserveInt64(reconnects, int64(total.Reconnects))
 		o.ObserveInt64(replayed, int64(total.Replayed))
 		o.ObserveInt64(notReplayed, int64(total.NotReplayed))
+		o.ObserveInt64(barriers, int64(total.Barriers))
 		o.ObserveInt64(digest, int64(total.DigestErrors))
 		o.ObserveInt64(keepalives, int64(total.Keepalives))
 		o.ObserveInt64(sessions, int64(live))
 		return nil
-	}, stalls, reconnects, replayed, notReplayed, digest, keepalives, sessions)
+	}, stalls, reconnects, replayed, notReplayed, barriers, digest, keepalives, sessions)
 	if err != nil {
 		return nil, err
 	}

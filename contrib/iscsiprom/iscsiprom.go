@@ -26,6 +26,7 @@
 //	iscsi_reconnects_total                  connections replaced
 //	iscsi_replayed_commands_total           commands sent again on a new connection
 //	iscsi_not_replayed_commands_total       commands failed with ErrMayHaveExecuted
+//	iscsi_barriers_total                    waits for a lost connection's writes still executing on the target
 //	iscsi_digest_errors_total               header or data digest mismatches
 //	iscsi_keepalives_total                  NOP-Out pings sent to a silent target
 //	iscsi_sessions                          tracked sessions still open
@@ -69,7 +70,7 @@ type Metrics struct {
 	read    prometheus.Counter
 	written prometheus.Counter
 
-	stalls, reconnects, replayed, notReplayed, digestErrors, keepalives, sessions *prometheus.Desc
+	stalls, reconnects, replayed, notReplayed, barriers, digestErrors, keepalives, sessions *prometheus.Desc
 
 	totals session.Totals
 }
@@ -110,6 +111,7 @@ func New(o Options) *Metrics {
 		reconnects:   desc("reconnects_total", "Connections replaced after a loss."),
 		replayed:     desc("replayed_commands_total", "Commands sent again on a new connection."),
 		notReplayed:  desc("not_replayed_commands_total", "Commands failed because they were not safe to send again."),
+		barriers:     desc("barriers_total", "Waits, after a lost connection, for its writes still executing on the target (ORDERED TEST UNIT READY)."),
 		digestErrors: desc("digest_errors_total", "Header or data digest mismatches seen."),
 		keepalives:   desc("keepalives_total", "NOP-Out pings sent because the target was silent."),
 		sessions:     desc("sessions", "Tracked sessions still open."),
@@ -168,7 +170,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.errors.Describe(ch)
 	m.logins.Describe(ch)
 	m.states.Describe(ch)
-	for _, d := range []*prometheus.Desc{m.stalls, m.reconnects, m.replayed, m.notReplayed, m.digestErrors, m.keepalives, m.sessions} {
+	for _, d := range []*prometheus.Desc{m.stalls, m.reconnects, m.replayed, m.notReplayed, m.barriers, m.digestErrors, m.keepalives, m.sessions} {
 		ch <- d
 	}
 }
@@ -190,6 +192,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	counter(m.reconnects, total.Reconnects)
 	counter(m.replayed, total.Replayed)
 	counter(m.notReplayed, total.NotReplayed)
+	counter(m.barriers, total.Barriers)
 	counter(m.digestErrors, total.DigestErrors)
 	counter(m.keepalives, total.Keepalives)
 	ch <- prometheus.MustNewConstMetric(m.sessions, prometheus.GaugeValue, float64(live))
