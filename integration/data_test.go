@@ -116,6 +116,9 @@ func TestTargetSettings(t *testing.T) {
 		{"InitialR2T=Yes ImmediateData=No", map[string]string{"InitialR2T": "Yes", "ImmediateData": "No"}},
 		{"small segments and bursts", map[string]string{"MaxRecvDataSegmentLength": "4096", "FirstBurstLength": "8192", "MaxBurstLength": "16384", "InitialR2T": "No"}},
 		{"tiny bursts with digests", map[string]string{"MaxRecvDataSegmentLength": "512", "FirstBurstLength": "1024", "MaxBurstLength": "2048", "HeaderDigest": "CRC32C", "DataDigest": "CRC32C"}},
+		// Data-Out segments and R2T bursts that cut the 4 KiB pieces whose
+		// sums the data digests are combined from at odd places.
+		{"odd segments with digests", map[string]string{"MaxRecvDataSegmentLength": "5120", "FirstBurstLength": "13312", "MaxBurstLength": "23552", "InitialR2T": "No", "HeaderDigest": "CRC32C", "DataDigest": "CRC32C"}},
 	}
 	inst := tgtd.Start(t)
 	const size = 8 << 20
