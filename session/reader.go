@@ -31,7 +31,6 @@ func (s *Session) checkSense(lun uint64, sense []byte) bool {
 // caller (readrole.go).
 func (s *Session) readLoop(epoch uint32, c *conn.Conn, dead chan struct{}) {
 	defer s.loops.Done()
-	c.SpinWhile(s.inFlight)
 	for {
 		s.completed = false
 		switch s.readOne(epoch, c) {
@@ -47,10 +46,6 @@ func (s *Session) readLoop(epoch uint32, c *conn.Conn, dead chan struct{}) {
 		}
 	}
 }
-
-// inFlight reports whether commands are in flight: a reader that finds
-// the socket empty then spins briefly before it parks (conn.SpinWhile).
-func (s *Session) inFlight() bool { return !s.tasks.empty() }
 
 type readOutcome uint8
 
