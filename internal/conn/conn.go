@@ -139,11 +139,6 @@ type Conn struct {
 	w, spare *Batch
 	tw       tryWriter // TryWriteBatch's state
 
-	// sr reads the socket (spin_linux.go); spinWhile, when set, says
-	// whether a header wait may spin (SpinWhile).
-	sr        spinReader
-	spinWhile func() bool
-
 	// Trace, when set, is called with every header read or written.
 	Trace func(sent bool, h *pdu.BHS)
 }
@@ -193,7 +188,6 @@ func New(nc net.Conn) *Conn {
 	c := &Conn{nc: nc, w: new(Batch), spare: new(Batch)}
 	c.kr.c = c
 	c.initTry()
-	c.initSpin()
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(&c.kr)
 	l := DefaultLimits
@@ -351,14 +345,8 @@ func (k *kickReader) Read(p []byte) (int, error) {
 	if c.fillCap > 0 && len(p) > c.fillCap {
 		p = p[:c.fillCap]
 	}
-	// The rest of a PDU begun is on its way: worth a spin. The next
-	// header is, when the owner says so (asked only if the socket is empty).
-	spin := spinYes
-	if c.headerWait {
-		spin = spinAsk
-	}
 	for {
-		n, err := c.readSocket(p, spin)
+		n, err := c.nc.Read(p)
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err
 		}
@@ -390,15 +378,6 @@ func (k *kickReader) Read(p []byte) (int, error) {
 		}
 	}
 }
-
-// SpinWhile sets the function that says whether the reader, finding the
-// socket empty when it waits for the next header, should spin (try again
-// for a few microseconds) before it parks: true while commands are in
-// flight, so that an answer arriving soon costs no park and wake-up of the
-// reader's thread. The rest of a PDU begun is always waited for that way.
-// An idle connection never spins. Only Linux spins; elsewhere this does
-// nothing. Set it before the reader starts.
-func (c *Conn) SpinWhile(f func() bool) { c.spinWhile = f }
 
 // SetWaitDeadline bounds the wait for the next header: ReadHeader returns
 // ErrWaitExpired if t passes while it waits for a header's first byte with
@@ -855,12 +834,3 @@ func (c *Conn) WritePDU(m pdu.Message, ahs, data []byte) error {
 	c.Queue(m, ahs, data)
 	return c.Flush()
 }
-
-// spinMode says whether a read that finds the socket empty may spin.
-type spinMode uint8
-
-const (
-	spinNo  spinMode = iota
-	spinYes          // the rest of a PDU is on its way
-	spinAsk          // a header wait: if spinWhile says so
-)
