@@ -47,10 +47,6 @@ func (s *Session) readLoop(epoch uint32, c *conn.Conn, dead chan struct{}) {
 	}
 }
 
-// maxBurst bounds the socket reads a reader makes (conn.TryFill) before it
-// writes what the PDUs it handled queued.
-const maxBurst = 8
-
 type readOutcome uint8
 
 const (
@@ -76,12 +72,7 @@ func (s *Session) readOne(epoch uint32, c *conn.Conn) readOutcome {
 	s.rxPDUs.Add(1)
 	s.deferWake.Or(deferring)
 	err = s.dispatch(h)
-	if err == nil && c.ReadBuffered() == 0 && s.deferWake.Load()&deferred != 0 && s.burst < maxBurst && c.TryFill() {
-		// More answers came meanwhile: their work goes in the same
-		// write as what this one's handling queued.
-		s.burst++
-	} else if err != nil || c.ReadBuffered() == 0 {
-		s.burst = 0
+	if err != nil || c.ReadBuffered() == 0 {
 		s.endDeferring() // the next read may wait for the socket
 	}
 	if err != nil {

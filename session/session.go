@@ -149,8 +149,6 @@ type Session struct {
 
 	// deferWake holds the deferring and deferred bits (wakeSoon).
 	deferWake atomic.Uint32
-	// burst counts the TryFills of the reader since it last wrote (readOne).
-	burst int
 
 	// inCallback counts the callbacks running (callback.go): commands
 	// issued meanwhile are written by the writer goroutine.

@@ -138,8 +138,6 @@ type Conn struct {
 	// Writer state: the batch being filled, and a spare one.
 	w, spare *Batch
 	tw       tryWriter // TryWriteBatch's state
-	tr       tryReader // TryFill's state
-	noWait   bool      // TryFill: the buffer's fill must not wait
 
 	// Trace, when set, is called with every header read or written.
 	Trace func(sent bool, h *pdu.BHS)
@@ -190,7 +188,6 @@ func New(nc net.Conn) *Conn {
 	c := &Conn{nc: nc, w: new(Batch), spare: new(Batch)}
 	c.kr.c = c
 	c.initTry()
-	c.initTryRead()
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(&c.kr)
 	l := DefaultLimits
@@ -330,26 +327,6 @@ func (c *Conn) ReadBuffered() int {
 	return c.br.Buffered()
 }
 
-// errWouldBlock: TryFill found the socket empty.
-var errWouldBlock = errors.New("conn: nothing to read without waiting")
-
-// TryFill reads what the socket already holds into the empty read buffer,
-// without waiting, and reports whether it got anything: a reader that has
-// handled every PDU it had may look for more answers before it writes
-// what their handling queued, so that one writev carries the work of a
-// whole burst. It does nothing (false) after a large data segment (the
-// next one is better read straight into its destination), while slim,
-// with bytes buffered, or where there is no non-blocking read.
-func (c *Conn) TryFill() bool {
-	if c.br == nil || c.afterLarge || c.pending != 0 || c.br.Buffered() > 0 || !c.canTryRead() {
-		return false
-	}
-	c.noWait = true
-	_, err := c.br.Peek(1) // one fill: a single read, its error cleared by Peek
-	c.noWait = false
-	return err == nil
-}
-
 // DataLen returns the length of the data segment of the last header read.
 func (c *Conn) DataLen() int { return c.dataLen }
 
@@ -367,9 +344,6 @@ func (k *kickReader) Read(p []byte) (int, error) {
 	c := k.c
 	if c.fillCap > 0 && len(p) > c.fillCap {
 		p = p[:c.fillCap]
-	}
-	if c.noWait {
-		return c.tryRead(p)
 	}
 	for {
 		n, err := c.nc.Read(p)

@@ -3,7 +3,6 @@
 package conn
 
 import (
-	"io"
 	"os"
 	"syscall"
 	"unsafe"
@@ -88,56 +87,3 @@ func (c *Conn) tryWritev(fd uintptr) bool {
 	tw.done = true
 	return true
 }
-
-// tryReader is TryFill's state: one read(2) straight on the non-blocking
-// socket through syscall.RawConn.Read, with a function that never asks to
-// wait.
-type tryReader struct {
-	fn  func(fd uintptr) bool // c.tryReadFD, made once
-	p   []byte
-	n   int
-	err error
-}
-
-func (c *Conn) initTryRead() {
-	if c.tw.rc != nil {
-		c.tr.fn = c.tryReadFD
-	}
-}
-
-// tryRead reads what the socket holds into p without waiting: n is 0 and
-// err errWouldBlock when it holds nothing.
-func (c *Conn) tryRead(p []byte) (int, error) {
-	if c.tr.fn == nil {
-		return 0, errWouldBlock
-	}
-	c.tr.p, c.tr.n, c.tr.err = p, 0, nil
-	err := c.tw.rc.Read(c.tr.fn)
-	c.tr.p = nil
-	if err != nil {
-		return 0, err
-	}
-	return c.tr.n, c.tr.err
-}
-
-func (c *Conn) tryReadFD(fd uintptr) bool {
-	tr := &c.tr
-	for {
-		n, err := syscall.Read(int(fd), tr.p)
-		switch {
-		case n > 0:
-			tr.n = n
-		case err == nil:
-			tr.err = io.EOF
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			tr.err = errWouldBlock
-		default:
-			tr.err = os.NewSyscallError("read", err)
-		}
-		return true
-	}
-}
-
-func (c *Conn) canTryRead() bool { return c.tr.fn != nil }

@@ -10,11 +10,3 @@ func (c *Conn) initTry() {}
 func (c *Conn) canTry() bool { return false }
 
 func (c *Conn) tryWrite(*Batch) (bool, error) { return false, nil }
-
-type tryReader struct{}
-
-func (c *Conn) initTryRead() {}
-
-func (c *Conn) tryRead([]byte) (int, error) { return 0, errWouldBlock }
-
-func (c *Conn) canTryRead() bool { return false }
