@@ -760,9 +760,21 @@ func (c *Conn) WriteBatch(b *Batch) error {
 	if !b.begun {
 		b.begin()
 	}
-	_, err := b.tmp.WriteTo(c.nc)
+	var err error
+	if bw, ok := c.nc.(buffersWriter); ok {
+		_, err = bw.WriteBuffers(&b.tmp)
+	} else {
+		_, err = b.tmp.WriteTo(c.nc)
+	}
 	b.reset()
 	return err
+}
+
+// buffersWriter is a net.Conn that writes net.Buffers with writev itself
+// (internal/blocksock): net.Buffers.WriteTo uses writev only for the net
+// package's own connections.
+type buffersWriter interface {
+	WriteBuffers(v *net.Buffers) (int64, error)
 }
 
 // begin makes b ready to write: tmp lists every buffer of the batch.
