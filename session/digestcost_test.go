@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 
 	"github.com/iscsi-go/iscsi/internal/faketarget"
@@ -133,14 +132,4 @@ func BenchmarkWriteDigestCost(b *testing.B) {
 			b.ReportMetric(float64(processCPU()-cpu0)/1e3/float64(b.N), "cpu-µs/op")
 		})
 	}
-}
-
-// processCPU returns the user and system CPU time of this process, in
-// nanoseconds.
-func processCPU() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
