@@ -13,7 +13,7 @@ import (
 // woken by the kernel when data arrives, the way a C initiator's poll loop
 // is. That spares the thread switches of the netpoller (the thread waiting
 // in epoll_wait woken by every TCP segment, then waking the reader) and
-// the wake-ups of the runtime's sysmon: 14–26% less CPU per I/O against
+// the wake-ups of the runtime's sysmon: 5–20% less CPU per I/O against
 // tgtd in docs/BENCHMARKS.md ("Speed, third round").
 //
 // It is an experiment, for a few busy sessions: each connection keeps an

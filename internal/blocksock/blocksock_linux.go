@@ -294,7 +294,8 @@ func unixNano(t time.Time) int64 {
 
 // SyscallConn gives raw access to the socket, for a non-blocking write
 // (MSG_DONTWAIT) on the blocking socket: Write and Read call f until it
-// returns true, without waiting in between.
+// returns true, without waiting in between; Write does not call f at all
+// while another write is under way.
 func (c *Conn) SyscallConn() (syscall.RawConn, error) { return rawConn{c}, nil }
 
 type rawConn struct{ c *Conn }
@@ -323,7 +324,12 @@ func (r rawConn) Write(f func(fd uintptr) bool) error {
 		return net.ErrClosed
 	}
 	defer r.c.release()
-	r.c.wmu.Lock()
+	// Never wait for another write (this one is the non-blocking kind):
+	// while one is under way, f is not called and the caller finds
+	// nothing written.
+	if !r.c.wmu.TryLock() {
+		return nil
+	}
 	defer r.c.wmu.Unlock()
 	for !f(uintptr(r.c.fd)) {
 	}

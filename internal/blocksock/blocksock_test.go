@@ -167,3 +167,23 @@ func TestWriteDeadline(t *testing.T) {
 		t.Fatalf("write into a full socket: %v, want the deadline", err)
 	}
 }
+
+// TestRawWriteNeverWaits: the raw Write (the non-blocking kind) does not
+// wait for a write under way: it returns without calling its function.
+func TestRawWriteNeverWaits(t *testing.T) {
+	c, _ := pair(t)
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.wmu.Lock() // a write under way
+	called := false
+	err = rc.Write(func(uintptr) bool { called = true; return true })
+	c.wmu.Unlock()
+	if err != nil || called {
+		t.Fatalf("raw Write during another write: called %v, err %v; want not called, nil", called, err)
+	}
+	if err := rc.Write(func(uintptr) bool { called = true; return true }); err != nil || !called {
+		t.Fatalf("raw Write: called %v, err %v", called, err)
+	}
+}
