@@ -108,14 +108,20 @@ func TestTargetSettings(t *testing.T) {
 	settings := []struct {
 		name   string
 		params map[string]string
+		cfg    *session.Config
 	}{
-		{"defaults", nil},
-		{"digests", map[string]string{"HeaderDigest": "CRC32C", "DataDigest": "CRC32C"}},
-		{"no immediate data", map[string]string{"ImmediateData": "No"}},
-		{"InitialR2T=No", map[string]string{"InitialR2T": "No"}},
-		{"InitialR2T=Yes ImmediateData=No", map[string]string{"InitialR2T": "Yes", "ImmediateData": "No"}},
-		{"small segments and bursts", map[string]string{"MaxRecvDataSegmentLength": "4096", "FirstBurstLength": "8192", "MaxBurstLength": "16384", "InitialR2T": "No"}},
-		{"tiny bursts with digests", map[string]string{"MaxRecvDataSegmentLength": "512", "FirstBurstLength": "1024", "MaxBurstLength": "2048", "HeaderDigest": "CRC32C", "DataDigest": "CRC32C"}},
+		{"defaults", nil, nil},
+		{"digests", map[string]string{"HeaderDigest": "CRC32C", "DataDigest": "CRC32C"}, nil},
+		{"no immediate data", map[string]string{"ImmediateData": "No"}, nil},
+		{"InitialR2T=No", map[string]string{"InitialR2T": "No"}, nil},
+		{"InitialR2T=Yes ImmediateData=No", map[string]string{"InitialR2T": "Yes", "ImmediateData": "No"}, nil},
+		{"small segments and bursts", map[string]string{"MaxRecvDataSegmentLength": "4096", "FirstBurstLength": "8192", "MaxBurstLength": "16384", "InitialR2T": "No"}, nil},
+		{"tiny bursts with digests", map[string]string{"MaxRecvDataSegmentLength": "512", "FirstBurstLength": "1024", "MaxBurstLength": "2048", "HeaderDigest": "CRC32C", "DataDigest": "CRC32C"}, nil},
+		// Data-Out segments and R2T bursts that cut the 4 KiB pieces whose
+		// sums the data digests are combined from at odd places.
+		{"odd segments with digests", map[string]string{"MaxRecvDataSegmentLength": "5120", "FirstBurstLength": "13312", "MaxBurstLength": "23552", "InitialR2T": "No", "HeaderDigest": "CRC32C", "DataDigest": "CRC32C"}, nil},
+		// The same traffic over a blocking socket outside the netpoller.
+		{"blocking socket with digests", map[string]string{"HeaderDigest": "CRC32C", "DataDigest": "CRC32C"}, &session.Config{Dialer: &session.BlockingDialer{}}},
 	}
 	inst := tgtd.Start(t)
 	const size = 8 << 20
@@ -132,7 +138,7 @@ func TestTargetSettings(t *testing.T) {
 		t.Run(set.name, func(t *testing.T) {
 			ctx := testCtx(t)
 			iqn := fmt.Sprintf("iqn.2026-11.test:settings%d", tid)
-			s, err := session.Dial(ctx, inst.TargetURL(iqn, 1), nil)
+			s, err := session.Dial(ctx, inst.TargetURL(iqn, 1), set.cfg)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -74,6 +74,9 @@ func (s *Session) executeWith(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, d
 	t.fence = !readOnly(t.cdb)
 	t.uaRetry = uaRetry
 	t.fn = fn
+	if t.write {
+		t.sums = s.sumPieces(t.sums[:0], v)
+	}
 	return s.submit(ctx, t)
 }
 

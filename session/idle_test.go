@@ -96,7 +96,11 @@ func BenchmarkIdleSessions(b *testing.B) {
 	for i := 0; i < n; i++ {
 		// A short keepalive interval: a session gives its buffers back
 		// after one interval of silence (5 s by default).
-		s, err := session.Dial(ctx, url, &session.Config{NOPInterval: time.Second})
+		cfg := &session.Config{NOPInterval: time.Second}
+		if os.Getenv("ISCSI_IDLE_BLOCKING") != "" {
+			cfg.Dialer = &session.BlockingDialer{} // one thread per session
+		}
+		s, err := session.Dial(ctx, url, cfg)
 		if err != nil {
 			b.Fatalf("session %d: %v", i, err)
 		}
@@ -106,6 +110,9 @@ func BenchmarkIdleSessions(b *testing.B) {
 		sessions = append(sessions, s)
 	}
 	time.Sleep(3 * time.Second) // quiet intervals: the buffers go back
+	cpu0, wall0 := time.Duration(processCPU()), time.Now()
+	time.Sleep(2 * time.Second)
+	idle := float64(time.Duration(processCPU())-cpu0) / float64(time.Since(wall0))
 	heap1, gor1 := idleMemory()
 	buf := make([]byte, 4096)
 	b.ResetTimer()
@@ -117,6 +124,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(heap1-heap0)/float64(n), "heap-B/session")
 	b.ReportMetric(float64(gor1-gor0)/float64(n), "goroutines/session")
+	b.ReportMetric(idle*100, "idle-CPU-%")
 }
 
 func idleMemory() (heap uint64, goroutines int) {

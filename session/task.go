@@ -158,6 +158,12 @@ type task struct {
 	err       error
 
 	done chan struct{} // buffered 1: one token per completion
+
+	// sums: for a write with data digests on, the CRC32C of each
+	// conn.PieceSize bytes of vec, summed by the caller at submit
+	// (sumPieces); empty otherwise. Set before the task is registered,
+	// read-only after; the slice is kept for the next use of the task.
+	sums []uint32
 }
 
 func newTask() any { return &task{done: make(chan struct{}, 1), idle: make(chan struct{}, 1)} }
@@ -194,6 +200,7 @@ func (s *Session) putTask(t *task) {
 	t.status, t.response, t.residual, t.underflow, t.overflow, t.senseLen = 0, 0, 0, false, false, 0
 	t.err = nil
 	t.done, t.idle, t.text = done, idle, text
+	t.sums = t.sums[:0]
 	s.pool.Put(t)
 }
 

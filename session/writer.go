@@ -515,7 +515,7 @@ func (s *Session) queueSCSI(t *task, itt, exp uint32) {
 		t.bufUsers.Add(1)
 		s.batchUsers = append(s.batchUsers, t)
 	}
-	if err := s.c.QueueVector(cmd, t.vec, 0, int(imm)); err != nil {
+	if err := s.c.QueueVectorSums(cmd, t.vec, 0, int(imm), t.sums); err != nil {
 		s.lost(s.epoch.Load(), err)
 		return
 	}
@@ -533,7 +533,7 @@ func (s *Session) queueDataOut(t *task, itt, ttt, off, n uint32) {
 		seg := min(n, mrdsl)
 		out := &s.wout
 		*out = pdu.DataOut{Final: seg == n, LUN: t.lun, ITT: itt, TTT: ttt, ExpStatSN: exp, DataSN: sn, BufferOffset: off}
-		if err := s.c.QueueVector(out, t.vec, int64(off), int(seg)); err != nil {
+		if err := s.c.QueueVectorSums(out, t.vec, int64(off), int(seg), t.sums); err != nil {
 			s.lost(s.epoch.Load(), err)
 			return
 		}

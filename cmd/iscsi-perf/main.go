@@ -59,6 +59,7 @@ type options struct {
 	mix           int // percent of writes; 0 with write=false means read only
 	json          bool
 	goroutines    bool
+	blocking      bool
 	stall         time.Duration
 	cpuProfile    string
 	memProfile    string
@@ -100,6 +101,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the I/O phase to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (every allocation sampled) to this file")
 	fs.IntVarP(&o.maxReconnects, "max-reconnects", "x", -1, "reconnect attempts after a lost connection (-1: until the replacement timeout, 0: none)")
+	fs.BoolVar(&o.blocking, "blocking-socket", false, "experimental: a blocking socket outside Go's netpoller (session.BlockingDialer; Linux)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.StringArrayVar(&o.paths, "path", nil, "another URL of the same LUN (through another portal); repeatable: the run uses every path (multipath)")
 	_ = fs.MarkHidden("cpuprofile")
@@ -186,6 +188,9 @@ func perf(ctx context.Context, o options, stdout, stderr io.Writer, sigs <-chan 
 		runtime.MemProfileRate = 1
 	}
 	cfg := &session.Config{InitiatorName: o.initiator}
+	if o.blocking {
+		cfg.Dialer = &session.BlockingDialer{}
+	}
 	switch {
 	case o.maxReconnects == 0:
 		cfg.DisableRecovery = true

@@ -5,7 +5,6 @@ package conn
 import (
 	"os"
 	"syscall"
-	"unsafe"
 )
 
 // iovMax is Linux's IOV_MAX: the most buffers one writev takes.
@@ -21,6 +20,7 @@ type tryWriter struct {
 	done bool
 	err  error
 	iov  []syscall.Iovec
+	msg  syscall.Msghdr
 }
 
 func (c *Conn) initTry() {
@@ -72,7 +72,7 @@ func (c *Conn) tryWritev(fd uintptr) bool {
 			b.tmp = b.tmp[:0]
 			break
 		}
-		n, _, errno := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&tw.iov[0])), uintptr(len(tw.iov)))
+		n, errno := tw.writev(fd)
 		switch errno {
 		case 0:
 			consume(&b.tmp, int(n))

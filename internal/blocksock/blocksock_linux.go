@@ -1,0 +1,337 @@
+//go:build linux && !386
+
+package blocksock
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// Conn is a connected TCP socket in blocking mode. It is safe for one
+// reader and one writer at a time (writes are serialized).
+type Conn struct {
+	fd           int
+	laddr, raddr net.Addr
+	rdl, wdl     atomic.Int64 // deadlines, Unix nanoseconds; 0: none
+
+	mu       sync.Mutex // guards the fields below
+	closed   bool
+	refs     int // reads and writes using fd
+	fdClosed bool
+
+	wmu sync.Mutex // one write at a time; guards iov
+	iov []syscall.Iovec
+}
+
+// Dial connects with d (a zero net.Dialer if nil), honouring ctx, then
+// takes the socket out of Go's netpoller and makes it blocking.
+func Dial(ctx context.Context, d *net.Dialer, network, address string) (net.Conn, error) {
+	if d == nil {
+		d = &net.Dialer{}
+	}
+	nc, err := d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return nc, nil
+	}
+	c, err := fromTCP(tc)
+	if err != nil {
+		tc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// fromTCP moves tc's socket to a Conn: a duplicate of its descriptor,
+// blocking, with the deadline tick as its timeouts; tc is closed (which
+// takes the socket out of the netpoller).
+func fromTCP(tc *net.TCPConn) (*Conn, error) {
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(s uintptr) { fd, derr = dupCloexec(int(s)) }); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, os.NewSyscallError("dup", derr)
+	}
+	c := &Conn{fd: fd, laddr: tc.LocalAddr(), raddr: tc.RemoteAddr()}
+	tc.Close()
+	tv := syscall.NsecToTimeval(int64(Tick))
+	for _, e := range []error{
+		syscall.SetNonblock(fd, false),
+		syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1),
+		syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv),
+		syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv),
+	} {
+		if e != nil {
+			syscall.Close(fd)
+			return nil, fmt.Errorf("blocksock: %w", e)
+		}
+	}
+	return c, nil
+}
+
+func dupCloexec(fd int) (int, error) {
+	r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(r), nil
+}
+
+func (c *Conn) acquire() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.refs++
+	return true
+}
+
+func (c *Conn) release() {
+	c.mu.Lock()
+	c.refs--
+	c.closeIfIdle()
+	c.mu.Unlock()
+}
+
+// closeIfIdle closes the descriptor once closed and unused. Called with mu.
+func (c *Conn) closeIfIdle() {
+	if c.closed && c.refs == 0 && !c.fdClosed {
+		c.fdClosed = true
+		syscall.Close(c.fd)
+	}
+}
+
+func (c *Conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// expired reports whether the deadline d (Unix ns, 0 none) has passed.
+func expired(d int64) bool { return d != 0 && time.Now().UnixNano() >= d }
+
+func (c *Conn) opErr(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.laddr, Addr: c.raddr, Err: err}
+}
+
+// Read reads from the socket, blocking the calling thread until data
+// comes, the deadline passes (os.ErrDeadlineExceeded) or Close.
+func (c *Conn) Read(p []byte) (int, error) {
+	if !c.acquire() {
+		return 0, c.opErr("read", net.ErrClosed)
+	}
+	defer c.release()
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		if expired(c.rdl.Load()) {
+			return 0, c.opErr("read", os.ErrDeadlineExceeded)
+		}
+		n, err := syscall.Read(c.fd, p)
+		switch {
+		case n > 0:
+			return n, nil
+		case err == nil:
+			if c.isClosed() {
+				return 0, c.opErr("read", net.ErrClosed)
+			}
+			return 0, io.EOF
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN: // a tick passed
+			if c.isClosed() {
+				return 0, c.opErr("read", net.ErrClosed)
+			}
+		default:
+			if c.isClosed() {
+				return 0, c.opErr("read", net.ErrClosed)
+			}
+			return 0, c.opErr("read", os.NewSyscallError("read", err))
+		}
+	}
+}
+
+// Write writes all of p, blocking the calling thread while the socket is
+// full, until the deadline passes or Close.
+func (c *Conn) Write(p []byte) (int, error) {
+	bufs := net.Buffers{p}
+	n, err := c.WriteBuffers(&bufs)
+	return int(n), err
+}
+
+// WriteBuffers writes all of *v with writev, consuming it as
+// net.Buffers.WriteTo does.
+func (c *Conn) WriteBuffers(v *net.Buffers) (int64, error) {
+	if !c.acquire() {
+		return 0, c.opErr("write", net.ErrClosed)
+	}
+	defer c.release()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	var total int64
+	for {
+		c.iov = c.iov[:0]
+		for _, b := range *v {
+			if len(c.iov) == 1024 {
+				break
+			}
+			if len(b) > 0 {
+				iv := syscall.Iovec{Base: &b[0]}
+				iv.SetLen(len(b))
+				c.iov = append(c.iov, iv)
+			}
+		}
+		if len(c.iov) == 0 {
+			*v = (*v)[:0]
+			clear(c.iov[:cap(c.iov)])
+			return total, nil
+		}
+		if expired(c.wdl.Load()) {
+			clear(c.iov[:cap(c.iov)])
+			return total, c.opErr("write", os.ErrDeadlineExceeded)
+		}
+		n, _, errno := syscall.Syscall(syscall.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&c.iov[0])), uintptr(len(c.iov)))
+		switch errno {
+		case 0:
+			total += int64(n)
+			consume(v, int(n))
+		case syscall.EINTR:
+		case syscall.EAGAIN: // a tick passed with the socket full
+			if c.isClosed() {
+				clear(c.iov[:cap(c.iov)])
+				return total, c.opErr("write", net.ErrClosed)
+			}
+		default:
+			clear(c.iov[:cap(c.iov)])
+			if c.isClosed() {
+				return total, c.opErr("write", net.ErrClosed)
+			}
+			return total, c.opErr("write", os.NewSyscallError("writev", errno))
+		}
+	}
+}
+
+// consume drops the first n bytes of v.
+func consume(v *net.Buffers, n int) {
+	for len(*v) > 0 {
+		l := len((*v)[0])
+		if l > n {
+			(*v)[0] = (*v)[0][n:]
+			return
+		}
+		n -= l
+		(*v)[0] = nil
+		*v = (*v)[1:]
+	}
+}
+
+// Close shuts the socket down, which wakes a blocked read or write; the
+// descriptor is closed when the last of them returns.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.opErr("close", net.ErrClosed)
+	}
+	c.closed = true
+	_ = syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
+	c.closeIfIdle()
+	return nil
+}
+
+// LocalAddr returns the local address.
+func (c *Conn) LocalAddr() net.Addr { return c.laddr }
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
+
+// SetDeadline sets both deadlines.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.SetReadDeadline(t)
+	return c.SetWriteDeadline(t)
+}
+
+// SetReadDeadline sets the read deadline. A read blocked now sees it
+// within Tick.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.rdl.Store(unixNano(t))
+	return nil
+}
+
+// SetWriteDeadline sets the write deadline, seen within Tick.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.wdl.Store(unixNano(t))
+	return nil
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	if n := t.UnixNano(); n > 0 {
+		return n
+	}
+	return 1 // long past
+}
+
+// SyscallConn gives raw access to the socket, for a non-blocking write
+// (MSG_DONTWAIT) on the blocking socket: Write and Read call f until it
+// returns true, without waiting in between; Write does not call f at all
+// while another write is under way.
+func (c *Conn) SyscallConn() (syscall.RawConn, error) { return rawConn{c}, nil }
+
+type rawConn struct{ c *Conn }
+
+func (r rawConn) Control(f func(fd uintptr)) error {
+	if !r.c.acquire() {
+		return net.ErrClosed
+	}
+	defer r.c.release()
+	f(uintptr(r.c.fd))
+	return nil
+}
+
+func (r rawConn) Read(f func(fd uintptr) bool) error {
+	if !r.c.acquire() {
+		return net.ErrClosed
+	}
+	defer r.c.release()
+	for !f(uintptr(r.c.fd)) {
+	}
+	return nil
+}
+
+func (r rawConn) Write(f func(fd uintptr) bool) error {
+	if !r.c.acquire() {
+		return net.ErrClosed
+	}
+	defer r.c.release()
+	// Never wait for another write (this one is the non-blocking kind):
+	// while one is under way, f is not called and the caller finds
+	// nothing written.
+	if !r.c.wmu.TryLock() {
+		return nil
+	}
+	defer r.c.wmu.Unlock()
+	for !f(uintptr(r.c.fd)) {
+	}
+	return nil
+}
