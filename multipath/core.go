@@ -25,9 +25,21 @@ type command struct {
 	op       func(context.Context, *session.LogicalUnit, session.Done)
 	done     session.Done
 	readOnly bool
-	moved    int
-	first    try // the first attempt: most commands have no other
+	// block: a command of the block API (Read, Write, ReadAt, ...), whose
+	// unit attentions are not the caller's business (uaAgain).
+	block bool
+	moved int
+	uas   int // unit attentions sent again after (uaAgain)
+	first try // the first attempt: most commands have no other
 }
+
+// maxUAs bounds how many unit attentions in a row the Device absorbs for a
+// command of the block API, beyond the one the session absorbs itself.
+const maxUAs = 4
+
+// blockOp reports whether cdb is one of the block API's stand-ins
+// (cdbRead, cdbWrite: one byte, where a real CDB has at least six).
+func blockOp(cdb []byte) bool { return len(cdb) == 1 }
 
 // try is one attempt of a command on a path. Its outcome is decided once,
 // by the first of the session's callback and the path's fence (state).
@@ -64,7 +76,7 @@ func (d *Device) start(ctx context.Context, cdb []byte, op func(context.Context,
 		return
 	default:
 	}
-	c := &command{d: d, ctx: ctx, cdb: cdb, op: op, done: done, readOnly: session.ReadOnly(cdb)}
+	c := &command{d: d, ctx: ctx, cdb: cdb, op: op, done: done, readOnly: session.ReadOnly(cdb), block: blockOp(cdb)}
 	c.next()
 }
 
@@ -198,6 +210,15 @@ func (t *try) decide(res session.Result, err error) {
 			}()
 			return
 		}
+	}
+	if c.block && scsi.IsUnitAttention(err) && c.uas < maxUAs {
+		// A unit attention means the command did not execute. The
+		// session sent it once more already; several paths make more
+		// of them (a LUN reset that a failed path's connection delivers
+		// late raises one on every I_T nexus), so send it again.
+		c.uas++
+		c.next()
+		return
 	}
 	closed := errors.Is(err, session.ErrSessionClosed)
 	var status *scsi.StatusError

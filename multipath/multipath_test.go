@@ -531,3 +531,37 @@ func TestFailoverOnlyFailsBack(t *testing.T) {
 		t.Fatalf("commands per path after path 0 came back: %v, want all on path 0", got)
 	}
 }
+
+// TestUnitAttentionsAbsorbed: a read and a write of the block API that
+// meet several unit attentions in a row (a LUN reset delivered late by a
+// failed path's connection raises one on every I_T nexus, and several
+// resets several) still succeed: a unit attention means the command did
+// not execute. Call passes them through, as LogicalUnit.Call does.
+func TestUnitAttentionsAbsorbed(t *testing.T) {
+	d, srv := twoPaths(t, &multipath.Config{Selector: multipath.FailoverOnly})
+	ctx := testCtx(t)
+	ua := iscsitest.Sense(scsi.SenseUnitAttention, scsi.ASCPowerOnReset)
+	for i := range srv {
+		srv[i].Inject(iscsitest.Fault{Match: iscsitest.Opcode(scsi.OpRead16, scsi.OpRead10, scsi.OpWrite16, scsi.OpWrite10),
+			Count: 3, Action: iscsitest.Respond, Status: scsi.StatusCheckCondition, Sense: ua})
+	}
+	want := bytes.Repeat([]byte{0x5a}, 4096)
+	if _, err := d.WriteAtContext(ctx, want, 8192); err != nil {
+		t.Fatalf("WriteAt through 3 unit attentions: %v", err)
+	}
+	for i := range srv {
+		srv[i].Inject(iscsitest.Fault{Match: iscsitest.Opcode(scsi.OpRead16, scsi.OpRead10),
+			Count: 3, Action: iscsitest.Respond, Status: scsi.StatusCheckCondition, Sense: ua})
+	}
+	got := make([]byte, len(want))
+	if _, err := d.ReadAtContext(ctx, got, 8192); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("ReadAt through 3 unit attentions: %v, equal %v", err, bytes.Equal(got, want))
+	}
+	for i := range srv {
+		srv[i].Inject(iscsitest.Fault{Match: iscsitest.Opcode(scsi.OpTestUnitReady),
+			Count: 1, Action: iscsitest.Respond, Status: scsi.StatusCheckCondition, Sense: ua})
+	}
+	if _, err := d.Call(ctx, scsi.TestUnitReady(), session.DirNone, nil); !scsi.IsUnitAttention(err) {
+		t.Fatalf("Call: %v; want the unit attention passed through", err)
+	}
+}
