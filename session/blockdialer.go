@@ -18,8 +18,9 @@ import (
 //
 // It is an experiment, for a few busy sessions: each connection keeps an
 // OS thread blocked while it waits (thousands of idle sessions would need
-// thousands of threads), and deadlines are looked at every 20 ms, so a
-// context's end or a keepalive is noticed up to that much later. Elsewhere
+// thousands of threads), and deadlines are looked at every 20 ms (every
+// second by a read with none), so a context's end or a keepalive is
+// noticed up to that much later. Elsewhere
 // than on Linux (and on linux/386) it is an ordinary net.Dialer. The
 // embedded net.Dialer makes the connection (timeouts, local address).
 type BlockingDialer struct {

@@ -29,6 +29,8 @@ type Conn struct {
 
 	wmu sync.Mutex // one write at a time; guards iov
 	iov []syscall.Iovec
+
+	rtick time.Duration // SO_RCVTIMEO in force; the reader's (one at a time)
 }
 
 // Dial connects with d (a zero net.Dialer if nil), honouring ctx, then
@@ -69,7 +71,7 @@ func fromTCP(tc *net.TCPConn) (*Conn, error) {
 	if derr != nil {
 		return nil, os.NewSyscallError("dup", derr)
 	}
-	c := &Conn{fd: fd, laddr: tc.LocalAddr(), raddr: tc.RemoteAddr()}
+	c := &Conn{fd: fd, laddr: tc.LocalAddr(), raddr: tc.RemoteAddr(), rtick: Tick}
 	tc.Close()
 	tv := syscall.NsecToTimeval(int64(Tick))
 	for _, e := range []error{
@@ -143,9 +145,11 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	for {
-		if expired(c.rdl.Load()) {
+		dl := c.rdl.Load()
+		if expired(dl) {
 			return 0, c.opErr("read", os.ErrDeadlineExceeded)
 		}
+		c.setReadTick(dl)
 		n, err := syscall.Read(c.fd, p)
 		switch {
 		case n > 0:
@@ -166,6 +170,24 @@ func (c *Conn) Read(p []byte) (int, error) {
 			}
 			return 0, c.opErr("read", os.NewSyscallError("read", err))
 		}
+	}
+}
+
+// setReadTick sets the socket's receive timeout for a read with deadline
+// dl: Tick while a deadline is set, IdleTick without one, so that an idle
+// connection's thread wakes once a second rather than fifty times. It
+// costs a system call only when it changes.
+func (c *Conn) setReadTick(dl int64) {
+	want := IdleTick
+	if dl != 0 {
+		want = Tick
+	}
+	if c.rtick == want {
+		return
+	}
+	tv := syscall.NsecToTimeval(int64(want))
+	if syscall.SetsockoptTimeval(c.fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv) == nil {
+		c.rtick = want
 	}
 }
 

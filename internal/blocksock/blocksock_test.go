@@ -93,7 +93,7 @@ func TestReadWrite(t *testing.T) {
 }
 
 // TestDeadlineWakesRead: a read deadline set while a read waits ends it
-// with os.ErrDeadlineExceeded (within a tick), and a past deadline ends
+// with os.ErrDeadlineExceeded (within IdleTick), and a past deadline ends
 // the next read at once; clearing it lets reads wait again.
 func TestDeadlineWakesRead(t *testing.T) {
 	c, srv := pair(t)

@@ -12,8 +12,11 @@
 //
 // Deadlines are checked every Tick: the socket has SO_RCVTIMEO and
 // SO_SNDTIMEO set to it, and a read or write that times out looks at the
-// deadline before it tries again. A deadline set while a read waits (to
-// wake it) is therefore seen up to Tick late. Close shuts the socket down,
+// deadline before it tries again. A read with no deadline waits IdleTick
+// between looks instead (an idle connection's thread wakes once a second),
+// so a deadline set while such a read waits (to wake it) is seen up to
+// IdleTick late, and one set while a read with a deadline waits up to
+// Tick late. Close shuts the socket down,
 // which wakes a blocked read or write at once; the descriptor is closed
 // when the last of them has returned.
 package blocksock
@@ -22,3 +25,7 @@ import "time"
 
 // Tick is how often a blocked read or write looks at its deadline.
 const Tick = 20 * time.Millisecond
+
+// IdleTick is how often a blocked read without a deadline looks whether
+// one was set meanwhile.
+const IdleTick = time.Second
