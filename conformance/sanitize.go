@@ -418,9 +418,9 @@ func sanitizeReset(t *T) {
 	_ = n.call(t.ctx, scsi.ReportLUNs(scsi.ReportAllLUNs, 64), session.DirRead, nil, 64)
 	// libiscsi sleeps 3 s "in case the target is slow to start the
 	// SANITIZE"; we ask every 100 ms for up to 3 s.
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
 		r := n.call(t.ctx, scsi.TestUnitReady(), session.DirNone, nil, 0)
-		if r.sense != nil && r.sense.Key == scsi.SenseNotReady && r.sense.ASC == 0x041b {
+		if r.sense != nil && r.sense.Key == scsi.SenseNotReady && r.sense.ASC == 0x041b || !t.pause(100*time.Millisecond) {
 			break
 		}
 	}
@@ -447,7 +447,7 @@ func sanitizeReset(t *T) {
 	// Drop the I_T nexus without a logout, as libiscsi destroys its
 	// context, and log in again as the suite's session.
 	_ = s.Close()
-	time.Sleep(time.Second)
+	t.pause(time.Second)
 	// No TEST UNIT READY at login (libiscsi sends none): the unit is
 	// NOT READY while it sanitizes.
 	ns, err := t.dev.dialWith(t.ctx, t.dev.url, t.dev.opts.InitiatorName, func(c *session.Config) { c.SkipTestUnitReady = true })
@@ -458,7 +458,7 @@ func sanitizeReset(t *T) {
 	n = t.dev.nexus()
 	t.tur(n, sanitizeInProgress)
 	// Wait for the SANITIZE to end (libiscsi polls every 60 s, forever).
-	for deadline := time.Now().Add(sanitizeWait); ; time.Sleep(time.Second) {
+	for deadline := time.Now().Add(sanitizeWait); ; {
 		r := n.call(t.ctx, scsi.TestUnitReady(), session.DirNone, nil, 0)
 		if r.status == scsi.StatusGood {
 			return
@@ -466,6 +466,22 @@ func sanitizeReset(t *T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("SANITIZE still in progress after %v: %s", sanitizeWait, statusSense(&r))
 		}
+		if !t.pause(time.Second) {
+			t.Fatalf("SANITIZE still in progress when the run ended (%v): %s", context.Cause(t.ctx), statusSense(&r))
+		}
+	}
+}
+
+// pause waits d, or less if the run's context ends first; it reports
+// whether the whole of d passed.
+func (t *T) pause(d time.Duration) bool {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-t.ctx.Done():
+		return false
 	}
 }
 
