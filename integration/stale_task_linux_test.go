@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -32,6 +31,48 @@ func slowDiskTarget(t *testing.T, iqn string) (*gateFile, string, *faultproxy.Pr
 	return gate, path, p
 }
 
+// writeHeld writes `first` to blocks at off (acknowledged), then sends
+// `held` to the same blocks and returns once the target executes it: its
+// backing-store thread is held in pwrite until the gate is released. It
+// returns the WRITE's Future and a channel closed when it has landed.
+func writeHeld(t *testing.T, gate *gateFile, s *session.Session, off int64, blocks uint32, first, held uint64) (session.Future, <-chan struct{}) {
+	t.Helper()
+	ctx := testCtx(t)
+	span := int(blocks) * 512
+	if _, err := s.WriteAtContext(ctx, tagged(span, first, off), off); err != nil {
+		t.Fatal(err)
+	}
+	data := tagged(span, held, off)
+	arrived, landed := gate.hold(data[:64])
+	f := s.Write(ctx, uint64(off/512), blocks, iovector.New(data))
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the WRITE never reached the backing file")
+	}
+	return f, landed
+}
+
+// landLate lets the held WRITE (stale) finish once the rewrite (want) was
+// acknowledged, if it had not finished before, waits for it, and returns
+// how many blocks of [off, off+n) it overwrote.
+func landLate(t *testing.T, gate *gateFile, landed <-chan struct{}, path string, off int64, n int, stale, want uint64) int {
+	t.Helper()
+	select {
+	case <-landed:
+		t.Log("the old WRITE had landed before the rewrite was acknowledged")
+	default:
+		gate.release()
+		t.Log("the rewrite was acknowledged while the old WRITE was still executing on the target")
+	}
+	select {
+	case <-landed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the held WRITE never finished")
+	}
+	return staleBlocks(t, path, off, n, stale, want)
+}
+
 // TestReinstatementWaitsForTargetTasks is the stale write of issue 23's
 // soak, made deterministic: a WRITE that the target is executing (its
 // backing-store thread is in pwrite) when the connection is lost. tgtd
@@ -57,17 +98,7 @@ func TestReinstatementWaitsForTargetTasks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.WriteAtContext(ctx, tagged(span, d0, off), off); err != nil {
-		t.Fatal(err)
-	}
-	old := tagged(span, d1, off)
-	held, landed := gate.hold(old[:64])
-	f := s.Write(ctx, off/512, blocks, iovector.New(old))
-	select {
-	case <-held:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the WRITE never reached the backing file")
-	}
+	f, landed := writeHeld(t, gate, s, off, blocks, d0, d1)
 	// The WRITE executes on the target; its connection goes.
 	p.Conn(p.Accepted() - 1).Cut()
 	// The disk finishes it 3 s later, or as soon as the rewrite below is
@@ -80,21 +111,7 @@ func TestReinstatementWaitsForTargetTasks(t *testing.T) {
 	if _, err := s.WriteAtContext(ctx, tagged(span, d2, off), off); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-landed:
-		t.Log("the old WRITE had landed before the rewrite was acknowledged")
-	default:
-		gate.release()
-		t.Log("the rewrite was acknowledged while the old WRITE was still executing on the target")
-	}
-	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	select {
-	case <-landed:
-	case <-wctx.Done():
-		t.Fatal("the held WRITE never finished")
-	}
-	if n := staleBlocks(t, path, off, span, d1, d2); n > 0 {
+	if n := landLate(t, gate, landed, path, off, span, d1, d2); n > 0 {
 		t.Errorf("%d blocks of the WRITE the target executed when its connection was lost landed over the acknowledged rewrite", n)
 	}
 	if st := s.Stats(); st.Barriers == 0 || st.Reconnects == 0 {
@@ -122,17 +139,7 @@ func TestFenceDialWaitsForTargetTasks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.WriteAtContext(ctx, tagged(span, d0, off), off); err != nil {
-		t.Fatal(err)
-	}
-	old := tagged(span, d1, off)
-	held, landed := gate.hold(old[:64])
-	f := s.Write(ctx, off/512, blocks, iovector.New(old))
-	select {
-	case <-held:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the WRITE never reached the backing file")
-	}
+	f, landed := writeHeld(t, gate, s, off, blocks, d0, d1)
 	isid := s.ISID()
 	s.Close()
 	if _, err := f.Wait(); !errors.Is(err, session.ErrMayHaveExecuted) || !errors.Is(err, session.ErrSessionClosed) {
@@ -148,21 +155,7 @@ func TestFenceDialWaitsForTargetTasks(t *testing.T) {
 	if _, err := s2.WriteAtContext(ctx, tagged(span, d2, off), off); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-landed:
-		t.Log("the old WRITE had landed before the new session's was acknowledged")
-	default:
-		gate.release()
-		t.Log("the new session's write was acknowledged while the old WRITE was still executing on the target")
-	}
-	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	select {
-	case <-landed:
-	case <-wctx.Done():
-		t.Fatal("the held WRITE never finished")
-	}
-	if n := staleBlocks(t, path, off, span, d1, d2); n > 0 {
+	if n := landLate(t, gate, landed, path, off, span, d1, d2); n > 0 {
 		t.Errorf("%d blocks of the closed session's WRITE landed over the new session's acknowledged write", n)
 	}
 }
