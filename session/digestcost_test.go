@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -65,26 +63,8 @@ func serveDigestTarget() {
 // user+system from getrusage, as cpu-µs/op. The difference is what the
 // digests cost the initiator. See docs/BENCHMARKS.md, "Digests".
 func BenchmarkWriteDigestCost(b *testing.B) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), digestTargetEnv+"=1")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { stdin.Close(); _ = cmd.Wait() }()
-	addr, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		b.Fatal(err)
-	}
-	base := "iscsi://" + strings.TrimSpace(addr) + "/" + tgtName + "/1"
+	addr := childTarget(b, digestTargetEnv)
+	base := "iscsi://" + addr + "/" + tgtName + "/1"
 	for _, digests := range []bool{false, true} {
 		b.Run(fmt.Sprintf("digests=%v", digests), func(b *testing.B) {
 			url := base + "?header_digest=none&data_digest=none"

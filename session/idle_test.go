@@ -1,16 +1,13 @@
 package session_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -64,26 +61,8 @@ func BenchmarkIdleSessions(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("ISCSI_IDLE_SESSIONS")); err == nil && v > 0 {
 		n = v
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), idleTargetEnv+"=1")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { stdin.Close(); _ = cmd.Wait() }()
-	addr, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		b.Fatal(err)
-	}
-	url := "iscsi://" + strings.TrimSpace(addr) + "/" + tgtName + "/1"
+	addr := childTarget(b, idleTargetEnv)
+	url := "iscsi://" + addr + "/" + tgtName + "/1"
 
 	ctx := context.Background()
 	heap0, gor0 := idleMemory()
