@@ -109,21 +109,8 @@ func TestMultipathDiscoverTgtd(t *testing.T) {
 // TASK unanswered within AbortTimeout, the connection is dropped and the
 // session fenced through B). Nothing fails, no byte is wrong.
 func TestMultipathPathTimeoutStallTgtd(t *testing.T) {
-	inst := tgtd.Start(t)
 	const iqn = "iqn.2026-12.test:multipath-stall"
-	targets := inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 8 << 20}}})
-	portals := []string{inst.Addr(), inst.AddPortal()}
-	var proxies []*faultproxy.Proxy
-	var urls []string
-	for _, a := range portals {
-		p, err := faultproxy.New(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
-		proxies = append(proxies, p)
-		urls = append(urls, p.TargetURL(iqn, 1))
-	}
+	targets, proxies, urls := proxiedPortals(t, iqn, 8<<20)
 	ctx := testCtx(t)
 	const pathTimeout = 500 * time.Millisecond
 	d, err := multipath.Dial(ctx, urls, &multipath.Config{

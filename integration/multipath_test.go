@@ -345,21 +345,8 @@ func TestMultipathRefusesOtherDeviceTgtd(t *testing.T) {
 // (a login with A's ISID through portal B) closed A's old connection on
 // tgtd, so the stale copy has nowhere to land.
 func TestMultipathStaleWriteFencedTgtd(t *testing.T) {
-	inst := tgtd.Start(t)
 	const iqn = "iqn.2026-12.test:multipath-stale"
-	targets := inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 1 << 20}}})
-	portals := []string{inst.Addr(), inst.AddPortal()}
-	var proxies []*faultproxy.Proxy
-	var urls []string
-	for _, a := range portals {
-		p, err := faultproxy.New(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
-		proxies = append(proxies, p)
-		urls = append(urls, p.TargetURL(iqn, 1))
-	}
+	targets, proxies, urls := proxiedPortals(t, iqn, 1<<20)
 	ctx := testCtx(t)
 	d, err := multipath.Dial(ctx, urls, &multipath.Config{
 		Selector: multipath.FailoverOnly, // the first write goes to path A
@@ -476,4 +463,26 @@ func countKey(keys []uint64, k uint64) (n int) {
 		}
 	}
 	return n
+}
+
+// proxiedPortals starts a tgtd with target iqn (one LUN of size bytes) on
+// two portals, each behind its own fault proxy, and returns the targets,
+// the proxies and the LUN's URL through each.
+func proxiedPortals(t *testing.T, iqn string, size int64) ([]tgtd.Target, []*faultproxy.Proxy, []string) {
+	t.Helper()
+	inst := tgtd.Start(t)
+	targets := inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: size}}})
+	portals := []string{inst.Addr(), inst.AddPortal()}
+	var proxies []*faultproxy.Proxy
+	var urls []string
+	for _, a := range portals {
+		p, err := faultproxy.New(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		proxies = append(proxies, p)
+		urls = append(urls, p.TargetURL(iqn, 1))
+	}
+	return targets, proxies, urls
 }
