@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/iscsi-go/iscsi/scsi"
@@ -34,25 +35,38 @@ import (
 // priority sends it ahead of the commands held during a reconnect.
 func (s *Session) barrier(ctx context.Context, lun scsi.LUN, priority bool) error {
 	backoff := time.Millisecond
+	var refused error // the last BUSY-like answer, for the error if ctx ends
 	for {
 		t := s.getTask()
 		t.kind, t.lun, t.cdb, t.lba, t.priority, t.ordered = kindSCSI, uint64(lun), scsi.TestUnitReady().Array(), -1, priority, true
 		_, err := s.submit(ctx, t).Wait()
 		var se *scsi.StatusError
-		if err == nil || !errors.As(err, &se) {
-			return err
-		}
-		if se.Status != scsi.StatusBusy && se.Status != scsi.StatusTaskSetFull && se.Status != scsi.StatusACAActive {
+		switch {
+		case err == nil:
 			return nil
+		case errors.As(err, &se) && (scsi.IsRetryable(err) || se.Status == scsi.StatusACAActive):
+			refused = err // it did not run: send it again
+		case errors.As(err, &se):
+			return nil // it ran: every older task has ended
+		case refused != nil && ctx.Err() != nil:
+			return s.barrierGaveUp(ctx, lun, refused)
+		default:
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return &OpError{Op: "TEST UNIT READY (ORDERED)", Portal: s.portal, Target: s.target, LUN: lun, LBA: -1, Offset: -1,
-				Err: errors.Join(ctxErr(ctx), err)}
+			return s.barrierGaveUp(ctx, lun, refused)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 100*time.Millisecond)
 	}
+}
+
+// barrierGaveUp is the error of a barrier the target kept refusing until
+// ctx ended: both the context's end and the last refusal.
+func (s *Session) barrierGaveUp(ctx context.Context, lun scsi.LUN, refused error) error {
+	return &OpError{Op: "TEST UNIT READY (ORDERED)", Portal: s.portal, Target: s.target, LUN: lun, LBA: -1, Offset: -1,
+		Err: fmt.Errorf("%w (the target refused it until then: %w)", ctxErr(ctx), refused)}
 }
 
 // staleLUNs returns the LUNs on which commands that may change the medium

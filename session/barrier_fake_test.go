@@ -1,12 +1,16 @@
 package session_test
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/iscsi-go/iscsi/internal/faketarget"
 	"github.com/iscsi-go/iscsi/pdu"
+	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -148,4 +152,41 @@ func TestDialWithISIDSendsBarrier(t *testing.T) {
 	if n := log.ordered(); n != 2 {
 		t.Fatalf("after Barrier: %d ORDERED commands; want 2", n)
 	}
+}
+
+// TestBarrierBusy: a barrier answered BUSY or TASK SET FULL did not run, so
+// it is sent again until it runs; one the target keeps refusing ends with
+// the Dial's bound (LoginTimeout), as a clear error, not a hang.
+func TestBarrierBusy(t *testing.T) {
+	var refusals atomic.Int32
+	var log cmdLog
+	cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+		log.add(c)
+		if c.Req.Attr == pdu.AttrOrdered && refusals.Add(1) <= 2 {
+			status := scsi.StatusBusy
+			if refusals.Load() == 2 {
+				status = scsi.StatusTaskSetFull
+			}
+			_ = c.Respond(status, nil)
+			return faketarget.Handled
+		}
+		return faketarget.Proceed
+	}}}
+	tg, _ := dial(t, cfg, nil)
+	s2, err := session.Dial(ctxT(t), url(tg, ""), &session.Config{ISID: session.NewISID()})
+	if err != nil {
+		t.Fatalf("Dial through a BUSY and a TASK SET FULL barrier: %v", err)
+	}
+	s2.Close()
+	if n := log.ordered(); n != 3 {
+		t.Fatalf("%d ORDERED commands; want 3 (two refused, one run)", n)
+	}
+
+	refusals.Store(-1 << 30) // refuse every barrier from now on
+	start := time.Now()
+	_, err = session.Dial(ctxT(t), url(tg, ""), &session.Config{ISID: session.NewISID(), LoginTimeout: 500 * time.Millisecond})
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !scsi.IsRetryable(err) {
+		t.Fatalf("Dial against a target that refuses every barrier: %v; want the deadline and the refusal", err)
+	}
+	t.Logf("gave up after %v: %v", time.Since(start).Round(time.Millisecond), err)
 }
