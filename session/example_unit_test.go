@@ -107,3 +107,35 @@ func ExampleSession_Abort() {
 		fmt.Println("aborted")
 	}
 }
+
+// Fencing a closed session: its writes may still land (the error of one
+// in flight at Close matches ErrMayHaveExecuted). Dialing the next session
+// with the old ISID reinstates the old one on the target, and Dial's
+// barrier waits for whatever the target still executes on the URL's LUN;
+// Barrier does the same for another LUN the old session wrote to.
+func ExampleLogicalUnit_Barrier() {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(1<<20, 512), iscsitest.WithLUN(1<<20, 512))
+	defer srv.Close()
+	ctx := context.Background()
+	old, err := session.Dial(ctx, srv.URL(), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	isid := old.ISID()
+	old.Close()
+
+	s, err := session.Dial(ctx, srv.URL(), &session.Config{ISID: isid}) // barrier on the URL's LUN
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	other, err := s.LogicalUnit(2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := other.Barrier(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("nothing of the old session lands after this point")
+	// Output: nothing of the old session lands after this point
+}
