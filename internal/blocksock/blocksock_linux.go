@@ -30,7 +30,13 @@ type Conn struct {
 	wmu sync.Mutex // one write at a time; guards iov
 	iov []syscall.Iovec
 
-	rtick time.Duration // SO_RCVTIMEO in force; the reader's (one at a time)
+	// The reader's (one at a time): quiet once a read found nothing for a
+	// Tick, until data comes; it then waits in the poller, not in read(2).
+	quiet bool
+	timer *time.Timer // the quiet reader's deadline
+
+	ready chan struct{} // the poller found the socket readable
+	kick  chan struct{} // a new read deadline, or Close
 }
 
 // Dial connects with d (a zero net.Dialer if nil), honouring ctx, then
@@ -71,7 +77,8 @@ func fromTCP(tc *net.TCPConn) (*Conn, error) {
 	if derr != nil {
 		return nil, os.NewSyscallError("dup", derr)
 	}
-	c := &Conn{fd: fd, laddr: tc.LocalAddr(), raddr: tc.RemoteAddr(), rtick: Tick}
+	c := &Conn{fd: fd, laddr: tc.LocalAddr(), raddr: tc.RemoteAddr(),
+		ready: make(chan struct{}, 1), kick: make(chan struct{}, 1)}
 	tc.Close()
 	tv := syscall.NsecToTimeval(int64(Tick))
 	for _, e := range []error{
@@ -84,6 +91,10 @@ func fromTCP(tc *net.TCPConn) (*Conn, error) {
 			syscall.Close(fd)
 			return nil, fmt.Errorf("blocksock: %w", e)
 		}
+	}
+	if err := thePoller.add(c); err != nil {
+		syscall.Close(fd)
+		return nil, fmt.Errorf("blocksock: %w", err)
 	}
 	return c, nil
 }
@@ -117,6 +128,7 @@ func (c *Conn) release() {
 func (c *Conn) closeIfIdle() {
 	if c.closed && c.refs == 0 && !c.fdClosed {
 		c.fdClosed = true
+		thePoller.remove(c)
 		syscall.Close(c.fd)
 	}
 }
@@ -136,7 +148,9 @@ func (c *Conn) opErr(op string, err error) error {
 
 // Read reads from the socket, blocking the calling thread until data
 // comes, the deadline passes (os.ErrDeadlineExceeded) or Close.
-func (c *Conn) Read(p []byte) (int, error) {
+func (c *Conn) Read(p []byte) (int, error) { return c.read(p, 0) }
+
+func (c *Conn) read(p []byte, flags int) (int, error) {
 	if !c.acquire() {
 		return 0, c.opErr("read", net.ErrClosed)
 	}
@@ -149,10 +163,21 @@ func (c *Conn) Read(p []byte) (int, error) {
 		if expired(dl) {
 			return 0, c.opErr("read", os.ErrDeadlineExceeded)
 		}
-		c.setReadTick(dl)
-		n, err := syscall.Read(c.fd, p)
+		quiet := c.quiet
+		if !quiet && !tryBlock() {
+			quiet = true
+		}
+		var n int
+		var err error
+		if quiet {
+			n, err = recv(c.fd, p, flags|syscall.MSG_DONTWAIT)
+		} else {
+			n, err = recv(c.fd, p, flags)
+			blocked.Add(-1)
+		}
 		switch {
 		case n > 0:
+			c.quiet = false
 			return n, nil
 		case err == nil:
 			if c.isClosed() {
@@ -160,35 +185,69 @@ func (c *Conn) Read(p []byte) (int, error) {
 			}
 			return 0, io.EOF
 		case err == syscall.EINTR:
-		case err == syscall.EAGAIN: // a tick passed
+		case err == syscall.EAGAIN:
 			if c.isClosed() {
 				return 0, c.opErr("read", net.ErrClosed)
+			}
+			if !quiet {
+				c.quiet = true // a Tick passed with nothing: wait in the poller
+				continue
+			}
+			if err := c.waitReadable(dl); err != nil {
+				return 0, c.opErr("read", err)
 			}
 		default:
 			if c.isClosed() {
 				return 0, c.opErr("read", net.ErrClosed)
 			}
-			return 0, c.opErr("read", os.NewSyscallError("read", err))
+			return 0, c.opErr("read", os.NewSyscallError("recvfrom", err))
 		}
 	}
 }
 
-// setReadTick sets the socket's receive timeout for a read with deadline
-// dl: Tick while a deadline is set, IdleTick without one, so that an idle
-// connection's thread wakes once a second rather than fifty times. It
-// costs a system call only when it changes.
-func (c *Conn) setReadTick(dl int64) {
-	want := IdleTick
+// waitReadable parks the quiet reader until the poller finds the socket
+// readable, the deadline dl (Unix ns, 0 none) passes, the deadline
+// changes, or Close. Which of them it was, the caller finds out.
+func (c *Conn) waitReadable(dl int64) error {
+	if err := thePoller.arm(c); err != nil {
+		return err
+	}
+	var expiry <-chan time.Time
 	if dl != 0 {
-		want = Tick
+		d := time.Duration(dl - time.Now().UnixNano())
+		if c.timer == nil {
+			c.timer = time.NewTimer(d)
+		} else {
+			c.timer.Reset(d)
+		}
+		expiry = c.timer.C
 	}
-	if c.rtick == want {
-		return
+	select {
+	case <-c.ready:
+	case <-c.kick:
+	case <-expiry:
 	}
-	tv := syscall.NsecToTimeval(int64(want))
-	if syscall.SetsockoptTimeval(c.fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv) == nil {
-		c.rtick = want
+	if expiry != nil {
+		c.timer.Stop()
 	}
+	return nil
+}
+
+// signal leaves a token in ch (ready or kick) without waiting.
+func (c *Conn) signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// ReadWaitAll reads into p with MSG_WAITALL: the kernel fills all of p
+// before it wakes the thread, unless a tick passes first (then it returns
+// what came so far, if anything), the peer closes, or Close. It is for the
+// rest of a data segment that is known to be on its way: one system call
+// and one wake-up instead of one per TCP segment. Errors are Read's.
+func (c *Conn) ReadWaitAll(p []byte) (int, error) {
+	return c.read(p, syscall.MSG_WAITALL)
 }
 
 // Write writes all of p, blocking the calling thread while the socket is
@@ -275,6 +334,7 @@ func (c *Conn) Close() error {
 	}
 	c.closed = true
 	_ = syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
+	c.signal(c.kick)
 	c.closeIfIdle()
 	return nil
 }
@@ -291,10 +351,11 @@ func (c *Conn) SetDeadline(t time.Time) error {
 	return c.SetWriteDeadline(t)
 }
 
-// SetReadDeadline sets the read deadline. A read blocked now sees it
-// within Tick.
+// SetReadDeadline sets the read deadline. A read blocked in read(2) now
+// sees it within Tick; one waiting in the poller at once.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.rdl.Store(unixNano(t))
+	c.signal(c.kick)
 	return nil
 }
 
@@ -356,4 +417,16 @@ func (r rawConn) Write(f func(fd uintptr) bool) error {
 	for !f(uintptr(r.c.fd)) {
 	}
 	return nil
+}
+
+// recv is recvfrom(2) without an address: read(2) when flags is 0.
+func recv(fd int, p []byte, flags int) (int, error) {
+	if flags == 0 {
+		return syscall.Read(fd, p)
+	}
+	r, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), uintptr(flags), 0, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(r), nil
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -93,7 +94,7 @@ func TestReadWrite(t *testing.T) {
 }
 
 // TestDeadlineWakesRead: a read deadline set while a read waits ends it
-// with os.ErrDeadlineExceeded (within IdleTick), and a past deadline ends
+// with os.ErrDeadlineExceeded (within Tick), and a past deadline ends
 // the next read at once; clearing it lets reads wait again.
 func TestDeadlineWakesRead(t *testing.T) {
 	c, srv := pair(t)
@@ -185,5 +186,181 @@ func TestRawWriteNeverWaits(t *testing.T) {
 	}
 	if err := rc.Write(func(uintptr) bool { called = true; return true }); err != nil || !called {
 		t.Fatalf("raw Write: called %v, err %v", called, err)
+	}
+}
+
+// TestReadWaitAll: ReadWaitAll returns a buffer whole that the peer sends
+// in pieces with pauses between them, where Read returns the first piece;
+// a deadline that passes meanwhile ends it with what came, and Close wakes
+// it with nothing.
+func TestReadWaitAll(t *testing.T) {
+	c, srv := pair(t)
+	send := func(pieces ...string) {
+		go func() {
+			for _, p := range pieces {
+				time.Sleep(5 * time.Millisecond)
+				if _, err := srv.Write([]byte(p)); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	send("ab", "cd", "ef")
+	p := make([]byte, 6)
+	n, err := c.ReadWaitAll(p)
+	if err != nil || string(p[:n]) != "abcdef" {
+		t.Fatalf("ReadWaitAll: %q, %v; want \"abcdef\"", p[:n], err)
+	}
+	send("gh", "ij")
+	n, err = c.Read(p)
+	if err != nil || string(p[:n]) != "gh" {
+		t.Fatalf("Read: %q, %v; want \"gh\"", p[:n], err)
+	}
+	n, err = c.ReadWaitAll(p[:2])
+	if err != nil || string(p[:n]) != "ij" {
+		t.Fatalf("ReadWaitAll: %q, %v; want \"ij\"", p[:n], err)
+	}
+
+	// Only part of the buffer comes before the deadline: that part is
+	// returned (a tick later at most), then the deadline's error.
+	send("kl")
+	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	n, err = c.ReadWaitAll(p)
+	if err != nil || string(p[:n]) != "kl" {
+		t.Fatalf("ReadWaitAll with a deadline: %q, %v; want \"kl\"", p[:n], err)
+	}
+	n, err = c.ReadWaitAll(p)
+	if n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("ReadWaitAll past the deadline: %d, %v; want os.ErrDeadlineExceeded", n, err)
+	}
+	c.SetReadDeadline(time.Time{})
+
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.ReadWaitAll(p)
+		errc <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	c.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("ReadWaitAll after Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not wake ReadWaitAll")
+	}
+}
+
+// TestQuietReaders: readers that find nothing for a while go quiet: none
+// of 300 idle connections' readers blocks a thread any more. Each then gets its data, and a
+// quiet reader's deadline ends its read, as does Close.
+func TestQuietReaders(t *testing.T) {
+	const n = 300
+	conns := make([]*Conn, n)
+	peers := make([]net.Conn, n)
+	for i := range conns {
+		conns[i], peers[i] = pair(t)
+	}
+	got := make(chan error, n)
+	for i, c := range conns {
+		go func() {
+			p := make([]byte, 4)
+			_, err := io.ReadFull(c, p)
+			if err == nil && string(p) != fmt.Sprintf("%04d", i) {
+				err = fmt.Errorf("conn %d read %q", i, p)
+			}
+			got <- err
+		}()
+	}
+	// Wait until every reader is quiet (a reader goes quiet after a Tick;
+	// the loop's bound only ends a test that failed).
+	for start := time.Now(); blocked.Load() > 0; time.Sleep(Tick) {
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("%d readers still block a thread each", blocked.Load())
+		}
+	}
+	for i, p := range peers {
+		if _, err := fmt.Fprintf(p, "%04d", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		if err := <-got; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A quiet reader's deadline, then Close.
+	c := conns[0]
+	c.SetReadDeadline(time.Now().Add(5 * Tick))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("quiet read with a deadline: %v", err)
+	}
+	c.SetReadDeadline(time.Time{})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 1))
+		errc <- err
+	}()
+	for blocked.Load() > 0 {
+		time.Sleep(Tick)
+	}
+	time.Sleep(2 * Tick)
+	c.Close()
+	if err := <-errc; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("quiet read after Close: %v", err)
+	}
+}
+
+// TestMaxBlocked: no more than maxBlocked readers block a thread at once;
+// the others wait in the poller, and all get their data.
+func TestMaxBlocked(t *testing.T) {
+	defer maxBlocked.Store(maxBlocked.Load())
+	maxBlocked.Store(2)
+	const n = 6
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		c, srv := pair(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := make([]byte, 3)
+			for j := range 30 {
+				if _, err := io.ReadFull(c, p); err != nil {
+					errs <- err
+					return
+				}
+				if want := fmt.Sprintf("%d%02d", i, j); string(p) != want {
+					errs <- fmt.Errorf("read %q, want %q", p, want)
+					return
+				}
+			}
+		}()
+		go func() {
+			for j := range 30 {
+				time.Sleep(time.Millisecond)
+				if _, err := fmt.Fprintf(srv, "%d%02d", i, j); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for {
+		if b := blocked.Load(); b > 2 {
+			t.Fatalf("%d readers block a thread, at most 2 may", b)
+		}
+		select {
+		case <-done:
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			return
+		case <-time.After(100 * time.Microsecond):
+		}
 	}
 }

@@ -1,31 +1,33 @@
 // Package blocksock is a TCP connection on a blocking socket, outside Go's
 // netpoller (Linux; elsewhere Dial returns an ordinary net.Conn).
 //
-// A goroutine reading it blocks its OS thread in read(2), and the kernel
-// wakes that thread when data arrives, as a C initiator's poll loop is
-// woken: no netpoller thread wakes to find the goroutine, no idle P's
+// A busy connection's reader blocks its OS thread in read(2), and the
+// kernel wakes that thread when data arrives, as a C initiator's poll loop
+// is woken: no netpoller thread wakes to find the goroutine, no idle P's
 // thread is woken by each TCP segment (Go registers sockets with epoll
 // edge-triggered, and the one thread blocked in epoll_wait wakes for any
 // of them), and the process does not wake sysmon on every read after it
-// went idle. The price is one OS thread per connection waiting in a read,
-// so this is for a few busy connections, not thousands of idle ones.
+// went idle. The rest of a data segment is read with MSG_WAITALL
+// (Conn.ReadWaitAll): one wake-up for the whole segment.
 //
-// Deadlines are checked every Tick: the socket has SO_RCVTIMEO and
-// SO_SNDTIMEO set to it, and a read or write that times out looks at the
-// deadline before it tries again. A read with no deadline waits IdleTick
-// between looks instead (an idle connection's thread wakes once a second),
-// so a deadline set while such a read waits (to wake it) is seen up to
-// IdleTick late, and one set while a read with a deadline waits up to
-// Tick late. Close shuts the socket down,
-// which wakes a blocked read or write at once; the descriptor is closed
-// when the last of them has returned.
+// A reader that finds nothing for a Tick goes quiet: it stops blocking a
+// thread and parks its goroutine until the process's one poller goroutine
+// (epoll, EPOLLONESHOT) finds its socket readable. So idle connections
+// hold no thread each, and a busy connection never wakes the poller. At
+// most MaxBlocked readers block a thread at once; others wait in the
+// poller.
+//
+// Deadlines: a read blocked in read(2) looks at its deadline every Tick
+// (the socket's SO_RCVTIMEO and SO_SNDTIMEO are set to it), since a
+// deadline set from another goroutine cannot interrupt it; a quiet reader
+// waits for its deadline on a timer, and wakes at once when a new one is
+// set. A write blocked on a full socket looks at its deadline every Tick.
+// Close shuts the socket down, which wakes a blocked read or write at
+// once; the descriptor is closed when the last of them has returned.
 package blocksock
 
 import "time"
 
-// Tick is how often a blocked read or write looks at its deadline.
+// Tick is how often a read or write blocked in a system call looks at its
+// deadline, and how long a reader waits in read(2) before it goes quiet.
 const Tick = 20 * time.Millisecond
-
-// IdleTick is how often a blocked read without a deadline looks whether
-// one was set meanwhile.
-const IdleTick = time.Second

@@ -146,3 +146,78 @@ func TestLargeThenSmallOverTCP(t *testing.T) {
 		}
 	}
 }
+
+// waitAllConn is a pieceConn that can also wait for a whole buffer
+// (ReadWaitAll, as blocksock's sockets do). It records the calls and
+// fails the test if one asks for a byte beyond the end of the data segment
+// being read: on a real socket such a call could wait for bytes that the
+// target sends only after an answer from us.
+type waitAllConn struct {
+	pieceConn
+	t       *testing.T
+	segEnds []int // offsets in the stream where data segments end
+	calls   int
+}
+
+func (w *waitAllConn) ReadWaitAll(b []byte) (int, error) {
+	w.calls++
+	off := int(w.r.Size()) - w.r.Len()
+	ok := false
+	for _, end := range w.segEnds {
+		if off < end && off+len(b) <= end {
+			ok = true
+		}
+	}
+	if !ok {
+		w.t.Errorf("ReadWaitAll of %d bytes at stream offset %d: beyond the data segment (ends %v)", len(b), off, w.segEnds)
+	}
+	return w.r.Read(b)
+}
+
+// TestReadWaitAllOnlyInsideSegments: on a socket that can wait for a whole
+// buffer, the rest of a large data segment is read with ReadWaitAll, into
+// every buffer of a vector, and never a byte past the segment's end (no
+// padding, digest or next header: those may be what the target has not
+// sent yet). Without digests and with, aligned and padded.
+func TestReadWaitAllOnlyInsideSegments(t *testing.T) {
+	for _, d := range []pdu.Digests{{}, {Header: true, Data: true}} {
+		for _, n := range []int{LargeSegment, 200001, 131072} {
+			lead := encode(&pdu.DataIn{ITT: 0}, pattern(LargeSegment, 1), d)
+			data := pattern(n, 5)
+			wire := encode(&pdu.DataIn{ITT: 1}, data, d)
+			next := encode(&pdu.NOPIn{ITT: 2}, nil, d)
+			hl := pdu.BHSLen
+			if d.Header {
+				hl += digest.Size
+			}
+			ends := []int{hl + LargeSegment, len(lead) + hl + n}
+			w := &waitAllConn{pieceConn: pieceConn{byteConn{bytes.NewReader(slices.Concat(lead, wire, next))}, 1000}, t: t, segEnds: ends}
+			c := New(w)
+			c.SetDigests(d)
+			c.SetLimits(pdu.Limits{MaxDataSegmentLength: 1 << 20})
+			if _, _, err := c.ReadHeader(); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.ReadData(make([]byte, LargeSegment)); err != nil {
+				t.Fatal(err)
+			}
+			if h, _, err := c.ReadHeader(); err != nil || h.ITT() != 1 {
+				t.Fatalf("second header: %v", err)
+			}
+			bufs := [][]byte{make([]byte, 7), make([]byte, n/2), make([]byte, n-7-n/2)}
+			v := iovector.New(bufs...)
+			if err := c.ReadDataVector(v, 0); err != nil {
+				t.Fatalf("%d bytes, digests %v: %v", n, d, err)
+			}
+			if got := slices.Concat(bufs...); !bytes.Equal(got, data) {
+				t.Fatalf("%d bytes, digests %v: other bytes read", n, d)
+			}
+			if h, _, err := c.ReadHeader(); err != nil || h.ITT() != 2 {
+				t.Fatalf("header after the segment: %v", err)
+			}
+			if w.calls == 0 {
+				t.Fatalf("%d bytes, digests %v: ReadWaitAll never used", n, d)
+			}
+		}
+	}
+}
