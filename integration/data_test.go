@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -120,8 +121,9 @@ func TestTargetSettings(t *testing.T) {
 		// Data-Out segments and R2T bursts that cut the 4 KiB pieces whose
 		// sums the data digests are combined from at odd places.
 		{"odd segments with digests", map[string]string{"MaxRecvDataSegmentLength": "5120", "FirstBurstLength": "13312", "MaxBurstLength": "23552", "InitialR2T": "No", "HeaderDigest": "CRC32C", "DataDigest": "CRC32C"}, nil},
-		// The same traffic over a blocking socket outside the netpoller.
-		{"blocking socket with digests", map[string]string{"HeaderDigest": "CRC32C", "DataDigest": "CRC32C"}, &session.Config{Dialer: &session.BlockingDialer{}}},
+		// The same traffic through Go's netpoller (the default is a
+		// blocking socket outside it, on Linux).
+		{"netpoller with digests", map[string]string{"HeaderDigest": "CRC32C", "DataDigest": "CRC32C"}, &session.Config{Dialer: &net.Dialer{}}},
 	}
 	inst := tgtd.Start(t)
 	const size = 8 << 20

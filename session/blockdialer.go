@@ -7,22 +7,26 @@ import (
 	"github.com/iscsi-go/iscsi/internal/blocksock"
 )
 
-// BlockingDialer is a Dialer (Config.Dialer) whose connections live
-// outside Go's netpoller, on Linux: the socket is blocking, and the
-// session's reader waits for the target in read(2) on its own OS thread,
-// woken by the kernel when data arrives, the way a C initiator's poll loop
-// is. That spares the thread switches of the netpoller (the thread waiting
-// in epoll_wait woken by every TCP segment, then waking the reader) and
-// the wake-ups of the runtime's sysmon: 5–20% less CPU per I/O against
-// tgtd in docs/BENCHMARKS.md ("Speed, third round").
+// BlockingDialer is the default Dialer (Config.Dialer nil). On Linux its
+// connections live outside Go's netpoller: while a session is busy, its
+// reader waits for the target in read(2) on its own OS thread, woken by
+// the kernel when data arrives, the way a C initiator's poll loop is, and
+// reads the rest of each data segment with one MSG_WAITALL read. That
+// spares the thread switches of the netpoller (the thread waiting in
+// epoll_wait woken by every TCP segment, then waking the reader) and the
+// wake-ups of the runtime's sysmon: 10–30% less CPU per I/O against tgtd
+// in docs/BENCHMARKS.md ("Speed, third round").
 //
-// It is an experiment, for a few busy sessions: each connection keeps an
-// OS thread blocked while it waits (thousands of idle sessions would need
-// thousands of threads), and deadlines are looked at every 20 ms (every
-// second by a read with none), so a context's end or a keepalive is
-// noticed up to that much later. Elsewhere
-// than on Linux (and on linux/386) it is an ordinary net.Dialer. The
-// embedded net.Dialer makes the connection (timeouts, local address).
+// A reader that finds nothing for 20 ms goes quiet: it gives its thread
+// back and waits in one epoll poller that the whole process shares, so
+// idle sessions hold no thread each. At most 512 readers block a thread at
+// once; the others wait in the poller. A deadline is looked at every 20 ms
+// by a reader blocked in read(2), so a keepalive's timeout is noticed up
+// to that much later.
+//
+// Elsewhere than on Linux (and on linux/386) it is an ordinary net.Dialer.
+// The embedded net.Dialer makes the connection (timeouts, local address).
+// For Go's netpoller on Linux, give a *net.Dialer as Config.Dialer.
 type BlockingDialer struct {
 	net.Dialer
 }

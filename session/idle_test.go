@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,7 +56,9 @@ func serveIdleTarget() {
 // BenchmarkIdleSessions logs in ISCSI_IDLE_SESSIONS sessions (default 1000)
 // to a target in another process and reports what an idle session costs
 // the initiator: heap bytes and goroutines per session, and the time of a
-// 4 KiB ReadAt on a session that was idle (per op).
+// 4 KiB ReadAt on a session that was idle (per op), the process's CPU
+// while they idle and its OS threads. ISCSI_IDLE_DIALER=netpoller or
+// blocking picks the Config.Dialer (default: the session's default).
 func BenchmarkIdleSessions(b *testing.B) {
 	n := 1000
 	if v, err := strconv.Atoi(os.Getenv("ISCSI_IDLE_SESSIONS")); err == nil && v > 0 {
@@ -76,8 +79,11 @@ func BenchmarkIdleSessions(b *testing.B) {
 		// A short keepalive interval: a session gives its buffers back
 		// after one interval of silence (5 s by default).
 		cfg := &session.Config{NOPInterval: time.Second}
-		if os.Getenv("ISCSI_IDLE_BLOCKING") != "" {
-			cfg.Dialer = &session.BlockingDialer{} // one thread per session
+		switch os.Getenv("ISCSI_IDLE_DIALER") {
+		case "netpoller":
+			cfg.Dialer = &net.Dialer{} // Go's netpoller
+		case "blocking":
+			cfg.Dialer = &session.BlockingDialer{}
 		}
 		s, err := session.Dial(ctx, url, cfg)
 		if err != nil {
@@ -93,6 +99,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 	time.Sleep(2 * time.Second)
 	idle := float64(time.Duration(processCPU())-cpu0) / float64(time.Since(wall0))
 	heap1, gor1 := idleMemory()
+	threads := osThreads()
 	buf := make([]byte, 4096)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -104,6 +111,24 @@ func BenchmarkIdleSessions(b *testing.B) {
 	b.ReportMetric(float64(heap1-heap0)/float64(n), "heap-B/session")
 	b.ReportMetric(float64(gor1-gor0)/float64(n), "goroutines/session")
 	b.ReportMetric(idle*100, "idle-CPU-%")
+	if threads > 0 {
+		b.ReportMetric(float64(threads), "OS-threads")
+	}
+}
+
+// osThreads returns the process's OS threads (Linux), 0 where unknown.
+func osThreads() int {
+	st, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(st), "\n") {
+		if v, ok := strings.CutPrefix(l, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
 }
 
 func idleMemory() (heap uint64, goroutines int) {

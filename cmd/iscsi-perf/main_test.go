@@ -526,3 +526,39 @@ func TestRunMultipath(t *testing.T) {
 		})
 	}
 }
+
+// TestReadBuffers: READs on one session share one buffer (as libiscsi's
+// iscsi-perf reads into one); WRITEs, a mix, several paths and
+// --own-buffers give each command in flight its own.
+func TestReadBuffers(t *testing.T) {
+	g := session.Geometry{BlockSize: 512, Blocks: 1 << 20}
+	for _, tt := range []struct {
+		args   []string
+		shared bool
+	}{
+		{[]string{"-m", "4", "iscsi://127.0.0.1/iqn.x:y/1"}, true},
+		{[]string{"-m", "4", "--own-buffers", "iscsi://127.0.0.1/iqn.x:y/1"}, false},
+		{[]string{"-m", "4", "--write", "iscsi://127.0.0.1/iqn.x:y/1"}, false},
+		{[]string{"-m", "4", "--mix", "30", "iscsi://127.0.0.1/iqn.x:y/1"}, false},
+		{[]string{"-m", "4", "--path", "iscsi://127.0.0.2/iqn.x:y/1", "iscsi://127.0.0.1/iqn.x:y/1"}, false},
+	} {
+		var stderr bytes.Buffer
+		o, err := parseArgs(tt.args, &stderr)
+		if err != nil {
+			t.Fatalf("parseArgs(%q): %v (%s)", tt.args, err, stderr.String())
+		}
+		r := newRunner(nil, g, o, io.Discard, io.Discard)
+		shared := 0
+		for _, w := range r.workers[1:] {
+			if len(w.buf) != o.blocks*512 {
+				t.Fatalf("%q: a buffer of %d bytes, want %d", tt.args, len(w.buf), o.blocks*512)
+			}
+			if &w.buf[0] == &r.workers[0].buf[0] {
+				shared++
+			}
+		}
+		if want := map[bool]int{true: 3, false: 0}[tt.shared]; shared != want {
+			t.Errorf("%q: %d of 3 workers share the first one's buffer, want %d", tt.args, shared, want)
+		}
+	}
+}

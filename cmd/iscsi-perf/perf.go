@@ -141,10 +141,22 @@ func newRunner(s issuer, g session.Geometry, o options, out, stderr io.Writer) *
 		stopCh:    make(chan struct{}),
 	}
 	seed := uint64(time.Now().UnixNano())
+	size := uint64(o.blocks) * r.blockSize
+	// One buffer for all READs (see the package doc): a single session's
+	// reader fills it one Data-In at a time. Several sessions (--path)
+	// could fill it at once, and their data digests would then be computed
+	// over bytes another session overwrote.
+	var shared []byte
+	if !o.write && o.mix == 0 && len(o.paths) == 0 && !o.ownBuffers {
+		shared = make([]byte, size)
+	}
 	for i := 0; i < o.maxInFlight; i++ {
 		w := &worker{
-			buf: make([]byte, uint64(o.blocks)*r.blockSize),
+			buf: shared,
 			rng: rand.New(rand.NewPCG(seed, uint64(i))),
+		}
+		if w.buf == nil {
+			w.buf = make([]byte, size)
 		}
 		if o.write || o.mix > 0 {
 			for j := range w.buf {

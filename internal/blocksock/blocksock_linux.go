@@ -33,6 +33,9 @@ type Conn struct {
 	// The reader's (one at a time): quiet once a read found nothing for a
 	// Tick, until data comes; it then waits in the poller, not in read(2).
 	quiet bool
+	// slow: the quiet reader's last wait in the poller took longer than
+	// Busy, so the data it brought does not end the quiet.
+	slow  bool
 	timer *time.Timer // the quiet reader's deadline
 
 	ready chan struct{} // the poller found the socket readable
@@ -177,7 +180,14 @@ func (c *Conn) read(p []byte, flags int) (int, error) {
 		}
 		switch {
 		case n > 0:
-			c.quiet = false
+			// Data that was there at once, or came soon after a wait began:
+			// the connection is busy, and its reader blocks in read(2)
+			// again. Data after a long wait (a keepalive) does not end the
+			// quiet.
+			if !c.slow {
+				c.quiet = false
+			}
+			c.slow = false
 			return n, nil
 		case err == nil:
 			if c.isClosed() {
@@ -222,11 +232,13 @@ func (c *Conn) waitReadable(dl int64) error {
 		}
 		expiry = c.timer.C
 	}
+	t0 := time.Now()
 	select {
 	case <-c.ready:
 	case <-c.kick:
 	case <-expiry:
 	}
+	c.slow = time.Since(t0) > Busy
 	if expiry != nil {
 		c.timer.Stop()
 	}

@@ -364,3 +364,62 @@ func TestMaxBlocked(t *testing.T) {
 		}
 	}
 }
+
+// TestQuietUntilBusy: a quiet reader that gets a byte now and then (a
+// keepalive) stays quiet, holding no thread; one whose data comes right
+// after it begins to wait (a ping-pong) blocks in read(2) again.
+func TestQuietUntilBusy(t *testing.T) {
+	c, srv := pair(t)
+	echo := make(chan error, 1)
+	go func() {
+		p := make([]byte, 1)
+		for {
+			if _, err := c.Read(p); err != nil {
+				echo <- err
+				return
+			}
+			if _, err := c.Write(p); err != nil {
+				echo <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(3 * Tick) // the reader blocks, then goes quiet
+	for start := time.Now(); blocked.Load() > 0; time.Sleep(Tick) {
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the idle reader never went quiet")
+		}
+	}
+	p := make([]byte, 1)
+	for i := range 5 {
+		time.Sleep(4 * Busy)
+		if _, err := srv.Write([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(srv, p); err != nil || p[0] != byte(i) {
+			t.Fatalf("echo %v, %v", p, err)
+		}
+		time.Sleep(4 * Busy)
+		if b := blocked.Load(); b != 0 {
+			t.Fatalf("after a keepalive-like byte, %d readers block a thread", b)
+		}
+	}
+	// Ping-pong: each byte answers the echo of the one before.
+	sawBlocked := false
+	for i := 0; i < 20000 && !sawBlocked; i++ {
+		if _, err := srv.Write([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(srv, p); err != nil {
+			t.Fatal(err)
+		}
+		sawBlocked = blocked.Load() > 0
+	}
+	if !sawBlocked {
+		t.Fatal("a busy reader never blocked in read(2) again")
+	}
+	c.Close()
+	if err := <-echo; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("reader ended with %v", err)
+	}
+}

@@ -4,6 +4,7 @@ package blocksock
 
 import (
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -165,5 +166,9 @@ func (p *poller) loop() {
 			return
 		}
 		p.mu.Unlock()
+		// Let the readers just woken run on this P now: blocked in
+		// epoll_wait again, this goroutine would hold the P in a system
+		// call, and they would wait for sysmon to hand it off.
+		runtime.Gosched()
 	}
 }
