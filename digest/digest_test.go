@@ -224,7 +224,7 @@ func BenchmarkChecksum(b *testing.B) {
 	for _, size := range []struct {
 		name string
 		n    int
-	}{{"48B", 48}, {"8KiB", 8 << 10}, {"256KiB", 256 << 10}} {
+	}{{"48B", 48}, {"512B", 512}, {"4KiB", 4 << 10}, {"8KiB", 8 << 10}, {"128KiB", 128 << 10}, {"256KiB", 256 << 10}} {
 		buf := fill(size.n, func(i int) byte { return byte(i) })
 		b.Run(size.name, func(b *testing.B) {
 			b.SetBytes(int64(size.n))
