@@ -35,6 +35,9 @@ func update(crc uint32, p []byte) uint32 {
 	if useAVX512 && len(p) >= avx512Min {
 		n := len(p) &^ 15
 		crc = ^castagnoliAVX512(^crc, p[:n])
+		if n == len(p) {
+			return crc
+		}
 		p = p[n:]
 	}
 	return crc32.Update(crc, table, p)
