@@ -147,3 +147,24 @@ func TestCRCVectors(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkImplementations compares the implementations on this machine:
+// go test ./digest -run '^$' -bench Implementations, then benchstat -col /impl.
+func BenchmarkImplementations(b *testing.B) {
+	for _, impl := range implementations() {
+		for _, size := range []struct {
+			name string
+			n    int
+		}{{"512B", 512}, {"4KiB", 4 << 10}, {"8KiB", 8 << 10}, {"64KiB", 64 << 10}, {"128KiB", 128 << 10}, {"1MiB", 1 << 20}} {
+			buf := fill(size.n, func(i int) byte { return byte(i * 7) })
+			b.Run("impl="+impl+"/size="+size.name, func(b *testing.B) {
+				use(b, impl)
+				b.SetBytes(int64(size.n))
+				var crc uint32
+				for b.Loop() {
+					crc = Update(crc, buf)
+				}
+			})
+		}
+	}
+}
