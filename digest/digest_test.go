@@ -3,6 +3,7 @@ package digest
 import (
 	"bytes"
 	"errors"
+	"hash/crc32"
 	"testing"
 )
 
@@ -173,13 +174,28 @@ func TestZeroAllocs(t *testing.T) {
 	_ = sink
 }
 
-// FuzzUpdate checks Checksum and a split Update against the bitwise reference,
-// and the wire form round trip, for any input.
+// FuzzUpdate checks Checksum and a split Update against hash/crc32 on every
+// implementation this CPU has (see implementations), and against the
+// bitwise reference, and the wire form round trip, for any input.
 func FuzzUpdate(f *testing.F) {
 	for _, v := range vectors {
 		f.Add(v.in, uint8(len(v.in)/2))
 	}
+	f.Add(fill(5000, func(i int) byte { return byte(i * 31) }), uint8(200))
 	f.Fuzz(func(t *testing.T, b []byte, split uint8) {
+		whole := crc32.Checksum(b, castagnoliTable)
+		for _, impl := range implementations() {
+			useAVX512 = impl == "avx512"
+			got, i := Checksum(b), min(int(split), len(b))
+			// A split the other way too: a long head and a short tail.
+			j := len(b) - i
+			got1, got2 := Update(Update(0, b[:i]), b[i:]), Update(Update(0, b[:j]), b[j:])
+			useAVX512 = hasAVX512
+			if got != whole || got1 != whole || got2 != whole {
+				t.Fatalf("%s on %d bytes: Checksum %#08x, split at %d %#08x, at %d %#08x; hash/crc32 %#08x",
+					impl, len(b), got, i, got1, j, got2, whole)
+			}
+		}
 		// The bitwise reference is slow; longer inputs add nothing but
 		// time, most of all when the fuzzer minimizes them.
 		b = b[:min(len(b), 4096)]
@@ -208,7 +224,7 @@ func BenchmarkChecksum(b *testing.B) {
 	for _, size := range []struct {
 		name string
 		n    int
-	}{{"48B", 48}, {"8KiB", 8 << 10}, {"256KiB", 256 << 10}} {
+	}{{"48B", 48}, {"512B", 512}, {"4KiB", 4 << 10}, {"8KiB", 8 << 10}, {"128KiB", 128 << 10}, {"256KiB", 256 << 10}} {
 		buf := fill(size.n, func(i int) byte { return byte(i) })
 		b.Run(size.name, func(b *testing.B) {
 			b.SetBytes(int64(size.n))
