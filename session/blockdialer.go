@@ -10,11 +10,10 @@ import (
 // BlockingDialer is the default Dialer (Config.Dialer nil). On Linux its
 // connections live outside Go's netpoller: while a session is busy, its
 // reader waits for the target in read(2) on its own OS thread, woken by
-// the kernel when data arrives, the way a C initiator's poll loop is, and
-// reads the rest of each data segment with one MSG_WAITALL read. That
+// the kernel when data arrives, the way a C initiator's poll loop is. That
 // spares the thread switches of the netpoller (the thread waiting in
 // epoll_wait woken by every TCP segment, then waking the reader) and the
-// wake-ups of the runtime's sysmon: 10–30% less CPU per I/O against tgtd
+// wake-ups of the runtime's sysmon: 30–40% less CPU per I/O against tgtd
 // in docs/BENCHMARKS.md ("Speed, third round").
 //
 // A reader that finds nothing for 20 ms goes quiet: it gives its thread

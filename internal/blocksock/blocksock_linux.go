@@ -151,9 +151,7 @@ func (c *Conn) opErr(op string, err error) error {
 
 // Read reads from the socket, blocking the calling thread until data
 // comes, the deadline passes (os.ErrDeadlineExceeded) or Close.
-func (c *Conn) Read(p []byte) (int, error) { return c.read(p, 0) }
-
-func (c *Conn) read(p []byte, flags int) (int, error) {
+func (c *Conn) Read(p []byte) (int, error) {
 	if !c.acquire() {
 		return 0, c.opErr("read", net.ErrClosed)
 	}
@@ -173,9 +171,9 @@ func (c *Conn) read(p []byte, flags int) (int, error) {
 		var n int
 		var err error
 		if quiet {
-			n, err = recv(c.fd, p, flags|syscall.MSG_DONTWAIT)
+			n, err = recv(c.fd, p, syscall.MSG_DONTWAIT)
 		} else {
-			n, err = recv(c.fd, p, flags)
+			n, err = syscall.Read(c.fd, p)
 			blocked.Add(-1)
 		}
 		switch {
@@ -210,7 +208,7 @@ func (c *Conn) read(p []byte, flags int) (int, error) {
 			if c.isClosed() {
 				return 0, c.opErr("read", net.ErrClosed)
 			}
-			return 0, c.opErr("read", os.NewSyscallError("recvfrom", err))
+			return 0, c.opErr("read", os.NewSyscallError("read", err))
 		}
 	}
 }
@@ -251,15 +249,6 @@ func (c *Conn) signal(ch chan struct{}) {
 	case ch <- struct{}{}:
 	default:
 	}
-}
-
-// ReadWaitAll reads into p with MSG_WAITALL: the kernel fills all of p
-// before it wakes the thread, unless a tick passes first (then it returns
-// what came so far, if anything), the peer closes, or Close. It is for the
-// rest of a data segment that is known to be on its way: one system call
-// and one wake-up instead of one per TCP segment. Errors are Read's.
-func (c *Conn) ReadWaitAll(p []byte) (int, error) {
-	return c.read(p, syscall.MSG_WAITALL)
 }
 
 // Write writes all of p, blocking the calling thread while the socket is
@@ -431,11 +420,8 @@ func (r rawConn) Write(f func(fd uintptr) bool) error {
 	return nil
 }
 
-// recv is recvfrom(2) without an address: read(2) when flags is 0.
+// recv is recvfrom(2) without an address.
 func recv(fd int, p []byte, flags int) (int, error) {
-	if flags == 0 {
-		return syscall.Read(fd, p)
-	}
 	r, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), uintptr(flags), 0, 0)
 	if errno != 0 {
 		return -1, errno

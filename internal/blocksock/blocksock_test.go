@@ -189,69 +189,6 @@ func TestRawWriteNeverWaits(t *testing.T) {
 	}
 }
 
-// TestReadWaitAll: ReadWaitAll returns a buffer whole that the peer sends
-// in pieces with pauses between them, where Read returns the first piece;
-// a deadline that passes meanwhile ends it with what came, and Close wakes
-// it with nothing.
-func TestReadWaitAll(t *testing.T) {
-	c, srv := pair(t)
-	send := func(pieces ...string) {
-		go func() {
-			for _, p := range pieces {
-				time.Sleep(5 * time.Millisecond)
-				if _, err := srv.Write([]byte(p)); err != nil {
-					return
-				}
-			}
-		}()
-	}
-	send("ab", "cd", "ef")
-	p := make([]byte, 6)
-	n, err := c.ReadWaitAll(p)
-	if err != nil || string(p[:n]) != "abcdef" {
-		t.Fatalf("ReadWaitAll: %q, %v; want \"abcdef\"", p[:n], err)
-	}
-	send("gh", "ij")
-	n, err = c.Read(p)
-	if err != nil || string(p[:n]) != "gh" {
-		t.Fatalf("Read: %q, %v; want \"gh\"", p[:n], err)
-	}
-	n, err = c.ReadWaitAll(p[:2])
-	if err != nil || string(p[:n]) != "ij" {
-		t.Fatalf("ReadWaitAll: %q, %v; want \"ij\"", p[:n], err)
-	}
-
-	// Only part of the buffer comes before the deadline: that part is
-	// returned (a tick later at most), then the deadline's error.
-	send("kl")
-	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-	n, err = c.ReadWaitAll(p)
-	if err != nil || string(p[:n]) != "kl" {
-		t.Fatalf("ReadWaitAll with a deadline: %q, %v; want \"kl\"", p[:n], err)
-	}
-	n, err = c.ReadWaitAll(p)
-	if n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("ReadWaitAll past the deadline: %d, %v; want os.ErrDeadlineExceeded", n, err)
-	}
-	c.SetReadDeadline(time.Time{})
-
-	errc := make(chan error, 1)
-	go func() {
-		_, err := c.ReadWaitAll(p)
-		errc <- err
-	}()
-	time.Sleep(20 * time.Millisecond)
-	c.Close()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, net.ErrClosed) {
-			t.Fatalf("ReadWaitAll after Close: %v, want net.ErrClosed", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not wake ReadWaitAll")
-	}
-}
-
 // TestQuietReaders: readers that find nothing for a while go quiet: none
 // of 300 idle connections' readers blocks a thread any more. Each then gets its data, and a
 // quiet reader's deadline ends its read, as does Close.

@@ -7,8 +7,7 @@
 // thread is woken by each TCP segment (Go registers sockets with epoll
 // edge-triggered, and the one thread blocked in epoll_wait wakes for any
 // of them), and the process does not wake sysmon on every read after it
-// went idle. The rest of a data segment is read with MSG_WAITALL
-// (Conn.ReadWaitAll): one wake-up for the whole segment.
+// went idle.
 //
 // A reader that finds nothing for a Tick goes quiet: it stops blocking a
 // thread and parks its goroutine until the process's one poller goroutine

@@ -187,7 +187,6 @@ var DefaultLimits = pdu.Limits{MaxDataSegmentLength: 8192, MaxAHSLength: 0}
 func New(nc net.Conn) *Conn {
 	c := &Conn{nc: nc, w: new(Batch), spare: new(Batch)}
 	c.kr.c = c
-	c.kr.wa, _ = nc.(waitAller)
 	c.initTry()
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(&c.kr)
@@ -339,39 +338,15 @@ var errKick = errors.New("conn: read interrupted to give the buffer back")
 
 // kickReader reads the socket for the Conn and hides the read deadline
 // that Slim sets to wake a reader: a kick is never an error.
-type kickReader struct {
-	c  *Conn
-	wa waitAller // c.nc, if it can wait for a whole buffer
-}
+type kickReader struct{ c *Conn }
 
-func (k *kickReader) Read(p []byte) (int, error) { return k.read(p, false) }
-
-// waitAller is a socket that can wait until a whole buffer has come
-// (blocksock's recv with MSG_WAITALL).
-type waitAller interface {
-	ReadWaitAll(p []byte) (int, error)
-}
-
-// read reads the socket into p. all asks for all of p in one wait where the
-// socket can (waitAller): for the rest of a data segment, which is on its
-// way, so that the reader is woken once, not once per TCP segment.
-func (k *kickReader) read(p []byte, all bool) (int, error) {
+func (k *kickReader) Read(p []byte) (int, error) {
 	c := k.c
 	if c.fillCap > 0 && len(p) > c.fillCap {
 		p = p[:c.fillCap]
 	}
-	wa := k.wa
-	if !all {
-		wa = nil
-	}
 	for {
-		var n int
-		var err error
-		if wa != nil {
-			n, err = wa.ReadWaitAll(p)
-		} else {
-			n, err = c.nc.Read(p)
-		}
+		n, err := c.nc.Read(p)
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err
 		}
@@ -501,7 +476,7 @@ func (c *Conn) readSegment(b []byte, crc uint32, dd bool) (uint32, error) {
 			n, err = c.br.Read(b)
 			c.fillCap = 0
 		default:
-			n, err = c.kr.read(b, len(b) <= c.segLeft)
+			n, err = c.kr.Read(b)
 		}
 		c.segLeft -= n
 		if dd && n > 0 {
