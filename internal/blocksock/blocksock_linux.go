@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -35,8 +36,9 @@ type Conn struct {
 	quiet bool
 	// slow: the quiet reader's last wait in the poller took longer than
 	// Busy, so the data it brought does not end the quiet.
-	slow  bool
-	timer *time.Timer // the quiet reader's deadline
+	slow    bool
+	timer   *time.Timer // the quiet reader's deadline
+	yielded int64       // when the busy reader last went through the scheduler (yieldNow)
 
 	ready chan struct{} // the poller found the socket readable
 	kick  chan struct{} // a new read deadline, or Close
@@ -173,6 +175,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		if quiet {
 			n, err = recv(c.fd, p, syscall.MSG_DONTWAIT)
 		} else {
+			c.yieldNow()
 			n, err = syscall.Read(c.fd, p)
 			blocked.Add(-1)
 		}
@@ -242,6 +245,25 @@ func (c *Conn) waitReadable(dl int64) error {
 	}
 	return nil
 }
+
+// yieldNow passes the reader through the scheduler (runtime.Gosched)
+// every yieldEvery. Go's sysmon takes the P of a goroutine that has not
+// been through the scheduler for 10 ms whenever it finds it in a system
+// call, again and again until it has been: a busy reader, which only
+// reads, answers and reads again, would otherwise lose its P on most of
+// its blocking reads, and keep sysmon polling every 20 µs.
+func (c *Conn) yieldNow() {
+	now := time.Now().UnixNano()
+	if now-c.yielded < int64(yieldEvery) {
+		return
+	}
+	c.yielded = now
+	runtime.Gosched()
+}
+
+// yieldEvery is how often a busy reader goes through the scheduler: well
+// within sysmon's 10 ms.
+const yieldEvery = 2 * time.Millisecond
 
 // signal leaves a token in ch (ready or kick) without waiting.
 func (c *Conn) signal(ch chan struct{}) {
