@@ -22,6 +22,10 @@ import (
 var streamConfig = &blockstream.Config{Prefix: "multipath", Depth: session.BulkDepth,
 	Closed: session.ErrStreamClosed, NegativeOffset: session.ErrNegativeOffset, BeyondEnd: session.ErrBeyondEnd}
 
+// The pooled buffers of the streams hold the largest chunk (this does not
+// compile otherwise): a stream allocates none of its own.
+const _ uint = blockstream.BufSize - maxChunk
+
 // Reader reads a byte range of a Device in order with read-ahead, as
 // session.Reader does a LogicalUnit's: it implements io.Reader and
 // io.WriterTo (WriteTo hands its buffers to the writer, which must not

@@ -16,6 +16,10 @@ var ErrStreamClosed = errors.New("iscsi: reader or writer closed")
 var streamConfig = &blockstream.Config{Prefix: "iscsi", Depth: BulkDepth,
 	Closed: ErrStreamClosed, NegativeOffset: ErrNegativeOffset, BeyondEnd: ErrBeyondEnd}
 
+// The pooled buffers of the streams hold the largest MaxTransfer (this
+// does not compile otherwise): a stream allocates none of its own.
+const _ uint = blockstream.BufSize - DefaultMaxTransfer
+
 // Reader reads a byte range of a LUN in order with read-ahead: BulkDepth
 // READ commands of MaxTransfer bytes in flight into a fixed set of buffers,
 // delivered in order. It implements io.Reader and io.WriterTo, so that
