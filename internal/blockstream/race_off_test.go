@@ -1,0 +1,5 @@
+//go:build !race
+
+package blockstream
+
+const raceEnabled = false
