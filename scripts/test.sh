@@ -54,6 +54,10 @@ go vet ./...
 go run "honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}" ./...
 cross_build
 ISCSI_REQUIRE_TGTD=1 go test -race -count=1 -timeout 20m ./...
+# Allocation counts are those of a build without the race detector: the
+# tests that count them skip themselves under -race, so they run here.
+go test -count=1 -timeout 5m -run 'Alloc|AllocatesNothing|DigestsFromPieces' \
+  ./session/ ./multipath/ ./internal/... ./cmd/iscsi-perf/ ./iovector/ ./pdu/ ./digest/
 
 # The adapters under contrib/ are modules of their own (so that the core
 # keeps its few dependencies): each is tidied, vetted and tested in place.
