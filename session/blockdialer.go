@@ -13,7 +13,7 @@ import (
 // the kernel when data arrives, the way a C initiator's poll loop is. That
 // spares the thread switches of the netpoller (the thread waiting in
 // epoll_wait woken by every TCP segment, then waking the reader) and the
-// wake-ups of the runtime's sysmon: 30–40% less CPU per I/O against tgtd
+// wake-ups of the runtime's sysmon: 27–47% less CPU per I/O against tgtd
 // in docs/BENCHMARKS.md ("Speed, third round").
 //
 // A reader that finds nothing for 20 ms goes quiet: it gives its thread
