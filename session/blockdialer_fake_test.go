@@ -87,3 +87,11 @@ func TestBlockingDialer(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDefaultDialerIsBlocking: a Config without a Dialer gets a
+// BlockingDialer (a blocking socket outside the netpoller on Linux).
+func TestDefaultDialerIsBlocking(t *testing.T) {
+	if _, ok := session.DefaultDialer().(*session.BlockingDialer); !ok {
+		t.Fatalf("the default Dialer is %T, want *session.BlockingDialer", session.DefaultDialer())
+	}
+}

@@ -29,3 +29,6 @@ func SetLinger(d time.Duration) (restore func()) {
 	linger = d
 	return func() { linger = old }
 }
+
+// DefaultDialer is the Dialer a Config without one gets.
+func DefaultDialer() Dialer { return (&Config{}).withDefaults().Dialer }

@@ -30,7 +30,8 @@ func TestParseArgs(t *testing.T) {
 	}{
 		{name: "defaults", args: []string{testURL}, want: func(o options) string {
 			if o.maxInFlight != 32 || o.blocks != 8 || o.runtime != 0 || o.random || o.randomBlocks ||
-				o.logging || o.ignoreErrors || o.write || o.mix != 0 || o.json || o.initiator != defaultInitiator || o.url != testURL {
+				o.logging || o.ignoreErrors || o.write || o.mix != 0 || o.json || o.initiator != defaultInitiator || o.url != testURL ||
+				o.netpoller || o.ownBuffers {
 				return fmt.Sprintf("%+v", o)
 			}
 			return ""
@@ -55,6 +56,13 @@ func TestParseArgs(t *testing.T) {
 			return ""
 		}},
 		{name: "bad path", args: []string{"--path", "http://127.0.0.2/iqn.x:t/1", testURL}, wantErr: true},
+		{name: "netpoller and own buffers", args: []string{"--netpoller", "--own-buffers", testURL}, want: func(o options) string {
+			if !o.netpoller || !o.ownBuffers {
+				return fmt.Sprintf("%+v", o)
+			}
+			return ""
+		}},
+		{name: "the old blocking-socket flag", args: []string{"--blocking-socket", testURL}, wantErr: true},
 		{name: "write", args: []string{"--write", testURL}, want: func(o options) string {
 			if !o.write || o.mix != 0 {
 				return fmt.Sprintf("%+v", o)
