@@ -23,10 +23,10 @@ type Conn struct {
 	laddr, raddr net.Addr
 	rdl, wdl     atomic.Int64 // deadlines, Unix nanoseconds; 0: none
 
-	mu       sync.Mutex // guards the fields below
-	closed   bool
-	refs     int // reads and writes using fd
-	fdClosed bool
+	// state: closedBit once Close began, plus the reads, writes and
+	// Close using fd; the last of them to end after Close closes fd.
+	state    atomic.Int64
+	fdClosed atomic.Bool
 
 	wmu sync.Mutex // one write at a time; guards iov
 	iov []syscall.Iovec
@@ -113,37 +113,36 @@ func dupCloexec(fd int) (int, error) {
 	return int(r), nil
 }
 
+// closedBit is set in Conn.state by Close.
+const closedBit = 1 << 62
+
 func (c *Conn) acquire() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return false
+	for {
+		v := c.state.Load()
+		if v&closedBit != 0 {
+			return false
+		}
+		if c.state.CompareAndSwap(v, v+1) {
+			return true
+		}
 	}
-	c.refs++
-	return true
 }
 
 func (c *Conn) release() {
-	c.mu.Lock()
-	c.refs--
-	c.closeIfIdle()
-	c.mu.Unlock()
+	if c.state.Add(-1) == closedBit {
+		c.closeFD()
+	}
 }
 
-// closeIfIdle closes the descriptor once closed and unused. Called with mu.
-func (c *Conn) closeIfIdle() {
-	if c.closed && c.refs == 0 && !c.fdClosed {
-		c.fdClosed = true
+// closeFD closes the descriptor, once: closed and no longer used.
+func (c *Conn) closeFD() {
+	if c.fdClosed.CompareAndSwap(false, true) {
 		thePoller.remove(c)
 		syscall.Close(c.fd)
 	}
 }
 
-func (c *Conn) isClosed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closed
-}
+func (c *Conn) isClosed() bool { return c.state.Load()&closedBit != 0 }
 
 // expired reports whether the deadline d (Unix ns, 0 none) has passed.
 func expired(d int64) bool { return d != 0 && time.Now().UnixNano() >= d }
@@ -356,15 +355,20 @@ func consume(v *net.Buffers, n int) {
 // Close shuts the socket down, which wakes a blocked read or write; the
 // descriptor is closed when the last of them returns.
 func (c *Conn) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return c.opErr("close", net.ErrClosed)
+	// Mark closed and hold fd at once: a read or write ending meanwhile
+	// must not close fd before it is shut down here.
+	for {
+		v := c.state.Load()
+		if v&closedBit != 0 {
+			return c.opErr("close", net.ErrClosed)
+		}
+		if c.state.CompareAndSwap(v, (v|closedBit)+1) {
+			break
+		}
 	}
-	c.closed = true
 	_ = syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
 	c.signal(c.kick)
-	c.closeIfIdle()
+	c.release()
 	return nil
 }
 

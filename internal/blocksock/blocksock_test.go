@@ -150,9 +150,7 @@ func TestCloseWakesRead(t *testing.T) {
 	if _, err := c.Write([]byte{1}); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("write after Close: %v", err)
 	}
-	c.mu.Lock()
-	released := c.fdClosed
-	c.mu.Unlock()
+	released := c.fdClosed.Load()
 	if !released {
 		t.Fatal("descriptor still open after Close with no read or write left")
 	}
@@ -358,5 +356,54 @@ func TestQuietUntilBusy(t *testing.T) {
 	c.Close()
 	if err := <-echo; !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("reader ended with %v", err)
+	}
+}
+
+// TestCloseWhileBusy: Close while a read and a write (one of each at a
+// time, as a Conn allows) are under way and new ones start ends them all with net.ErrClosed (or the peer's EOF), and the
+// descriptor is closed once, after the last of them.
+func TestCloseWhileBusy(t *testing.T) {
+	for range 30 {
+		c, srv := pair(t)
+		go func() { _, _ = io.Copy(io.Discard, srv) }()
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for g := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				p := make([]byte, 512)
+				for {
+					var err error
+					if g%2 == 0 {
+						_, err = c.Read(p)
+					} else {
+						_, err = c.Write(p)
+					}
+					if err != nil {
+						if !errors.Is(err, net.ErrClosed) && err != io.EOF {
+							t.Errorf("after Close: %v", err)
+						}
+						return
+					}
+				}
+			}()
+		}
+		close(start)
+		time.Sleep(time.Millisecond)
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Close(); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("second Close: %v", err)
+		}
+		wg.Wait()
+		if !c.fdClosed.Load() {
+			t.Fatal("descriptor still open after Close and the last read and write")
+		}
+		if c.state.Load() != closedBit {
+			t.Fatalf("state %#x after all ended, want closed with no users", c.state.Load())
+		}
 	}
 }
