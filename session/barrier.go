@@ -37,8 +37,8 @@ func (s *Session) barrier(ctx context.Context, lun scsi.LUN, priority bool) erro
 	backoff := time.Millisecond
 	var refused error // the last BUSY-like answer, for the error if ctx ends
 	for {
-		t := s.getTask()
-		t.kind, t.lun, t.cdb, t.lba, t.priority, t.ordered = kindSCSI, uint64(lun), scsi.TestUnitReady().Array(), -1, priority, true
+		t := s.commandTask(lun, scsi.TestUnitReady(), DirNone, nil, priority)
+		t.ordered = true
 		_, err := s.submit(ctx, t).Wait()
 		var se *scsi.StatusError
 		switch {

@@ -573,13 +573,23 @@ func (s *Session) call(ctx context.Context, lun scsi.LUN, cdb scsi.CDB, dir Dire
 	if !priority {
 		return s.Call(ctx, lun, cdb, dir, v)
 	}
+	return s.submit(ctx, s.commandTask(lun, cdb, dir, v, true)).Wait()
+}
+
+// commandTask is the task of a command the session builds itself (call's
+// with priority, barrier's): cdb to lun, addressing no LBA (its errors
+// name none), moving v (nil: no data) in direction dir, neither fenced
+// nor retried on a unit attention. priority sends it ahead of the
+// commands held during a reconnect. The caller may set more (barrier's
+// ORDERED attribute) before submitting it.
+func (s *Session) commandTask(lun scsi.LUN, cdb scsi.CDB, dir Direction, v *iovector.Vector, priority bool) *task {
 	t := s.getTask()
-	t.kind, t.lun, t.cdb, t.vec, t.lba, t.priority = kindSCSI, uint64(lun), cdb.Array(), v, -1, true
+	t.kind, t.lun, t.cdb, t.vec, t.lba, t.priority = kindSCSI, uint64(lun), cdb.Array(), v, -1, priority
 	if v != nil {
 		t.expLen = uint32(v.Len())
 	}
 	t.read, t.write = dir == DirRead, dir == DirWrite
-	return s.submit(ctx, t).Wait()
+	return t
 }
 
 // checkTimeout bounds the checks of a new connection (checkUnits), at most
