@@ -34,12 +34,12 @@ type Conn struct {
 	// The reader's (one at a time): quiet once a read found nothing for a
 	// Tick, until data comes; it then waits in the poller, not in read(2).
 	quiet bool
-	// slow: the quiet reader's last wait in the poller took longer than
-	// Busy, so the data it brought does not end the quiet.
-	slow    bool
-	timer   *time.Timer // the quiet reader's deadline
-	yielded int64       // when the busy reader last went through the scheduler (yieldNow)
-	reads   uint32      // blocking reads, counted by yieldNow
+	// lastData: when the quiet reader last got data (Unix ns; 0 when it
+	// went quiet). Data within Busy of the last ends the quiet.
+	lastData int64
+	timer    *time.Timer // the quiet reader's deadline
+	yielded  int64       // when the busy reader last went through the scheduler (yieldNow)
+	reads    uint32      // blocking reads, counted by yieldNow
 
 	ready chan struct{} // the poller found the socket readable
 	kick  chan struct{} // a new read deadline, or Close
@@ -181,14 +181,17 @@ func (c *Conn) Read(p []byte) (int, error) {
 		}
 		switch {
 		case n > 0:
-			// Data that was there at once, or came soon after a wait began:
-			// the connection is busy, and its reader blocks in read(2)
-			// again. Data after a long wait (a keepalive) does not end the
-			// quiet.
-			if !c.slow {
-				c.quiet = false
+			// Data within Busy of the last data the quiet reader got: the
+			// connection is busy again, and its reader blocks in read(2).
+			// Data after a longer silence (a keepalive's answer, or a
+			// lone command's) leaves it quiet.
+			if c.quiet {
+				now := time.Now().UnixNano()
+				if now-c.lastData < int64(Busy) {
+					c.quiet = false
+				}
+				c.lastData = now
 			}
-			c.slow = false
 			return n, nil
 		case err == nil:
 			if c.isClosed() {
@@ -202,6 +205,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 			}
 			if !quiet {
 				c.quiet = true // a Tick passed with nothing: wait in the poller
+				c.lastData = 0
 				continue
 			}
 			if err := c.waitReadable(dl); err != nil {
@@ -233,13 +237,11 @@ func (c *Conn) waitReadable(dl int64) error {
 		}
 		expiry = c.timer.C
 	}
-	t0 := time.Now()
 	select {
 	case <-c.ready:
 	case <-c.kick:
 	case <-expiry:
 	}
-	c.slow = time.Since(t0) > Busy
 	if expiry != nil {
 		c.timer.Stop()
 	}

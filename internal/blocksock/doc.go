@@ -12,8 +12,8 @@
 // A reader that finds nothing for a Tick goes quiet: it stops blocking a
 // thread and parks its goroutine until the process's one poller goroutine
 // (epoll, EPOLLONESHOT) finds its socket readable. It blocks in read(2)
-// again when data comes within Busy of its wait, or was there at once;
-// data after a longer wait (a keepalive on an idle session) leaves it
+// again when data comes within Busy of the last data it got; data after a
+// longer silence (a keepalive's answer on an idle session) leaves it
 // quiet. So idle connections hold no thread each, and a busy connection
 // never wakes the poller. At
 // most MaxBlocked readers block a thread at once; others wait in the
@@ -34,6 +34,6 @@ import "time"
 // deadline, and how long a reader waits in read(2) before it goes quiet.
 const Tick = 20 * time.Millisecond
 
-// Busy is the longest wait in the poller after which the data that came
-// makes a quiet reader block in read(2) again.
+// Busy is the longest silence between two pieces of data after which the
+// second makes a quiet reader block in read(2) again.
 const Busy = time.Millisecond

@@ -4,7 +4,6 @@ package blocksock
 
 import (
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -12,17 +11,23 @@ import (
 )
 
 // The poller waits for the sockets of quiet connections: one goroutine
-// for the whole process in epoll_wait, on one OS thread, whatever the
-// number of connections. A reader that found nothing for a Tick stops
+// for the whole process, whatever the number of connections, waiting on
+// an epoll instance of its own, which waits in turn in Go's netpoller. A reader that found nothing for a Tick stops
 // blocking its thread in read(2): it arms its socket in the poller
 // (EPOLLONESHOT, so a socket reports once per wait and busy sockets never
 // wake the poller) and parks its goroutine until the poller says the
 // socket is readable, its deadline passes, or Close. The poller's
 // goroutine runs only while some socket is registered.
 type poller struct {
-	mu      sync.Mutex
-	epfd    int // -1 until first used; then kept for the process's life
-	efd     int // an eventfd in epfd: wakes the loop to look whether to stop
+	mu   sync.Mutex
+	epfd int // -1 until first used; then kept for the process's life
+	efd  int // an eventfd in epfd: wakes the loop to look whether to stop
+	// epfile is epfd in Go's netpoller (an epoll instance is readable
+	// while it has events): the loop waits there, holding no thread and no
+	// P, as an idle program's netpoller does. Kept for the process's life
+	// (its finalizer would close epfd).
+	epfile  *os.File
+	epraw   syscall.RawConn
 	conns   map[int32]*Conn
 	running bool
 }
@@ -76,7 +81,19 @@ func (p *poller) open() error {
 		syscall.Close(epfd)
 		return os.NewSyscallError("epoll_ctl", err)
 	}
-	p.epfd, p.efd = epfd, efd
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		syscall.Close(efd)
+		syscall.Close(epfd)
+		return os.NewSyscallError("fcntl", err)
+	}
+	f := os.NewFile(uintptr(epfd), "blocksock-epoll")
+	raw, err := f.SyscallConn()
+	if err != nil {
+		syscall.Close(efd)
+		f.Close()
+		return err
+	}
+	p.epfd, p.efd, p.epfile, p.epraw = epfd, efd, f, raw
 	p.conns = make(map[int32]*Conn)
 	return nil
 }
@@ -138,8 +155,18 @@ func (p *poller) arm(c *Conn) error {
 func (p *poller) loop() {
 	var evs [128]syscall.EpollEvent
 	var drain [8]byte
+	var n int
+	var err error
+	// wait takes what epfd has without waiting, and asks Go's netpoller
+	// to wait for more when it has nothing.
+	wait := func(fd uintptr) bool {
+		n, err = syscall.EpollWait(int(fd), evs[:], 0)
+		return n != 0 || (err != nil && err != syscall.EINTR)
+	}
 	for {
-		n, err := syscall.EpollWait(p.epfd, evs[:], -1)
+		if rerr := p.epraw.Read(wait); rerr != nil {
+			n, err = 0, rerr
+		}
 		if err != nil && err != syscall.EINTR {
 			// Not expected (a bad epfd would be a bug here): wake every
 			// reader, which then finds its socket's state by itself.
@@ -166,9 +193,5 @@ func (p *poller) loop() {
 			return
 		}
 		p.mu.Unlock()
-		// Let the readers just woken run on this P now: blocked in
-		// epoll_wait again, this goroutine would hold the P in a system
-		// call, and they would wait for sysmon to hand it off.
-		runtime.Gosched()
 	}
 }
