@@ -1,6 +1,8 @@
 // Package bench holds the benchmarks that measure the initiator against
 // fixed yardsticks, and bench/compare.sh, which compares cmd/iscsi-perf with
-// libiscsi's iscsi-perf against tgtd.
+// libiscsi's iscsi-perf against tgtd. bench/pstat.sh runs builds of either
+// in turn under perf stat and prints their system calls and context
+// switches per I/O.
 //
 // BenchmarkDistance measures, in the same run, (a) the raw loopback round
 // trip of package rawrt (a zero-work server, 48-byte requests, 48-byte

@@ -13,8 +13,8 @@
 # Environment:
 #   ROUNDS=5 SECS=3 WORKLOAD="1 256 32 0" (blocks of 512 bytes, queue depth,
 #   sequential 0 / random 1; the first field, the LUN, is always 1)
-# Needs perf (Debian linux-perf) with the syscalls tracepoints; tgtd as in
-# compare.sh (bench/tgtd.sh).
+# Installs perf (Debian linux-perf) when it is missing; needs its syscalls
+# tracepoints. tgtd as in compare.sh (bench/tgtd.sh).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
@@ -32,7 +32,13 @@ trap 'exit 130' INT TERM
 [ $# -gt 0 ] || die "usage: $0 name=command [name=command ...]"
 "$repo/scripts/install-deps.sh"
 export PATH="$PATH:/usr/sbin:/sbin"
-command -v perf >/dev/null || die "perf not found (Debian package linux-perf)"
+if ! command -v perf >/dev/null; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing linux-perf"
+  DEBIAN_FRONTEND=noninteractive timeout 600 $sudo apt-get install -y -qq linux-perf >/dev/null ||
+    die "perf not found and linux-perf could not be installed"
+fi
 events=task-clock,context-switches
 calls="read recvfrom readv writev sendmsg sendto epoll_pwait futex nanosleep poll"
 for c in $calls; do events="$events,syscalls:sys_enter_$c"; done

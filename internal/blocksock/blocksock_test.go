@@ -187,6 +187,17 @@ func TestRawWriteNeverWaits(t *testing.T) {
 	}
 }
 
+// waitQuiet waits until no reader blocks a thread (a reader goes quiet
+// after a Tick with nothing; the bound only ends a test that failed).
+func waitQuiet(t *testing.T) {
+	t.Helper()
+	for start := time.Now(); blocked.Load() > 0; time.Sleep(Tick) {
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("%d readers still block a thread each", blocked.Load())
+		}
+	}
+}
+
 // TestQuietReaders: readers that find nothing for a while go quiet: none
 // of 300 idle connections' readers blocks a thread any more. Each then gets its data, and a
 // quiet reader's deadline ends its read, as does Close.
@@ -208,13 +219,7 @@ func TestQuietReaders(t *testing.T) {
 			got <- err
 		}()
 	}
-	// Wait until every reader is quiet (a reader goes quiet after a Tick;
-	// the loop's bound only ends a test that failed).
-	for start := time.Now(); blocked.Load() > 0; time.Sleep(Tick) {
-		if time.Since(start) > 30*time.Second {
-			t.Fatalf("%d readers still block a thread each", blocked.Load())
-		}
-	}
+	waitQuiet(t)
 	for i, p := range peers {
 		if _, err := fmt.Fprintf(p, "%04d", i); err != nil {
 			t.Fatal(err)
@@ -238,10 +243,8 @@ func TestQuietReaders(t *testing.T) {
 		_, err := c.Read(make([]byte, 1))
 		errc <- err
 	}()
-	for blocked.Load() > 0 {
-		time.Sleep(Tick)
-	}
-	time.Sleep(2 * Tick)
+	time.Sleep(2 * Tick) // the read blocks, then goes quiet
+	waitQuiet(t)
 	c.Close()
 	if err := <-errc; !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("quiet read after Close: %v", err)
@@ -320,11 +323,7 @@ func TestQuietUntilBusy(t *testing.T) {
 		}
 	}()
 	time.Sleep(3 * Tick) // the reader blocks, then goes quiet
-	for start := time.Now(); blocked.Load() > 0; time.Sleep(Tick) {
-		if time.Since(start) > 30*time.Second {
-			t.Fatal("the idle reader never went quiet")
-		}
-	}
+	waitQuiet(t)
 	p := make([]byte, 1)
 	for i := range 5 {
 		time.Sleep(4 * Busy)
