@@ -2,11 +2,13 @@ package multipath_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"io"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/iscsi-go/iscsi/iscsitest"
 	"github.com/iscsi-go/iscsi/multipath"
@@ -183,5 +185,31 @@ func TestReaderFailsOver(t *testing.T) {
 	}
 	if st := d.Stats(); st.Failovers == 0 {
 		t.Fatalf("no failover of the dropped READ: %+v", st)
+	}
+}
+
+// A command of a stream that the target never answers ends after
+// Config.CommandTimeout: the stream fails with an *session.OpError at the
+// command's offset, matching context.DeadlineExceeded, after delivering
+// the bytes before it.
+func TestStreamCommandTimeout(t *testing.T) {
+	data := make([]byte, streamLUN)
+	rand.Read(data)
+	srv := iscsitest.NewServer(iscsitest.WithLUNData(data, bs))
+	t.Cleanup(srv.Close)
+	d, err := multipath.Dial(testCtx(t), []string{srv.URL()}, &multipath.Config{CheckInterval: -1, CommandTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	// One path: the third READ the target gets is the stream's third.
+	srv.Inject(iscsitest.Fault{Match: iscsitest.Opcode(0x28, 0x88), After: 2, Count: 1, Action: iscsitest.Ignore})
+	got, err := io.ReadAll(d.NewReader(testCtx(t), 0, -1))
+	var oe *session.OpError
+	if !errors.As(err, &oe) || oe.Offset != 2<<20 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("%v, want an *OpError at %d matching context.DeadlineExceeded", err, 2<<20)
+	}
+	if !bytes.Equal(got, data[:2<<20]) {
+		t.Fatalf("read %d bytes before the error, want the LUN's first %d", len(got), 2<<20)
 	}
 }
