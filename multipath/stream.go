@@ -3,10 +3,10 @@ package multipath
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/iscsi-go/iscsi/internal/blockstream"
-	"github.com/iscsi-go/iscsi/iovector"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -117,27 +117,19 @@ func (w *Writer) Flush() error { return w.s.Flush() }
 // session.ErrStreamClosed.
 func (w *Writer) Close() error { return w.s.Close() }
 
-// deviceStream is a Device, and the pipe of one of its streams, as package
-// blockstream sees them: a blockstream.Device and its blockstream.Pipe.
-// The pipe keeps up to len(slots) READs or WRITEs in flight, issued from
-// one goroutine and waited for in the order issued.
+// deviceStream is a Device, and the pipe of one of its streams, as
+// package blockstream sees them: a blockstream.Device and its
+// blockstream.Pipe. The pipe keeps up to session.BulkDepth READs or
+// WRITEs in flight, issued from one goroutine and waited for in the order
+// issued, each bounded by Config.CommandTimeout through a reusable
+// context; the Device sends each on a path and again on another when its
+// path fails.
 type deviceStream struct {
-	d      *Device
-	bs     int64
-	ctx    context.Context // the pipe's: its cancel ends every command
-	cancel context.CancelFunc
-	write  bool
-	slots  []streamSlot
-	head   int // slots[head] is the oldest command in flight
-	n      int // commands in flight
-}
-
-type streamSlot struct {
-	vec    iovector.Vector
-	f      Future
-	stop   context.CancelFunc // of the command's timeout
-	off    int64              // the command's first byte on the LUN
-	length int64
+	d     *Device
+	bs    int64
+	write bool
+	// The pipe gives Len, Next, Issue and Close; Wait is deviceStream's.
+	*blockstream.CommandPipe[Future]
 }
 
 // Geometry returns the Device's, with commands of MaxTransfer, at most
@@ -157,8 +149,13 @@ func (p *deviceStream) Geometry(ctx context.Context) (blockstream.Geometry, erro
 }
 
 func (p *deviceStream) Pipe(ctx context.Context, depth int, write bool) blockstream.Pipe {
-	p.write, p.slots = write, make([]streamSlot, depth)
-	p.ctx, p.cancel = context.WithCancel(ctx)
+	d := p.d.cfg.CommandTimeout
+	p.write = write
+	p.CommandPipe = blockstream.NewCommandPipe[Future](ctx, deviceSender{p.d}, blockstream.PipeConfig{
+		Depth: depth, Write: write, BlockSize: p.bs, Timeout: d,
+		// As a session's: ctxErr gives it, not context.Canceled, as the
+		// command's error.
+		Cause: fmt.Errorf("%w (%v): %w", session.ErrCommandTimeout, d, context.DeadlineExceeded)})
 	return p
 }
 
@@ -173,52 +170,41 @@ func (p *deviceStream) WritePartial(ctx context.Context, b []byte, off int64) er
 
 func (p *deviceStream) Err(op string, off int64, err error) error { return atOffset(op, off, err) }
 
-func (p *deviceStream) Len() int  { return p.n }
-func (p *deviceStream) Next() int { return (p.head + p.n) % len(p.slots) }
-
-func (p *deviceStream) Issue(off int64, b []byte) {
-	s := &p.slots[p.Next()]
-	p.n++
-	s.off, s.length = off, int64(len(b))
-	s.vec.Set(b)
-	var ctx context.Context
-	ctx, s.stop = context.WithTimeout(p.ctx, p.d.cfg.CommandTimeout)
-	if p.write {
-		s.f = p.d.Write(ctx, uint64(off/p.bs), uint32(s.length/p.bs), &s.vec)
-	} else {
-		s.f = p.d.Read(ctx, uint64(off/p.bs), uint32(s.length/p.bs), &s.vec)
-	}
-}
-
 // Wait waits for the oldest command in flight; an error says at which
 // byte offset the command started.
 func (p *deviceStream) Wait() (int, int64, int64, error) {
-	i := p.head
-	s := &p.slots[i]
-	p.head = (p.head + 1) % len(p.slots)
-	p.n--
-	res, err := s.f.Wait()
-	s.stop()
-	if err == nil && int64(res.Transferred()) < s.length {
-		err = &session.ShortTransferError{Write: p.write, Expected: int(s.length), Residual: int(s.length) - res.Transferred()}
-	}
+	i, off, n, err := p.CommandPipe.Wait()
 	if err != nil {
 		op := "Reader"
 		if p.write {
 			op = "Writer"
 		}
-		return i, s.off, s.length, atOffset(op, s.off, err)
+		err = atOffset(op, off, err)
 	}
-	return i, s.off, s.length, nil
+	return i, off, n, err
 }
 
-// Close cancels what is in flight and waits for it.
-func (p *deviceStream) Close() {
-	p.cancel()
-	for p.n > 0 {
-		_, _, _, _ = p.Wait()
+// deviceSender sends the commands of a stream's pipe on a Device, which
+// fails them over itself: a command that moved fewer bytes than asked
+// failed, and none is retried here.
+type deviceSender struct{ d *Device }
+
+func (s deviceSender) Send(ctx context.Context, c *blockstream.Command) Future {
+	if c.Write {
+		return s.d.Write(ctx, c.LBA, c.Blocks, &c.Vec)
 	}
+	return s.d.Read(ctx, c.LBA, c.Blocks, &c.Vec)
 }
+
+func (s deviceSender) Wait(f Future, c *blockstream.Command) error {
+	res, err := f.Wait()
+	if n := int(c.Vec.Len()); err == nil && res.Transferred() < n {
+		err = &session.ShortTransferError{Write: c.Write, Expected: n, Residual: n - res.Transferred()}
+	}
+	return err
+}
+
+func (deviceSender) Retry(_ context.Context, err error, _ func() error) error { return err }
 
 // atOffset makes err the *session.OpError the streams promise, saying at
 // which byte offset of the LUN the failed command started.

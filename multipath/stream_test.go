@@ -190,8 +190,9 @@ func TestReaderFailsOver(t *testing.T) {
 
 // A command of a stream that the target never answers ends after
 // Config.CommandTimeout: the stream fails with an *session.OpError at the
-// command's offset, matching context.DeadlineExceeded, after delivering
-// the bytes before it.
+// command's offset, matching context.DeadlineExceeded and
+// session.ErrCommandTimeout (as a session's stream does), after
+// delivering the bytes before it.
 func TestStreamCommandTimeout(t *testing.T) {
 	data := make([]byte, streamLUN)
 	rand.Read(data)
@@ -206,8 +207,8 @@ func TestStreamCommandTimeout(t *testing.T) {
 	srv.Inject(iscsitest.Fault{Match: iscsitest.Opcode(0x28, 0x88), After: 2, Count: 1, Action: iscsitest.Ignore})
 	got, err := io.ReadAll(d.NewReader(testCtx(t), 0, -1))
 	var oe *session.OpError
-	if !errors.As(err, &oe) || oe.Offset != 2<<20 || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("%v, want an *OpError at %d matching context.DeadlineExceeded", err, 2<<20)
+	if !errors.As(err, &oe) || oe.Offset != 2<<20 || !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, session.ErrCommandTimeout) {
+		t.Fatalf("%v, want an *OpError at %d matching context.DeadlineExceeded and ErrCommandTimeout", err, 2<<20)
 	}
 	if !bytes.Equal(got, data[:2<<20]) {
 		t.Fatalf("read %d bytes before the error, want the LUN's first %d", len(got), 2<<20)

@@ -136,9 +136,11 @@ func (w *Writer) Close() error { return w.s.Close() }
 // blockstream.Pipe. The commands are the pipe's (pipe.go): retried as
 // ReadAt's are, each bounded by CommandTimeout.
 type unitStream struct {
-	u  *LogicalUnit
-	g  Geometry
-	pp *pipe
+	u     *LogicalUnit
+	g     Geometry
+	write bool
+	// The pipe gives Len, Next, Issue and Close; Wait is unitStream's.
+	*pipe
 }
 
 func (d *unitStream) Geometry(ctx context.Context) (blockstream.Geometry, error) {
@@ -151,7 +153,7 @@ func (d *unitStream) Geometry(ctx context.Context) (blockstream.Geometry, error)
 }
 
 func (d *unitStream) Pipe(ctx context.Context, depth int, write bool) blockstream.Pipe {
-	d.pp = d.u.newPipe(ctx, depth, write)
+	d.write, d.pipe = write, d.u.newPipe(ctx, depth, write, int64(d.g.BlockSize))
 	return d
 }
 
@@ -165,33 +167,22 @@ func (d *unitStream) WritePartial(ctx context.Context, b []byte, off int64) erro
 // Err makes err an *OpError at off, as streamErr does.
 func (d *unitStream) Err(op string, off int64, err error) error { return d.u.streamErr(op, off, err) }
 
-func (d *unitStream) Len() int  { return d.pp.n }
-func (d *unitStream) Next() int { return d.pp.next() }
-
-func (d *unitStream) Issue(off int64, b []byte) {
-	bs := int64(d.g.BlockSize)
-	d.pp.issue(uint64(off/bs), uint32(int64(len(b))/bs), off, b)
-}
-
 // Wait waits for the oldest command; a failed WRITE with more in flight
 // waits for them too, and says if they may have landed.
 func (d *unitStream) Wait() (int, int64, int64, error) {
-	i, err := d.pp.wait()
-	s := &d.pp.slots[i]
+	i, off, n, err := d.pipe.Wait()
 	if err != nil {
 		op := "Reader"
-		if d.pp.write {
+		if d.write {
 			op = "Writer"
 		}
-		err = d.u.streamErr(op, s.off, err)
-		if d.pp.write && d.pp.n > 0 {
-			err = laterMayHaveExecuted(err, d.pp)
+		err = d.u.streamErr(op, off, atOffset(err, off))
+		if d.write && d.Len() > 0 {
+			err = laterMayHaveExecuted(err, d.pipe)
 		}
 	}
-	return i, s.off, s.vec.Len(), err
+	return i, off, n, err
 }
-
-func (d *unitStream) Close() { d.pp.close() }
 
 // streamErr makes err, of a stream's command that started at byte off, the
 // *OpError the streams promise: nil, io.EOF and an *OpError (whose Offset

@@ -430,24 +430,24 @@ func (u *LogicalUnit) blocks(ctx context.Context, g Geometry, p []byte, off int6
 		}
 		return len(p), nil
 	}
-	pp := u.newPipe(ctx, min(BulkDepth, (len(p)+maxXfer-1)/maxXfer), write)
-	defer pp.close()
+	pp := u.newPipe(ctx, min(BulkDepth, (len(p)+maxXfer-1)/maxXfer), write, bs)
+	defer pp.Close()
 	issued, done := 0, 0
 	for done < len(p) {
-		for issued < len(p) && !pp.full() {
+		for issued < len(p) && !pp.Full() {
 			n := min(maxXfer, len(p)-issued)
-			pos := off + int64(issued)
-			pp.issue(uint64(pos/bs), uint32(int64(n)/bs), pos, p[issued:issued+n])
+			pp.Issue(off+int64(issued), p[issued:issued+n])
 			issued += n
 		}
-		i, err := pp.wait()
+		_, pos, n, err := pp.Wait()
 		if err != nil {
-			if write && pp.n > 0 {
+			err = atOffset(err, pos)
+			if write && pp.Len() > 0 {
 				err = laterMayHaveExecuted(err, pp)
 			}
 			return done, err
 		}
-		done += int(pp.slots[i].vec.Len())
+		done += int(n)
 	}
 	return done, nil
 }
@@ -624,10 +624,10 @@ func (l *blockLocks) unlock(lba uint64) {
 // waited for here, and if one of them may have executed (or did), err
 // says so: bytes past the failed command may have been written.
 func laterMayHaveExecuted(err error, pp *pipe) error {
-	pp.cancel()
+	pp.Cancel()
 	landed := false
-	for pp.n > 0 {
-		if _, e := pp.wait(); e == nil || errors.Is(e, ErrMayHaveExecuted) {
+	for pp.Len() > 0 {
+		if _, _, _, e := pp.Wait(); e == nil || errors.Is(e, ErrMayHaveExecuted) {
 			landed = true
 		}
 	}
