@@ -3,9 +3,13 @@
 // write-behind over a block device that keeps several READ or WRITE
 // commands in flight (a Pipe), in buffers from a pool shared by every
 // stream. session.Reader, session.Writer, multipath.Reader and
-// multipath.Writer wrap it; what differs between them (how a command is
-// sent, retried and bounded, how a partial block is written, what an
-// error looks like) is their Device's.
+// multipath.Writer wrap it; what differs between them (how a partial
+// block is written, what an error looks like) is their Device's.
+//
+// Their Pipe is a CommandPipe (pipe.go), which session's large ReadAt
+// and WriteAt use too: it bounds each command by a timeout through a
+// reused context per slot; how a command is sent, waited for and retried
+// is its Sender's (a session's LogicalUnit, a multipath Device).
 //
 // Nothing here starts a goroutine: the commands in flight are the Pipe's,
 // issued and waited for from the goroutine of the stream.
@@ -47,7 +51,8 @@ type Device interface {
 }
 
 // Pipe keeps a stream's commands in flight, waited for in the order issued.
-// Its slots are numbered 0 to depth-1 and used in turn.
+// Its slots are numbered 0 to depth-1 and used in turn. A CommandPipe is
+// one; a Device wraps it to make Wait's errors the stream's.
 type Pipe interface {
 	// Len returns how many commands are in flight.
 	Len() int
