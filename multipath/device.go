@@ -42,7 +42,7 @@ type Config struct {
 	// redial (default 5 s).
 	CheckTimeout time.Duration
 	// CommandTimeout bounds each ReadAt and WriteAt, which take no
-	// context (default 30 s).
+	// context, and each command of a Reader or Writer (default 30 s).
 	CommandTimeout time.Duration
 	// PathTimeout, when positive, bounds each attempt of a command on one
 	// path: a command that takes longer is cancelled there (a READ at once,

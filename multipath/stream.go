@@ -14,8 +14,10 @@ import (
 // (session.NewReader, session.NewWriter), with the same semantics, whose
 // commands go through the Device and so fail over as its other commands
 // do. session.BulkDepth commands of up to MaxTransfer bytes (at most
-// 1 MiB) are in flight, each bounded by Config.CommandTimeout. Package
-// internal/blockstream runs the streams of both packages.
+// 1 MiB) are in flight, each bounded by Config.CommandTimeout (one that
+// times out fails with an error matching session.ErrCommandTimeout and
+// context.DeadlineExceeded). Package internal/blockstream runs the streams
+// and their commands for both packages.
 
 // streamConfig is what the streams of a Device share with those of a
 // session.LogicalUnit.
