@@ -25,9 +25,8 @@ type pipe = blockstream.CommandPipe[Future]
 // newPipe returns a pipe of depth READs (or WRITEs) of blocks of bs bytes,
 // sent on u, all of which ctx ends.
 func (u *LogicalUnit) newPipe(ctx context.Context, depth int, write bool, bs int64) *pipe {
-	d := u.s.cfg.CommandTimeout
 	return blockstream.NewCommandPipe[Future](ctx, unitSender{u}, blockstream.PipeConfig{
-		Depth: depth, Write: write, BlockSize: bs, Timeout: d, Cause: commandTimeout{d}})
+		Depth: depth, Write: write, BlockSize: bs, Timeout: u.s.cfg.CommandTimeout, Cause: u.s.expiry})
 }
 
 // unitSender sends the commands of a pipe on a unit: a command that ended

@@ -56,6 +56,7 @@ import (
 type Session struct {
 	// Set by Dial before the session starts, read-only after.
 	cfg    Config
+	expiry error // commandTimeout{cfg.CommandTimeout}: a pipe's timeout cause, boxed once
 	hooks  hookSet
 	log    *slog.Logger
 	portal string
@@ -288,6 +289,7 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 	}
 	s := &Session{
 		cfg:      *cfg,
+		expiry:   commandTimeout{cfg.CommandTimeout},
 		hooks:    hooks,
 		log:      cfg.Logger,
 		portal:   u.Portal(),

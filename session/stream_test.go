@@ -448,7 +448,8 @@ func TestBulkCancel(t *testing.T) {
 }
 
 // TestBulkCommandTimeout: each command of a large ReadAt is bounded by
-// CommandTimeout; the pipe's reused contexts report it as a deadline.
+// CommandTimeout; the pipe's reused contexts report it as a deadline and
+// as ErrCommandTimeout.
 func TestBulkCommandTimeout(t *testing.T) {
 	const heldLBA = 3 * bulkMaxBlocks
 	var hits atomic.Int32
@@ -460,8 +461,8 @@ func TestBulkCommandTimeout(t *testing.T) {
 	}, &session.Config{CommandTimeout: time.Second})
 	p := make([]byte, 10*bulkXfer)
 	n, err := u.ReadAt(p, 0)
-	if n != heldLBA*512 || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("ReadAt = %d, %v; want %d, deadline exceeded", n, err, heldLBA*512)
+	if n != heldLBA*512 || !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, session.ErrCommandTimeout) {
+		t.Fatalf("ReadAt = %d, %v; want %d, a command timeout", n, err, heldLBA*512)
 	}
 	// The slots' contexts were renewed: the next large read works.
 	if n, err := u.ReadAt(p, 0); n != len(p) || err != nil {
@@ -469,8 +470,8 @@ func TestBulkCommandTimeout(t *testing.T) {
 	}
 	r := u.NewReader(context.Background(), 0, -1)
 	hits.Store(0)
-	if _, err := io.Copy(io.Discard, r); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Reader: %v, want deadline exceeded", err)
+	if _, err := io.Copy(io.Discard, r); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, session.ErrCommandTimeout) {
+		t.Fatalf("Reader: %v, want a command timeout", err)
 	}
 	r.Close()
 }
