@@ -155,8 +155,9 @@ func (p *deviceStream) Pipe(ctx context.Context, depth int, write bool) blockstr
 	p.write = write
 	p.CommandPipe = blockstream.NewCommandPipe[Future](ctx, deviceSender{p.d}, blockstream.PipeConfig{
 		Depth: depth, Write: write, BlockSize: p.bs, Timeout: d,
-		// As a session's: ctxErr gives it, not context.Canceled, as the
-		// command's error.
+		// As a session's own streams': a cause matching
+		// session.ErrCommandTimeout is what the session returns for a
+		// command its context ended (rather than context.Canceled).
 		Cause: fmt.Errorf("%w (%v): %w", session.ErrCommandTimeout, d, context.DeadlineExceeded)})
 	return p
 }

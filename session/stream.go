@@ -186,7 +186,7 @@ func (d *unitStream) Wait() (int, int64, int64, error) {
 
 // streamErr makes err, of a stream's command that started at byte off, the
 // *OpError the streams promise: nil, io.EOF and an *OpError (whose Offset
-// the pipe set) stay as they are; anything else, a context's error of a
+// Wait set) stay as they are; anything else, a context's error of a
 // command ended by the context included, becomes an *OpError at off.
 func (u *LogicalUnit) streamErr(op string, off int64, err error) error {
 	var oe *OpError
