@@ -215,6 +215,27 @@ func (s *Server) SetPortGroupState(group uint16, state scsi.ALUAState) {
 	}
 }
 
+// SetPortGroupPreferred sets or clears the PREF bit of target port group
+// group in REPORT TARGET PORT GROUPS: the group the target prefers among
+// those in the same state (SPC-4 6.36). Unlike a change of state it raises
+// no unit attention: an initiator sees it at its next read of the groups.
+// It panics for a group the server does not have.
+func (s *Server) SetPortGroupPreferred(group uint16, pref bool) {
+	if s.alua == nil {
+		panic("iscsitest: SetPortGroupPreferred on a server without port groups")
+	}
+	a := s.alua
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range a.groups {
+		if a.groups[i].ID == group {
+			a.groups[i].Pref = pref
+			return
+		}
+	}
+	panic(fmt.Sprintf("iscsitest: SetPortGroupPreferred: no port group %d", group))
+}
+
 // login makes the target portal group tag of a port's logins its relative
 // target port identifier, then runs next (if any).
 func (s *Server) login(next func(*faketarget.LoginExchange) faketarget.Verdict) func(*faketarget.LoginExchange) faketarget.Verdict {

@@ -157,14 +157,48 @@ func TestPortGroupBadOptions(t *testing.T) {
 	for _, fn := range []func(){
 		func() { srv.SetPortGroupState(2, scsi.ALUAStandby) },
 		func() { srv.SetPortGroupState(1, scsi.ALUALBADependent) },
+		func() { srv.SetPortGroupPreferred(2, true) },
 	} {
 		func() {
 			defer func() {
 				if recover() == nil {
-					t.Errorf("bad SetPortGroupState did not panic")
+					t.Errorf("bad SetPortGroupState or SetPortGroupPreferred did not panic")
 				}
 			}()
 			fn()
 		}()
+	}
+}
+
+// SetPortGroupPreferred sets the PREF bit of one group in REPORT TARGET
+// PORT GROUPS and clears it, without a unit attention.
+func TestPortGroupPreferred(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(1<<20, 512),
+		iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 1),
+		iscsitest.WithPortGroup(2, scsi.ALUAActiveOptimized, 1))
+	defer srv.Close()
+	u := dial(t, srv.URL(), nil).DefaultUnit()
+	ctx := context.Background()
+	prefs := func() [2]bool {
+		t.Helper()
+		tpgs, err := u.ReportTargetPortGroups(ctx)
+		if err != nil || len(tpgs.Groups) != 2 {
+			t.Fatalf("RTPG %+v, %v", tpgs, err)
+		}
+		return [2]bool{tpgs.Groups[0].Pref, tpgs.Groups[1].Pref}
+	}
+	if got := prefs(); got != [2]bool{} {
+		t.Fatalf("PREF bits %v before any was set", got)
+	}
+	srv.SetPortGroupPreferred(2, true)
+	if got := prefs(); got != [2]bool{false, true} {
+		t.Fatalf("PREF bits %v, want group 2's only", got)
+	}
+	if err := u.TestUnitReady(ctx); err != nil {
+		t.Fatalf("TEST UNIT READY after a change of PREF: %v, want no unit attention", err)
+	}
+	srv.SetPortGroupPreferred(2, false)
+	if got := prefs(); got != [2]bool{} {
+		t.Fatalf("PREF bits %v after clearing", got)
 	}
 }

@@ -41,11 +41,17 @@ type PathALUA struct {
 	// state.
 	Group uint16
 	State scsi.ALUAState
+	// Preferred is the PREF bit of the group: the target prefers it to
+	// the groups in the same state (see rank).
+	Preferred bool
 }
 
 func (a PathALUA) String() string {
 	if !a.Known {
 		return "ALUA unknown"
+	}
+	if a.Preferred {
+		return fmt.Sprintf("port %d group %d %v preferred", a.RelativePort, a.Group, a.State)
 	}
 	return fmt.Sprintf("port %d group %d %v", a.RelativePort, a.Group, a.State)
 }
@@ -68,6 +74,23 @@ func (a PathALUA) tier(on bool) int {
 		return 1
 	}
 	return 2
+}
+
+// rank orders the paths for the picker within their tier: the paths of a
+// group with the PREF bit before the others of the same tier (0 and 1
+// tier 0, 2 and 3 tier 1), never before a better tier; 4 is never used.
+// dm-multipath's alua prioritizer gives PREF a bonus as well; here it
+// orders groups only within a state, so that a preferred non-optimized
+// group never takes the I/O from an optimized one.
+func (a PathALUA) rank(on bool) int {
+	t := a.tier(on)
+	switch {
+	case t == 2:
+		return 4
+	case a.Preferred && on:
+		return 2 * t
+	}
+	return 2*t + 1
 }
 
 // NoActivePathError is what a command gets when paths were ready (their
@@ -314,7 +337,7 @@ func (d *Device) applyALUA(g scsi.TargetPortGroups, asked time.Time) {
 				}
 			}
 			if match {
-				a.Known, a.Group, a.State = true, tpg.ID, tpg.State
+				a.Known, a.Group, a.State, a.Preferred = true, tpg.ID, tpg.State, tpg.Pref
 				break
 			}
 		}

@@ -432,3 +432,71 @@ func TestALUAPersistentReservationDeferred(t *testing.T) {
 		t.Fatalf("commands executed after the change %v: want a failed REGISTER, one that succeeded, then the READs", seen)
 	}
 }
+
+// Of two active/optimized groups, the one with the PREF bit carries the
+// I/O, whatever the selector; when its path fails, the other takes over.
+// (Two servers with the same groups, so that one path can fail alone:
+// path 0 is port 1 of the first, path 1 port 2 of the second.)
+func TestALUAPreferredGroup(t *testing.T) {
+	var srv [2]*iscsitest.Server
+	for i := range srv {
+		srv[i] = iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs),
+			iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 1), iscsitest.WithPortGroup(2, scsi.ALUAActiveOptimized, 1))
+		t.Cleanup(srv[i].Close)
+		srv[i].SetPortGroupPreferred(2, true)
+	}
+	changes := make(chan multipath.PathChange, 16)
+	d, err := multipath.Dial(testCtx(t), []string{srv[0].Ports()[0].URL(1), srv[1].Ports()[1].URL(1)}, &multipath.Config{
+		Selector:      multipath.RoundRobin,
+		CheckInterval: -1,
+		Session:       &session.Config{DisableRecovery: true},
+		OnPathChange:  func(c multipath.PathChange) { changes <- c },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	expectALUA(t, d, 0, 1, scsi.ALUAActiveOptimized)
+	expectALUA(t, d, 1, 2, scsi.ALUAActiveOptimized)
+	if a := d.Stats().Paths; a[0].ALUA.Preferred || !a[1].ALUA.Preferred {
+		t.Fatalf("PREF seen as %v and %v, want path 1's only", a[0].ALUA.Preferred, a[1].ALUA.Preferred)
+	}
+	if got := turs(t, d, 10); got != [2]uint64{0, 10} {
+		t.Fatalf("round robin over two optimized paths, path 1's group preferred: %v, want all on path 1", got)
+	}
+	srv[1].CloseClientConnections()
+	expectState(t, changes, 1, multipath.PathDown)
+	if got := turs(t, d, 10); got != [2]uint64{10, 0} {
+		t.Fatalf("with the preferred path down: %v, want all on path 0", got)
+	}
+}
+
+// PREF orders groups within a state, never across states: a preferred
+// non-optimized group gets nothing while an optimized one is there, and
+// everything once both are non-optimized.
+func TestALUAPreferredWithinState(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs),
+		iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 1), iscsitest.WithPortGroup(2, scsi.ALUAActiveNonOptimized, 1))
+	t.Cleanup(srv.Close)
+	srv.SetPortGroupPreferred(2, true)
+	ports := srv.Ports()
+	d, err := multipath.Dial(testCtx(t), []string{ports[0].URL(1), ports[1].URL(1)},
+		&multipath.Config{Selector: multipath.RoundRobin, CheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	expectALUA(t, d, 1, 2, scsi.ALUAActiveNonOptimized)
+	if got := turs(t, d, 10); got != [2]uint64{10, 0} {
+		t.Fatalf("optimized path 0, preferred non-optimized path 1: %v, want all on path 0", got)
+	}
+	srv.SetPortGroupState(1, scsi.ALUAActiveNonOptimized)
+	if err := d.TestUnitReady(testCtx(t)); err != nil { // meets the unit attention: the states are read again
+		t.Fatal(err)
+	}
+	expectALUA(t, d, 0, 1, scsi.ALUAActiveNonOptimized)
+	if got := turs(t, d, 10); got != [2]uint64{0, 10} {
+		t.Fatalf("both non-optimized, path 1's group preferred: %v, want all on path 1", got)
+	}
+	noViolations(t, srv)
+}

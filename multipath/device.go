@@ -260,28 +260,33 @@ func (d *Device) dial(ctx context.Context, p *path, gen uint64, isid *[6]byte) (
 func (d *Device) rebuild() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var tiers [3][]*path // by ALUA tier: optimized, non-optimized, none
+	// By ALUA rank: optimized (preferred group first), non-optimized
+	// (preferred group first), none.
+	var ranks [5][]*path
 	down := 0
 	on := d.alua.on.Load()
 	for _, p := range d.paths {
 		p.mu.Lock()
 		switch p.state {
 		case PathReady:
-			t := p.alua.tier(on)
+			r := p.alua.rank(on)
 			if p.prPending {
-				t = 2
+				r = 4
 			}
-			tiers[t] = append(tiers[t], p)
+			ranks[r] = append(ranks[r], p)
 		case PathDown:
 			down++
 		}
 		p.mu.Unlock()
 	}
-	ready := tiers[0]
-	if len(ready) == 0 {
-		ready = tiers[1]
+	var ready []*path
+	for _, r := range ranks[:4] {
+		if len(r) > 0 {
+			ready = r
+			break
+		}
 	}
-	d.picker.Store(&pickerBox{buildPicker(d.cfg.Selector, ready), down == len(d.paths), len(ready) == 0 && len(tiers[2]) > 0})
+	d.picker.Store(&pickerBox{buildPicker(d.cfg.Selector, ready), down == len(d.paths), len(ready) == 0 && len(ranks[4]) > 0})
 	close(d.changed)
 	d.changed = make(chan struct{})
 }

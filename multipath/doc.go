@@ -41,9 +41,11 @@
 // With a target that reports asymmetric access (ALUA: TPGS and REPORT
 // TARGET PORT GROUPS), commands go to paths whose target port group is
 // active/optimized, to active/non-optimized ones only when no optimized
-// path is ready, never to standby, unavailable or transitioning ones; a
-// command refused for its port's state or met by ASYMMETRIC ACCESS STATE
-// CHANGED is sent again elsewhere once the states are read again. With no
+// path is ready, never to standby, unavailable or transitioning ones;
+// among paths of the same state, those of a group with the PREF bit come
+// first; a command refused for its port's state or met by ASYMMETRIC
+// ACCESS STATE CHANGED is sent again elsewhere once the states are read
+// again. With no
 // active path for Config.ALUATimeout a command fails with a
 // *NoActivePathError.
 //
