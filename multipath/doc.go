@@ -22,10 +22,11 @@
 // rules.
 //
 // Each command goes to one path chosen by the Selector (least queue depth by
-// default, round robin, or failover only) from an immutable snapshot of the
-// ready paths, swapped atomically whenever a path changes state, as
-// gRPC-Go's balancer picker is. When a path's connection is lost, the
-// commands on it are taken back and sent on another ready path at once,
+// default, round robin, failover only, or service time: the fewest bytes
+// in flight for the path's relative throughput) from an immutable
+// snapshot of the ready paths, swapped atomically whenever a path changes
+// state, as gRPC-Go's balancer picker is. When a path's connection is
+// lost, the commands on it are taken back and sent on another ready path at once,
 // under the session's replay rules (session.SafeToRepeat); a write that had
 // been sent is sent again only once the failed path's copy is fenced, so
 // that it can never land after a later write: the Device logs in with the

@@ -93,6 +93,7 @@ func TestSelectors(t *testing.T) {
 		{multipath.RoundRobin, [2]uint64{5, 5}},
 		{multipath.FailoverOnly, [2]uint64{10, 0}},
 		{multipath.LeastQueueDepth, [2]uint64{10, 0}}, // one at a time: ties go to the first
+		{multipath.ServiceTime, [2]uint64{10, 0}},     // the same
 	} {
 		t.Run(tc.sel.String(), func(t *testing.T) {
 			d, _ := twoPaths(t, &multipath.Config{Selector: tc.sel})
@@ -563,5 +564,89 @@ func TestUnitAttentionsAbsorbed(t *testing.T) {
 	}
 	if _, err := d.Call(ctx, scsi.TestUnitReady(), session.DirNone, nil); !scsi.IsUnitAttention(err) {
 		t.Fatalf("Call: %v; want the unit attention passed through", err)
+	}
+}
+
+// With path 0 answering 100 ms late (a delay line: its answers keep their
+// order and commands keep flowing), round robin still gives it half the
+// commands, while service time gives it far fewer bytes: the commands
+// waiting there count against it, so the fast path takes the load. Eight
+// workers read 1 and 16 blocks in turn.
+func TestServiceTimeAvoidsSlowPath(t *testing.T) {
+	const workers, reads = 8, 32
+	run := func(sel multipath.Selector) (cmds, read [2]uint64) {
+		d, srv := twoPaths(t, &multipath.Config{Selector: sel})
+		before := d.Stats()
+		srv[0].SetDelay(100 * time.Millisecond)
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range reads {
+					blocks := uint32(1 + 15*((w+i)%2))
+					lba := uint64((w*reads + i) * 16 % (lunSize/bs - 16))
+					if _, err := d.Read(testCtx(t), lba, blocks, iovector.New(make([]byte, int(blocks)*bs))).Wait(); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("%v: %v", sel, err)
+		}
+		after := d.Stats()
+		for i := range 2 {
+			cmds[i] = after.Paths[i].Commands - before.Paths[i].Commands
+			read[i] = after.Paths[i].Session.BytesRead - before.Paths[i].Session.BytesRead
+			if after.Paths[i].InFlight != 0 || after.Paths[i].InFlightBytes != 0 {
+				t.Errorf("%v: path %d has %d commands (%d bytes) in flight at the end", sel, i, after.Paths[i].InFlight, after.Paths[i].InFlightBytes)
+			}
+		}
+		return cmds, read
+	}
+	// The READs move this much; a session's first READ also reads the
+	// LUN's capacity (a few bytes more).
+	total := uint64(workers * reads / 2 * 17 * bs)
+	rrCmds, rrRead := run(multipath.RoundRobin)
+	t.Logf("round robin: commands %v, bytes %v", rrCmds, rrRead)
+	if rrCmds != [2]uint64{workers * reads / 2, workers * reads / 2} || rrRead[0]+rrRead[1] < total {
+		t.Fatalf("round robin: commands per path %v, bytes %v (of %d): want an even split of the commands", rrCmds, rrRead, total)
+	}
+	stCmds, stRead := run(multipath.ServiceTime)
+	t.Logf("service time: commands %v, bytes %v", stCmds, stRead)
+	if stCmds[0]+stCmds[1] != workers*reads || stRead[0]+stRead[1] < total {
+		t.Fatalf("service time: commands %v, bytes read %v, want %d commands and %d bytes in all", stCmds, stRead, workers*reads, total)
+	}
+	if stRead[0] >= total/4 || stRead[0] >= rrRead[0]/2 {
+		t.Fatalf("service time sent %d of %d bytes to the slow path (round robin %d): want under a quarter, and under half of round robin's", stRead[0], total, rrRead[0])
+	}
+}
+
+func TestRelativeThroughputChecked(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs))
+	defer srv.Close()
+	urls := []string{srv.URL(), srv.URL()}
+	for _, rt := range [][]int{{101}, {1, -1}, {1, 2, 3}} {
+		d, err := multipath.Dial(testCtx(t), urls, &multipath.Config{Selector: multipath.ServiceTime, RelativeThroughput: rt, CheckInterval: -1})
+		if err == nil {
+			d.Close()
+			t.Errorf("Dial with RelativeThroughput %v for 2 URLs succeeded", rt)
+		}
+	}
+	if srv.Connections() != 0 {
+		t.Errorf("Dial connected %d times before refusing its Config", srv.Connections())
+	}
+	d, err := multipath.Dial(testCtx(t), urls, &multipath.Config{Selector: multipath.ServiceTime, RelativeThroughput: []int{0, 100}, CheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.TestUnitReady(testCtx(t)); err != nil || d.Stats().Selector != multipath.ServiceTime {
+		t.Fatalf("TEST UNIT READY %v, selector %v", err, d.Stats().Selector)
 	}
 }

@@ -132,14 +132,14 @@ func (d *Device) registered(ctx context.Context, u *session.LogicalUnit) error {
 // through one path. Like every PERSISTENT RESERVE OUT it is not sent again
 // when its path fails: the error then matches session.ErrMayHaveExecuted.
 func (d *Device) PRReserve(ctx context.Context, key uint64, typ scsi.PRType) error {
-	_, err := d.run(ctx, cdbPROut, blocking(func(u *session.LogicalUnit, ctx context.Context) error { return u.PRReserve(ctx, key, typ) }))
+	_, err := d.run(ctx, cdbPROut, 0, blocking(func(u *session.LogicalUnit, ctx context.Context) error { return u.PRReserve(ctx, key, typ) }))
 	return err
 }
 
 // PRRelease releases the reservation of type typ held with key, through
 // one path.
 func (d *Device) PRRelease(ctx context.Context, key uint64, typ scsi.PRType) error {
-	_, err := d.run(ctx, cdbPROut, blocking(func(u *session.LogicalUnit, ctx context.Context) error { return u.PRRelease(ctx, key, typ) }))
+	_, err := d.run(ctx, cdbPROut, 0, blocking(func(u *session.LogicalUnit, ctx context.Context) error { return u.PRRelease(ctx, key, typ) }))
 	return err
 }
 
@@ -147,7 +147,7 @@ func (d *Device) PRRelease(ctx context.Context, key uint64, typ scsi.PRType) err
 // a key registered through the Device appears once per path).
 func (d *Device) PRReadKeys(ctx context.Context) (scsi.PRKeys, error) {
 	var keys scsi.PRKeys
-	_, err := d.run(ctx, cdbPRIn, blocking(func(u *session.LogicalUnit, ctx context.Context) error {
+	_, err := d.run(ctx, cdbPRIn, 0, blocking(func(u *session.LogicalUnit, ctx context.Context) error {
 		var err error
 		keys, err = u.PRReadKeys(ctx)
 		return err
@@ -158,7 +158,7 @@ func (d *Device) PRReadKeys(ctx context.Context) (scsi.PRKeys, error) {
 // PRReadReservation returns the current reservation.
 func (d *Device) PRReadReservation(ctx context.Context) (scsi.PRReservation, error) {
 	var r scsi.PRReservation
-	_, err := d.run(ctx, cdbPRIn, blocking(func(u *session.LogicalUnit, ctx context.Context) error {
+	_, err := d.run(ctx, cdbPRIn, 0, blocking(func(u *session.LogicalUnit, ctx context.Context) error {
 		var err error
 		r, err = u.PRReadReservation(ctx)
 		return err
