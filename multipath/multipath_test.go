@@ -650,3 +650,136 @@ func TestRelativeThroughputChecked(t *testing.T) {
 		t.Fatalf("TEST UNIT READY %v, selector %v", err, d.Stats().Selector)
 	}
 }
+
+// prTarget makes srv play persistent reservations as far as a test of
+// the Device needs: PERSISTENT RESERVE OUT answers GOOD, a REGISTER (or
+// REGISTER AND IGNORE EXISTING KEY) registers the server's nexus, and
+// until it is registered, READs and WRITEs get RESERVATION CONFLICT (a
+// "registrants only" reservation held by someone). It records the
+// commands the server executes.
+type prTarget struct {
+	mu         sync.Mutex
+	registered bool
+	seen       []prSeen
+}
+
+type prSeen struct {
+	op scsi.OpCode
+	sa byte // service action of a PERSISTENT RESERVE OUT
+}
+
+const (
+	opPROut             = scsi.OpCode(0x5f)
+	saRegister          = 0x00
+	saRegisterAndIgnore = 0x06
+)
+
+func newPRTarget(srv *iscsitest.Server) *prTarget {
+	pt := &prTarget{}
+	srv.Inject(iscsitest.Fault{Match: func(cdb []byte) bool {
+		pt.mu.Lock()
+		defer pt.mu.Unlock()
+		s := prSeen{op: scsi.OpCode(cdb[0])}
+		if s.op == opPROut {
+			s.sa = cdb[1] & 0x1f
+			if s.sa == saRegister || s.sa == saRegisterAndIgnore {
+				pt.registered = true
+			}
+		}
+		pt.seen = append(pt.seen, s)
+		return false
+	}})
+	srv.Inject(iscsitest.Fault{Match: iscsitest.Opcode(opPROut), Action: iscsitest.Respond, Status: scsi.StatusGood})
+	srv.Inject(iscsitest.Fault{Match: func(cdb []byte) bool {
+		pt.mu.Lock()
+		defer pt.mu.Unlock()
+		return !pt.registered && iscsitest.Opcode(scsi.OpRead10, scsi.OpRead16, scsi.OpWrite10, scsi.OpWrite16)(cdb)
+	}, Action: iscsitest.Respond, Status: scsi.StatusReservationConflict})
+	return pt
+}
+
+// forget drops the registration and the record, as a target that lost
+// its registrations (restarted without APTPL) does.
+func (pt *prTarget) forget() {
+	pt.mu.Lock()
+	pt.registered, pt.seen = false, nil
+	pt.mu.Unlock()
+}
+
+func (pt *prTarget) record() []prSeen {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	return append([]prSeen(nil), pt.seen...)
+}
+
+// A path whose session ended is registered again with the Device's
+// reservation key when the checker dials it again (REGISTER AND IGNORE
+// EXISTING KEY, on the new session's nexus), before it carries I/O: here
+// the target lost path 0's registration with its session, and a READ or
+// WRITE reaching path 0 before the registration would fail with
+// RESERVATION CONFLICT.
+func TestRedialedPathRegisteredBeforeIO(t *testing.T) {
+	changes := make(chan multipath.PathChange, 16)
+	d, srv := twoPaths(t, &multipath.Config{
+		Selector:      multipath.RoundRobin,
+		Session:       &session.Config{DisableRecovery: true},
+		CheckInterval: 20 * time.Millisecond,
+		OnPathChange:  func(c multipath.PathChange) { changes <- c },
+	})
+	pt := [2]*prTarget{newPRTarget(srv[0]), newPRTarget(srv[1])}
+	ctx := testCtx(t)
+	if err := d.PRRegisterAndIgnore(ctx, 0x5eed); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte{0x6b}, 4*bs)
+	for i := range 4 {
+		if _, err := d.WriteAtContext(ctx, data, int64(i)*4*bs); err != nil {
+			t.Fatalf("write %d with both paths registered: %v", i, err)
+		}
+	}
+	if c := commands(d); c[0] == 0 || c[1] == 0 {
+		t.Fatalf("commands per path %v: round robin did not use both", c)
+	}
+
+	pt[0].forget()
+	srv[0].CloseClientConnections()
+	expectState(t, changes, 0, multipath.PathDown)
+	expectState(t, changes, 0, multipath.PathReady)
+	before := commands(d)
+	buf := make([]byte, 4*bs)
+	for i := range 8 {
+		if _, err := d.WriteAtContext(ctx, data, int64(i)*4*bs); err != nil {
+			t.Fatalf("write %d after path 0 was dialed again: %v", i, err)
+		}
+		if _, err := d.ReadAtContext(ctx, buf, int64(i)*4*bs); err != nil {
+			t.Fatalf("read %d after path 0 was dialed again: %v", i, err)
+		}
+	}
+	if after := commands(d); after[0]-before[0] < 4 {
+		t.Fatalf("commands per path before %v after %v: path 0 carried almost no I/O after its redial", before, after)
+	}
+	registers, firstIO := 0, -1
+	rec := pt[0].record()
+	for i, s := range rec {
+		switch s.op {
+		case opPROut:
+			if s.sa != saRegisterAndIgnore {
+				t.Fatalf("path 0's redial sent PERSISTENT RESERVE OUT service action %#x, want REGISTER AND IGNORE EXISTING KEY", s.sa)
+			}
+			registers++
+		case scsi.OpRead10, scsi.OpRead16, scsi.OpWrite10, scsi.OpWrite16:
+			if firstIO < 0 {
+				firstIO = i
+			}
+		}
+	}
+	if registers != 1 || firstIO < 0 {
+		t.Fatalf("path 0 after its redial executed %v: want one REGISTER AND IGNORE EXISTING KEY, then READs and WRITEs", rec)
+	}
+	for _, s := range rec[:firstIO] {
+		if s.op == opPROut {
+			return // registered before its first READ or WRITE
+		}
+	}
+	t.Fatalf("path 0 after its redial executed %v: a READ or WRITE before the registration", rec)
+}
