@@ -115,6 +115,7 @@ type Device struct {
 	geometry  atomic.Pointer[session.Geometry]
 	prMu      sync.Mutex
 	prKey     uint64 // the key registered on every path, 0 if none
+	prSet     bool   // prKey was registered (or 0 unregistered) through the Device
 	alua      aluaDevice
 }
 

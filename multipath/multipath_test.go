@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -782,4 +783,50 @@ func TestRedialedPathRegisteredBeforeIO(t *testing.T) {
 		}
 	}
 	t.Fatalf("path 0 after its redial executed %v: a READ or WRITE before the registration", rec)
+}
+
+// A key unregistered while a path's session has ended is unregistered on
+// that path too when the checker dials it again (REGISTER AND IGNORE
+// EXISTING KEY with key 0): the new session has the same ISID, so the
+// same I_T nexus, which a target may still hold registered.
+func TestRedialedPathUnregistered(t *testing.T) {
+	changes := make(chan multipath.PathChange, 16)
+	d, srv := twoPaths(t, &multipath.Config{
+		Session:       &session.Config{DisableRecovery: true},
+		CheckInterval: 20 * time.Millisecond,
+		OnPathChange:  func(c multipath.PathChange) { changes <- c },
+	})
+	pt := [2]*prTarget{newPRTarget(srv[0]), newPRTarget(srv[1])}
+	// While refuse is set, path 0's redials fail (its INQUIRY does).
+	var refuse atomic.Bool
+	srv[0].Inject(iscsitest.Fault{Match: func(cdb []byte) bool { return refuse.Load() && scsi.OpCode(cdb[0]) == scsi.OpInquiry },
+		Action: iscsitest.Respond, Status: scsi.StatusCheckCondition, Sense: iscsitest.Sense(scsi.SenseHardwareError, 0x4400)})
+	ctx := testCtx(t)
+	if err := d.PRRegisterAndIgnore(ctx, 0x5eed); err != nil {
+		t.Fatal(err)
+	}
+	refuse.Store(true)
+	pt[0].forget()
+	srv[0].CloseClientConnections()
+	expectState(t, changes, 0, multipath.PathDown)
+	if err := d.PRRegister(ctx, 0x5eed, 0); err != nil {
+		t.Fatalf("unregistering with path 0 down: %v", err)
+	}
+	if rec := pt[0].record(); slices.ContainsFunc(rec, func(s prSeen) bool { return s.op == opPROut }) {
+		t.Fatalf("path 0, down, executed %v", rec)
+	}
+	refuse.Store(false)
+	expectState(t, changes, 0, multipath.PathReady)
+	registers := 0
+	for _, s := range pt[0].record() {
+		if s.op == opPROut && s.sa == saRegisterAndIgnore {
+			registers++
+		}
+	}
+	if registers != 1 {
+		t.Fatalf("path 0 after its redial executed %v: want one REGISTER AND IGNORE EXISTING KEY (key 0)", pt[0].record())
+	}
+	if err := d.TestUnitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -25,8 +25,8 @@ var (
 // key being the key they hold now, 0 if none; newKey 0 unregisters). A
 // path that is recovering is sent the command too (it waits for the
 // reconnect, bounded by ctx); a path whose session ended is registered
-// (REGISTER AND IGNORE EXISTING KEY) when the checker dials it again,
-// before it carries I/O; so is a path whose port refuses the command for
+// (REGISTER AND IGNORE EXISTING KEY, with newKey: 0 unregisters it too)
+// when the checker dials it again, before it carries I/O; so is a path whose port refuses the command for
 // its ALUA state (unavailable, transitioning) when its group is active
 // again (PathStats.PRPending). The first failure is returned, naming its
 // path: the paths before it are registered.
@@ -68,14 +68,16 @@ func (d *Device) registerAll(ctx context.Context, newKey uint64, register func(*
 		}
 		p.setPRPending(false)
 	}
-	d.prKey = newKey
+	d.prKey, d.prSet = newKey, true
 	return nil
 }
 
-func (d *Device) prKeyNow() uint64 {
+// prSetNow reports whether the Device registered a key (or unregistered
+// one): then every new session of a path is given prKey.
+func (d *Device) prSetNow() bool {
 	d.prMu.Lock()
 	defer d.prMu.Unlock()
-	return d.prKey
+	return d.prSet
 }
 
 func (p *path) prPendingNow() bool {
@@ -116,13 +118,16 @@ func (d *Device) registerPending(ctx context.Context, p *path) {
 	p.setPRPending(false)
 }
 
-// registered registers the Device's key, if any, on a new session of a
-// path before the path carries I/O.
+// registered gives a new session of a path the Device's key before the
+// path carries I/O, once the Device has registered one: REGISTER AND
+// IGNORE EXISTING KEY with the key, or with 0 when the Device unregistered
+// it meanwhile (the nexus, the same ISID, may still hold the old key on
+// the target). A Device that never registered sends nothing.
 func (d *Device) registered(ctx context.Context, u *session.LogicalUnit) error {
 	d.prMu.Lock()
-	key := d.prKey
+	key, set := d.prKey, d.prSet
 	d.prMu.Unlock()
-	if key == 0 {
+	if !set {
 		return nil
 	}
 	return u.PRRegisterAndIgnore(ctx, key)
