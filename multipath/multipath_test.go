@@ -568,26 +568,28 @@ func TestUnitAttentionsAbsorbed(t *testing.T) {
 	}
 }
 
-// With path 0 answering 100 ms late (a delay line: its answers keep their
+// With path 0 answering 300 ms late (a delay line: its answers keep their
 // order and commands keep flowing), round robin still gives it half the
 // commands, while service time gives it far fewer bytes: the commands
 // waiting there count against it, so the fast path takes the load. Eight
-// workers read 1 and 16 blocks in turn.
+// workers share 128 READs of 1 and 16 blocks (a shared budget, so
+// that no worker is left with READs to do after the others are done).
 func TestServiceTimeAvoidsSlowPath(t *testing.T) {
-	const workers, reads = 8, 32
+	const workers, reads = 8, 128
 	run := func(sel multipath.Selector) (cmds, read [2]uint64) {
 		d, srv := twoPaths(t, &multipath.Config{Selector: sel})
 		before := d.Stats()
-		srv[0].SetDelay(100 * time.Millisecond)
+		srv[0].SetDelay(300 * time.Millisecond)
 		var wg sync.WaitGroup
+		var next atomic.Int64
 		errs := make(chan error, workers)
-		for w := range workers {
+		for range workers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for i := range reads {
-					blocks := uint32(1 + 15*((w+i)%2))
-					lba := uint64((w*reads + i) * 16 % (lunSize/bs - 16))
+				for i := int(next.Add(1) - 1); i < reads; i = int(next.Add(1) - 1) {
+					blocks := uint32(1 + 15*(i/2%2)) // 1, 1, 16, 16: round robin gives each path both sizes
+					lba := uint64(i * 16 % (lunSize/bs - 16))
 					if _, err := d.Read(testCtx(t), lba, blocks, iovector.New(make([]byte, int(blocks)*bs))).Wait(); err != nil {
 						errs <- err
 						return
@@ -612,16 +614,16 @@ func TestServiceTimeAvoidsSlowPath(t *testing.T) {
 	}
 	// The READs move this much; a session's first READ also reads the
 	// LUN's capacity (a few bytes more).
-	total := uint64(workers * reads / 2 * 17 * bs)
+	total := uint64(reads / 2 * 17 * bs)
 	rrCmds, rrRead := run(multipath.RoundRobin)
 	t.Logf("round robin: commands %v, bytes %v", rrCmds, rrRead)
-	if rrCmds != [2]uint64{workers * reads / 2, workers * reads / 2} || rrRead[0]+rrRead[1] < total {
+	if rrCmds != [2]uint64{reads / 2, reads / 2} || rrRead[0]+rrRead[1] < total {
 		t.Fatalf("round robin: commands per path %v, bytes %v (of %d): want an even split of the commands", rrCmds, rrRead, total)
 	}
 	stCmds, stRead := run(multipath.ServiceTime)
 	t.Logf("service time: commands %v, bytes %v", stCmds, stRead)
-	if stCmds[0]+stCmds[1] != workers*reads || stRead[0]+stRead[1] < total {
-		t.Fatalf("service time: commands %v, bytes read %v, want %d commands and %d bytes in all", stCmds, stRead, workers*reads, total)
+	if stCmds[0]+stCmds[1] != reads || stRead[0]+stRead[1] < total {
+		t.Fatalf("service time: commands %v, bytes read %v, want %d commands and %d bytes in all", stCmds, stRead, reads, total)
 	}
 	if stRead[0] >= total/4 || stRead[0] >= rrRead[0]/2 {
 		t.Fatalf("service time sent %d of %d bytes to the slow path (round robin %d): want under a quarter, and under half of round robin's", stRead[0], total, rrRead[0])
