@@ -48,7 +48,8 @@
 // ACCESS STATE CHANGED is sent again elsewhere once the states are read
 // again. With no
 // active path for Config.ALUATimeout a command fails with a
-// *NoActivePathError.
+// *NoActivePathError. SetTargetPortGroups asks a target with explicit
+// ALUA for a transition.
 //
 // Persistent reservation keys are registered on every path (each is its
 // own I_T nexus): PRRegister, PRRegisterAndIgnore.
