@@ -400,15 +400,15 @@ func (d *Device) SetTargetPortGroups(ctx context.Context, sets ...scsi.TargetPor
 			if u == nil || st != PathReady || t != tier {
 				continue
 			}
-			start := time.Now()
 			_, err := u.Call(ctx, cdb, session.DirWrite, iovector.New(param))
 			if scsi.IsUnitAttention(err) {
 				// Not executed: a change, a reset. Once more.
-				start = time.Now()
 				_, err = u.Call(ctx, cdb, session.DirWrite, iovector.New(param))
 			}
 			if err == nil {
-				d.refreshALUA(ctx, start)
+				// A read that starts after the answer sees the new
+				// states; one that started before may not.
+				d.refreshALUA(ctx, time.Now())
 				return nil
 			}
 			if ctx.Err() != nil {
