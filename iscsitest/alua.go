@@ -50,6 +50,18 @@ func WithPortGroup(id uint16, state scsi.ALUAState, ports int) Option {
 	}
 }
 
+// WithExplicitALUA makes the port groups of WithPortGroup take explicit
+// transitions as well: the LUNs report TPGS=11b and execute SET TARGET
+// PORT GROUPS, whose descriptors put groups in the states they name
+// (active/optimized, active/non-optimized, standby or unavailable; any
+// other state, or a group the server does not have, fails the whole
+// command with ILLEGAL REQUEST, INVALID FIELD IN PARAMETER LIST). Every
+// connection but the one the command came through then gets ASYMMETRIC
+// ACCESS STATE CHANGED, as SetPortGroupState raises it (SPC-4 5.16.2.7).
+func WithExplicitALUA() Option {
+	return func(c *config) { c.explicit = true }
+}
+
 type groupSpec struct {
 	id    uint16
 	state scsi.ALUAState
@@ -188,31 +200,85 @@ func (s *Server) SetPortGroupState(group uint16, state scsi.ALUAState) {
 	if s.alua == nil {
 		panic("iscsitest: SetPortGroupState on a server without port groups")
 	}
-	a := s.alua
-	a.mu.Lock()
-	i := -1
-	for j := range a.groups {
-		if a.groups[j].ID == group {
-			i = j
-		}
-	}
-	if i < 0 {
-		a.mu.Unlock()
+	if !s.setStates([]scsi.TargetPortGroupSet{{Group: group, State: state}}, nil) {
 		panic(fmt.Sprintf("iscsitest: SetPortGroupState: no port group %d", group))
 	}
-	changed := a.groups[i].State != state
-	a.groups[i].State = state
+}
+
+// setTargetPortGroups is faketarget.ALUA.Set: SET TARGET PORT GROUPS
+// received through p.
+func (s *Server) setTargetPortGroups(p *faketarget.Peer, sets []scsi.TargetPortGroupSet) bool {
+	for _, st := range sets {
+		switch st.State {
+		case scsi.ALUAActiveOptimized, scsi.ALUAActiveNonOptimized, scsi.ALUAStandby, scsi.ALUAUnavailable:
+		default:
+			return false
+		}
+	}
+	from, _ := p.Conn().NetConn().(*conn)
+	return s.setStates(sets, from)
+}
+
+// setStates puts the groups of sets in their states, all or none (false
+// when a group is unknown), and, when that changed a state, arms the unit
+// attention of a change on every connection but except.
+func (s *Server) setStates(sets []scsi.TargetPortGroupSet, except *conn) bool {
+	a := s.alua
+	a.mu.Lock()
+	idx := make([]int, len(sets))
+	for k, st := range sets {
+		idx[k] = -1
+		for j := range a.groups {
+			if a.groups[j].ID == st.Group {
+				idx[k] = j
+			}
+		}
+		if idx[k] < 0 {
+			a.mu.Unlock()
+			return false
+		}
+	}
+	changed := false
+	for k, st := range sets {
+		changed = changed || a.groups[idx[k]].State != st.State
+		a.groups[idx[k]].State = st.State
+	}
 	a.mu.Unlock()
 	if !changed {
-		return
+		return true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
+		if c == except {
+			continue
+		}
 		c.uaMu.Lock()
 		c.uaArmed, c.uaTaken = true, nil
 		c.uaMu.Unlock()
 	}
+	return true
+}
+
+// SetPortGroupPreferred sets or clears the PREF bit of target port group
+// group in REPORT TARGET PORT GROUPS: the group the target prefers among
+// those in the same state (SPC-4 6.36). Unlike a change of state it raises
+// no unit attention: an initiator sees it at its next read of the groups.
+// It panics for a group the server does not have.
+func (s *Server) SetPortGroupPreferred(group uint16, pref bool) {
+	if s.alua == nil {
+		panic("iscsitest: SetPortGroupPreferred on a server without port groups")
+	}
+	a := s.alua
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range a.groups {
+		if a.groups[i].ID == group {
+			a.groups[i].Pref = pref
+			return
+		}
+	}
+	panic(fmt.Sprintf("iscsitest: SetPortGroupPreferred: no port group %d", group))
 }
 
 // login makes the target portal group tag of a port's logins its relative

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/iscsi-go/iscsi/iovector"
 	"github.com/iscsi-go/iscsi/iscsitest"
 	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
@@ -142,6 +143,7 @@ func TestPortGroupBadOptions(t *testing.T) {
 		{iscsitest.WithPortGroup(1, scsi.ALUAOffline, 1)},
 		{iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 0)},
 		{iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 1), iscsitest.WithPortGroup(1, scsi.ALUAStandby, 1)},
+		{iscsitest.WithExplicitALUA()},
 	} {
 		func() {
 			defer func() {
@@ -157,14 +159,118 @@ func TestPortGroupBadOptions(t *testing.T) {
 	for _, fn := range []func(){
 		func() { srv.SetPortGroupState(2, scsi.ALUAStandby) },
 		func() { srv.SetPortGroupState(1, scsi.ALUALBADependent) },
+		func() { srv.SetPortGroupPreferred(2, true) },
 	} {
 		func() {
 			defer func() {
 				if recover() == nil {
-					t.Errorf("bad SetPortGroupState did not panic")
+					t.Errorf("bad SetPortGroupState or SetPortGroupPreferred did not panic")
 				}
 			}()
 			fn()
 		}()
+	}
+}
+
+// SetPortGroupPreferred sets the PREF bit of one group in REPORT TARGET
+// PORT GROUPS and clears it, without a unit attention.
+func TestPortGroupPreferred(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(1<<20, 512),
+		iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 1),
+		iscsitest.WithPortGroup(2, scsi.ALUAActiveOptimized, 1))
+	defer srv.Close()
+	u := dial(t, srv.URL(), nil).DefaultUnit()
+	ctx := context.Background()
+	prefs := func() [2]bool {
+		t.Helper()
+		tpgs, err := u.ReportTargetPortGroups(ctx)
+		if err != nil || len(tpgs.Groups) != 2 {
+			t.Fatalf("RTPG %+v, %v", tpgs, err)
+		}
+		return [2]bool{tpgs.Groups[0].Pref, tpgs.Groups[1].Pref}
+	}
+	if got := prefs(); got != [2]bool{} {
+		t.Fatalf("PREF bits %v before any was set", got)
+	}
+	srv.SetPortGroupPreferred(2, true)
+	if got := prefs(); got != [2]bool{false, true} {
+		t.Fatalf("PREF bits %v, want group 2's only", got)
+	}
+	if err := u.TestUnitReady(ctx); err != nil {
+		t.Fatalf("TEST UNIT READY after a change of PREF: %v, want no unit attention", err)
+	}
+	srv.SetPortGroupPreferred(2, false)
+	if got := prefs(); got != [2]bool{} {
+		t.Fatalf("PREF bits %v after clearing", got)
+	}
+}
+
+// With WithExplicitALUA, SET TARGET PORT GROUPS changes the states: all
+// the descriptors or none; the other connections get the unit attention,
+// not the one the command came through.
+func TestExplicitALUA(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(1<<20, 512), iscsitest.WithExplicitALUA(),
+		iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 1), iscsitest.WithPortGroup(2, scsi.ALUAStandby, 1))
+	defer srv.Close()
+	ports := srv.Ports()
+	a, b := dial(t, ports[0].URL(1), nil).DefaultUnit(), dial(t, ports[1].URL(1), nil).DefaultUnit()
+	ctx := context.Background()
+	if inq, err := a.Inquiry(ctx); err != nil || inq.TPGS != 3 {
+		t.Fatalf("standard INQUIRY TPGS %d, %v; want 3 (implicit and explicit)", inq.TPGS, err)
+	}
+	stpg := func(u *session.LogicalUnit, sets ...scsi.TargetPortGroupSet) error {
+		param := scsi.AppendSetTargetPortGroups(nil, sets)
+		_, err := u.Call(ctx, scsi.SetTargetPortGroups(uint32(len(param))), session.DirWrite, iovector.New(param))
+		return err
+	}
+	states := func() [2]scsi.ALUAState {
+		t.Helper()
+		g, err := a.ReportTargetPortGroups(ctx)
+		if err != nil || len(g.Groups) != 2 {
+			t.Fatalf("RTPG %+v, %v", g, err)
+		}
+		return [2]scsi.ALUAState{g.Groups[0].State, g.Groups[1].State}
+	}
+	// Refused, all of it: a state one cannot ask for, a group unknown.
+	for _, bad := range [][]scsi.TargetPortGroupSet{
+		{{Group: 2, State: scsi.ALUAActiveOptimized}, {Group: 1, State: scsi.ALUATransitioning}},
+		{{Group: 2, State: scsi.ALUAActiveOptimized}, {Group: 9, State: scsi.ALUAStandby}},
+	} {
+		if k, asc, _ := senseOf(stpg(a, bad...)); k != scsi.SenseIllegalRequest || asc != scsi.ASCInvalidFieldInParamList {
+			t.Fatalf("STPG %+v: sense %v %v, want INVALID FIELD IN PARAMETER LIST", bad, k, asc)
+		}
+	}
+	if got := states(); got != [2]scsi.ALUAState{scsi.ALUAActiveOptimized, scsi.ALUAStandby} {
+		t.Fatalf("states %v after refused STPGs", got)
+	}
+	// Through the standby port (SPC-4 lets it through).
+	if err := stpg(b, scsi.TargetPortGroupSet{Group: 1, State: scsi.ALUAStandby}, scsi.TargetPortGroupSet{Group: 2, State: scsi.ALUAActiveOptimized}); err != nil {
+		t.Fatalf("STPG through port 2: %v", err)
+	}
+	if err := b.TestUnitReady(ctx); err != nil {
+		t.Fatalf("port 2, which sent the STPG: %v, want no unit attention", err)
+	}
+	if k, asc, _ := senseOf(a.TestUnitReady(ctx)); k != scsi.SenseUnitAttention || asc != scsi.ASCAsymmetricAccessChanged {
+		t.Fatalf("port 1: sense %v %v, want ASYMMETRIC ACCESS STATE CHANGED", k, asc)
+	}
+	if got := states(); got != [2]scsi.ALUAState{scsi.ALUAStandby, scsi.ALUAActiveOptimized} {
+		t.Fatalf("states %v after the STPG, want standby and active/optimized", got)
+	}
+	// Without a parameter list: nothing to do.
+	if _, err := a.Call(ctx, scsi.SetTargetPortGroups(0), session.DirNone, nil); err != nil {
+		t.Fatalf("STPG without parameters: %v", err)
+	}
+	noViolations(t, srv)
+}
+
+// Without WithExplicitALUA, SET TARGET PORT GROUPS is an unknown command.
+func TestImplicitALUARefusesSTPG(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(1<<20, 512), iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 1))
+	defer srv.Close()
+	u := dial(t, srv.URL(), nil).DefaultUnit()
+	param := scsi.AppendSetTargetPortGroups(nil, []scsi.TargetPortGroupSet{{Group: 1, State: scsi.ALUAStandby}})
+	_, err := u.Call(context.Background(), scsi.SetTargetPortGroups(uint32(len(param))), session.DirWrite, iovector.New(param))
+	if k, asc, _ := senseOf(err); k != scsi.SenseIllegalRequest || asc != scsi.ASCInvalidOpcode {
+		t.Fatalf("STPG: %v, want INVALID COMMAND OPERATION CODE", err)
 	}
 }

@@ -18,12 +18,14 @@
 // WithPortGroup gives the server several target ports, each a portal of
 // its own, in target port groups whose asymmetric access state
 // (active/optimized, active/non-optimized, standby, unavailable,
-// transitioning) a test changes with SetPortGroupState: the LUNs report
+// transitioning) a test changes with SetPortGroupState (and whose PREF bit
+// with SetPortGroupPreferred): the LUNs report
 // them as an ALUA target does (REPORT TARGET PORT GROUPS, VPD page 0x83,
 // TPGS in INQUIRY), refuse commands through a port that is not active with
 // the sense SPC-4 names, and raise ASYMMETRIC ACCESS STATE CHANGED on every
-// connection after a change. Ports and PortStats tell a test which port
-// carried what.
+// connection after a change. With WithExplicitALUA the LUNs also take
+// SET TARGET PORT GROUPS (TPGS 11b). Ports and PortStats tell a test which
+// port carried what.
 //
 // # Faults
 //

@@ -29,6 +29,7 @@ type config struct {
 	xcopy      bool
 	sanitize   bool
 	groups     []groupSpec
+	explicit   bool
 	err        error
 }
 

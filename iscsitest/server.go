@@ -52,6 +52,9 @@ func newServer(opts []Option) (*Server, error) {
 	for _, o := range opts {
 		o(&c)
 	}
+	if c.explicit && len(c.groups) == 0 {
+		c.fail("WithExplicitALUA without WithPortGroup")
+	}
 	if c.err != nil {
 		return nil, c.err
 	}
@@ -106,6 +109,9 @@ func newServer(opts []Option) (*Server, error) {
 		}
 		tc.Discovery = []faketarget.DiscoveryEntry{entry}
 		tc.ALUA = &faketarget.ALUA{Port: s.alua.portOf, Groups: s.alua.report}
+		if c.explicit {
+			tc.ALUA.Set = s.setTargetPortGroups
+		}
 	}
 	tg, err := faketarget.New(tc)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/iscsi-go/iscsi/iovector"
 	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
@@ -41,11 +42,17 @@ type PathALUA struct {
 	// state.
 	Group uint16
 	State scsi.ALUAState
+	// Preferred is the PREF bit of the group: the target prefers it to
+	// the groups in the same state (see rank).
+	Preferred bool
 }
 
 func (a PathALUA) String() string {
 	if !a.Known {
 		return "ALUA unknown"
+	}
+	if a.Preferred {
+		return fmt.Sprintf("port %d group %d %v preferred", a.RelativePort, a.Group, a.State)
 	}
 	return fmt.Sprintf("port %d group %d %v", a.RelativePort, a.Group, a.State)
 }
@@ -68,6 +75,23 @@ func (a PathALUA) tier(on bool) int {
 		return 1
 	}
 	return 2
+}
+
+// rank orders the paths for the picker within their tier: the paths of a
+// group with the PREF bit before the others of the same tier (0 and 1
+// tier 0, 2 and 3 tier 1), never before a better tier; 4 is never used.
+// dm-multipath's alua prioritizer gives PREF a bonus as well; here it
+// orders groups only within a state, so that a preferred non-optimized
+// group never takes the I/O from an optimized one.
+func (a PathALUA) rank(on bool) int {
+	t := a.tier(on)
+	switch {
+	case t == 2:
+		return 4
+	case a.Preferred && on:
+		return 2 * t
+	}
+	return 2*t + 1
 }
 
 // NoActivePathError is what a command gets when paths were ready (their
@@ -96,8 +120,9 @@ func (e *NoActivePathError) Is(target error) bool { return target == ErrNoPath }
 
 // aluaDevice is the Device's ALUA state.
 type aluaDevice struct {
-	on   atomic.Bool   // the target reports ALUA (TPGS) and has not refused RTPG
-	kick chan struct{} // asks the watcher for a read of the states (buffered, 1)
+	on       atomic.Bool   // the target reports ALUA (TPGS) and has not refused RTPG
+	explicit bool          // TPGS says it takes SET TARGET PORT GROUPS (set at Dial)
+	kick     chan struct{} // asks the watcher for a read of the states (buffered, 1)
 
 	mu        sync.Mutex // serializes reads of the states
 	lastStart time.Time  // start of the last read that completed
@@ -217,6 +242,7 @@ func (d *Device) startALUA(ctx context.Context) error {
 	if inq.TPGS == 0 {
 		return nil
 	}
+	d.alua.explicit = inq.TPGS&2 != 0
 	d.alua.on.Store(true)
 	d.refreshALUA(ctx, time.Now())
 	if d.alua.on.Load() {
@@ -314,7 +340,7 @@ func (d *Device) applyALUA(g scsi.TargetPortGroups, asked time.Time) {
 				}
 			}
 			if match {
-				a.Known, a.Group, a.State = true, tpg.ID, tpg.State
+				a.Known, a.Group, a.State, a.Preferred = true, tpg.ID, tpg.State, tpg.Pref
 				break
 			}
 		}
@@ -340,6 +366,67 @@ func (d *Device) applyALUA(g scsi.TargetPortGroups, asked time.Time) {
 			})
 		}
 	}
+}
+
+// ErrNoExplicitALUA is what SetTargetPortGroups returns when the target
+// does not take explicit transitions: its standard INQUIRY data reports
+// no explicit asymmetric access (TPGS 10b or 11b), or it refused REPORT
+// TARGET PORT GROUPS.
+var ErrNoExplicitALUA = errors.New("multipath: the target takes no explicit ALUA transitions (SET TARGET PORT GROUPS)")
+
+// SetTargetPortGroups asks the target for an explicit transition (SET
+// TARGET PORT GROUPS, SPC-4): each target port group of sets to its state
+// (active/optimized, active/non-optimized, standby, unavailable), all or
+// none. It is sent through one ready path, one of an active group if
+// there is one (a port in transition refuses it: then the next), and the
+// states are read again before it returns, so that the next command goes
+// where they now say. A target refusing the transition answers CHECK
+// CONDITION (a *scsi.StatusError). Without explicit ALUA it returns
+// ErrNoExplicitALUA and sends nothing.
+func (d *Device) SetTargetPortGroups(ctx context.Context, sets ...scsi.TargetPortGroupSet) error {
+	if !d.alua.explicit || !d.alua.on.Load() {
+		return ErrNoExplicitALUA
+	}
+	param := scsi.AppendSetTargetPortGroups(nil, sets)
+	cdb := scsi.SetTargetPortGroups(uint32(len(param)))
+	on := d.alua.on.Load()
+	var tried []error
+	for tier := range 3 {
+		for _, p := range d.paths {
+			_, u, st := p.session()
+			p.mu.Lock()
+			t := p.alua.tier(on)
+			p.mu.Unlock()
+			if u == nil || st != PathReady || t != tier {
+				continue
+			}
+			_, err := u.Call(ctx, cdb, session.DirWrite, iovector.New(param))
+			if scsi.IsUnitAttention(err) {
+				// Not executed: a change, a reset. Once more.
+				_, err = u.Call(ctx, cdb, session.DirWrite, iovector.New(param))
+			}
+			if err == nil {
+				// A read that starts after the answer sees the new
+				// states; one that started before may not.
+				d.refreshALUA(ctx, time.Now())
+				return nil
+			}
+			if ctx.Err() != nil {
+				return err
+			}
+			var se *scsi.StatusError
+			if _, refused := aluaRefusal(err); errors.As(err, &se) && !refused && !scsi.IsUnitAttention(err) {
+				return fmt.Errorf("multipath: SET TARGET PORT GROUPS through path %d: %w", p.index, err)
+			}
+			// Its port in transition, a unit attention, or its
+			// connection lost: the next path.
+			tried = append(tried, fmt.Errorf("path %d: %w", p.index, err))
+		}
+	}
+	if len(tried) == 0 {
+		return fmt.Errorf("multipath: SET TARGET PORT GROUPS: %w", ErrNoPath)
+	}
+	return fmt.Errorf("multipath: SET TARGET PORT GROUPS: %w", errors.Join(tried...))
 }
 
 // forgetALUA makes every path equal again (the target refused RTPG).

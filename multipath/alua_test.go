@@ -432,3 +432,127 @@ func TestALUAPersistentReservationDeferred(t *testing.T) {
 		t.Fatalf("commands executed after the change %v: want a failed REGISTER, one that succeeded, then the READs", seen)
 	}
 }
+
+// Of two active/optimized groups, the one with the PREF bit carries the
+// I/O, whatever the selector; when its path fails, the other takes over.
+// (Two servers with the same groups, so that one path can fail alone:
+// path 0 is port 1 of the first, path 1 port 2 of the second.)
+func TestALUAPreferredGroup(t *testing.T) {
+	var srv [2]*iscsitest.Server
+	for i := range srv {
+		srv[i] = iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs),
+			iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 1), iscsitest.WithPortGroup(2, scsi.ALUAActiveOptimized, 1))
+		t.Cleanup(srv[i].Close)
+		srv[i].SetPortGroupPreferred(2, true)
+	}
+	changes := make(chan multipath.PathChange, 16)
+	d, err := multipath.Dial(testCtx(t), []string{srv[0].Ports()[0].URL(1), srv[1].Ports()[1].URL(1)}, &multipath.Config{
+		Selector:      multipath.RoundRobin,
+		CheckInterval: -1,
+		Session:       &session.Config{DisableRecovery: true},
+		OnPathChange:  func(c multipath.PathChange) { changes <- c },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	expectALUA(t, d, 0, 1, scsi.ALUAActiveOptimized)
+	expectALUA(t, d, 1, 2, scsi.ALUAActiveOptimized)
+	if a := d.Stats().Paths; a[0].ALUA.Preferred || !a[1].ALUA.Preferred {
+		t.Fatalf("PREF seen as %v and %v, want path 1's only", a[0].ALUA.Preferred, a[1].ALUA.Preferred)
+	}
+	if got := turs(t, d, 10); got != [2]uint64{0, 10} {
+		t.Fatalf("round robin over two optimized paths, path 1's group preferred: %v, want all on path 1", got)
+	}
+	srv[1].CloseClientConnections()
+	expectState(t, changes, 1, multipath.PathDown)
+	if got := turs(t, d, 10); got != [2]uint64{10, 0} {
+		t.Fatalf("with the preferred path down: %v, want all on path 0", got)
+	}
+}
+
+// PREF orders groups within a state, never across states: a preferred
+// non-optimized group gets nothing while an optimized one is there, and
+// everything once both are non-optimized.
+func TestALUAPreferredWithinState(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs),
+		iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 1), iscsitest.WithPortGroup(2, scsi.ALUAActiveNonOptimized, 1))
+	t.Cleanup(srv.Close)
+	srv.SetPortGroupPreferred(2, true)
+	ports := srv.Ports()
+	d, err := multipath.Dial(testCtx(t), []string{ports[0].URL(1), ports[1].URL(1)},
+		&multipath.Config{Selector: multipath.RoundRobin, CheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	expectALUA(t, d, 1, 2, scsi.ALUAActiveNonOptimized)
+	if got := turs(t, d, 10); got != [2]uint64{10, 0} {
+		t.Fatalf("optimized path 0, preferred non-optimized path 1: %v, want all on path 0", got)
+	}
+	srv.SetPortGroupState(1, scsi.ALUAActiveNonOptimized)
+	if err := d.TestUnitReady(testCtx(t)); err != nil { // meets the unit attention: the states are read again
+		t.Fatal(err)
+	}
+	expectALUA(t, d, 0, 1, scsi.ALUAActiveNonOptimized)
+	if got := turs(t, d, 10); got != [2]uint64{0, 10} {
+		t.Fatalf("both non-optimized, path 1's group preferred: %v, want all on path 1", got)
+	}
+	noViolations(t, srv)
+}
+
+// SetTargetPortGroups moves the I/O by an explicit transition: the states
+// are read again before it returns, so the next command goes to the group
+// made optimized. Refusals come back as the target's CHECK CONDITION.
+func TestALUASetTargetPortGroups(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs), iscsitest.WithExplicitALUA(),
+		iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 1), iscsitest.WithPortGroup(2, scsi.ALUAStandby, 1))
+	t.Cleanup(srv.Close)
+	ports := srv.Ports()
+	d, err := multipath.Dial(testCtx(t), []string{ports[0].URL(1), ports[1].URL(1)}, &multipath.Config{Selector: multipath.RoundRobin, CheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	expectALUA(t, d, 1, 2, scsi.ALUAStandby)
+	if got := turs(t, d, 4); got != [2]uint64{4, 0} {
+		t.Fatalf("before the transition: %v, want all on path 0", got)
+	}
+	ctx := testCtx(t)
+	if err := d.SetTargetPortGroups(ctx, scsi.TargetPortGroupSet{Group: 1, State: scsi.ALUAStandby},
+		scsi.TargetPortGroupSet{Group: 2, State: scsi.ALUAActiveOptimized}); err != nil {
+		t.Fatal(err)
+	}
+	// No wait: the states were read before SetTargetPortGroups returned.
+	if st := d.Stats().Paths; st[0].ALUA.State != scsi.ALUAStandby || st[1].ALUA.State != scsi.ALUAActiveOptimized {
+		t.Fatalf("after the transition: path 0 %v, path 1 %v", st[0].ALUA, st[1].ALUA)
+	}
+	if err := d.TestUnitReady(ctx); err != nil { // path 1 meets the unit attention of the change: the Device sends it again
+		t.Fatal(err)
+	}
+	if got := turs(t, d, 10); got != [2]uint64{0, 10} {
+		t.Fatalf("after the transition: %v, want all on path 1", got)
+	}
+	err = d.SetTargetPortGroups(ctx, scsi.TargetPortGroupSet{Group: 9, State: scsi.ALUAActiveOptimized})
+	var se *scsi.StatusError
+	if !errors.As(err, &se) || se.Sense == nil || se.Sense.Key != scsi.SenseIllegalRequest || se.Sense.ASC != scsi.ASCInvalidFieldInParamList {
+		t.Fatalf("a transition of a group the target does not have: %v, want ILLEGAL REQUEST, INVALID FIELD IN PARAMETER LIST", err)
+	}
+	noViolations(t, srv)
+}
+
+// A target with implicit ALUA only is sent no SET TARGET PORT GROUPS.
+func TestALUASetTargetPortGroupsImplicitOnly(t *testing.T) {
+	d, srv := aluaPaths(t, scsi.ALUAActiveOptimized, scsi.ALUAStandby, nil)
+	var sent atomic.Int32
+	srv.Inject(iscsitest.Fault{Match: func(cdb []byte) bool {
+		if scsi.OpCode(cdb[0]) == scsi.OpMaintenanceOut {
+			sent.Add(1)
+		}
+		return false
+	}})
+	err := d.SetTargetPortGroups(testCtx(t), scsi.TargetPortGroupSet{Group: 2, State: scsi.ALUAActiveOptimized})
+	if !errors.Is(err, multipath.ErrNoExplicitALUA) || sent.Load() != 0 {
+		t.Fatalf("SetTargetPortGroups on an implicit-only target: %v, %d MAINTENANCE OUT sent; want ErrNoExplicitALUA and none", err, sent.Load())
+	}
+}

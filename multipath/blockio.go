@@ -63,9 +63,9 @@ func (f Future) Wait() (session.Result, error) {
 
 // future starts a command whose outcome a Future gets: no goroutine
 // waits for it (see start).
-func (d *Device) future(ctx context.Context, cdb []byte, op func(context.Context, *session.LogicalUnit, session.Done)) Future {
+func (d *Device) future(ctx context.Context, cdb []byte, size int64, op func(context.Context, *session.LogicalUnit, session.Done)) Future {
 	c := &call{done: make(chan struct{})}
-	d.start(ctx, cdb, op, func(res session.Result, err error) {
+	d.start(ctx, cdb, size, op, func(res session.Result, err error) {
 		c.res, c.err = res, err
 		close(c.done)
 	})
@@ -80,22 +80,22 @@ func (d *Device) future(ctx context.Context, cdb []byte, op func(context.Context
 // ExecuteFunc returns (a Device closed, every path's session ended). v
 // must be left alone until then.
 func (d *Device) ExecuteFunc(ctx context.Context, cdb scsi.CDB, dir session.Direction, v *iovector.Vector, done session.Done) {
-	d.start(ctx, cdb.Bytes(), execOp(cdb, dir, v), done)
+	d.start(ctx, cdb.Bytes(), vlen(v), execOp(cdb, dir, v), done)
 }
 
 // ReadFunc is Read with a callback (see ExecuteFunc).
 func (d *Device) ReadFunc(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, done session.Done) {
-	d.start(ctx, cdbRead, rwOp(lba, blocks, v, false), done)
+	d.start(ctx, cdbRead, vlen(v), rwOp(lba, blocks, v, false), done)
 }
 
 // WriteFunc is Write with a callback (see ExecuteFunc).
 func (d *Device) WriteFunc(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, done session.Done) {
-	d.start(ctx, cdbWrite, rwOp(lba, blocks, v, true), done)
+	d.start(ctx, cdbWrite, vlen(v), rwOp(lba, blocks, v, true), done)
 }
 
 // Execute sends cdb on a path and returns at once; see Call.
 func (d *Device) Execute(ctx context.Context, cdb scsi.CDB, dir session.Direction, v *iovector.Vector) Future {
-	return d.future(ctx, cdb.Bytes(), execOp(cdb, dir, v))
+	return d.future(ctx, cdb.Bytes(), vlen(v), execOp(cdb, dir, v))
 }
 
 // Call sends cdb on a path and waits for it, as LogicalUnit.Call does
@@ -106,17 +106,17 @@ func (d *Device) Execute(ctx context.Context, cdb scsi.CDB, dir session.Directio
 // docs/MULTIPATH.md); when its port refuses it for its ALUA state, it is
 // sent again elsewhere whatever it is.
 func (d *Device) Call(ctx context.Context, cdb scsi.CDB, dir session.Direction, v *iovector.Vector) (session.Result, error) {
-	return d.run(ctx, cdb.Bytes(), execOp(cdb, dir, v))
+	return d.run(ctx, cdb.Bytes(), vlen(v), execOp(cdb, dir, v))
 }
 
 // Read reads blocks from lba into v (blocks × block size bytes).
 func (d *Device) Read(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector) Future {
-	return d.future(ctx, cdbRead, rwOp(lba, blocks, v, false))
+	return d.future(ctx, cdbRead, vlen(v), rwOp(lba, blocks, v, false))
 }
 
 // Write writes v (blocks × block size bytes) at lba.
 func (d *Device) Write(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector) Future {
-	return d.future(ctx, cdbWrite, rwOp(lba, blocks, v, true))
+	return d.future(ctx, cdbWrite, vlen(v), rwOp(lba, blocks, v, true))
 }
 
 func (d *Device) rw(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, write bool) (session.Result, error) {
@@ -124,7 +124,15 @@ func (d *Device) rw(ctx context.Context, lba uint64, blocks uint32, v *iovector.
 	if write {
 		cdb = cdbWrite
 	}
-	return d.run(ctx, cdb, rwOp(lba, blocks, v, write))
+	return d.run(ctx, cdb, vlen(v), rwOp(lba, blocks, v, write))
+}
+
+// vlen is the bytes a command moves, for the ServiceTime selector.
+func vlen(v *iovector.Vector) int64 {
+	if v == nil {
+		return 0
+	}
+	return v.Len()
 }
 
 func execOp(cdb scsi.CDB, dir session.Direction, v *iovector.Vector) func(context.Context, *session.LogicalUnit, session.Done) {
@@ -156,7 +164,7 @@ func (d *Device) Geometry(ctx context.Context) (session.Geometry, error) {
 	if g := d.geometry.Load(); g != nil {
 		return *g, nil
 	}
-	_, err := d.run(ctx, cdbCap, blocking(func(u *session.LogicalUnit, ctx context.Context) error {
+	_, err := d.run(ctx, cdbCap, 0, blocking(func(u *session.LogicalUnit, ctx context.Context) error {
 		g, err := u.Geometry(ctx)
 		if err == nil {
 			d.geometry.Store(&g)
@@ -172,13 +180,13 @@ func (d *Device) Geometry(ctx context.Context) (session.Geometry, error) {
 // Sync sends SYNCHRONIZE CACHE on one path: the cache belongs to the
 // logical unit, so it flushes what every path wrote and had acknowledged.
 func (d *Device) Sync(ctx context.Context) error {
-	_, err := d.run(ctx, cdbSync, blocking((*session.LogicalUnit).Sync))
+	_, err := d.run(ctx, cdbSync, 0, blocking((*session.LogicalUnit).Sync))
 	return err
 }
 
 // TestUnitReady sends TEST UNIT READY on one path.
 func (d *Device) TestUnitReady(ctx context.Context) error {
-	_, err := d.run(ctx, cdbTUR, blocking((*session.LogicalUnit).TestUnitReady))
+	_, err := d.run(ctx, cdbTUR, 0, blocking((*session.LogicalUnit).TestUnitReady))
 	return err
 }
 

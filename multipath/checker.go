@@ -112,7 +112,7 @@ func (d *Device) redial(ctx context.Context, p *path) {
 	switch {
 	case pending:
 		p.setPRPending(true)
-	case d.prKeyNow() != 0:
+	case d.prSetNow():
 		p.setPRPending(false) // registered above
 	}
 	p.transition(gen, PathReady, nil, PathDown)

@@ -22,6 +22,7 @@ type command struct {
 	d        *Device
 	ctx      context.Context
 	cdb      []byte
+	size     int64 // the bytes it moves, for the ServiceTime selector
 	op       func(context.Context, *session.LogicalUnit, session.Done)
 	done     session.Done
 	readOnly bool
@@ -52,7 +53,8 @@ type try struct {
 	state atomic.Int32 // 0 in flight, 1 decided
 }
 
-// start sends one command (op, whose CDB is cdb, for the replay rules) on
+// start sends one command (op, whose CDB is cdb, for the replay rules,
+// moving size bytes) on
 // a path, and again on another when its path fails, and calls done once
 // with the outcome:
 //   - a command that did not execute (its error does not match
@@ -69,14 +71,14 @@ type try struct {
 // done runs on the goroutine that ended the last attempt: usually the one
 // reading a path's connection (session.Done's rules apply), or the caller's
 // when the command fails at once.
-func (d *Device) start(ctx context.Context, cdb []byte, op func(context.Context, *session.LogicalUnit, session.Done), done session.Done) {
+func (d *Device) start(ctx context.Context, cdb []byte, size int64, op func(context.Context, *session.LogicalUnit, session.Done), done session.Done) {
 	select {
 	case <-d.closed:
 		done(session.Result{}, ErrClosed)
 		return
 	default:
 	}
-	c := &command{d: d, ctx: ctx, cdb: cdb, op: op, done: done, readOnly: session.ReadOnly(cdb), block: blockOp(cdb)}
+	c := &command{d: d, ctx: ctx, cdb: cdb, size: size, op: op, done: done, readOnly: session.ReadOnly(cdb), block: blockOp(cdb)}
 	c.next()
 }
 
@@ -84,7 +86,7 @@ func (d *Device) start(ctx context.Context, cdb []byte, op func(context.Context,
 func (c *command) next() {
 	for {
 		pk := c.d.picker.Load()
-		p := pk.pick()
+		p := pk.pick(c.size)
 		if p == nil {
 			if pk.allDown {
 				c.done(session.Result{}, fmt.Errorf("%w: the session of every path ended", ErrNoPath))
@@ -104,7 +106,7 @@ func (c *command) next() {
 // Device's Close) and sends the command there.
 func (c *command) wait() {
 	for {
-		p, err := c.d.pathFor(c.ctx)
+		p, err := c.d.pathFor(c.ctx, c.size)
 		if err != nil {
 			c.done(session.Result{}, err)
 			return
@@ -117,7 +119,7 @@ func (c *command) wait() {
 
 // issue sends the command on p; false when p is no longer ready.
 func (c *command) issue(p *path) bool {
-	actx, a, u, ok := p.begin(c.ctx)
+	actx, a, u, ok := p.begin(c.ctx, c.size)
 	if !ok {
 		return false
 	}

@@ -33,6 +33,12 @@ type Config struct {
 	Session *session.Config
 	// Selector chooses the path of each command (default LeastQueueDepth).
 	Selector Selector
+	// RelativeThroughput weighs the paths for the ServiceTime selector
+	// (dm-multipath's relative_throughput): element i is that of the path
+	// of URL i, from 1 to 100; a path with 0 or no element has 1. A path
+	// of weight 2 is given twice the bytes in flight of one of weight 1.
+	// Other selectors ignore it. Dial fails on a value out of range.
+	RelativeThroughput []int
 	// CheckInterval is the period of the path checker (default 5 s;
 	// negative disables it): it sends TEST UNIT READY to every ready path
 	// that carried no command for that long and to the failed ones, and
@@ -109,6 +115,7 @@ type Device struct {
 	geometry  atomic.Pointer[session.Geometry]
 	prMu      sync.Mutex
 	prKey     uint64 // the key registered on every path, 0 if none
+	prSet     bool   // prKey was registered (or 0 unregistered) through the Device
 	alua      aluaDevice
 }
 
@@ -137,6 +144,16 @@ func Dial(ctx context.Context, urls []string, cfg *Config) (*Device, error) {
 	if len(urls) == 0 {
 		return nil, errors.New("multipath: no URL")
 	}
+	if cfg != nil {
+		if len(cfg.RelativeThroughput) > len(urls) {
+			return nil, fmt.Errorf("multipath: %d relative throughputs for %d URLs", len(cfg.RelativeThroughput), len(urls))
+		}
+		for i, w := range cfg.RelativeThroughput {
+			if w < 0 || w > 100 {
+				return nil, fmt.Errorf("multipath: relative throughput %d of path %d: want 0 to 100", w, i)
+			}
+		}
+	}
 	d := &Device{cfg: cfg.withDefaults(), changed: make(chan struct{}), closed: make(chan struct{})}
 	d.alua.kick = make(chan struct{}, 1)
 	d.locks.held = map[uint64]chan struct{}{}
@@ -147,7 +164,11 @@ func Dial(ctx context.Context, urls []string, cfg *Config) (*Device, error) {
 		if pu, err := iscsiurl.Parse(u); err == nil {
 			display, portal = pu.String(), pu.Portal() // passwords redacted
 		}
-		d.paths = append(d.paths, &path{d: d, index: i, url: u, display: display, portal: portal, attempts: map[*attempt]struct{}{}, tpgt: -1})
+		weight := int64(1)
+		if i < len(d.cfg.RelativeThroughput) && d.cfg.RelativeThroughput[i] > 0 {
+			weight = int64(d.cfg.RelativeThroughput[i])
+		}
+		d.paths = append(d.paths, &path{d: d, index: i, url: u, display: display, portal: portal, attempts: map[*attempt]struct{}{}, tpgt: -1, weight: weight})
 	}
 	type login struct {
 		s   *session.Session
@@ -260,28 +281,33 @@ func (d *Device) dial(ctx context.Context, p *path, gen uint64, isid *[6]byte) (
 func (d *Device) rebuild() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var tiers [3][]*path // by ALUA tier: optimized, non-optimized, none
+	// By ALUA rank: optimized (preferred group first), non-optimized
+	// (preferred group first), none.
+	var ranks [5][]*path
 	down := 0
 	on := d.alua.on.Load()
 	for _, p := range d.paths {
 		p.mu.Lock()
 		switch p.state {
 		case PathReady:
-			t := p.alua.tier(on)
+			r := p.alua.rank(on)
 			if p.prPending {
-				t = 2
+				r = 4
 			}
-			tiers[t] = append(tiers[t], p)
+			ranks[r] = append(ranks[r], p)
 		case PathDown:
 			down++
 		}
 		p.mu.Unlock()
 	}
-	ready := tiers[0]
-	if len(ready) == 0 {
-		ready = tiers[1]
+	var ready []*path
+	for _, r := range ranks[:4] {
+		if len(r) > 0 {
+			ready = r
+			break
+		}
 	}
-	d.picker.Store(&pickerBox{buildPicker(d.cfg.Selector, ready), down == len(d.paths), len(ready) == 0 && len(tiers[2]) > 0})
+	d.picker.Store(&pickerBox{buildPicker(d.cfg.Selector, ready), down == len(d.paths), len(ready) == 0 && len(ranks[4]) > 0})
 	close(d.changed)
 	d.changed = make(chan struct{})
 }
@@ -289,7 +315,7 @@ func (d *Device) rebuild() {
 // pathFor picks a ready path, waiting for one while none is, and at most
 // ALUATimeout while the ready ones are all in ALUA states that carry no
 // I/O.
-func (d *Device) pathFor(ctx context.Context) (*path, error) {
+func (d *Device) pathFor(ctx context.Context, size int64) (*path, error) {
 	var since time.Time
 	var timer *time.Timer
 	var expired <-chan time.Time
@@ -303,7 +329,7 @@ func (d *Device) pathFor(ctx context.Context) (*path, error) {
 		changed := d.changed
 		d.mu.Unlock()
 		pk := d.picker.Load()
-		if p := pk.pick(); p != nil {
+		if p := pk.pick(size); p != nil {
 			return p, nil
 		}
 		if pk.allDown {
@@ -334,9 +360,9 @@ func (d *Device) pathFor(ctx context.Context) (*path, error) {
 }
 
 // run sends one command and waits for its outcome: see start.
-func (d *Device) run(ctx context.Context, cdb []byte, op func(context.Context, *session.LogicalUnit, session.Done)) (session.Result, error) {
+func (d *Device) run(ctx context.Context, cdb []byte, size int64, op func(context.Context, *session.LogicalUnit, session.Done)) (session.Result, error) {
 	ch := make(chan outcome, 1)
-	d.start(ctx, cdb, op, func(res session.Result, err error) { ch <- outcome{res, err} })
+	d.start(ctx, cdb, size, op, func(res session.Result, err error) { ch <- outcome{res, err} })
 	out := <-ch
 	return out.res, out.err
 }

@@ -22,10 +22,11 @@
 // rules.
 //
 // Each command goes to one path chosen by the Selector (least queue depth by
-// default, round robin, or failover only) from an immutable snapshot of the
-// ready paths, swapped atomically whenever a path changes state, as
-// gRPC-Go's balancer picker is. When a path's connection is lost, the
-// commands on it are taken back and sent on another ready path at once,
+// default, round robin, failover only, or service time: the fewest bytes
+// in flight for the path's relative throughput) from an immutable
+// snapshot of the ready paths, swapped atomically whenever a path changes
+// state, as gRPC-Go's balancer picker is. When a path's connection is
+// lost, the commands on it are taken back and sent on another ready path at once,
 // under the session's replay rules (session.SafeToRepeat); a write that had
 // been sent is sent again only once the failed path's copy is fenced, so
 // that it can never land after a later write: the Device logs in with the
@@ -41,11 +42,14 @@
 // With a target that reports asymmetric access (ALUA: TPGS and REPORT
 // TARGET PORT GROUPS), commands go to paths whose target port group is
 // active/optimized, to active/non-optimized ones only when no optimized
-// path is ready, never to standby, unavailable or transitioning ones; a
-// command refused for its port's state or met by ASYMMETRIC ACCESS STATE
-// CHANGED is sent again elsewhere once the states are read again. With no
+// path is ready, never to standby, unavailable or transitioning ones;
+// among paths of the same state, those of a group with the PREF bit come
+// first; a command refused for its port's state or met by ASYMMETRIC
+// ACCESS STATE CHANGED is sent again elsewhere once the states are read
+// again. With no
 // active path for Config.ALUATimeout a command fails with a
-// *NoActivePathError.
+// *NoActivePathError. SetTargetPortGroups asks a target with explicit
+// ALUA for a transition.
 //
 // Persistent reservation keys are registered on every path (each is its
 // own I_T nexus): PRRegister, PRRegisterAndIgnore.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,6 +94,7 @@ func TestSelectors(t *testing.T) {
 		{multipath.RoundRobin, [2]uint64{5, 5}},
 		{multipath.FailoverOnly, [2]uint64{10, 0}},
 		{multipath.LeastQueueDepth, [2]uint64{10, 0}}, // one at a time: ties go to the first
+		{multipath.ServiceTime, [2]uint64{10, 0}},     // the same
 	} {
 		t.Run(tc.sel.String(), func(t *testing.T) {
 			d, _ := twoPaths(t, &multipath.Config{Selector: tc.sel})
@@ -563,5 +565,270 @@ func TestUnitAttentionsAbsorbed(t *testing.T) {
 	}
 	if _, err := d.Call(ctx, scsi.TestUnitReady(), session.DirNone, nil); !scsi.IsUnitAttention(err) {
 		t.Fatalf("Call: %v; want the unit attention passed through", err)
+	}
+}
+
+// With path 0 answering 300 ms late (a delay line: its answers keep their
+// order and commands keep flowing), round robin still gives it half the
+// commands, while service time gives it far fewer bytes: the commands
+// waiting there count against it, so the fast path takes the load. Eight
+// workers share 128 READs of 1 and 16 blocks (a shared budget, so
+// that no worker is left with READs to do after the others are done).
+func TestServiceTimeAvoidsSlowPath(t *testing.T) {
+	const workers, reads = 8, 128
+	run := func(sel multipath.Selector) (cmds, read [2]uint64) {
+		d, srv := twoPaths(t, &multipath.Config{Selector: sel})
+		before := d.Stats()
+		srv[0].SetDelay(300 * time.Millisecond)
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		errs := make(chan error, workers)
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := int(next.Add(1) - 1); i < reads; i = int(next.Add(1) - 1) {
+					blocks := uint32(1 + 15*(i/2%2)) // 1, 1, 16, 16: round robin gives each path both sizes
+					lba := uint64(i * 16 % (lunSize/bs - 16))
+					if _, err := d.Read(testCtx(t), lba, blocks, iovector.New(make([]byte, int(blocks)*bs))).Wait(); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("%v: %v", sel, err)
+		}
+		after := d.Stats()
+		for i := range 2 {
+			cmds[i] = after.Paths[i].Commands - before.Paths[i].Commands
+			read[i] = after.Paths[i].Session.BytesRead - before.Paths[i].Session.BytesRead
+			if after.Paths[i].InFlight != 0 || after.Paths[i].InFlightBytes != 0 {
+				t.Errorf("%v: path %d has %d commands (%d bytes) in flight at the end", sel, i, after.Paths[i].InFlight, after.Paths[i].InFlightBytes)
+			}
+		}
+		return cmds, read
+	}
+	// The READs move this much; a session's first READ also reads the
+	// LUN's capacity (a few bytes more).
+	total := uint64(reads / 2 * 17 * bs)
+	rrCmds, rrRead := run(multipath.RoundRobin)
+	t.Logf("round robin: commands %v, bytes %v", rrCmds, rrRead)
+	if rrCmds != [2]uint64{reads / 2, reads / 2} || rrRead[0]+rrRead[1] < total {
+		t.Fatalf("round robin: commands per path %v, bytes %v (of %d): want an even split of the commands", rrCmds, rrRead, total)
+	}
+	stCmds, stRead := run(multipath.ServiceTime)
+	t.Logf("service time: commands %v, bytes %v", stCmds, stRead)
+	if stCmds[0]+stCmds[1] != reads || stRead[0]+stRead[1] < total {
+		t.Fatalf("service time: commands %v, bytes read %v, want %d commands and %d bytes in all", stCmds, stRead, reads, total)
+	}
+	if stRead[0] >= total/4 || stRead[0] >= rrRead[0]/2 {
+		t.Fatalf("service time sent %d of %d bytes to the slow path (round robin %d): want under a quarter, and under half of round robin's", stRead[0], total, rrRead[0])
+	}
+}
+
+func TestRelativeThroughputChecked(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs))
+	defer srv.Close()
+	urls := []string{srv.URL(), srv.URL()}
+	for _, rt := range [][]int{{101}, {1, -1}, {1, 2, 3}} {
+		d, err := multipath.Dial(testCtx(t), urls, &multipath.Config{Selector: multipath.ServiceTime, RelativeThroughput: rt, CheckInterval: -1})
+		if err == nil {
+			d.Close()
+			t.Errorf("Dial with RelativeThroughput %v for 2 URLs succeeded", rt)
+		}
+	}
+	if srv.Connections() != 0 {
+		t.Errorf("Dial connected %d times before refusing its Config", srv.Connections())
+	}
+	d, err := multipath.Dial(testCtx(t), urls, &multipath.Config{Selector: multipath.ServiceTime, RelativeThroughput: []int{0, 100}, CheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.TestUnitReady(testCtx(t)); err != nil || d.Stats().Selector != multipath.ServiceTime {
+		t.Fatalf("TEST UNIT READY %v, selector %v", err, d.Stats().Selector)
+	}
+}
+
+// prTarget makes srv play persistent reservations as far as a test of
+// the Device needs: PERSISTENT RESERVE OUT answers GOOD, a REGISTER (or
+// REGISTER AND IGNORE EXISTING KEY) registers the server's nexus, and
+// until it is registered, READs and WRITEs get RESERVATION CONFLICT (a
+// "registrants only" reservation held by someone). It records the
+// commands the server executes.
+type prTarget struct {
+	mu         sync.Mutex
+	registered bool
+	seen       []prSeen
+}
+
+type prSeen struct {
+	op scsi.OpCode
+	sa byte // service action of a PERSISTENT RESERVE OUT
+}
+
+const (
+	opPROut             = scsi.OpCode(0x5f)
+	saRegister          = 0x00
+	saRegisterAndIgnore = 0x06
+)
+
+func newPRTarget(srv *iscsitest.Server) *prTarget {
+	pt := &prTarget{}
+	srv.Inject(iscsitest.Fault{Match: func(cdb []byte) bool {
+		pt.mu.Lock()
+		defer pt.mu.Unlock()
+		s := prSeen{op: scsi.OpCode(cdb[0])}
+		if s.op == opPROut {
+			s.sa = cdb[1] & 0x1f
+			if s.sa == saRegister || s.sa == saRegisterAndIgnore {
+				pt.registered = true
+			}
+		}
+		pt.seen = append(pt.seen, s)
+		return false
+	}})
+	srv.Inject(iscsitest.Fault{Match: iscsitest.Opcode(opPROut), Action: iscsitest.Respond, Status: scsi.StatusGood})
+	srv.Inject(iscsitest.Fault{Match: func(cdb []byte) bool {
+		pt.mu.Lock()
+		defer pt.mu.Unlock()
+		return !pt.registered && iscsitest.Opcode(scsi.OpRead10, scsi.OpRead16, scsi.OpWrite10, scsi.OpWrite16)(cdb)
+	}, Action: iscsitest.Respond, Status: scsi.StatusReservationConflict})
+	return pt
+}
+
+// forget drops the registration and the record, as a target that lost
+// its registrations (restarted without APTPL) does.
+func (pt *prTarget) forget() {
+	pt.mu.Lock()
+	pt.registered, pt.seen = false, nil
+	pt.mu.Unlock()
+}
+
+func (pt *prTarget) record() []prSeen {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	return append([]prSeen(nil), pt.seen...)
+}
+
+// A path whose session ended is registered again with the Device's
+// reservation key when the checker dials it again (REGISTER AND IGNORE
+// EXISTING KEY, on the new session's nexus), before it carries I/O: here
+// the target lost path 0's registration with its session, and a READ or
+// WRITE reaching path 0 before the registration would fail with
+// RESERVATION CONFLICT.
+func TestRedialedPathRegisteredBeforeIO(t *testing.T) {
+	changes := make(chan multipath.PathChange, 16)
+	d, srv := twoPaths(t, &multipath.Config{
+		Selector:      multipath.RoundRobin,
+		Session:       &session.Config{DisableRecovery: true},
+		CheckInterval: 20 * time.Millisecond,
+		OnPathChange:  func(c multipath.PathChange) { changes <- c },
+	})
+	pt := [2]*prTarget{newPRTarget(srv[0]), newPRTarget(srv[1])}
+	ctx := testCtx(t)
+	if err := d.PRRegisterAndIgnore(ctx, 0x5eed); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte{0x6b}, 4*bs)
+	for i := range 4 {
+		if _, err := d.WriteAtContext(ctx, data, int64(i)*4*bs); err != nil {
+			t.Fatalf("write %d with both paths registered: %v", i, err)
+		}
+	}
+	if c := commands(d); c[0] == 0 || c[1] == 0 {
+		t.Fatalf("commands per path %v: round robin did not use both", c)
+	}
+
+	pt[0].forget()
+	srv[0].CloseClientConnections()
+	expectState(t, changes, 0, multipath.PathDown)
+	expectState(t, changes, 0, multipath.PathReady)
+	before := commands(d)
+	buf := make([]byte, 4*bs)
+	for i := range 8 {
+		if _, err := d.WriteAtContext(ctx, data, int64(i)*4*bs); err != nil {
+			t.Fatalf("write %d after path 0 was dialed again: %v", i, err)
+		}
+		if _, err := d.ReadAtContext(ctx, buf, int64(i)*4*bs); err != nil {
+			t.Fatalf("read %d after path 0 was dialed again: %v", i, err)
+		}
+	}
+	if after := commands(d); after[0]-before[0] < 4 {
+		t.Fatalf("commands per path before %v after %v: path 0 carried almost no I/O after its redial", before, after)
+	}
+	registers, firstIO := 0, -1
+	rec := pt[0].record()
+	for i, s := range rec {
+		switch s.op {
+		case opPROut:
+			if s.sa != saRegisterAndIgnore {
+				t.Fatalf("path 0's redial sent PERSISTENT RESERVE OUT service action %#x, want REGISTER AND IGNORE EXISTING KEY", s.sa)
+			}
+			registers++
+		case scsi.OpRead10, scsi.OpRead16, scsi.OpWrite10, scsi.OpWrite16:
+			if firstIO < 0 {
+				firstIO = i
+			}
+		}
+	}
+	if registers != 1 || firstIO < 0 {
+		t.Fatalf("path 0 after its redial executed %v: want one REGISTER AND IGNORE EXISTING KEY, then READs and WRITEs", rec)
+	}
+	for _, s := range rec[:firstIO] {
+		if s.op == opPROut {
+			return // registered before its first READ or WRITE
+		}
+	}
+	t.Fatalf("path 0 after its redial executed %v: a READ or WRITE before the registration", rec)
+}
+
+// A key unregistered while a path's session has ended is unregistered on
+// that path too when the checker dials it again (REGISTER AND IGNORE
+// EXISTING KEY with key 0): the new session has the same ISID, so the
+// same I_T nexus, which a target may still hold registered.
+func TestRedialedPathUnregistered(t *testing.T) {
+	changes := make(chan multipath.PathChange, 16)
+	d, srv := twoPaths(t, &multipath.Config{
+		Session:       &session.Config{DisableRecovery: true},
+		CheckInterval: 20 * time.Millisecond,
+		OnPathChange:  func(c multipath.PathChange) { changes <- c },
+	})
+	pt := [2]*prTarget{newPRTarget(srv[0]), newPRTarget(srv[1])}
+	// While refuse is set, path 0's redials fail (its INQUIRY does).
+	var refuse atomic.Bool
+	srv[0].Inject(iscsitest.Fault{Match: func(cdb []byte) bool { return refuse.Load() && scsi.OpCode(cdb[0]) == scsi.OpInquiry },
+		Action: iscsitest.Respond, Status: scsi.StatusCheckCondition, Sense: iscsitest.Sense(scsi.SenseHardwareError, 0x4400)})
+	ctx := testCtx(t)
+	if err := d.PRRegisterAndIgnore(ctx, 0x5eed); err != nil {
+		t.Fatal(err)
+	}
+	refuse.Store(true)
+	pt[0].forget()
+	srv[0].CloseClientConnections()
+	expectState(t, changes, 0, multipath.PathDown)
+	if err := d.PRRegister(ctx, 0x5eed, 0); err != nil {
+		t.Fatalf("unregistering with path 0 down: %v", err)
+	}
+	if rec := pt[0].record(); slices.ContainsFunc(rec, func(s prSeen) bool { return s.op == opPROut }) {
+		t.Fatalf("path 0, down, executed %v", rec)
+	}
+	refuse.Store(false)
+	expectState(t, changes, 0, multipath.PathReady)
+	registers := 0
+	for _, s := range pt[0].record() {
+		if s.op == opPROut && s.sa == saRegisterAndIgnore {
+			registers++
+		}
+	}
+	if registers != 1 {
+		t.Fatalf("path 0 after its redial executed %v: want one REGISTER AND IGNORE EXISTING KEY (key 0)", pt[0].record())
+	}
+	if err := d.TestUnitReady(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

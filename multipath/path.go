@@ -67,8 +67,10 @@ type path struct {
 	url     string // as given, credentials included: only for dialing
 	display string // url with passwords redacted
 	portal  string
+	weight  int64 // relative throughput, for ServiceTime (at least 1)
 
 	inflight  atomic.Int64
+	bytes     atomic.Int64 // moved by the commands in flight
 	lastUse   atomic.Int64 // UnixNano of the last command started
 	commands  atomic.Uint64
 	errs      atomic.Uint64
@@ -97,6 +99,7 @@ type path struct {
 }
 
 type attempt struct {
+	size   int64
 	cancel context.CancelCauseFunc
 	fence  *fence
 	portal string
@@ -151,16 +154,17 @@ func (f *fence) close() {
 
 // begin registers a command on the path, bound to ctx; ok is false when
 // the path is no longer ready.
-func (p *path) begin(ctx context.Context) (actx context.Context, a *attempt, u *session.LogicalUnit, ok bool) {
+func (p *path) begin(ctx context.Context, size int64) (actx context.Context, a *attempt, u *session.LogicalUnit, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.state != PathReady {
 		return nil, nil, nil, false
 	}
 	actx, cancel := context.WithCancelCause(ctx)
-	a = &attempt{cancel: cancel, fence: p.fence, portal: p.portal}
+	a = &attempt{size: size, cancel: cancel, fence: p.fence, portal: p.portal}
 	p.attempts[a] = struct{}{}
 	p.inflight.Add(1)
+	p.bytes.Add(size)
 	p.lastUse.Store(time.Now().UnixNano())
 	return actx, a, p.unit, true
 }
@@ -170,6 +174,7 @@ func (p *path) end(a *attempt, err error) {
 	delete(p.attempts, a)
 	p.mu.Unlock()
 	p.inflight.Add(-1)
+	p.bytes.Add(-a.size)
 	p.commands.Add(1)
 	if err != nil {
 		p.errs.Add(1)
@@ -286,9 +291,12 @@ type PathStats struct {
 	State       PathState
 	LastErr     error // why the path last left PathReady
 	InFlight    int64
-	Commands    uint64 // commands that ended on this path
-	Errors      uint64 // of them, those that ended with an error
-	Failovers   uint64 // commands taken off this path (its connection lost) and sent again
+	// InFlightBytes are the bytes the commands in flight move (what the
+	// ServiceTime selector weighs).
+	InFlightBytes int64
+	Commands      uint64 // commands that ended on this path
+	Errors        uint64 // of them, those that ended with an error
+	Failovers     uint64 // commands taken off this path (its connection lost) and sent again
 	// Refused counts the commands the path's port refused for its ALUA
 	// state (NOT READY: not executed), sent again on another path.
 	Refused uint64
@@ -315,6 +323,7 @@ func (p *path) stats() PathStats {
 	}
 	p.mu.Unlock()
 	st.InFlight = p.inflight.Load()
+	st.InFlightBytes = p.bytes.Load()
 	st.Commands = p.commands.Load()
 	st.Errors = p.errs.Load()
 	st.Failovers = p.failovers.Load()

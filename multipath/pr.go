@@ -25,8 +25,8 @@ var (
 // key being the key they hold now, 0 if none; newKey 0 unregisters). A
 // path that is recovering is sent the command too (it waits for the
 // reconnect, bounded by ctx); a path whose session ended is registered
-// (REGISTER AND IGNORE EXISTING KEY) when the checker dials it again,
-// before it carries I/O; so is a path whose port refuses the command for
+// (REGISTER AND IGNORE EXISTING KEY, with newKey: 0 unregisters it too)
+// when the checker dials it again, before it carries I/O; so is a path whose port refuses the command for
 // its ALUA state (unavailable, transitioning) when its group is active
 // again (PathStats.PRPending). The first failure is returned, naming its
 // path: the paths before it are registered.
@@ -68,14 +68,16 @@ func (d *Device) registerAll(ctx context.Context, newKey uint64, register func(*
 		}
 		p.setPRPending(false)
 	}
-	d.prKey = newKey
+	d.prKey, d.prSet = newKey, true
 	return nil
 }
 
-func (d *Device) prKeyNow() uint64 {
+// prSetNow reports whether the Device registered a key (or unregistered
+// one): then every new session of a path is given prKey.
+func (d *Device) prSetNow() bool {
 	d.prMu.Lock()
 	defer d.prMu.Unlock()
-	return d.prKey
+	return d.prSet
 }
 
 func (p *path) prPendingNow() bool {
@@ -116,13 +118,16 @@ func (d *Device) registerPending(ctx context.Context, p *path) {
 	p.setPRPending(false)
 }
 
-// registered registers the Device's key, if any, on a new session of a
-// path before the path carries I/O.
+// registered gives a new session of a path the Device's key before the
+// path carries I/O, once the Device has registered one: REGISTER AND
+// IGNORE EXISTING KEY with the key, or with 0 when the Device unregistered
+// it meanwhile (the nexus, the same ISID, may still hold the old key on
+// the target). A Device that never registered sends nothing.
 func (d *Device) registered(ctx context.Context, u *session.LogicalUnit) error {
 	d.prMu.Lock()
-	key := d.prKey
+	key, set := d.prKey, d.prSet
 	d.prMu.Unlock()
-	if key == 0 {
+	if !set {
 		return nil
 	}
 	return u.PRRegisterAndIgnore(ctx, key)
@@ -132,14 +137,14 @@ func (d *Device) registered(ctx context.Context, u *session.LogicalUnit) error {
 // through one path. Like every PERSISTENT RESERVE OUT it is not sent again
 // when its path fails: the error then matches session.ErrMayHaveExecuted.
 func (d *Device) PRReserve(ctx context.Context, key uint64, typ scsi.PRType) error {
-	_, err := d.run(ctx, cdbPROut, blocking(func(u *session.LogicalUnit, ctx context.Context) error { return u.PRReserve(ctx, key, typ) }))
+	_, err := d.run(ctx, cdbPROut, 0, blocking(func(u *session.LogicalUnit, ctx context.Context) error { return u.PRReserve(ctx, key, typ) }))
 	return err
 }
 
 // PRRelease releases the reservation of type typ held with key, through
 // one path.
 func (d *Device) PRRelease(ctx context.Context, key uint64, typ scsi.PRType) error {
-	_, err := d.run(ctx, cdbPROut, blocking(func(u *session.LogicalUnit, ctx context.Context) error { return u.PRRelease(ctx, key, typ) }))
+	_, err := d.run(ctx, cdbPROut, 0, blocking(func(u *session.LogicalUnit, ctx context.Context) error { return u.PRRelease(ctx, key, typ) }))
 	return err
 }
 
@@ -147,7 +152,7 @@ func (d *Device) PRRelease(ctx context.Context, key uint64, typ scsi.PRType) err
 // a key registered through the Device appears once per path).
 func (d *Device) PRReadKeys(ctx context.Context) (scsi.PRKeys, error) {
 	var keys scsi.PRKeys
-	_, err := d.run(ctx, cdbPRIn, blocking(func(u *session.LogicalUnit, ctx context.Context) error {
+	_, err := d.run(ctx, cdbPRIn, 0, blocking(func(u *session.LogicalUnit, ctx context.Context) error {
 		var err error
 		keys, err = u.PRReadKeys(ctx)
 		return err
@@ -158,7 +163,7 @@ func (d *Device) PRReadKeys(ctx context.Context) (scsi.PRKeys, error) {
 // PRReadReservation returns the current reservation.
 func (d *Device) PRReadReservation(ctx context.Context) (scsi.PRReservation, error) {
 	var r scsi.PRReservation
-	_, err := d.run(ctx, cdbPRIn, blocking(func(u *session.LogicalUnit, ctx context.Context) error {
+	_, err := d.run(ctx, cdbPRIn, 0, blocking(func(u *session.LogicalUnit, ctx context.Context) error {
 		var err error
 		r, err = u.PRReadReservation(ctx)
 		return err

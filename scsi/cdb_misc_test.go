@@ -26,6 +26,7 @@ func TestMiscCDBs(t *testing.T) {
 		// bits 7-5 | SERVICE ACTION 0x0a; ALLOCATION LENGTH 6-9.
 		{"RTPG", ReportTargetPortGroups(false, 0x1000), []byte{0xa3, 0x0a, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0}},
 		{"RTPG extended", ReportTargetPortGroups(true, 255), []byte{0xa3, 0x2a, 0, 0, 0, 0, 0, 0, 0, 0xff, 0, 0}},
+		{"STPG", SetTargetPortGroups(12), []byte{0xa4, 0x0a, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0}},
 		// SBC-3 READ DEFECT DATA(10): REQ_PLIST byte 2 bit 4,
 		// REQ_GLIST bit 3, FORMAT 2-0; ALLOCATION LENGTH 7-8.
 		{"READ DEFECT DATA(10)", ReadDefectData10(true, true, DefectPhysicalSector, 0x0400), []byte{0x37, 0, 0x1d, 0, 0, 0, 0, 4, 0, 0}},

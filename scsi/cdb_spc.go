@@ -107,3 +107,14 @@ func ReportTargetPortGroups(extended bool, allocLen uint32) CDB {
 	c.put32(6, allocLen)
 	return c
 }
+
+// SetTargetPortGroups builds SET TARGET PORT GROUPS (SPC-4), MAINTENANCE
+// OUT service action 0x0a: an explicit transition of target port groups
+// to the states of the parameter list (AppendSetTargetPortGroups), of
+// paramLen bytes.
+func SetTargetPortGroups(paramLen uint32) CDB {
+	c := newCDB(OpMaintenanceOut, 12)
+	c.b[1] = ServiceActionSetTargetPortGroups
+	c.put32(6, paramLen)
+	return c
+}

@@ -555,6 +555,30 @@ func FuzzParseTargetPortGroups(f *testing.F) {
 	})
 }
 
+func FuzzParseSetTargetPortGroups(f *testing.F) {
+	addSeeds(f, AppendSetTargetPortGroups(nil, []TargetPortGroupSet{{Group: 1, State: ALUAStandby}, {Group: 2, State: ALUAActiveOptimized}}),
+		[]byte{0, 0, 0, 0}, []byte{0, 0, 0, 0, 0xf1, 0xff, 0, 7})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sets, err := ParseSetTargetPortGroups(b)
+		if err != nil {
+			if !errors.Is(err, ErrShortData) && !errors.Is(err, ErrMalformed) || errors.Is(err, ErrShortData) != (len(b) < 4) {
+				t.Fatalf("unexpected error %v for %d bytes", err, len(b))
+			}
+			return
+		}
+		// Equal but for the reserved bytes and bits.
+		enc := AppendSetTargetPortGroups(nil, sets)
+		if len(enc) != len(b) {
+			t.Fatalf("re-encodes to %d bytes, from %d", len(enc), len(b))
+		}
+		for i := 4; i < len(b); i += 4 {
+			if enc[i] != b[i]&0x0f || enc[i+2] != b[i+2] || enc[i+3] != b[i+3] {
+				t.Fatalf("re-encodes to % x", enc)
+			}
+		}
+	})
+}
+
 // FuzzParseMisc runs the parsers of READ DEFECT DATA, RECEIVE COPY
 // RESULTS and READ TOC on the same bytes.
 func FuzzParseMisc(f *testing.F) {

@@ -50,6 +50,7 @@ const (
 	OpServiceActionIn16         OpCode = 0x9e
 	OpReportLUNs                OpCode = 0xa0
 	OpMaintenanceIn             OpCode = 0xa3
+	OpMaintenanceOut            OpCode = 0xa4
 	OpRead12                    OpCode = 0xa8
 	OpWrite12                   OpCode = 0xaa
 	OpWriteAndVerify12          OpCode = 0xae
@@ -72,6 +73,9 @@ const (
 	// ServiceActionReportSupportedOpCodes is REPORT SUPPORTED
 	// OPERATION CODES under MAINTENANCE IN.
 	ServiceActionReportSupportedOpCodes = 0x0c
+	// ServiceActionSetTargetPortGroups is SET TARGET PORT GROUPS under
+	// MAINTENANCE OUT.
+	ServiceActionSetTargetPortGroups = 0x0a
 )
 
 var opNames = map[OpCode]string{
@@ -117,6 +121,7 @@ var opNames = map[OpCode]string{
 	OpServiceActionIn16:         "SERVICE ACTION IN(16)",
 	OpReportLUNs:                "REPORT LUNS",
 	OpMaintenanceIn:             "MAINTENANCE IN",
+	OpMaintenanceOut:            "MAINTENANCE OUT",
 	OpRead12:                    "READ(12)",
 	OpWrite12:                   "WRITE(12)",
 	OpWriteAndVerify12:          "WRITE AND VERIFY(12)",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -91,6 +92,32 @@ func TestParseOneCommand(t *testing.T) {
 var rtpgGroups = []byte{
 	0x80, 0x8f, 0, 1, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2,
 	0x02, 0x0f, 0, 2, 0, 2, 0xee, 1, 0, 0, 0, 3,
+}
+
+func TestSetTargetPortGroupsParameters(t *testing.T) {
+	sets := []TargetPortGroupSet{{Group: 1, State: ALUAStandby}, {Group: 0x1234, State: ALUAActiveOptimized}}
+	b := AppendSetTargetPortGroups([]byte{0xee}, sets)
+	want := []byte{0xee, 0, 0, 0, 0, 0x02, 0, 0, 1, 0x00, 0, 0x12, 0x34}
+	if !bytes.Equal(b, want) {
+		t.Fatalf("encoded % x, want % x", b, want)
+	}
+	got, err := ParseSetTargetPortGroups(b[1:])
+	if err != nil || !slices.Equal(got, sets) {
+		t.Fatalf("decoded %+v, %v; want %+v", got, err, sets)
+	}
+	// Reserved bits are ignored.
+	if got, err := ParseSetTargetPortGroups([]byte{1, 2, 3, 4, 0xf1, 0xff, 0, 7}); err != nil || len(got) != 1 || got[0] != (TargetPortGroupSet{Group: 7, State: ALUAActiveNonOptimized}) {
+		t.Fatalf("with reserved bits set: %+v, %v", got, err)
+	}
+	if got, err := ParseSetTargetPortGroups([]byte{0, 0, 0, 0}); err != nil || len(got) != 0 {
+		t.Fatalf("no descriptor: %+v, %v", got, err)
+	}
+	if _, err := ParseSetTargetPortGroups([]byte{0, 0, 0}); !errors.Is(err, ErrShortData) {
+		t.Fatalf("3 bytes: %v, want ErrShortData", err)
+	}
+	if _, err := ParseSetTargetPortGroups([]byte{0, 0, 0, 0, 0, 0, 1}); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a descriptor cut short: %v, want ErrMalformed", err)
+	}
 }
 
 func TestParseTargetPortGroups(t *testing.T) {

@@ -141,6 +141,45 @@ func ParseTargetPortGroups(b []byte) (TargetPortGroups, error) {
 	return t, nil
 }
 
+// TargetPortGroupSet is a set target port group descriptor of SET TARGET
+// PORT GROUPS: the state group is to be put in.
+type TargetPortGroupSet struct {
+	Group uint16
+	// State is one a target may be asked for: ALUAActiveOptimized,
+	// ALUAActiveNonOptimized, ALUAStandby, ALUAUnavailable (and
+	// ALUAOffline, which SPC-4 leaves to the target).
+	State ALUAState
+}
+
+// AppendSetTargetPortGroups appends the parameter list of SET TARGET PORT
+// GROUPS to dst: 4 reserved bytes, then 4 bytes per descriptor.
+func AppendSetTargetPortGroups(dst []byte, sets []TargetPortGroupSet) []byte {
+	dst = append(dst, 0, 0, 0, 0)
+	for _, s := range sets {
+		dst = append(dst, byte(s.State)&0x0f, 0, byte(s.Group>>8), byte(s.Group))
+	}
+	return dst
+}
+
+// ParseSetTargetPortGroups decodes the parameter list of SET TARGET PORT
+// GROUPS, what a target receives. A list shorter than its header is an
+// error wrapping ErrShortData; a descriptor cut short, one wrapping
+// ErrMalformed.
+func ParseSetTargetPortGroups(b []byte) ([]TargetPortGroupSet, error) {
+	if len(b) < 4 {
+		return nil, shortErr("SET TARGET PORT GROUPS parameter list", len(b), 4)
+	}
+	b = b[4:]
+	if len(b)%4 != 0 {
+		return nil, fmt.Errorf("%w: SET TARGET PORT GROUPS parameter list: %d bytes of descriptors, not a multiple of 4", ErrMalformed, len(b))
+	}
+	sets := make([]TargetPortGroupSet, 0, len(b)/4)
+	for ; len(b) > 0; b = b[4:] {
+		sets = append(sets, TargetPortGroupSet{State: ALUAState(b[0] & 0x0f), Group: binary.BigEndian.Uint16(b[2:])})
+	}
+	return sets, nil
+}
+
 func (t *TargetPortGroups) cut(what string, left int) error {
 	if t.Truncated {
 		return nil

@@ -140,8 +140,8 @@ type LUN struct {
 }
 
 // ALUA describes the target's ports and port groups (SPC-4 asymmetric
-// logical unit access, implicit only). With it the standard INQUIRY data
-// has TPGS=01b, VPD page 0x83 adds the relative target port and target
+// logical unit access, implicit, and explicit with Set). With it the
+// standard INQUIRY data has TPGS=01b (11b with Set), VPD page 0x83 adds the relative target port and target
 // port group designators of the connection's port, and REPORT TARGET PORT
 // GROUPS answers Groups. Refusing commands for a group's state is the
 // caller's business (a Command hook).
@@ -155,6 +155,11 @@ type ALUA struct {
 	// ImplicitTransitionTime is reported in the extended header, in
 	// seconds.
 	ImplicitTransitionTime uint8
+	// Set, when not nil, makes the target take SET TARGET PORT GROUPS
+	// (explicit transitions): it gets the descriptors of each, received
+	// through p, and reports whether it applied them; false answers
+	// ILLEGAL REQUEST, INVALID FIELD IN PARAMETER LIST.
+	Set func(p *Peer, sets []scsi.TargetPortGroupSet) bool
 }
 
 // Redirect answers logins with status 0x0101 (Temporary) or 0x0102

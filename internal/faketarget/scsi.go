@@ -125,6 +125,12 @@ func (p *Peer) execute(tk *task, buf []byte, consumeUA bool) result {
 			return p.supportedOpCodes(cdb, buf)
 		}
 		return resBadOpcode
+	case scsi.OpMaintenanceOut:
+		// Without a parameter list (no data): nothing to set (SPC-4).
+		if a := p.t.cfg.ALUA; a == nil || a.Set == nil || cdb[1]&0x1f != scsi.ServiceActionSetTargetPortGroups {
+			return resBadOpcode
+		}
+		return result{}
 	case scsi.OpReceiveCopyResults:
 		if !p.t.cfg.ExtendedCopy {
 			return resBadOpcode
@@ -216,8 +222,11 @@ func (p *Peer) inquiry(l *lun, cdb []byte, buf []byte) result {
 			return resBadField
 		}
 		b = append(b, periph, 0, 0x06, 0x02, 0, 0, 0, 0x02) // SPC-4, HiSup off, CmdQue
-		if p.t.cfg.ALUA != nil {
-			b[5] |= 0x10 // TPGS 01b: implicit asymmetric access only
+		if a := p.t.cfg.ALUA; a != nil {
+			b[5] |= 0x10 // TPGS 01b: implicit asymmetric access
+			if a.Set != nil {
+				b[5] |= 0x20 // TPGS 11b: explicit as well
+			}
 		}
 		b = padString(b, "FAKETGT", 8)
 		b = padString(b, "faketarget", 16)

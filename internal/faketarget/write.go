@@ -115,6 +115,26 @@ func (p *Peer) startWrite(tk *task, imm []byte) error {
 		l, cdb := tk.lun, tk.cmd.CDB
 		tk.withParams = func(param []byte) result { return p.t.sanitize(l, cdb, param) }
 		tk.dst = make([]byte, tk.need)
+	case op == scsi.OpMaintenanceOut && t.cfg.ALUA != nil && t.cfg.ALUA.Set != nil && tk.lun != nil &&
+		tk.cmd.CDB[1]&0x1f == scsi.ServiceActionSetTargetPortGroups:
+		tk.xfer = uint64(binary.BigEndian.Uint32(tk.cmd.CDB[6:10]))
+		tk.need = uint32(min(uint64(tk.edtl), tk.xfer))
+		if tk.xfer > 4+4*0xffff {
+			tk.res = check(scsi.SenseIllegalRequest, scsi.ASCParameterListLengthError)
+			break
+		}
+		set := t.cfg.ALUA.Set
+		tk.withParams = func(param []byte) result {
+			sets, err := scsi.ParseSetTargetPortGroups(param)
+			if err != nil {
+				return check(scsi.SenseIllegalRequest, scsi.ASCParameterListLengthError)
+			}
+			if !set(p, sets) {
+				return check(scsi.SenseIllegalRequest, scsi.ASCInvalidFieldInParamList)
+			}
+			return result{}
+		}
+		tk.dst = make([]byte, tk.need)
 	case op == scsi.OpModeSelect6 && t.cfg.Sanitize && tk.lun != nil:
 		tk.xfer = uint64(tk.cmd.CDB[4])
 		tk.need = uint32(min(uint64(tk.edtl), tk.xfer))
