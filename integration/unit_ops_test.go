@@ -475,6 +475,14 @@ func TestUnitReservations(t *testing.T) {
 	if err := a.PRRegister(ctx, keyA, 0); err != nil {
 		t.Fatalf("unregister: %v", err)
 	}
+	// REGISTER AND IGNORE with key 0 from an unregistered nexus, what a
+	// multipath path redialed after an unregister sends: GOOD, and no key.
+	if err := a.PRRegisterAndIgnore(ctx, 0); err != nil {
+		t.Fatalf("REGISTER AND IGNORE of key 0, unregistered: %v", err)
+	}
+	if keys, err := a.PRReadKeys(ctx); err != nil || len(keys.Keys) != 0 {
+		t.Fatalf("READ KEYS after REGISTER AND IGNORE of key 0: %+v, %v", keys, err)
+	}
 
 	// RESERVE(6): B is locked out until A releases.
 	if err := a.Reserve6(ctx); err != nil {
