@@ -21,6 +21,10 @@
 #   BEFORE=path       also run this other build of cmd/iscsi-perf ("before"),
 #                     in the same rounds, in turn with the others: a before/after
 #                     comparison that the machine's load drifts cannot bias
+#   TARGET=istgt      against a private istgt (Debian istgt, a multi-threaded
+#                     target) instead of tgtd: one LUN 0, a file on tmpfs, which
+#                     every workload uses (istgt has no null LUN); the last
+#                     column is then istgt's CPU per I/O
 #
 # Workloads (name: LUN, blocks of 512 bytes, queue depth, pattern):
 #   4k-rand-qd1        null LUN, 4 KiB random reads, QD1
@@ -33,6 +37,7 @@ ROUNDS=${ROUNDS:-5}
 SECS=${SECS:-5}
 WORKLOADS=${WORKLOADS:-"4k-rand-qd1 4k-rand-qd32 128k-seq-qd32 tmpfs-4k-rand-qd32"}
 TMPFS_MB=256
+TARGET=${TARGET:-tgtd}
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/iscsi-compare.XXXXXX")
@@ -61,6 +66,11 @@ export PATH="$PATH:/usr/sbin:/sbin"
 for t in tgtd tgtadm iscsi-perf timeout go awk sort; do
   command -v "$t" >/dev/null 2>&1 || die "$t not found (tgtd, tgtadm: package tgt; iscsi-perf: libiscsi-bin; go: https://go.dev/dl)"
 done
+case "$TARGET" in
+  tgtd) ;;
+  istgt) command -v istgt >/dev/null 2>&1 || die "istgt not found (package istgt)" ;;
+  *) die "TARGET=$TARGET: tgtd or istgt" ;;
+esac
 libperf=$(command -v iscsi-perf)
 if [ -n "${OURS:-}" ]; then
   ours=$(realpath "$OURS")
@@ -87,15 +97,21 @@ for wl in $WORKLOADS; do
   esac
 done
 
-start_tgtd
-iqn="iqn.2026-11.com.github.iscsi-go:compare"
 shm_file=$(mktemp /dev/shm/iscsi-compare.XXXXXX)
 fallocate -l "${TMPFS_MB}M" "$shm_file" 2>/dev/null || dd if=/dev/zero of="$shm_file" bs=1M count="$TMPFS_MB" status=none
-tgtadm_ --op new --mode target --tid 1 --targetname "$iqn"
-tgtadm_ --op new --mode logicalunit --tid 1 --lun 1 --bstype null -b /compare-null
-tgtadm_ --op new --mode logicalunit --tid 1 --lun 2 -b "$shm_file"
-tgtadm_ --op bind --mode target --tid 1 -I ALL
-log "tgtd pid $tgtd_pid on 127.0.0.1:$PORT; LUN 1 null, LUN 2 $shm_file (${TMPFS_MB} MiB)"
+if [ "$TARGET" = istgt ]; then
+  start_istgt "$shm_file"
+  iqn="iqn.2026-12.com.github.iscsi-go.compare:disk1"
+  log "istgt pid $tgtd_pid on 127.0.0.1:$PORT; LUN 0 $shm_file (${TMPFS_MB} MiB) for every workload"
+else
+  start_tgtd
+  iqn="iqn.2026-11.com.github.iscsi-go:compare"
+  tgtadm_ --op new --mode target --tid 1 --targetname "$iqn"
+  tgtadm_ --op new --mode logicalunit --tid 1 --lun 1 --bstype null -b /compare-null
+  tgtadm_ --op new --mode logicalunit --tid 1 --lun 2 -b "$shm_file"
+  tgtadm_ --op bind --mode target --tid 1 -I ALL
+  log "tgtd pid $tgtd_pid on 127.0.0.1:$PORT; LUN 1 null, LUN 2 $shm_file (${TMPFS_MB} MiB)"
+fi
 
 # --- runs ------------------------------------------------------------------
 workload_args() { # name -> "lun blocks qd random(0/1)"
@@ -119,6 +135,7 @@ cpu_of() {
 run_one() {
   local tool=$1 wl=$2 round=$3 lun blocks qd rnd
   read -r lun blocks qd rnd <<<"$(workload_args "$wl")"
+  [ "$TARGET" = istgt ] && lun=0
   local url="iscsi://127.0.0.1:$PORT/$iqn/$lun"
   local args=(-t "$SECS" -m "$qd" -b "$blocks")
   [ "$rnd" = 1 ] && args+=(-r)
@@ -185,10 +202,13 @@ stats() {
 }
 
 echo
-echo "iscsi-perf comparison: $ROUNDS rounds x $SECS s, tgtd $(dpkg-query -W -f '${Version}' tgt 2>/dev/null || echo '?'), libiscsi-bin $(dpkg-query -W -f '${Version}' libiscsi-bin 2>/dev/null || echo '?'), $(go version | awk '{print $3}'), $(nproc) CPUs; load average (1/5/15 min) before: $load_before, after: $load_after"
+target=$TARGET
+[ "$TARGET" = istgt ] && target="$TARGET $(dpkg-query -W -f '${Version}' istgt 2>/dev/null || echo '?') (LUN 0 on tmpfs)"
+[ "$TARGET" = tgtd ] && target="tgtd $(dpkg-query -W -f '${Version}' tgt 2>/dev/null || echo '?')"
+echo "iscsi-perf comparison: $ROUNDS rounds x $SECS s, $target, libiscsi-bin $(dpkg-query -W -f '${Version}' libiscsi-bin 2>/dev/null || echo '?'), $(go version | awk '{print $3}'), $(nproc) CPUs; load average (1/5/15 min) before: $load_before, after: $load_after"
 echo "median (min-max); MB/s = 10^6 bytes/s; CPU = user+system of the whole initiator process; per-I/O CPU over IOPS x $SECS s"
 echo
-printf '| %-18s | %-9s | %-24s | %-22s | %-20s | %-22s | %-12s |\n' workload initiator IOPS "MB/s" "CPU s" "CPU us/I/O" "tgtd us/I/O"
+printf '| %-18s | %-9s | %-24s | %-22s | %-20s | %-22s | %-12s |\n' workload initiator IOPS "MB/s" "CPU s" "CPU us/I/O" "$TARGET us/I/O"
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..20})" "$(printf -- '-%.0s' {1..11})" "$(printf -- '-%.0s' {1..26})" "$(printf -- '-%.0s' {1..24})" "$(printf -- '-%.0s' {1..22})" "$(printf -- '-%.0s' {1..24})" "$(printf -- '-%.0s' {1..14})"
 for wl in $WORKLOADS; do
   declare -A med=()

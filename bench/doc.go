@@ -1,6 +1,7 @@
 // Package bench holds the benchmarks that measure the initiator against
 // fixed yardsticks, and bench/compare.sh, which compares cmd/iscsi-perf with
-// libiscsi's iscsi-perf against tgtd. bench/pstat.sh runs builds of either
+// libiscsi's iscsi-perf against tgtd (TARGET=istgt: against istgt, a
+// second, multi-threaded target). bench/pstat.sh runs builds of either
 // in turn under perf stat and prints their system calls and context
 // switches per I/O.
 //
