@@ -155,7 +155,7 @@ func (s *pipeSlot) fire() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.deadline.IsZero() && !time.Now().Before(s.deadline) {
-		s.cancel(commandTimeout{s.p.u.s.cfg.CommandTimeout})
+		s.cancel(s.p.u.s.timeoutCause)
 	}
 }
 

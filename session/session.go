@@ -63,6 +63,10 @@ type Session struct {
 	isid   pdu.ISID
 	lun    uint64    // the URL's LUN, encoded as on the wire
 	spec   loginSpec // how to log in again
+	// timeoutCause is the cause of a command context that
+	// Config.CommandTimeout ended, boxed once: a commandTimeout boxed per
+	// command cost each ReadAt and WriteAt an allocation.
+	timeoutCause error
 
 	// The connection and what was negotiated on it. Written by install,
 	// with wmu held and no reader or writer running (at Dial, and by the
@@ -298,6 +302,7 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	s.timeoutCause = commandTimeout{cfg.CommandTimeout}
 	if s.isid == (pdu.ISID{}) {
 		s.isid = NewISID()
 	}
