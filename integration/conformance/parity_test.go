@@ -49,7 +49,7 @@ func bothSuites(t *testing.T, timeout time.Duration, env, args, theirsURLs, ours
 	}()
 	go func() {
 		defer wg.Done()
-		ours.ToolResult, errOurs = tgtd.RunToolContext(ctx, env, ourTool, append(slices.Clone(args), oursURLs...)...)
+		ours.ToolResult, errOurs = tgtd.RunToolContext(ctx, env, ourTool(), append(slices.Clone(args), oursURLs...)...)
 	}()
 	wg.Wait()
 	if errTheirs != nil || errOurs != nil {
