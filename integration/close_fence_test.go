@@ -184,11 +184,7 @@ func fenceTarget(t *testing.T, iqn string) (*tgtd.Instance, string, *faultproxy.
 	inst := tgtd.Start(t)
 	targets := inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 4 << 20}}})
 	inst.SetParam(1, "MaxRecvDataSegmentLength", "65536")
-	p, err := faultproxy.New(inst.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
+	p := faultproxy.Start(t, inst.Addr())
 	return inst, targets[0].LUNs[0].Path, p
 }
 

@@ -23,11 +23,7 @@ func TestMultipathPathJoinsLaterTgtd(t *testing.T) {
 	const iqn = "iqn.2026-12.test:multipath-join"
 	inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 1 << 20}}})
 	second := inst.AddPortal()
-	proxy, err := faultproxy.New(second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
+	proxy := faultproxy.Start(t, second)
 	proxy.SetTarget(deadAddr)
 	ctx := testCtx(t)
 	d, err := multipath.Dial(ctx, []string{inst.TargetURL(iqn, 1), proxy.TargetURL(iqn, 1)}, &multipath.Config{
@@ -190,11 +186,7 @@ func TestMultipathStreamsTgtd(t *testing.T) {
 	const iqn = "iqn.2026-12.test:multipath-streams"
 	const size = 8 << 20
 	targets := inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: size}}})
-	proxy, err := faultproxy.New(inst.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
+	proxy := faultproxy.Start(t, inst.Addr())
 	proxy.OnAccept(func(c *faultproxy.Conn) {
 		if c.Index() == 0 {
 			c.Up().CutAt(2 << 20)

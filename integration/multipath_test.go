@@ -208,11 +208,7 @@ func mpFailover(t *testing.T, npaths int, cuts []mpCut) {
 	var proxies []*faultproxy.Proxy
 	var urls []string
 	for _, a := range portals {
-		p, err := faultproxy.New(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
+		p := faultproxy.Start(t, a)
 		proxies = append(proxies, p)
 		urls = append(urls, p.TargetURL(iqn, 1))
 	}
@@ -476,11 +472,7 @@ func proxiedPortals(t *testing.T, iqn string, size int64) ([]tgtd.Target, []*fau
 	var proxies []*faultproxy.Proxy
 	var urls []string
 	for _, a := range portals {
-		p, err := faultproxy.New(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Close() })
+		p := faultproxy.Start(t, a)
 		proxies = append(proxies, p)
 		urls = append(urls, p.TargetURL(iqn, 1))
 	}

@@ -101,11 +101,7 @@ func runRecoveryCase(t *testing.T, f fault, w workload) session.Stats {
 		inst.SetParam(1, "DataDigest", "CRC32C")
 	}
 	path := targets[0].LUNs[0].Path
-	p, err := faultproxy.New(inst.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := faultproxy.Start(t, inst.Addr())
 	url := p.TargetURL(recoveryIQN, 1)
 	if f.digests {
 		url += "?header_digest=crc32c&data_digest=crc32c"

@@ -25,11 +25,7 @@ func TestCommandTimeoutTyped(t *testing.T) {
 	targets := inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 1 << 20}}})
 	inst.SetParam(1, "DefaultTime2Wait", "0")
 	path := targets[0].LUNs[0].Path
-	p, err := faultproxy.New(inst.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := faultproxy.Start(t, inst.Addr())
 	ctx := testCtx(t)
 	s, err := session.Dial(ctx, p.TargetURL(iqn, 1), &session.Config{
 		CommandTimeout: time.Second, AbortTimeout: time.Second,

@@ -35,11 +35,7 @@ func newRig(t *testing.T, digests bool) *rig {
 		inst.SetParam(1, "HeaderDigest", "CRC32C")
 		inst.SetParam(1, "DataDigest", "CRC32C")
 	}
-	p, err := faultproxy.New(inst.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
+	p := faultproxy.Start(t, inst.Addr())
 	return &rig{inst: inst, proxy: p, path: targets[0].LUNs[0].Path}
 }
 
