@@ -137,20 +137,7 @@ func runCloseFence(t *testing.T, held string, fence, logout bool) {
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Watch the file for a while: a stale write needs tgtd's I/O threads
-	// to land. A pass is "nothing stale seen"; no time is asserted.
-	stale := 0
-	for look := 0; look < 10 && stale == 0; look++ {
-		if look > 0 {
-			time.Sleep(100 * time.Millisecond)
-		}
-		stale = 0
-		for i := range writes {
-			if n := staleBlocks(t, path, off(i), span, d1, d2); n > 0 {
-				stale += n
-			}
-		}
-	}
+	stale := watchStale(t, path, writes, off, span, d1, d2)
 	got := make([]byte, span)
 	for i := range writes {
 		if _, err := s.ReadAtContext(ctx, got, off(i)); err != nil {
@@ -186,6 +173,26 @@ func fenceTarget(t *testing.T, iqn string) (*tgtd.Instance, string, *faultproxy.
 	inst.SetParam(1, "MaxRecvDataSegmentLength", "65536")
 	p := faultproxy.Start(t, inst.Addr())
 	return inst, targets[0].LUNs[0].Path, p
+}
+
+// watchStale counts the blocks of the ranges off(0..writes-1), span bytes
+// each, of the backing file that hold write stale's bytes (staleBlocks),
+// looking for a while (up to ten times, 100 ms apart) until it sees some:
+// a stale write needs tgtd's I/O threads to land. A pass is "nothing stale
+// seen"; no time is asserted.
+func watchStale(t *testing.T, path string, writes int, off func(int) int64, span int, stale, want uint64) int {
+	t.Helper()
+	n := 0
+	for look := 0; look < 10 && n == 0; look++ {
+		if look > 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		n = 0
+		for i := range writes {
+			n += staleBlocks(t, path, off(i), span, stale, want)
+		}
+	}
+	return n
 }
 
 // staleBlocks counts the 512-byte blocks of [off, off+n) of the backing
