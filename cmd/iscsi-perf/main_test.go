@@ -442,20 +442,29 @@ func TestRunRidesThroughReconnects(t *testing.T) {
 	}
 }
 
-func ridesThrough(t *testing.T, mode, x string) {
-	var n, cuts atomic.Int32
-	tgt := faketarget.Start(t, faketarget.Config{
+// cuttingTarget starts a target with a null LUN 1 of 4096 blocks that
+// closes the connection at each READ (numbered from 1) that cut picks.
+func cuttingTarget(t *testing.T, cut func(read int32) bool) *faketarget.Target {
+	var n atomic.Int32
+	return faketarget.Start(t, faketarget.Config{
 		LUNs: []faketarget.LUN{{Number: 1, BlockSize: 512, Blocks: 4096, Null: true}},
 		Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
-			if !isRead(c) {
-				return faketarget.Proceed
-			}
-			if n.Add(1)%100 == 0 && cuts.Load() < 2 {
-				cuts.Add(1)
+			if isRead(c) && cut(n.Add(1)) {
 				return faketarget.Close
 			}
 			return faketarget.Proceed
 		}},
+	})
+}
+
+func ridesThrough(t *testing.T, mode, x string) {
+	var cuts atomic.Int32
+	tgt := cuttingTarget(t, func(read int32) bool {
+		if read%100 == 0 && cuts.Load() < 2 {
+			cuts.Add(1)
+			return true
+		}
+		return false
 	})
 	o, err := parseArgs([]string{mode, "-m", "8", "-r", "-x", x, "--json", tgt.LUNURL(1)}, io.Discard)
 	if err != nil {
@@ -484,19 +493,8 @@ func ridesThrough(t *testing.T, mode, x string) {
 func TestRunMultipath(t *testing.T) {
 	for _, mode := range []string{"--goroutines=false", "--goroutines"} {
 		t.Run(mode, func(t *testing.T) {
-			var n, cuts atomic.Int32
-			tgt := faketarget.Start(t, faketarget.Config{
-				LUNs: []faketarget.LUN{{Number: 1, BlockSize: 512, Blocks: 4096, Null: true}},
-				Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
-					if !isRead(c) {
-						return faketarget.Proceed
-					}
-					if n.Add(1) == 150 && cuts.Add(1) == 1 {
-						return faketarget.Close
-					}
-					return faketarget.Proceed
-				}},
-			})
+			var cuts atomic.Int32
+			tgt := cuttingTarget(t, func(read int32) bool { return read == 150 && cuts.Add(1) == 1 })
 			url := tgt.LUNURL(1)
 			o, err := parseArgs([]string{mode, "-m", "8", "-r", "--json", "--path", url, url}, io.Discard)
 			if err != nil {
