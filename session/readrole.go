@@ -148,9 +148,9 @@ func (s *Session) readFor(t *task, ctx context.Context) {
 	rd.state.Store(rdCaller)
 	c, epoch, dead := rd.c, rd.epoch, rd.dead
 	rd.mu.Unlock()
-	// Whether ctx can end, asked without ctx.Done where a deadline says
-	// so: a context's Done channel is made on first use (an allocation
-	// per command context), and ctx.Err polls it as well.
+	// Whether ctx can end, found without ctx.Done when it has a deadline
+	// (a context makes its Done channel on first use: an allocation per
+	// command); ctx.Err below tells what a poll of Done would.
 	_, canEnd := ctx.Deadline()
 	canEnd = canEnd || ctx.Done() != nil
 loop:
