@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -200,15 +199,7 @@ func watchStale(t *testing.T, path string, writes int, off func(int) int64, span
 // want's bytes fails the test.
 func staleBlocks(t *testing.T, path string, off int64, n int, stale, want uint64) int {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, n)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
+	b := tgtd.ReadBacking(t, path, off, n)
 	count := 0
 	for k := 0; k < n; k += 512 {
 		switch blk := b[k : k+512]; {

@@ -174,7 +174,7 @@ func TestMultipathPathTimeoutStallTgtd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range workers {
-		mustEqual(t, fmt.Sprintf("worker %d's region in the backing file", i), fileRange(t, targets[0].LUNs[0].Path, w.base(i), region), w.shadow[i])
+		mustEqual(t, fmt.Sprintf("worker %d's region in the backing file", i), tgtd.ReadBacking(t, targets[0].LUNs[0].Path, w.base(i), region), w.shadow[i])
 	}
 }
 
@@ -210,7 +210,7 @@ func TestMultipathStreamsTgtd(t *testing.T) {
 	if st := d.Stats(); st.Failovers == 0 || st.Paths[0].Failovers == 0 {
 		t.Fatalf("path A was not cut under the Writer: %+v", st)
 	}
-	mustEqual(t, "the backing file", fileRange(t, targets[0].LUNs[0].Path, 4096+100, len(want)), want)
+	mustEqual(t, "the backing file", tgtd.ReadBacking(t, targets[0].LUNs[0].Path, 4096+100, len(want)), want)
 	got, err := io.ReadAll(d.NewReader(ctx, 4096+100, -1))
 	if err != nil {
 		t.Fatal(err)

@@ -179,7 +179,7 @@ func runRecoveryCase(t *testing.T, f fault, w workload) session.Stats {
 	}
 	for i := 0; i < workers; i++ {
 		off := int64(i*(span+13) + 7)
-		if got := fileRange(t, path, off, span); !bytes.Equal(got, final[i]) {
+		if got := tgtd.ReadBacking(t, path, off, span); !bytes.Equal(got, final[i]) {
 			t.Errorf("worker %d: the backing file does not hold the last acknowledged write", i)
 		}
 	}

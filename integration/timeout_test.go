@@ -76,7 +76,7 @@ func TestCommandTimeoutTyped(t *testing.T) {
 		if look > 0 {
 			time.Sleep(100 * time.Millisecond)
 		}
-		if got := fileRange(t, path, 0, span); !tagIs(got, d2, 0) {
+		if got := tgtd.ReadBacking(t, path, 0, span); !tagIs(got, d2, 0) {
 			t.Fatalf("the blocks do not hold the write acknowledged after the timed-out one (look %d; timed-out write's bytes there: %v)", look, tagIs(got, d1, 0))
 		}
 	}
