@@ -28,7 +28,7 @@ func nullTarget(tb testing.TB) *session.Session {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	s, err := session.Dial(ctx, fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name()), nil)
+	s, err := session.Dial(ctx, tgt.LUNURL(1), nil)
 	if err != nil {
 		tb.Fatalf("dial the in-process target: %v", err)
 	}

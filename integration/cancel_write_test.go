@@ -66,11 +66,7 @@ func TestCancelledWriteAcrossReconnects(t *testing.T) {
 	iqn := "iqn.2026-12.test:cancel-reconnect"
 	inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: cancelLUNSize}}})
 	inst.SetParam(1, "DefaultTime2Wait", "0")
-	p, err := faultproxy.New(inst.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := faultproxy.Start(t, inst.Addr())
 	ctx, cancel := context.WithTimeout(context.Background(), budget+60*time.Second)
 	defer cancel()
 	s, err := session.Dial(ctx, p.TargetURL(iqn, 1), &session.Config{

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -137,20 +136,7 @@ func runCloseFence(t *testing.T, held string, fence, logout bool) {
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Watch the file for a while: a stale write needs tgtd's I/O threads
-	// to land. A pass is "nothing stale seen"; no time is asserted.
-	stale := 0
-	for look := 0; look < 10 && stale == 0; look++ {
-		if look > 0 {
-			time.Sleep(100 * time.Millisecond)
-		}
-		stale = 0
-		for i := range writes {
-			if n := staleBlocks(t, path, off(i), span, d1, d2); n > 0 {
-				stale += n
-			}
-		}
-	}
+	stale := watchStale(t, path, writes, off, span, d1, d2)
 	got := make([]byte, span)
 	for i := range writes {
 		if _, err := s.ReadAtContext(ctx, got, off(i)); err != nil {
@@ -184,12 +170,28 @@ func fenceTarget(t *testing.T, iqn string) (*tgtd.Instance, string, *faultproxy.
 	inst := tgtd.Start(t)
 	targets := inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 4 << 20}}})
 	inst.SetParam(1, "MaxRecvDataSegmentLength", "65536")
-	p, err := faultproxy.New(inst.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
+	p := faultproxy.Start(t, inst.Addr())
 	return inst, targets[0].LUNs[0].Path, p
+}
+
+// watchStale counts the blocks of the ranges off(0..writes-1), span bytes
+// each, of the backing file that hold write stale's bytes (staleBlocks),
+// looking for a while (up to ten times, 100 ms apart) until it sees some:
+// a stale write needs tgtd's I/O threads to land. A pass is "nothing stale
+// seen"; no time is asserted.
+func watchStale(t *testing.T, path string, writes int, off func(int) int64, span int, stale, want uint64) int {
+	t.Helper()
+	n := 0
+	for look := 0; look < 10 && n == 0; look++ {
+		if look > 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		n = 0
+		for i := range writes {
+			n += staleBlocks(t, path, off(i), span, stale, want)
+		}
+	}
+	return n
 }
 
 // staleBlocks counts the 512-byte blocks of [off, off+n) of the backing
@@ -197,15 +199,7 @@ func fenceTarget(t *testing.T, iqn string) (*tgtd.Instance, string, *faultproxy.
 // want's bytes fails the test.
 func staleBlocks(t *testing.T, path string, off int64, n int, stale, want uint64) int {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, n)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
+	b := tgtd.ReadBacking(t, path, off, n)
 	count := 0
 	for k := 0; k < n; k += 512 {
 		switch blk := b[k : k+512]; {

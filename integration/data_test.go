@@ -48,7 +48,7 @@ func TestSeveralLUNsAndBlockSizes(t *testing.T) {
 			if n, err := s.ReadAt(all, 0); n != len(all) || err != nil {
 				t.Fatalf("ReadAt whole LUN = %d, %v", n, err)
 			}
-			mustEqual(t, "initial content", all, fileRange(t, lun.Path, 0, len(all)))
+			mustEqual(t, "initial content", all, tgtd.ReadBacking(t, lun.Path, 0, len(all)))
 
 			data := pattern(1<<20+333, uint32(lun.Number))
 			off := int64(g.BlockSize)*3 + 5
@@ -58,7 +58,7 @@ func TestSeveralLUNsAndBlockSizes(t *testing.T) {
 			if err := s.Sync(ctx); err != nil {
 				t.Fatal(err)
 			}
-			mustEqual(t, "backing file after write", fileRange(t, lun.Path, off, len(data)), data)
+			mustEqual(t, "backing file after write", tgtd.ReadBacking(t, lun.Path, off, len(data)), data)
 
 			// A second session sees the same bytes.
 			s2, err := session.Dial(ctx, inst.TargetURL(iqn, lun.Number), nil)
@@ -78,7 +78,7 @@ func TestSeveralLUNsAndBlockSizes(t *testing.T) {
 			if n != 300 || err != io.EOF {
 				t.Fatalf("ReadAt across the end = %d, %v; want 300, EOF", n, err)
 			}
-			mustEqual(t, "tail", tail[:300], fileRange(t, lun.Path, lun.Size-300, 300))
+			mustEqual(t, "tail", tail[:300], tgtd.ReadBacking(t, lun.Path, lun.Size-300, 300))
 			if n, err := s.ReadAt(tail, lun.Size); n != 0 || err != io.EOF {
 				t.Fatalf("ReadAt at the end = %d, %v", n, err)
 			}
@@ -88,7 +88,7 @@ func TestSeveralLUNsAndBlockSizes(t *testing.T) {
 			if n, err := s.WriteAt(tail, lun.Size-10); n != 0 || !errors.Is(err, session.ErrBeyondEnd) {
 				t.Fatalf("WriteAt across the end = %d, %v", n, err)
 			}
-			mustEqual(t, "end untouched by a refused write", fileRange(t, lun.Path, lun.Size-10, 10), all[lun.Size-10:])
+			mustEqual(t, "end untouched by a refused write", tgtd.ReadBacking(t, lun.Path, lun.Size-10, 10), all[lun.Size-10:])
 			if _, err := s.ReadAt(tail, -1); !errors.Is(err, session.ErrNegativeOffset) {
 				t.Fatalf("negative offset: %v", err)
 			}
@@ -221,7 +221,7 @@ func TestConcurrentUnalignedWriters(t *testing.T) {
 	for round := 0; round < 10; round++ {
 		for w := 0; w < writers; w++ {
 			off := int64(round*100<<10) + int64(w*piece)
-			mustEqual(t, fmt.Sprintf("writer %d round %d", w, round), fileRange(t, tg.LUNs[0].Path, off, piece), pattern(piece, uint32(w*1000+round)))
+			mustEqual(t, fmt.Sprintf("writer %d round %d", w, round), tgtd.ReadBacking(t, tg.LUNs[0].Path, off, piece), pattern(piece, uint32(w*1000+round)))
 		}
 	}
 }

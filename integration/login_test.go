@@ -233,7 +233,7 @@ func TestDigestsPreferredByTarget(t *testing.T) {
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mustEqual(t, "backing file", fileRange(t, tg.LUNs[0].Path, 777, len(data)), data)
+	mustEqual(t, "backing file", tgtd.ReadBacking(t, tg.LUNs[0].Path, 777, len(data)), data)
 
 	// Forcing no digests through the URL works too.
 	s2, err := session.Dial(ctx, inst.TargetURL(tg.IQN, 1)+"?header_digest=none&data_digest=none", nil)

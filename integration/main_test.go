@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -33,21 +32,6 @@ func pattern(n int, seed uint32) []byte {
 		x ^= x >> 17
 		x ^= x << 5
 		b[i] = byte(x)
-	}
-	return b
-}
-
-// fileRange reads n bytes at off of a backing file.
-func fileRange(t *testing.T, path string, off int64, n int) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, n)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatalf("read backing file: %v", err)
 	}
 	return b
 }

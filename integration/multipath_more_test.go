@@ -23,11 +23,7 @@ func TestMultipathPathJoinsLaterTgtd(t *testing.T) {
 	const iqn = "iqn.2026-12.test:multipath-join"
 	inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 1 << 20}}})
 	second := inst.AddPortal()
-	proxy, err := faultproxy.New(second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
+	proxy := faultproxy.Start(t, second)
 	proxy.SetTarget(deadAddr)
 	ctx := testCtx(t)
 	d, err := multipath.Dial(ctx, []string{inst.TargetURL(iqn, 1), proxy.TargetURL(iqn, 1)}, &multipath.Config{
@@ -178,7 +174,7 @@ func TestMultipathPathTimeoutStallTgtd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range workers {
-		mustEqual(t, fmt.Sprintf("worker %d's region in the backing file", i), fileRange(t, targets[0].LUNs[0].Path, w.base(i), region), w.shadow[i])
+		mustEqual(t, fmt.Sprintf("worker %d's region in the backing file", i), tgtd.ReadBacking(t, targets[0].LUNs[0].Path, w.base(i), region), w.shadow[i])
 	}
 }
 
@@ -190,11 +186,7 @@ func TestMultipathStreamsTgtd(t *testing.T) {
 	const iqn = "iqn.2026-12.test:multipath-streams"
 	const size = 8 << 20
 	targets := inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: size}}})
-	proxy, err := faultproxy.New(inst.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
+	proxy := faultproxy.Start(t, inst.Addr())
 	proxy.OnAccept(func(c *faultproxy.Conn) {
 		if c.Index() == 0 {
 			c.Up().CutAt(2 << 20)
@@ -218,7 +210,7 @@ func TestMultipathStreamsTgtd(t *testing.T) {
 	if st := d.Stats(); st.Failovers == 0 || st.Paths[0].Failovers == 0 {
 		t.Fatalf("path A was not cut under the Writer: %+v", st)
 	}
-	mustEqual(t, "the backing file", fileRange(t, targets[0].LUNs[0].Path, 4096+100, len(want)), want)
+	mustEqual(t, "the backing file", tgtd.ReadBacking(t, targets[0].LUNs[0].Path, 4096+100, len(want)), want)
 	got, err := io.ReadAll(d.NewReader(ctx, 4096+100, -1))
 	if err != nil {
 		t.Fatal(err)

@@ -208,11 +208,7 @@ func mpFailover(t *testing.T, npaths int, cuts []mpCut) {
 	var proxies []*faultproxy.Proxy
 	var urls []string
 	for _, a := range portals {
-		p, err := faultproxy.New(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
+		p := faultproxy.Start(t, a)
 		proxies = append(proxies, p)
 		urls = append(urls, p.TargetURL(iqn, 1))
 	}
@@ -317,7 +313,7 @@ func mpFailover(t *testing.T, npaths int, cuts []mpCut) {
 		t.Fatal(err)
 	}
 	for i := range workers {
-		mustEqual(t, fmt.Sprintf("worker %d's region in the backing file", i), fileRange(t, targets[0].LUNs[0].Path, w.base(i), region), w.shadow[i])
+		mustEqual(t, fmt.Sprintf("worker %d's region in the backing file", i), tgtd.ReadBacking(t, targets[0].LUNs[0].Path, w.base(i), region), w.shadow[i])
 	}
 }
 
@@ -392,7 +388,7 @@ func TestMultipathStaleWriteFencedTgtd(t *testing.T) {
 	if err := d.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mustEqual(t, "the blocks of W1 and W2 in the backing file", fileRange(t, targets[0].LUNs[0].Path, off, len(w2)), w2)
+	mustEqual(t, "the blocks of W1 and W2 in the backing file", tgtd.ReadBacking(t, targets[0].LUNs[0].Path, off, len(w2)), w2)
 }
 
 // A key registered through the Device is registered on both I_T nexuses;
@@ -476,11 +472,7 @@ func proxiedPortals(t *testing.T, iqn string, size int64) ([]tgtd.Target, []*fau
 	var proxies []*faultproxy.Proxy
 	var urls []string
 	for _, a := range portals {
-		p, err := faultproxy.New(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Close() })
+		p := faultproxy.Start(t, a)
 		proxies = append(proxies, p)
 		urls = append(urls, p.TargetURL(iqn, 1))
 	}

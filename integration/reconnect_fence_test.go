@@ -88,17 +88,7 @@ func TestReconnectFence(t *testing.T) {
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	stale := 0
-	for look := 0; look < 10 && stale == 0; look++ {
-		if look > 0 {
-			time.Sleep(100 * time.Millisecond)
-		}
-		stale = 0
-		for i := range writes {
-			stale += staleBlocks(t, path, off(i), span, d1, d2)
-		}
-	}
-	if stale > 0 {
+	if stale := watchStale(t, path, writes, off, span, d1, d2); stale > 0 {
 		t.Errorf("%d blocks of writes held on the lost connection landed over acknowledged ones after the reconnect", stale)
 	}
 }

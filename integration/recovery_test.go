@@ -101,11 +101,7 @@ func runRecoveryCase(t *testing.T, f fault, w workload) session.Stats {
 		inst.SetParam(1, "DataDigest", "CRC32C")
 	}
 	path := targets[0].LUNs[0].Path
-	p, err := faultproxy.New(inst.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := faultproxy.Start(t, inst.Addr())
 	url := p.TargetURL(recoveryIQN, 1)
 	if f.digests {
 		url += "?header_digest=crc32c&data_digest=crc32c"
@@ -183,7 +179,7 @@ func runRecoveryCase(t *testing.T, f fault, w workload) session.Stats {
 	}
 	for i := 0; i < workers; i++ {
 		off := int64(i*(span+13) + 7)
-		if got := fileRange(t, path, off, span); !bytes.Equal(got, final[i]) {
+		if got := tgtd.ReadBacking(t, path, off, span); !bytes.Equal(got, final[i]) {
 			t.Errorf("worker %d: the backing file does not hold the last acknowledged write", i)
 		}
 	}

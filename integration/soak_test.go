@@ -66,11 +66,7 @@ func TestWriteOrderSoak(t *testing.T) {
 	inst.SetParam(1, "DefaultTime2Wait", "0")
 	inst.SetParam(1, "HeaderDigest", "CRC32C")
 	inst.SetParam(1, "DataDigest", "CRC32C")
-	p, err := faultproxy.New(inst.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := faultproxy.Start(t, inst.Addr())
 	url := p.TargetURL(iqn, 1) + "?header_digest=crc32c&data_digest=crc32c"
 	ctx, cancel := context.WithTimeout(context.Background(), dur+4*time.Minute)
 	defer cancel()

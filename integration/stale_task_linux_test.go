@@ -23,11 +23,7 @@ func slowDiskTarget(t *testing.T, iqn string) (*gateFile, string, *faultproxy.Pr
 	inst.AddLUN(1, 1, path)
 	inst.BindInitiatorAddress(1, "ALL")
 	inst.SetParam(1, "DefaultTime2Wait", "0")
-	p, err := faultproxy.New(inst.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
+	p := faultproxy.Start(t, inst.Addr())
 	return gate, path, p
 }
 

@@ -52,7 +52,7 @@ func TestBulkStreams(t *testing.T) {
 			if n, err := u.ReadAt(all, 0); n != size || err != nil {
 				t.Fatalf("ReadAt of the whole LUN = %d, %v", n, err)
 			}
-			mustEqual(t, "ReadAt of the whole LUN", all, fileRange(t, lun.Path, 0, size))
+			mustEqual(t, "ReadAt of the whole LUN", all, tgtd.ReadBacking(t, lun.Path, 0, size))
 
 			// Reader: unaligned at both ends, WriteTo and Read.
 			off, n := 3*bs+5, int64(size)-3*bs-5-7
@@ -84,7 +84,7 @@ func TestBulkStreams(t *testing.T) {
 				t.Fatal(err)
 			}
 			copy(all[woff:], data)
-			mustEqual(t, "LUN after the Writer", fileRange(t, lun.Path, 0, size), all)
+			mustEqual(t, "LUN after the Writer", tgtd.ReadBacking(t, lun.Path, 0, size), all)
 
 			// WriteAt of many commands, unaligned.
 			aoff := int64(size) - 9<<20 - 77 - 3
@@ -96,7 +96,7 @@ func TestBulkStreams(t *testing.T) {
 				t.Fatal(err)
 			}
 			copy(all[aoff:], data)
-			mustEqual(t, "LUN after WriteAt", fileRange(t, lun.Path, 0, size), all)
+			mustEqual(t, "LUN after WriteAt", tgtd.ReadBacking(t, lun.Path, 0, size), all)
 		})
 	}
 }
@@ -237,7 +237,7 @@ func TestBulkStreamsReadOnly(t *testing.T) {
 	}
 	defer s.Close()
 	u := s.DefaultUnit()
-	before := fileRange(t, lun.Path, 0, size)
+	before := tgtd.ReadBacking(t, lun.Path, 0, size)
 	data := pattern(5<<20+100, 3)
 	if n, err := u.WriteAt(data, 4096); n != 0 || !errors.Is(err, scsi.ErrWriteProtected) {
 		t.Fatalf("WriteAt = %d, %v; want 0, WRITE PROTECTED", n, err)
@@ -250,7 +250,7 @@ func TestBulkStreamsReadOnly(t *testing.T) {
 	if !errors.Is(err, scsi.ErrWriteProtected) || w.Written() != 0 {
 		t.Fatalf("Writer: %v, Written %d; want WRITE PROTECTED, 0", err, w.Written())
 	}
-	mustEqual(t, "read-only LUN", fileRange(t, lun.Path, 0, size), before)
+	mustEqual(t, "read-only LUN", tgtd.ReadBacking(t, lun.Path, 0, size), before)
 	got, err := io.ReadAll(u.NewReader(ctx, 777, -1))
 	if err != nil {
 		t.Fatal(err)

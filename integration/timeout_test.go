@@ -25,11 +25,7 @@ func TestCommandTimeoutTyped(t *testing.T) {
 	targets := inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 1 << 20}}})
 	inst.SetParam(1, "DefaultTime2Wait", "0")
 	path := targets[0].LUNs[0].Path
-	p, err := faultproxy.New(inst.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := faultproxy.Start(t, inst.Addr())
 	ctx := testCtx(t)
 	s, err := session.Dial(ctx, p.TargetURL(iqn, 1), &session.Config{
 		CommandTimeout: time.Second, AbortTimeout: time.Second,
@@ -80,7 +76,7 @@ func TestCommandTimeoutTyped(t *testing.T) {
 		if look > 0 {
 			time.Sleep(100 * time.Millisecond)
 		}
-		if got := fileRange(t, path, 0, span); !tagIs(got, d2, 0) {
+		if got := tgtd.ReadBacking(t, path, 0, span); !tagIs(got, d2, 0) {
 			t.Fatalf("the blocks do not hold the write acknowledged after the timed-out one (look %d; timed-out write's bytes there: %v)", look, tagIs(got, d1, 0))
 		}
 	}

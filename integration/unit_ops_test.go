@@ -190,7 +190,7 @@ func TestUnitBlockCommands(t *testing.T) {
 	if _, err := f.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	mustEqual(t, "FUA write", fileRange(t, path, 100*512, len(data)), data)
+	mustEqual(t, "FUA write", tgtd.ReadBacking(t, path, 100*512, len(data)), data)
 	back := make([]byte, len(data))
 	f = u.ReadWithFlags(ctx, 100, 8, iovector.New(back), scsi.FUA)
 	if _, err := f.Wait(); err != nil {
@@ -219,7 +219,7 @@ func TestUnitBlockCommands(t *testing.T) {
 	if err := u.WriteAndVerify(ctx, 200, wv, 0); err != nil {
 		t.Fatalf("WRITE AND VERIFY: %v", err)
 	}
-	mustEqual(t, "WRITE AND VERIFY", fileRange(t, path, 200*512, len(wv)), wv)
+	mustEqual(t, "WRITE AND VERIFY", tgtd.ReadBacking(t, path, 200*512, len(wv)), wv)
 
 	// tgtd lists a MAXIMUM COMPARE AND WRITE LENGTH but answers INVALID
 	// COMMAND OPERATION CODE (on rdwr LUNs); the in-process target tests it.
@@ -227,13 +227,13 @@ func TestUnitBlockCommands(t *testing.T) {
 	if err := u.CompareAndWrite(ctx, 200, wv[:1024], newData, 0); !errors.Is(err, scsi.ErrInvalidOpcode) {
 		t.Fatalf("COMPARE AND WRITE, which tgtd lacks: %v", err)
 	}
-	mustEqual(t, "after a refused COMPARE AND WRITE", fileRange(t, path, 200*512, len(wv)), wv)
+	mustEqual(t, "after a refused COMPARE AND WRITE", tgtd.ReadBacking(t, path, 200*512, len(wv)), wv)
 
 	block := pattern(512, 5)
 	if err := u.WriteSame(ctx, 300, 16, block, 0); err != nil {
 		t.Fatalf("WRITE SAME: %v", err)
 	}
-	mustEqual(t, "WRITE SAME", fileRange(t, path, 300*512, 16*512), bytes.Repeat(block, 16))
+	mustEqual(t, "WRITE SAME", tgtd.ReadBacking(t, path, 300*512, 16*512), bytes.Repeat(block, 16))
 	if err := u.WriteSame(ctx, 300, 16, block[:100], 0); !errors.Is(err, session.ErrVectorLength) {
 		t.Fatalf("WRITE SAME with a short block: %v", err)
 	}
@@ -284,9 +284,9 @@ func TestUnitThinProvisioning(t *testing.T) {
 	if err := u.Unmap(ctx, []scsi.UnmapDescriptor{{LBA: 16, Blocks: 32}, {LBA: 100, Blocks: 4}}); err != nil {
 		t.Fatal(err)
 	}
-	mustEqual(t, "unmapped blocks", fileRange(t, path, 16*bs, 32*bs), make([]byte, 32*bs))
-	mustEqual(t, "blocks before", fileRange(t, path, 0, 16*bs), full[:16*bs])
-	mustEqual(t, "blocks between", fileRange(t, path, 48*bs, 52*bs), full[48*bs:100*bs])
+	mustEqual(t, "unmapped blocks", tgtd.ReadBacking(t, path, 16*bs, 32*bs), make([]byte, 32*bs))
+	mustEqual(t, "blocks before", tgtd.ReadBacking(t, path, 0, 16*bs), full[:16*bs])
+	mustEqual(t, "blocks between", tgtd.ReadBacking(t, path, 48*bs, 52*bs), full[48*bs:100*bs])
 	st, err := u.GetLBAStatus(ctx, 20)
 	if err != nil || len(st.Descriptors) == 0 || st.Descriptors[0].LBA > 20 || st.Descriptors[0].Status != scsi.LBADeallocated {
 		t.Fatalf("GET LBA STATUS at 20: %+v, %v", st, err)
@@ -321,7 +321,7 @@ func TestUnitThinProvisioning(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustEqual(t, "WriteZeroes", got, want)
-	mustEqual(t, "WriteZeroes in the file", fileRange(t, path, 150*bs, len(want)), want)
+	mustEqual(t, "WriteZeroes in the file", tgtd.ReadBacking(t, path, 150*bs, len(want)), want)
 	exts = extents(t, u, 150, 171)
 	t.Logf("extents after WriteZeroes: %+v", exts)
 	if !hasExtent(exts, 151, 19, false) {
@@ -340,7 +340,7 @@ func TestUnitThinProvisioning(t *testing.T) {
 	if err := u1.WriteZeroes(ctx, 512*10+3, 512*40); err != nil {
 		t.Fatal(err)
 	}
-	mustEqual(t, "WriteZeroes on a thick LUN", fileRange(t, targets[0].LUNs[0].Path, 512*10+3, 512*40), make([]byte, 512*40))
+	mustEqual(t, "WriteZeroes on a thick LUN", tgtd.ReadBacking(t, targets[0].LUNs[0].Path, 512*10+3, 512*40), make([]byte, 512*40))
 	if err := u1.Discard(ctx, -1, 4096); !errors.Is(err, session.ErrNegativeOffset) {
 		t.Fatalf("Discard at -1: %v", err)
 	}

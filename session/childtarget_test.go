@@ -2,10 +2,15 @@ package session_test
 
 import (
 	"bufio"
+	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/iscsi-go/iscsi/internal/faketarget"
 )
 
 // childTarget runs this test binary again as a target (env set to 1 makes
@@ -34,4 +39,32 @@ func childTarget(b *testing.B, env string) string {
 		b.Fatal(err)
 	}
 	return strings.TrimSpace(addr)
+}
+
+// serveChild is the child's side of childTarget, called from an init: it
+// serves a target of cfg on a loopback port, prints the address, and exits
+// when stdin closes. It never returns.
+func serveChild(cfg faketarget.Config) {
+	tg, err := faketarget.New(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	fmt.Println(ln.Addr())
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _ = tg.Serve(nc) }()
+		}
+	}()
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
 }

@@ -3,10 +3,8 @@
 package session_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -24,36 +22,10 @@ const digestTargetEnv = "ISCSI_DIGEST_TARGET"
 
 func init() {
 	if os.Getenv(digestTargetEnv) != "" {
-		serveDigestTarget() // never returns
+		// A null LUN that takes CRC32C digests when offered.
+		serveChild(faketarget.Config{Name: tgtName, MaxRecvDataSegmentLength: 262144, PreferCRC32C: true,
+			LUNs: []faketarget.LUN{{Number: 1, Blocks: 1 << 30, Null: true}}})
 	}
-}
-
-// serveDigestTarget runs a null-LUN target that takes CRC32C digests when
-// offered, until stdin closes.
-func serveDigestTarget() {
-	tg, err := faketarget.New(faketarget.Config{Name: tgtName, MaxRecvDataSegmentLength: 262144, PreferCRC32C: true,
-		LUNs: []faketarget.LUN{{Number: 1, Blocks: 1 << 30, Null: true}}})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	fmt.Println(ln.Addr())
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _ = tg.Serve(nc) }()
-		}
-	}()
-	_, _ = bufio.NewReader(os.Stdin).ReadString(0)
-	os.Exit(0)
 }
 
 // BenchmarkWriteDigestCost writes 128 KiB at queue depth 32 (32

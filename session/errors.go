@@ -438,8 +438,7 @@ func (e commandTimeout) Is(target error) bool {
 // withCommandTimeout bounds ctx by Config.CommandTimeout, with a cause
 // that says so.
 func (s *Session) withCommandTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := s.cfg.CommandTimeout
-	return context.WithTimeoutCause(ctx, d, commandTimeout{d})
+	return context.WithTimeoutCause(ctx, s.cfg.CommandTimeout, s.timeoutCause)
 }
 
 // ctxErr is the error of an ended context: its cause when the cause

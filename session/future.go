@@ -126,24 +126,26 @@ func (f Future) Wait() (Result, error) {
 		return Result{Status: scsi.StatusNone}, ErrFutureReused
 	}
 	f.s.readFor(t, f.ctx)
-	select {
-	case <-t.done:
-	case <-f.ctx.Done():
-		switch f.s.abandon(t, ctxErr(f.ctx)) {
-		case abandonedUnsent:
-			err := f.s.unsentErr(t, ctxErr(f.ctx))
-			if t.kind == kindSCSI {
-				f.s.commandDone(t, err)
+	if !tookDone(t) {
+		select {
+		case <-t.done:
+		case <-f.ctx.Done():
+			switch f.s.abandon(t, ctxErr(f.ctx)) {
+			case abandonedUnsent:
+				err := f.s.unsentErr(t, ctxErr(f.ctx))
+				if t.kind == kindSCSI {
+					f.s.commandDone(t, err)
+				}
+				f.s.putTask(t)
+				return Result{Status: scsi.StatusNone}, err
+			case abandonedInFlight:
+				if !t.fence {
+					// Nothing lands: its buffers are left alone from now on.
+					return Result{Status: scsi.StatusNone}, f.s.opErr(t, t.why)
+				}
 			}
-			f.s.putTask(t)
-			return Result{Status: scsi.StatusNone}, err
-		case abandonedInFlight:
-			if !t.fence {
-				// Nothing lands: its buffers are left alone from now on.
-				return Result{Status: scsi.StatusNone}, f.s.opErr(t, t.why)
-			}
+			<-t.done // completed meanwhile, or ended on the target (fenced)
 		}
-		<-t.done // completed meanwhile, or ended on the target (fenced)
 	}
 	// A target may answer before it took all the data (or a session may
 	// close while a batch is written): let the writer finish with the
@@ -154,6 +156,18 @@ func (f Future) Wait() (Result, error) {
 		f.s.putTask(t)
 	}
 	return res, err
+}
+
+// tookDone takes t's completion token if it is there already. Wait asks
+// it before ctx.Done: a context makes its Done channel on first use, an
+// allocation that a command readFor read the answer of need not cost.
+func tookDone(t *task) bool {
+	select {
+	case <-t.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // unsentErr is the error of a task its caller took back before it was

@@ -2,8 +2,6 @@ package session_test
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"net"
 	"os"
 	"runtime"
@@ -23,34 +21,8 @@ const idleTargetEnv = "ISCSI_IDLE_TARGET"
 
 func init() {
 	if os.Getenv(idleTargetEnv) != "" {
-		serveIdleTarget() // never returns
+		serveChild(faketarget.Config{Name: tgtName, LUNs: []faketarget.LUN{{Number: 1, Blocks: 1 << 20, Null: true}}})
 	}
-}
-
-// serveIdleTarget runs the target of BenchmarkIdleSessions until stdin closes.
-func serveIdleTarget() {
-	tg, err := faketarget.New(faketarget.Config{Name: tgtName, LUNs: []faketarget.LUN{{Number: 1, Blocks: 1 << 20, Null: true}}})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	fmt.Println(ln.Addr())
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _ = tg.Serve(nc) }()
-		}
-	}()
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	os.Exit(0)
 }
 
 // BenchmarkIdleSessions logs in ISCSI_IDLE_SESSIONS sessions (default 1000)

@@ -1,7 +1,6 @@
 package session_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"strings"
@@ -48,28 +47,10 @@ func TestFutureDone(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for the session's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestTraceShowsNoSecret: the PDU trace names commands (CDB, LUN) and login
 // keys, and never a secret or a CHAP value.
 func TestTraceShowsNoSecret(t *testing.T) {
-	var out lockedBuffer
+	var out syncBuffer
 	tc := &chap.TargetConfig{Username: "ini", Secret: auth.NewSecret("tracesecret-1"),
 		TargetUsername: "tgt", TargetSecret: auth.NewSecret("tracesecret-2")}
 	tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(64), CHAP: tc})

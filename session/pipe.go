@@ -26,7 +26,7 @@ type pipe = blockstream.CommandPipe[Future]
 // sent on u, all of which ctx ends.
 func (u *LogicalUnit) newPipe(ctx context.Context, depth int, write bool, bs int64) *pipe {
 	return blockstream.NewCommandPipe[Future](ctx, unitSender{u}, blockstream.PipeConfig{
-		Depth: depth, Write: write, BlockSize: bs, Timeout: u.s.cfg.CommandTimeout, Cause: u.s.expiry})
+		Depth: depth, Write: write, BlockSize: bs, Timeout: u.s.cfg.CommandTimeout, Cause: u.s.timeoutCause})
 }
 
 // unitSender sends the commands of a pipe on a unit: a command that ended

@@ -148,14 +148,16 @@ func (s *Session) readFor(t *task, ctx context.Context) {
 	rd.state.Store(rdCaller)
 	c, epoch, dead := rd.c, rd.epoch, rd.dead
 	rd.mu.Unlock()
-	stop := ctx.Done()
+	// Whether ctx can end, found without ctx.Done when it has a deadline
+	// (a context makes its Done channel on first use: an allocation per
+	// command); ctx.Err below tells what a poll of Done would.
+	_, canEnd := ctx.Deadline()
+	canEnd = canEnd || ctx.Done() != nil
 loop:
 	for t.state.Load() != stateDone {
-		if stop != nil {
-			select {
-			case <-stop:
+		if canEnd {
+			if ctx.Err() != nil {
 				break loop
-			default:
 			}
 			bound(c, ctx)
 		}
@@ -163,7 +165,7 @@ loop:
 		case readFailed:
 			break loop
 		case readExpired:
-			if stop == nil {
+			if !canEnd {
 				// A wait deadline another caller left behind: no bound for us.
 				c.SetWaitDeadline(time.Time{})
 			}

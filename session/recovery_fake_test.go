@@ -318,11 +318,7 @@ func TestRecoveryTargetStopsReading(t *testing.T) {
 // 50 ms / 100 ms, and returns the session and its first proxied connection.
 func dialThroughProxy(t *testing.T, tg *faketarget.Target) (*session.Session, *faultproxy.Conn) {
 	t.Helper()
-	p, err := faultproxy.New(tg.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
+	p := faultproxy.Start(t, tg.Addr())
 	scfg := &session.Config{NOPInterval: 50 * time.Millisecond, NOPTimeout: 100 * time.Millisecond}
 	s, err := session.Dial(ctxT(t), p.TargetURL(tgtName, 1), scfg)
 	if err != nil {

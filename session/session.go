@@ -56,7 +56,6 @@ import (
 type Session struct {
 	// Set by Dial before the session starts, read-only after.
 	cfg    Config
-	expiry error // commandTimeout{cfg.CommandTimeout}: a pipe's timeout cause, boxed once
 	hooks  hookSet
 	log    *slog.Logger
 	portal string
@@ -64,6 +63,11 @@ type Session struct {
 	isid   pdu.ISID
 	lun    uint64    // the URL's LUN, encoded as on the wire
 	spec   loginSpec // how to log in again
+	// timeoutCause is the cause of a command context that
+	// Config.CommandTimeout ended (a command's, or a pipe slot's), boxed
+	// once: a commandTimeout boxed per command cost each ReadAt and
+	// WriteAt an allocation.
+	timeoutCause error
 
 	// The connection and what was negotiated on it. Written by install,
 	// with wmu held and no reader or writer running (at Dial, and by the
@@ -289,7 +293,6 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 	}
 	s := &Session{
 		cfg:      *cfg,
-		expiry:   commandTimeout{cfg.CommandTimeout},
 		hooks:    hooks,
 		log:      cfg.Logger,
 		portal:   u.Portal(),
@@ -300,6 +303,7 @@ func dialURL(ctx context.Context, u *iscsiurl.URL, cfg *Config, discovery bool) 
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	s.timeoutCause = commandTimeout{cfg.CommandTimeout}
 	if s.isid == (pdu.ISID{}) {
 		s.isid = NewISID()
 	}

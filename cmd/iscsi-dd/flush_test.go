@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,7 +46,7 @@ func TestFlushAtEnd(t *testing.T) {
 			return faketarget.Proceed
 		}},
 	})
-	url := fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())
+	url := tgt.LUNURL(1)
 	for _, c := range []struct {
 		args    []string
 		fail    bool

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +22,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // COUNT of 0); bad ranges are refused before any UNMAP is sent.
 func TestRunErrors(t *testing.T) {
 	tgt := faketarget.Start(t, faketarget.Config{LUNs: []faketarget.LUN{{Number: 1, BlockSize: 4096, Blocks: 64}}})
-	url := fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())
+	url := tgt.LUNURL(1)
 	for _, c := range []struct {
 		args []string
 		want string
@@ -121,7 +120,7 @@ func TestLimits(t *testing.T) {
 		})
 		var stdout, stderr bytes.Buffer
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		code := run(ctx, append(c.args, fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())), &stdout, &stderr)
+		code := run(ctx, append(c.args, tgt.LUNURL(1)), &stdout, &stderr)
 		cancel()
 		if code != 0 {
 			t.Errorf("%v: exit %d, stderr %q", c.args, code, stderr.String())

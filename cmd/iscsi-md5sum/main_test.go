@@ -24,7 +24,7 @@ func TestRun(t *testing.T) {
 	tgt := faketarget.Start(t, faketarget.Config{
 		LUNs: []faketarget.LUN{{Number: 1, BlockSize: 4096, Blocks: uint64(len(data) / 4096), Data: data}},
 	})
-	url := fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())
+	url := tgt.LUNURL(1)
 	for _, c := range []struct {
 		args []string
 		want []byte

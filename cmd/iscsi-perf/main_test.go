@@ -204,6 +204,34 @@ var (
 	writeOps = []scsi.OpCode{scsi.OpWrite10, scsi.OpWrite16}
 )
 
+// isRead reports whether the target got a READ (10 or 16), the command a
+// read run issues.
+func isRead(c *faketarget.Command) bool {
+	op := scsi.OpCode(c.CDB[0])
+	return op == scsi.OpRead10 || op == scsi.OpRead16
+}
+
+// runPerf runs o, bounded by a minute, and returns its exit status and
+// what it printed.
+func runPerf(o options, sigs <-chan os.Signal) (rc int, stdout, stderr string) {
+	var out, errs bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rc = perf(ctx, o, &out, &errs, sigs)
+	return rc, out.String(), errs.String()
+}
+
+// jsonSummary decodes the summary --json prints, which must be all of
+// stdout.
+func jsonSummary(t *testing.T, stdout string) summary {
+	t.Helper()
+	var sum summary
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatalf("stdout is not one JSON summary: %v\n%s", err, stdout)
+	}
+	return sum
+}
+
 // TestRunAgainstTarget runs whole invocations against an in-process target
 // with a RAM LUN, a fixed number of I/Os each, and checks the commands the
 // target saw, the summary, and that nothing is written unless asked.
@@ -236,22 +264,16 @@ func TestRunAgainstTarget(t *testing.T) {
 				LUNs:  []faketarget.LUN{{Number: 1, BlockSize: 512, Blocks: blocks}},
 				Hooks: faketarget.Hooks{Command: ops.hook},
 			})
-			url := fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())
-			o, err := parseArgs(append(append([]string{}, tt.args...), "--json", url), io.Discard)
+			o, err := parseArgs(append(append([]string{}, tt.args...), "--json", tgt.LUNURL(1)), io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
 			o.maxIOs = tt.ios
-			var stdout, stderr bytes.Buffer
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if rc := perf(ctx, o, &stdout, &stderr, make(chan os.Signal)); rc != 0 {
-				t.Fatalf("exit status %d; stderr:\n%s", rc, stderr.String())
+			rc, stdout, stderr := runPerf(o, nil)
+			if rc != 0 {
+				t.Fatalf("exit status %d; stderr:\n%s", rc, stderr)
 			}
-			var sum summary
-			if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
-				t.Fatalf("stdout is not one JSON summary: %v\n%s", err, stdout.String())
-			}
+			sum := jsonSummary(t, stdout)
 			if sum.IOs != tt.ios || sum.Reads+sum.Writes != tt.ios {
 				t.Errorf("summary counts %d I/Os (%d reads, %d writes), want %d", sum.IOs, sum.Reads, sum.Writes, tt.ios)
 			}
@@ -272,8 +294,8 @@ func TestRunAgainstTarget(t *testing.T) {
 					t.Errorf("a read-only run changed the LUN")
 				}
 			}
-			if !strings.Contains(stderr.String(), "finished.") {
-				t.Errorf("no 'finished.' on stderr:\n%s", stderr.String())
+			if !strings.Contains(stderr, "finished.") {
+				t.Errorf("no 'finished.' on stderr:\n%s", stderr)
 			}
 		})
 	}
@@ -289,7 +311,7 @@ func TestRunFailsOnError(t *testing.T) {
 			tgt := faketarget.Start(t, faketarget.Config{
 				LUNs: []faketarget.LUN{{Number: 1, BlockSize: 512, Blocks: 1024, Null: true}},
 				Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
-					if op := scsi.OpCode(c.CDB[0]); op != scsi.OpRead10 && op != scsi.OpRead16 {
+					if !isRead(c) {
 						return faketarget.Proceed
 					}
 					mu.Lock()
@@ -309,31 +331,25 @@ func TestRunFailsOnError(t *testing.T) {
 			if ignore {
 				args = append(args, "-n")
 			}
-			o, err := parseArgs(append(args, fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())), io.Discard)
+			o, err := parseArgs(append(args, tgt.LUNURL(1)), io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
 			o.maxIOs = 100
-			var stdout, stderr bytes.Buffer
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			rc := perf(ctx, o, &stdout, &stderr, make(chan os.Signal))
+			rc, stdout, stderr := runPerf(o, nil)
 			if rc != 1 {
-				t.Fatalf("exit status %d, want 1; stderr:\n%s", rc, stderr.String())
+				t.Fatalf("exit status %d, want 1; stderr:\n%s", rc, stderr)
 			}
-			if !strings.Contains(stderr.String(), "READ of 8 blocks at lba") {
-				t.Errorf("stderr does not name the failed READ:\n%s", stderr.String())
+			if !strings.Contains(stderr, "READ of 8 blocks at lba") {
+				t.Errorf("stderr does not name the failed READ:\n%s", stderr)
 			}
 			if ignore {
-				var sum summary
-				if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
-					t.Fatalf("no JSON summary with -n: %v\n%s", err, stdout.String())
-				}
+				sum := jsonSummary(t, stdout)
 				if sum.Errors == 0 || sum.IOs == 0 {
 					t.Errorf("with -n: %d errors, %d I/Os; want both > 0", sum.Errors, sum.IOs)
 				}
-			} else if !strings.Contains(stderr.String(), "ABORTED!") {
-				t.Errorf("no ABORTED! after a failed command:\n%s", stderr.String())
+			} else if !strings.Contains(stderr, "ABORTED!") {
+				t.Errorf("no ABORTED! after a failed command:\n%s", stderr)
 			}
 		})
 	}
@@ -383,7 +399,7 @@ func TestEndings(t *testing.T) {
 				Hooks: faketarget.Hooks{Command: hook},
 			})
 			t.Cleanup(func() { close(release) }) // runs before the target's cleanup
-			o, err := parseArgs(append(tt.args, "-l", fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())), io.Discard)
+			o, err := parseArgs(append(tt.args, "-l", tgt.LUNURL(1)), io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -401,18 +417,15 @@ func TestEndings(t *testing.T) {
 					sigs <- os.Interrupt
 				}
 			}()
-			var stdout, stderr bytes.Buffer
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			rc := perf(ctx, o, &stdout, &stderr, sigs)
+			rc, stdout, stderr := runPerf(o, sigs)
 			if rc != tt.wantRC {
-				t.Fatalf("exit status %d, want %d; stdout:\n%s\nstderr:\n%s", rc, tt.wantRC, stdout.String(), stderr.String())
+				t.Fatalf("exit status %d, want %d; stdout:\n%s\nstderr:\n%s", rc, tt.wantRC, stdout, stderr)
 			}
-			if !strings.Contains(stdout.String(), tt.want) {
-				t.Errorf("stdout lacks %q:\n%s", tt.want, stdout.String())
+			if !strings.Contains(stdout, tt.want) {
+				t.Errorf("stdout lacks %q:\n%s", tt.want, stdout)
 			}
-			if tt.wantRC == 0 && !strings.Contains(stdout.String(), "\riops average ") {
-				t.Errorf("stdout lacks the final iops average line:\n%s", stdout.String())
+			if tt.wantRC == 0 && !strings.Contains(stdout, "\riops average ") {
+				t.Errorf("stdout lacks the final iops average line:\n%s", stdout)
 			}
 		})
 	}
@@ -429,49 +442,47 @@ func TestRunRidesThroughReconnects(t *testing.T) {
 	}
 }
 
+// cuttingTarget starts a target with a null LUN 1 of 4096 blocks that
+// closes the connection at each READ (numbered from 1) that cut picks.
+func cuttingTarget(t *testing.T, cut func(read int32) bool) *faketarget.Target {
+	var n atomic.Int32
+	return faketarget.Start(t, faketarget.Config{
+		LUNs: []faketarget.LUN{{Number: 1, BlockSize: 512, Blocks: 4096, Null: true}},
+		Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+			if isRead(c) && cut(n.Add(1)) {
+				return faketarget.Close
+			}
+			return faketarget.Proceed
+		}},
+	})
+}
+
 func ridesThrough(t *testing.T, mode, x string) {
-	{
-		{
-			var n, cuts atomic.Int32
-			tgt := faketarget.Start(t, faketarget.Config{
-				LUNs: []faketarget.LUN{{Number: 1, BlockSize: 512, Blocks: 4096, Null: true}},
-				Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
-					if op := scsi.OpCode(c.CDB[0]); op != scsi.OpRead10 && op != scsi.OpRead16 {
-						return faketarget.Proceed
-					}
-					if n.Add(1)%100 == 0 && cuts.Load() < 2 {
-						cuts.Add(1)
-						return faketarget.Close
-					}
-					return faketarget.Proceed
-				}},
-			})
-			o, err := parseArgs([]string{mode, "-m", "8", "-r", "-x", x, "--json", fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())}, io.Discard)
-			if err != nil {
-				t.Fatal(err)
-			}
-			o.maxIOs = 400
-			var stdout, stderr bytes.Buffer
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			rc := perf(ctx, o, &stdout, &stderr, make(chan os.Signal))
-			if x == "0" {
-				if rc == 0 {
-					t.Fatalf("-x 0: the run survived a lost connection:\n%s", stderr.String())
-				}
-				return
-			}
-			if rc != 0 {
-				t.Fatalf("exit status %d; stderr:\n%s", rc, stderr.String())
-			}
-			var sum summary
-			if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
-				t.Fatalf("no JSON summary: %v\n%s", err, stdout.String())
-			}
-			if sum.IOs != 400 || sum.Errors != 0 || sum.Reconnects != 2 {
-				t.Fatalf("summary %+v, want 400 I/Os, no error, 2 reconnects", sum)
-			}
+	var cuts atomic.Int32
+	tgt := cuttingTarget(t, func(read int32) bool {
+		if read%100 == 0 && cuts.Load() < 2 {
+			cuts.Add(1)
+			return true
 		}
+		return false
+	})
+	o, err := parseArgs([]string{mode, "-m", "8", "-r", "-x", x, "--json", tgt.LUNURL(1)}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.maxIOs = 400
+	rc, stdout, stderr := runPerf(o, nil)
+	if x == "0" {
+		if rc == 0 {
+			t.Fatalf("-x 0: the run survived a lost connection:\n%s", stderr)
+		}
+		return
+	}
+	if rc != 0 {
+		t.Fatalf("exit status %d; stderr:\n%s", rc, stderr)
+	}
+	if sum := jsonSummary(t, stdout); sum.IOs != 400 || sum.Errors != 0 || sum.Reconnects != 2 {
+		t.Fatalf("summary %+v, want 400 I/Os, no error, 2 reconnects", sum)
 	}
 }
 
@@ -482,35 +493,19 @@ func ridesThrough(t *testing.T, mode, x string) {
 func TestRunMultipath(t *testing.T) {
 	for _, mode := range []string{"--goroutines=false", "--goroutines"} {
 		t.Run(mode, func(t *testing.T) {
-			var n, cuts atomic.Int32
-			tgt := faketarget.Start(t, faketarget.Config{
-				LUNs: []faketarget.LUN{{Number: 1, BlockSize: 512, Blocks: 4096, Null: true}},
-				Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
-					if op := scsi.OpCode(c.CDB[0]); op != scsi.OpRead10 && op != scsi.OpRead16 {
-						return faketarget.Proceed
-					}
-					if n.Add(1) == 150 && cuts.Add(1) == 1 {
-						return faketarget.Close
-					}
-					return faketarget.Proceed
-				}},
-			})
-			url := fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())
+			var cuts atomic.Int32
+			tgt := cuttingTarget(t, func(read int32) bool { return read == 150 && cuts.Add(1) == 1 })
+			url := tgt.LUNURL(1)
 			o, err := parseArgs([]string{mode, "-m", "8", "-r", "--json", "--path", url, url}, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
 			o.maxIOs = 400
-			var stdout, stderr bytes.Buffer
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if rc := perf(ctx, o, &stdout, &stderr, make(chan os.Signal)); rc != 0 {
-				t.Fatalf("exit status %d; stderr:\n%s", rc, stderr.String())
+			rc, stdout, stderr := runPerf(o, nil)
+			if rc != 0 {
+				t.Fatalf("exit status %d; stderr:\n%s", rc, stderr)
 			}
-			var sum summary
-			if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
-				t.Fatalf("no JSON summary: %v\n%s", err, stdout.String())
-			}
+			sum := jsonSummary(t, stdout)
 			if sum.IOs != 400 || sum.Errors != 0 || len(sum.Paths) != 2 {
 				t.Fatalf("summary %+v, want 400 I/Os, no error, 2 paths", sum)
 			}
@@ -528,8 +523,8 @@ func TestRunMultipath(t *testing.T) {
 			if sum.Failovers == 0 || failovers != sum.Failovers {
 				t.Errorf("failovers: %d in the summary, %d over the paths; want the same, > 0", sum.Failovers, failovers)
 			}
-			if !strings.Contains(stderr.String(), "recovering") {
-				t.Errorf("the lost path was not reported on stderr:\n%s", stderr.String())
+			if !strings.Contains(stderr, "recovering") {
+				t.Errorf("the lost path was not reported on stderr:\n%s", stderr)
 			}
 		})
 	}

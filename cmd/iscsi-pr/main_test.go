@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +71,7 @@ Report capabilities response:
 // does not do persistent reservations (the in-process one) as one line.
 func TestRunErrors(t *testing.T) {
 	tgt := faketarget.Start(t, faketarget.Config{LUNs: []faketarget.LUN{{Number: 1, Blocks: 64}}})
-	url := fmt.Sprintf("iscsi://%s/%s/1", tgt.Addr(), tgt.Name())
+	url := tgt.LUNURL(1)
 	for _, c := range []struct {
 		args []string
 		want string

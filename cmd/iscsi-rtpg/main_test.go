@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -73,7 +72,7 @@ func runTool(t *testing.T, hook func(c *faketarget.Command) faketarget.Verdict, 
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	code := run(ctx, []string{fmt.Sprintf("iscsi://%s/%s/%d", tgt.Addr(), tgt.Name(), lun)}, &stdout, &stderr)
+	code := run(ctx, []string{tgt.LUNURL(uint32(lun))}, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 

@@ -133,7 +133,7 @@ func TestIstgtCommandTimeout(t *testing.T) {
 	url := startIstgt(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	res, err := tgtd.RunToolContext(ctx, nil, ourTool, "-d", "--command-timeout", "1s", "-t", "ALL.Read10.ZeroBlocks,ALL.TestUnitReady", url)
+	res, err := tgtd.RunToolContext(ctx, nil, ourTool(), "-d", "--command-timeout", "1s", "-t", "ALL.Read10.ZeroBlocks,ALL.TestUnitReady", url)
 	if err != nil {
 		t.Fatal(err)
 	}

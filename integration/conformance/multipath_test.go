@@ -1,9 +1,7 @@
 package conformance_test
 
 import (
-	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +14,7 @@ import (
 func twoPortalDisk(t *testing.T) (first, second string) {
 	inst := tgtd.Start(t)
 	inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 64 << 20}}})
-	return fmt.Sprintf("iscsi://%s/%s/1", inst.Addr(), iqn), fmt.Sprintf("iscsi://%s/%s/1", inst.AddPortal(), iqn)
+	return inst.TargetURL(iqn, 1), fmt.Sprintf("iscsi://%s/%s/1", inst.AddPortal(), iqn)
 }
 
 // libiscsi's MultipathIO suite (which logs in to a second URL of the same
@@ -36,28 +34,8 @@ func TestMultipathIOTgtd(t *testing.T) {
 func TestMultipathIOParityTgtd(t *testing.T) {
 	ta, tb := twoPortalDisk(t)
 	oa, ob := twoPortalDisk(t)
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	var wg sync.WaitGroup
-	var theirs, ours tgtd.ToolResult
-	var errTheirs, errOurs error
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		theirs, errTheirs = tgtd.RunToolContext(ctx, nil, "iscsi-test-cu", "-d", "-t", "ALL.MultipathIO", ta, tb)
-	}()
-	go func() {
-		defer wg.Done()
-		ours, errOurs = tgtd.RunToolContext(ctx, nil, ourTool, "-d", "-t", "ALL.MultipathIO", oa, ob)
-	}()
-	wg.Wait()
-	if errTheirs != nil || errOurs != nil {
-		t.Fatalf("libiscsi: %v; ours: %v", errTheirs, errOurs)
-	}
-	vt, vo := verdicts(theirs.Stdout), verdicts(ours.Stdout)
-	if len(vt) != 4 || len(vo) != 4 {
-		t.Fatalf("%d verdicts from libiscsi, %d from ours, want 4 each\nlibiscsi:\n%s\nours:\n%s", len(vt), len(vo), tail(theirs.Stdout), tail(ours.Stdout))
-	}
+	theirs, ours := bothSuites(t, time.Minute, nil, []string{"-d", "-t", "ALL.MultipathIO"}, []string{ta, tb}, []string{oa, ob}, 4)
+	vt, vo := theirs.verdicts, ours.verdicts
 	for n, v := range vt {
 		if vo[n] != v {
 			t.Errorf("%s: libiscsi says %s, ours %s", n, v, vo[n])

@@ -3,9 +3,9 @@ package conformance_test
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,7 +24,43 @@ const iqn = "iqn.2026-12.com.github.iscsi-go:conformance"
 func disk(t *testing.T, spec tgtd.LUNSpec) string {
 	inst := tgtd.Start(t)
 	inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{spec}})
-	return fmt.Sprintf("iscsi://%s/%s/1", inst.Addr(), iqn)
+	return inst.TargetURL(iqn, 1)
+}
+
+// suiteRun is what one suite printed, and its verdicts.
+type suiteRun struct {
+	tgtd.ToolResult
+	verdicts map[string]string
+}
+
+// bothSuites runs libiscsi's iscsi-test-cu and ours side by side, bounded
+// by timeout, with env and args and each its own URLs (its own tgtd), and
+// returns their runs; the test fails unless each gave want verdicts.
+func bothSuites(t *testing.T, timeout time.Duration, env, args, theirsURLs, oursURLs []string, want int) (theirs, ours suiteRun) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	var errTheirs, errOurs error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		theirs.ToolResult, errTheirs = tgtd.RunToolContext(ctx, env, "iscsi-test-cu", append(slices.Clone(args), theirsURLs...)...)
+	}()
+	go func() {
+		defer wg.Done()
+		ours.ToolResult, errOurs = tgtd.RunToolContext(ctx, env, ourTool(), append(slices.Clone(args), oursURLs...)...)
+	}()
+	wg.Wait()
+	if errTheirs != nil || errOurs != nil {
+		t.Fatalf("libiscsi: %v; ours: %v", errTheirs, errOurs)
+	}
+	theirs.verdicts, ours.verdicts = verdicts(theirs.Stdout), verdicts(ours.Stdout)
+	if len(theirs.verdicts) != want || len(ours.verdicts) != want {
+		t.Fatalf("%d verdicts from libiscsi, %d from ours, want %d each\nlibiscsi:\n%s\nours:\n%s\nours on stderr: %s",
+			len(theirs.verdicts), len(ours.verdicts), want, tail(theirs.Stdout), tail(ours.Stdout), ours.Stderr)
+	}
+	return theirs, ours
 }
 
 var (
@@ -103,29 +139,8 @@ func TestParityTgtd512(t *testing.T) {
 		sel, want = "ALL", 230
 	}
 	spec := tgtd.LUNSpec{Size: 64 << 20}
-	theirsURL, oursURL := disk(t, spec), disk(t, spec)
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	var wg sync.WaitGroup
-	var theirs, ours tgtd.ToolResult
-	var errTheirs, errOurs error
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		theirs, errTheirs = tgtd.RunToolContext(ctx, nil, "iscsi-test-cu", "-d", "-S", "-t", sel, theirsURL)
-	}()
-	go func() {
-		defer wg.Done()
-		ours, errOurs = tgtd.RunToolContext(ctx, nil, ourTool, "-d", "-S", "-t", sel, oursURL)
-	}()
-	wg.Wait()
-	if errTheirs != nil || errOurs != nil {
-		t.Fatalf("libiscsi: %v; ours: %v", errTheirs, errOurs)
-	}
-	vt, vo := verdicts(theirs.Stdout), verdicts(ours.Stdout)
-	if len(vt) != want || len(vo) != want {
-		t.Fatalf("%d verdicts from libiscsi, %d from ours, want %d each\nours:\n%s\nstderr: %s", len(vt), len(vo), want, tail(ours.Stdout), ours.Stderr)
-	}
+	theirs, ours := bothSuites(t, 3*time.Minute, nil, []string{"-d", "-S", "-t", sel}, []string{disk(t, spec)}, []string{disk(t, spec)}, want)
+	vt, vo := theirs.verdicts, ours.verdicts
 	impl := map[string]bool{}
 	for _, tc := range conformance.Tests() {
 		impl[tc.FullName()] = tc.Implemented
@@ -200,29 +215,16 @@ func TestTargetTgtd(t *testing.T) {
 func TestParityTgtdCHAP(t *testing.T) {
 	const sel = "ALL.iSCSIResiduals,ALL.iSCSIdatasn"
 	const user, secret = "suite", "suite-secret-12"
-	urls := make([]string, 2)
-	for i := range urls {
+	chapDisk := func() string {
 		inst := tgtd.Start(t)
 		inst.Apply(tgtd.TargetSpec{TID: 1, IQN: iqn, LUNs: []tgtd.LUNSpec{{Size: 16 << 20}}})
 		inst.NewAccount(user, auth.NewSecret(secret))
 		inst.BindAccount(1, user)
-		urls[i] = fmt.Sprintf("iscsi://%s/%s/1", inst.Addr(), iqn)
+		return inst.TargetURL(iqn, 1)
 	}
 	env := []string{"LIBISCSI_CHAP_USERNAME=" + user, "LIBISCSI_CHAP_PASSWORD=" + secret}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	theirs, err := tgtd.RunToolContext(ctx, env, "iscsi-test-cu", "-d", "-t", sel, urls[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	ours, err := tgtd.RunToolContext(ctx, env, ourTool, "-d", "-t", sel, urls[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	vt, vo := verdicts(theirs.Stdout), verdicts(ours.Stdout)
-	if len(vt) != 11 || len(vo) != 11 {
-		t.Fatalf("%d verdicts from libiscsi, %d from ours, want 11\nours:\n%s", len(vt), len(vo), tail(ours.Stdout))
-	}
+	theirs, ours := bothSuites(t, time.Minute, env, []string{"-d", "-t", sel}, []string{chapDisk()}, []string{chapDisk()}, 11)
+	vt, vo := theirs.verdicts, ours.verdicts
 	passed := 0
 	for n, v := range vt {
 		if vo[n] != v {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 )
 
@@ -94,6 +95,18 @@ type Proxy struct {
 	newConn  chan struct{} // closed and replaced when a connection is accepted
 	closed   bool
 	closeErr error
+}
+
+// Start is New for a test: it fails tb when the proxy cannot start, and
+// closes the proxy when tb's test ends (t.Cleanup).
+func Start(tb testing.TB, target string, opts ...Option) *Proxy {
+	tb.Helper()
+	p, err := New(target, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { p.Close() })
+	return p
 }
 
 // New starts a proxy to target (host:port). It listens on 127.0.0.1:0, or on

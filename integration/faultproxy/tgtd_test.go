@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -35,11 +34,7 @@ func newRig(t *testing.T, digests bool) *rig {
 		inst.SetParam(1, "HeaderDigest", "CRC32C")
 		inst.SetParam(1, "DataDigest", "CRC32C")
 	}
-	p, err := faultproxy.New(inst.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
+	p := faultproxy.Start(t, inst.Addr())
 	return &rig{inst: inst, proxy: p, path: targets[0].LUNs[0].Path}
 }
 
@@ -81,20 +76,6 @@ func (r *rig) dial(t *testing.T, digests bool, cfg *session.Config) (*session.Se
 	return s, c
 }
 
-func fileRange(t *testing.T, path string, off int64, n int) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, n)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // TestSessionThroughProxy: reads and writes through the proxy reach tgtd
 // intact; the proxy counts the connection and bytes both ways.
 func TestSessionThroughProxy(t *testing.T) {
@@ -115,7 +96,7 @@ func TestSessionThroughProxy(t *testing.T) {
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(fileRange(t, r.path, 128<<10, len(data)), data) {
+	if !bytes.Equal(tgtd.ReadBacking(t, r.path, 128<<10, len(data)), data) {
 		t.Fatal("backing file differs from what was written through the proxy")
 	}
 	if err := s.Logout(ctx); err != nil {

@@ -16,16 +16,14 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/iscsi-go/iscsi/integration/tgtd"
 )
 
 // The programs the tests run, besides tgtd.
 var tools = []string{"fusermount3", "mkfs.ext4", "e2fsck", "qemu-img", "fallocate", "cmp", "md5sum", "dd", "cp", "stat", "truncate"}
 
-// bin is our iscsi-fuse, built once.
-var bin string
+// binDir holds our iscsi-fuse, built once.
+var binDir string
 
 func TestMain(m *testing.M) {
 	tgtd.Gate("integration/fuse", tools...)
@@ -39,29 +37,7 @@ func TestMain(m *testing.M) {
 		fmt.Printf("integration/fuse: /dev/fuse missing (%v); skipping\ntesting: warning: no tests to run\n", err)
 		os.Exit(0)
 	}
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "iscsi-go-fuse-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	bin = filepath.Join(dir, "iscsi-fuse")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/iscsi-go/iscsi/cmd/iscsi-fuse").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build iscsi-fuse: %v\n%s", err, out)
-		return 1
-	}
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			return 1
-		}
-	}
-	return code
+	os.Exit(tgtd.RunWithCommands(m, &binDir, "iscsi-fuse"))
 }
 
 // lockedBuffer collects a process's output, read while it runs.
@@ -114,7 +90,7 @@ func startMount(t *testing.T, url string, args ...string) *mount {
 		}
 	}
 	m := &mount{t: t, dir: dir, out: &lockedBuffer{}, exited: make(chan struct{})}
-	m.cmd = exec.Command(bin, append(args, url, dir)...)
+	m.cmd = exec.Command(filepath.Join(binDir, "iscsi-fuse"), append(args, url, dir)...)
 	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
 	// Its own process group, and killed with the test binary.
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -20,8 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/iscsi-go/iscsi/integration/tgtd"
 	"github.com/iscsi-go/iscsi/nbd"
 	"github.com/iscsi-go/iscsi/session"
@@ -32,30 +30,7 @@ var binDir string
 
 func TestMain(m *testing.M) {
 	tgtd.Gate("integration/nbd", "nbdinfo", "nbdcopy", "qemu-img", "qemu-io")
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "iscsi-go-nbd-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "iscsi-nbd"), "github.com/iscsi-go/iscsi/cmd/iscsi-nbd")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build iscsi-nbd: %v\n%s", err, out)
-		return 1
-	}
-	binDir = dir
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			return 1
-		}
-	}
-	return code
+	os.Exit(tgtd.RunWithCommands(m, &binDir, "iscsi-nbd"))
 }
 
 const iqn = "iqn.2026-12.test:nbd"

@@ -156,6 +156,22 @@ func (i *Instance) NewRandomBackingFile(size int64) string {
 	return f.Name()
 }
 
+// ReadBacking returns the n bytes at off of a backing file, to check what
+// the target stored; it fails tb when they cannot be read.
+func ReadBacking(tb testing.TB, path string, off int64, n int) []byte {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, off); err != nil {
+		tb.Fatalf("tgtd: reading backing file %s: %v", path, err)
+	}
+	return b
+}
+
 // BindInitiatorAddress allows initiators from addr to log in to target tid:
 // "ALL", an IP address, or a CIDR such as "127.0.0.0/8". tgtd refuses every
 // initiator of a target with no binding at all (it then also hides the

@@ -3,7 +3,12 @@ package tgtd
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // EnvRequire names the environment variable that turns a missing tgtd (or
@@ -37,4 +42,35 @@ func Gate(pkg string, tools ...string) {
 	// standard warning makes its summary line end in [no tests to run].
 	fmt.Printf("%s: %s not installed; skipping (scripts/test.sh installs it)\ntesting: warning: no tests to run\n", pkg, what)
 	os.Exit(0)
+}
+
+// RunWithCommands is the rest of TestMain, after Gate, for a package whose
+// tests run our command-line programs: it builds each of cmds (a directory
+// under cmd/, e.g. "iscsi-nbd") once into a new temporary directory, sets
+// *dir to it, runs the tests and, when they passed, fails on goroutines
+// they leaked (as goleak.VerifyTestMain). It removes the directory and
+// returns the exit code for os.Exit.
+func RunWithCommands(m *testing.M, dir *string, cmds ...string) int {
+	d, err := os.MkdirTemp("", "iscsi-go-commands-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(d)
+	for _, name := range cmds {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(d, name), "github.com/iscsi-go/iscsi/cmd/"+name)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", name, err, out)
+			return 1
+		}
+	}
+	*dir = d
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			return 1
+		}
+	}
+	return code
 }

@@ -5,7 +5,6 @@ package tgtd
 import (
 	"bytes"
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -116,7 +115,7 @@ func TestRestart(t *testing.T) {
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	lun1 := fileHead(t, targets[0].LUNs[0].Path)
+	lun1 := ReadBacking(t, targets[0].LUNs[0].Path, 0, 64<<10)
 
 	pid, port := inst.Pid(), inst.Port()
 	inst.Restart() // from running: kill -9 then start
@@ -174,7 +173,7 @@ func checkAfterRestart(t *testing.T, inst *Instance, url, chapURL string, data, 
 	if !bytes.Equal(got, data) {
 		t.Errorf("data written before the restart reads back different")
 	}
-	if !bytes.Equal(fileHead(t, lun1Path), lun1) {
+	if !bytes.Equal(ReadBacking(t, lun1Path, 0, 64<<10), lun1) {
 		t.Errorf("LUN 1's backing file changed")
 	}
 	if p := inst.ShowParams(1); !strings.Contains(p, "MaxRecvDataSegmentLength=65536") {
@@ -191,20 +190,6 @@ func checkAfterRestart(t *testing.T, inst *Instance, url, chapURL string, data, 
 	if err := s.Logout(ctx); err != nil {
 		t.Errorf("logout: %v", err)
 	}
-}
-
-func fileHead(t *testing.T, path string) []byte {
-	t.Helper()
-	b := make([]byte, 64<<10)
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.ReadAt(b, 0); err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // TestPauseResume: a paused (SIGSTOP) tgtd accepts connections in the

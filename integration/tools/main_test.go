@@ -7,13 +7,9 @@
 package tools_test
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-
-	"go.uber.org/goleak"
 
 	"github.com/iscsi-go/iscsi/integration/tgtd"
 )
@@ -25,32 +21,7 @@ var toolNames = []string{"iscsi-ls", "iscsi-inq", "iscsi-readcapacity16", "iscsi
 
 func TestMain(m *testing.M) {
 	tgtd.Gate("integration/tools", "iscsi-ls", "iscsi-inq", "iscsi-readcapacity16")
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "iscsi-go-tools-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	for _, name := range toolNames {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "github.com/iscsi-go/iscsi/cmd/"+name)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", name, err, out)
-			return 1
-		}
-	}
-	binDir = dir
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			return 1
-		}
-	}
-	return code
+	os.Exit(tgtd.RunWithCommands(m, &binDir, toolNames...))
 }
 
 // ours returns the path of our build of tool.

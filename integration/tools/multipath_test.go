@@ -32,11 +32,7 @@ func twoPortals(t *testing.T, iqn string, size int64) ([]*faultproxy.Proxy, []st
 	var proxies []*faultproxy.Proxy
 	var urls []string
 	for _, a := range portals {
-		p, err := faultproxy.New(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Close() })
+		p := faultproxy.Start(t, a)
 		proxies = append(proxies, p)
 		urls = append(urls, p.TargetURL(iqn, 1))
 	}

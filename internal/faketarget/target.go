@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -151,6 +152,12 @@ func (t *Target) Name() string { return t.cfg.Name }
 // Addr returns the address Start listens on ("127.0.0.1:port"), or "" for a
 // Target made with New.
 func (t *Target) Addr() string { return t.addr }
+
+// LUNURL returns the iSCSI URL of LUN lun of a Target made with Start:
+// "iscsi://127.0.0.1:port/<name>/<lun>" (as iscsitest.Server.LUNURL).
+func (t *Target) LUNURL(lun uint32) string {
+	return "iscsi://" + t.addr + "/" + t.cfg.Name + "/" + strconv.FormatUint(uint64(lun), 10)
+}
 
 // LUNData returns a copy of the content of a RAM LUN, for tests to check
 // what a WRITE stored; nil for a null or unknown LUN. (Preload data with
