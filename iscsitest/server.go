@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/iscsi-go/iscsi/internal/blocksock"
 	"github.com/iscsi-go/iscsi/internal/faketarget"
 	"github.com/iscsi-go/iscsi/pdu"
 )
@@ -15,11 +16,14 @@ import (
 // Server is an iSCSI target listening on a TCP port (of the loopback
 // interface unless WithAddress says otherwise).
 type Server struct {
-	tg   *faketarget.Target
-	lns  []net.Listener // the first is the one of Addr; one per Port with port groups
-	addr string
-	luns []uint32
-	alua *alua // nil without port groups
+	tg  *faketarget.Target
+	lns []net.Listener // the first is the one of Addr; one per Port with port groups
+	// unmark ends what blocksock.MarkInProcess recorded of each listener:
+	// sessions dialing a server of their own process use the netpoller.
+	unmark []func()
+	addr   string
+	luns   []uint32
+	alua   *alua // nil without port groups
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
@@ -82,6 +86,7 @@ func newServer(opts []Option) (*Server, error) {
 			return nil, fmt.Errorf("iscsitest: listen: %w", err)
 		}
 		s.lns = append(s.lns, ln)
+		s.unmark = append(s.unmark, blocksock.MarkInProcess(ln.Addr().String()))
 		if i == 0 {
 			s.addr = ln.Addr().String()
 		}
@@ -136,6 +141,9 @@ func newServer(opts []Option) (*Server, error) {
 func (s *Server) closeListeners() {
 	for _, ln := range s.lns {
 		ln.Close()
+	}
+	for _, unmark := range s.unmark {
+		unmark()
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/iscsi-go/iscsi/iscsitest"
 	"github.com/iscsi-go/iscsi/session"
 )
 
@@ -51,4 +52,42 @@ func TestBlockingDialerGOMAXPROCS(t *testing.T) {
 func isTCPConn(c net.Conn) bool {
 	_, ok := c.(*net.TCPConn)
 	return ok
+}
+
+// TestBlockingDialerInProcess: a target of this process (an iscsitest
+// Server) gets a netpoller connection, whose goroutines would miss the P
+// that a blocked read holds; once it is closed, its address is a plain
+// one again.
+func TestBlockingDialerInProcess(t *testing.T) {
+	prev := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(prev)
+	srv := iscsitest.NewServer()
+	addr := srv.Addr()
+	c, err := (&session.BlockingDialer{}).DialContext(context.Background(), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !isTCPConn(c) {
+		t.Fatalf("to an iscsitest Server: %T, want *net.TCPConn (the netpoller)", c)
+	}
+	srv.Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen again on the closed server's address: %v", err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	c2, err := (&session.BlockingDialer{}).DialContext(context.Background(), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if isTCPConn(c2) {
+		t.Fatalf("after the server closed: %T, want the blocking socket", c2)
+	}
 }
