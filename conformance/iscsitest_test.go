@@ -249,3 +249,40 @@ func (to redirectDialer) DialContext(ctx context.Context, network, _ string) (ne
 	var d net.Dialer
 	return d.DialContext(ctx, network, string(to))
 }
+
+// A command the unit does not implement inside one of libiscsi's helper
+// functions (here the checks after a SANITIZE) skips that helper only, as
+// libiscsi's does: the test goes on, and a later wrong answer fails it.
+func TestSkippedHelperGoesOn(t *testing.T) {
+	notImplemented := func(op scsi.OpCode) iscsitest.Fault {
+		return iscsitest.Fault{Match: iscsitest.Opcode(op), Action: iscsitest.Respond,
+			Status: scsi.StatusCheckCondition, Sense: iscsitest.Sense(scsi.SenseIllegalRequest, 0x2000)}
+	}
+	// GET LBA STATUS answered GOOD with no data: the check after a BLOCK
+	// ERASE cannot read the mapping.
+	emptyLBAStatus := iscsitest.Fault{Match: func(cdb []byte) bool {
+		return cdb[0] == byte(scsi.OpServiceActionIn16) && cdb[1]&0x1f == byte(scsi.ServiceActionGetLBAStatus)
+	}, Action: iscsitest.Respond, Status: scsi.StatusGood}
+	for _, tc := range []struct {
+		name, test string
+		faults     []iscsitest.Fault
+		want       conformance.Verdict
+	}{
+		{"no READ16", "ALL.Sanitize.BlockErase", []iscsitest.Fault{notImplemented(scsi.OpRead16)}, conformance.Skipped},
+		{"no READ16, then a wrong GET LBA STATUS", "ALL.Sanitize.BlockErase",
+			[]iscsitest.Fault{notImplemented(scsi.OpRead16), emptyLBAStatus}, conformance.Failed},
+		{"no READ10", "ALL.Sanitize.CryptoErase", []iscsitest.Fault{notImplemented(scsi.OpRead10)}, conformance.Skipped},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := iscsitest.NewServer(iscsitest.WithLUN(2<<20, 512), iscsitest.WithSanitize())
+			defer srv.Close()
+			for _, f := range tc.faults {
+				srv.Inject(f)
+			}
+			v, why := runOne(t, srv, tc.test, nil)
+			if v != tc.want {
+				t.Errorf("%v, want %v: %s", v, tc.want, why)
+			}
+		})
+	}
+}

@@ -18,6 +18,7 @@ type T struct {
 
 	mu       sync.Mutex
 	failed   bool
+	fatal    bool // Fatalf ended the test
 	skipped  bool
 	reason   string   // the skip reason
 	failures []string // each Error, in order
@@ -52,6 +53,9 @@ func (t *T) Error(args ...any) { t.Errorf("%s", fmt.Sprint(args...)) }
 // Fatalf records a failure and ends the test (from the test's goroutine).
 func (t *T) Fatalf(format string, args ...any) {
 	t.Errorf(format, args...)
+	t.mu.Lock()
+	t.fatal = true
+	t.mu.Unlock()
 	runtime.Goexit()
 }
 
@@ -81,6 +85,35 @@ func (t *T) markSkipped(msg string) {
 	}
 	t.mu.Unlock()
 	t.live("[SKIPPED] " + msg)
+}
+
+// part runs f as libiscsi runs one of a test's static helper functions
+// (NoMedia's and ReadOnly's one per command, SANITIZE's checks): a command
+// the unit does not implement returns from the helper, not from the test,
+// so a Skip in f ends f and the test goes on, marked skipped. A Fatal in f
+// ends the test; a panic in f is the test's.
+func (t *T) part(f func()) {
+	var (
+		finished bool
+		panicked any
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { panicked = recover() }()
+		f()
+		finished = true
+	}()
+	<-done
+	if panicked != nil {
+		panic(panicked)
+	}
+	t.mu.Lock()
+	fatal := t.fatal
+	t.mu.Unlock()
+	if !finished && fatal {
+		runtime.Goexit()
+	}
 }
 
 // Skip is Skipf with the arguments printed as fmt.Sprint does.

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/iscsi-go/iscsi/conformance"
 	"github.com/iscsi-go/iscsi/iscsitest"
 )
 
@@ -132,5 +133,20 @@ func TestFailure(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// The numbered list after FAILED counts the failures, not the CDB and
+// clause lines under each.
+func TestFailuresNumbered(t *testing.T) {
+	var out bytes.Buffer
+	p := &printer{w: &out, mode: modeVerbose}
+	p.event(conformance.Event{Kind: conformance.TestEnd, Result: conformance.Result{
+		Verdict: conformance.Failed,
+		Reason:  "WRITESAME10 failed\n        CDB: 41 08\n        checks: SBC-4 WRITE SAME (10)\nWRITESAME16 failed\n        CDB: 93 08",
+	}})
+	want := "FAILED\n    1. WRITESAME10 failed\n    2. WRITESAME16 failed\n"
+	if out.String() != want {
+		t.Errorf("printed %q, want %q", out.String(), want)
 	}
 }

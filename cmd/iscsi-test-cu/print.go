@@ -68,9 +68,11 @@ func (p *printer) event(e conformance.Event) {
 			p.failedN++
 			if p.mode == modeVerbose {
 				fmt.Fprintln(p.w, "FAILED")
-				for i, l := range strings.Split(r.Reason, "\n") {
+				k := 0 // the failures, without their CDB and clause lines
+				for _, l := range strings.Split(r.Reason, "\n") {
 					if !strings.HasPrefix(l, " ") {
-						fmt.Fprintf(p.w, "    %d. %s\n", i+1, l)
+						k++
+						fmt.Fprintf(p.w, "    %d. %s\n", k, l)
 					}
 				}
 			}

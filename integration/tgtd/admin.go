@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/iscsi-go/iscsi/auth"
@@ -83,6 +84,7 @@ type lunConfig struct {
 	blockSize int
 	null      bool
 	readOnly  bool
+	removable bool
 }
 
 // BlockSize sets the LUN's logical block size (e.g. 4096; tgtd's default is
@@ -95,6 +97,10 @@ func Null() LUNOption { return func(c *lunConfig) { c.null = true } }
 
 // ReadOnly makes the LUN read-only (--params readonly=1).
 func ReadOnly() LUNOption { return func(c *lunConfig) { c.readOnly = true } }
+
+// Removable makes the LUN's medium removable (--params removable=1): INQUIRY
+// sets RMB, and START STOP UNIT with LOEJ ejects and loads it.
+func Removable() LUNOption { return func(c *lunConfig) { c.removable = true } }
 
 // AddLUN adds LUN lun (>= 1; LUN 0 is tgtd's controller) to target tid,
 // backed by the file backing (see NewBackingFile). With Null, backing may be
@@ -120,9 +126,16 @@ func (i *Instance) AddLUN(tid, lun int, backing string, opts ...LUNOption) {
 		args = append(args, "--blocksize", strconv.Itoa(c.blockSize))
 	}
 	i.Admin(args...)
+	var params []string
 	if c.readOnly {
+		params = append(params, "readonly=1")
+	}
+	if c.removable {
+		params = append(params, "removable=1")
+	}
+	if len(params) > 0 {
 		i.Admin("--op", "update", "--mode", "logicalunit", "--tid", strconv.Itoa(tid),
-			"--lun", strconv.Itoa(lun), "--params", "readonly=1")
+			"--lun", strconv.Itoa(lun), "--params", strings.Join(params, ","))
 	}
 }
 
@@ -267,6 +280,7 @@ type LUNSpec struct {
 	Null      bool  // --bstype null (1 TiB, stores nothing)
 	BlockSize int   // 0 means tgtd's default, 512
 	ReadOnly  bool
+	Removable bool
 }
 
 // Target is a target made by Apply.
@@ -309,6 +323,9 @@ func (i *Instance) Apply(specs ...TargetSpec) []Target {
 			}
 			if l.ReadOnly {
 				opts = append(opts, ReadOnly())
+			}
+			if l.Removable {
+				opts = append(opts, Removable())
 			}
 			i.AddLUN(s.TID, num, lun.Path, opts...)
 			t.LUNs = append(t.LUNs, lun)
