@@ -64,12 +64,28 @@ func (f Future) Wait() (session.Result, error) {
 // future starts a command whose outcome a Future gets: no goroutine
 // waits for it (see start).
 func (d *Device) future(ctx context.Context, cdb []byte, size int64, op func(context.Context, *session.LogicalUnit, session.Done)) Future {
-	c := &call{done: make(chan struct{})}
-	d.start(ctx, cdb, size, op, func(res session.Result, err error) {
-		c.res, c.err = res, err
-		close(c.done)
-	})
-	return Future{c}
+	return startFuture(d.newCommand(ctx, cdb, size, op))
+}
+
+func startFuture(c *command) Future {
+	f := &call{done: make(chan struct{})}
+	c.done = func(res session.Result, err error) {
+		f.res, f.err = res, err
+		close(f.done)
+	}
+	c.start()
+	return Future{f}
+}
+
+// rwCommand is a READ or WRITE of blocks blocks at lba, v the data.
+func (d *Device) rwCommand(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, write bool) *command {
+	cdb := cdbRead
+	if write {
+		cdb = cdbWrite
+	}
+	c := d.newCommand(ctx, cdb, vlen(v), nil)
+	c.lba, c.blocks, c.v, c.write = lba, blocks, v, write
+	return c
 }
 
 // ExecuteFunc is Execute with a callback: done is called once with the
@@ -85,12 +101,16 @@ func (d *Device) ExecuteFunc(ctx context.Context, cdb scsi.CDB, dir session.Dire
 
 // ReadFunc is Read with a callback (see ExecuteFunc).
 func (d *Device) ReadFunc(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, done session.Done) {
-	d.start(ctx, cdbRead, vlen(v), rwOp(lba, blocks, v, false), done)
+	c := d.rwCommand(ctx, lba, blocks, v, false)
+	c.done = done
+	c.start()
 }
 
 // WriteFunc is Write with a callback (see ExecuteFunc).
 func (d *Device) WriteFunc(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, done session.Done) {
-	d.start(ctx, cdbWrite, vlen(v), rwOp(lba, blocks, v, true), done)
+	c := d.rwCommand(ctx, lba, blocks, v, true)
+	c.done = done
+	c.start()
 }
 
 // Execute sends cdb on a path and returns at once; see Call.
@@ -111,20 +131,12 @@ func (d *Device) Call(ctx context.Context, cdb scsi.CDB, dir session.Direction, 
 
 // Read reads blocks from lba into v (blocks × block size bytes).
 func (d *Device) Read(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector) Future {
-	return d.future(ctx, cdbRead, vlen(v), rwOp(lba, blocks, v, false))
+	return startFuture(d.rwCommand(ctx, lba, blocks, v, false))
 }
 
 // Write writes v (blocks × block size bytes) at lba.
 func (d *Device) Write(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector) Future {
-	return d.future(ctx, cdbWrite, vlen(v), rwOp(lba, blocks, v, true))
-}
-
-func (d *Device) rw(ctx context.Context, lba uint64, blocks uint32, v *iovector.Vector, write bool) (session.Result, error) {
-	cdb := cdbRead
-	if write {
-		cdb = cdbWrite
-	}
-	return d.run(ctx, cdb, vlen(v), rwOp(lba, blocks, v, write))
+	return startFuture(d.rwCommand(ctx, lba, blocks, v, true))
 }
 
 // vlen is the bytes a command moves, for the ServiceTime selector.
@@ -138,17 +150,6 @@ func vlen(v *iovector.Vector) int64 {
 func execOp(cdb scsi.CDB, dir session.Direction, v *iovector.Vector) func(context.Context, *session.LogicalUnit, session.Done) {
 	return func(ctx context.Context, u *session.LogicalUnit, done session.Done) {
 		u.ExecuteFunc(ctx, cdb, dir, v, done)
-	}
-}
-
-func rwOp(lba uint64, blocks uint32, v *iovector.Vector, write bool) func(context.Context, *session.LogicalUnit, session.Done) {
-	if write {
-		return func(ctx context.Context, u *session.LogicalUnit, done session.Done) {
-			u.WriteFunc(ctx, lba, blocks, v, done)
-		}
-	}
-	return func(ctx context.Context, u *session.LogicalUnit, done session.Done) {
-		u.ReadFunc(ctx, lba, blocks, v, done)
 	}
 }
 
@@ -312,8 +313,12 @@ func (d *Device) blocks(ctx context.Context, g session.Geometry, lba uint64, buf
 	chunk := max(maxChunk/bs, 1) * bs
 	for len(buf) > 0 {
 		n := min(chunk, len(buf))
-		v := iovector.New(buf[:n])
-		if _, err := d.rw(ctx, lba, uint32(n/bs), v, write); err != nil {
+		// The command's own vector: it goes back to the pool with the
+		// command, once no session can touch it.
+		c := d.rwCommand(ctx, lba, uint32(n/bs), nil, write)
+		c.vec.Append(buf[:n])
+		c.v, c.size = &c.vec, int64(n)
+		if _, err := c.run(); err != nil {
 			return err
 		}
 		buf, lba = buf[n:], lba+uint64(n/bs)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/iscsi-go/iscsi/iovector"
 	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
@@ -17,13 +19,21 @@ import (
 // own callbacks). A goroutine is started only to wait for a path when
 // none is ready; a write watches its path's fence through a registration.
 
-// command is one command of the Device and its attempts so far.
+// command is one command of the Device and its attempts so far. Commands
+// are pooled (commands): one is put back when nothing can touch it any
+// more, which refs counts.
 type command struct {
-	d        *Device
-	ctx      context.Context
-	cdb      []byte
-	size     int64 // the bytes it moves, for the ServiceTime selector
+	d    *Device
+	ctx  context.Context
+	cdb  []byte
+	size int64 // the bytes it moves, for the ServiceTime selector
+	// op sends the command on a unit; nil for a READ or WRITE of the
+	// block API, which send uses lba, blocks, v and write for (no closure).
 	op       func(context.Context, *session.LogicalUnit, session.Done)
+	lba      uint64
+	blocks   uint32
+	v        *iovector.Vector
+	write    bool
 	done     session.Done
 	readOnly bool
 	// block: a command of the block API (Read, Write, ReadAt, ...), whose
@@ -32,6 +42,91 @@ type command struct {
 	moved int
 	uas   int // unit attentions sent again after (uaAgain)
 	first try // the first attempt: most commands have no other
+
+	// refs counts who may still touch the command: the command itself
+	// until done has been called (finish), each attempt's session
+	// callback until the session has called it (a fenced attempt's comes
+	// late), each fence that watches one of its attempts, issue while it
+	// runs, and run's caller until it has read the outcome.
+	refs atomic.Int32
+	// What run waits with: deliver (made once, as deliverFn) stores the
+	// outcome and wakes run.
+	wake      chan struct{}
+	res       session.Result
+	err       error
+	deliverFn session.Done
+	vec       iovector.Vector // the buffer of a ReadAt or WriteAt chunk
+}
+
+// commands pools the commands, with what they keep between uses (the
+// channel run waits on, the callbacks made once, a vector's capacity), so
+// that a READ or WRITE of the block API allocates nothing of its own.
+var commands sync.Pool
+
+// newCommand takes a command from the pool: op nil means a READ or WRITE
+// whose lba, blocks, v and write the caller sets.
+func (d *Device) newCommand(ctx context.Context, cdb []byte, size int64, op func(context.Context, *session.LogicalUnit, session.Done)) *command {
+	c, _ := commands.Get().(*command)
+	if c == nil {
+		c = &command{wake: make(chan struct{}, 1)}
+		c.deliverFn = c.deliver
+		c.first.endFn = c.first.ended
+	}
+	c.d, c.ctx, c.cdb, c.size, c.op = d, ctx, cdb, size, op
+	c.readOnly, c.block = session.ReadOnly(cdb), blockOp(cdb)
+	c.refs.Store(1)
+	return c
+}
+
+// release drops one reference; the last puts the command back in the pool.
+func (c *command) release() {
+	if n := c.refs.Add(-1); n > 0 {
+		return
+	} else if n < 0 {
+		panic("multipath: command released once too often")
+	}
+	c.d, c.ctx, c.cdb, c.op, c.v, c.done = nil, nil, nil, nil, nil, nil
+	c.size, c.lba, c.blocks, c.write, c.moved, c.uas = 0, 0, 0, false, 0, 0
+	c.res, c.err = session.Result{}, nil
+	c.vec.Reset()
+	c.first.c, c.first.p, c.first.a, c.first.actx, c.first.timer = nil, nil, nil, nil, nil
+	c.first.state.Store(0)
+	commands.Put(c)
+}
+
+// finish calls done with the outcome and drops the command's own
+// reference: the caller must not touch c afterwards.
+func (c *command) finish(res session.Result, err error) {
+	c.done(res, err)
+	c.release()
+}
+
+// run sends the command (see start) and waits for its outcome.
+func (c *command) run() (session.Result, error) {
+	c.refs.Add(1) // run's, until it has read the outcome
+	c.done = c.deliverFn
+	c.start()
+	<-c.wake
+	res, err := c.res, c.err
+	c.release()
+	return res, err
+}
+
+func (c *command) deliver(res session.Result, err error) {
+	c.res, c.err = res, err
+	c.wake <- struct{}{}
+}
+
+// send issues the command on u with the session's callback API.
+func (c *command) send(ctx context.Context, u *session.LogicalUnit, done session.Done) {
+	switch {
+	case c.op != nil:
+		c.op(ctx, u, done)
+	case c.write:
+		u.WriteFunc(ctx, c.lba, c.blocks, c.v, done)
+	default:
+		u.ReadFunc(ctx, c.lba, c.blocks, c.v, done)
+	}
 }
 
 // maxUAs bounds how many unit attentions in a row the Device absorbs for a
@@ -46,6 +141,7 @@ func blockOp(cdb []byte) bool { return len(cdb) == 1 }
 // by the first of the session's callback and the path's fence (state).
 type try struct {
 	c     *command
+	endFn session.Done // ended, made once
 	p     *path
 	a     *attempt
 	actx  context.Context
@@ -72,13 +168,19 @@ type try struct {
 // reading a path's connection (session.Done's rules apply), or the caller's
 // when the command fails at once.
 func (d *Device) start(ctx context.Context, cdb []byte, size int64, op func(context.Context, *session.LogicalUnit, session.Done), done session.Done) {
+	c := d.newCommand(ctx, cdb, size, op)
+	c.done = done
+	c.start()
+}
+
+// start is Device.start for a command taken from the pool.
+func (c *command) start() {
 	select {
-	case <-d.closed:
-		done(session.Result{}, ErrClosed)
+	case <-c.d.closed:
+		c.finish(session.Result{}, ErrClosed)
 		return
 	default:
 	}
-	c := &command{d: d, ctx: ctx, cdb: cdb, size: size, op: op, done: done, readOnly: session.ReadOnly(cdb), block: blockOp(cdb)}
 	c.next()
 }
 
@@ -89,7 +191,7 @@ func (c *command) next() {
 		p := pk.pick(c.size)
 		if p == nil {
 			if pk.allDown {
-				c.done(session.Result{}, fmt.Errorf("%w: the session of every path ended", ErrNoPath))
+				c.finish(session.Result{}, fmt.Errorf("%w: the session of every path ended", ErrNoPath))
 				return
 			}
 			go c.wait()
@@ -108,7 +210,7 @@ func (c *command) wait() {
 	for {
 		p, err := c.d.pathFor(c.ctx, c.size)
 		if err != nil {
-			c.done(session.Result{}, err)
+			c.finish(session.Result{}, err)
 			return
 		}
 		if c.issue(p) {
@@ -126,12 +228,16 @@ func (c *command) issue(p *path) bool {
 	t := &c.first
 	if t.c != nil {
 		t = new(try)
+		t.endFn = t.ended
 	}
 	t.c, t.p, t.a, t.actx = c, p, a, actx
 	if pt := c.d.cfg.PathTimeout; pt > 0 {
 		t.timer = time.AfterFunc(pt, func() { a.cancel(errPathTimeout) })
 	}
-	c.op(actx, u, t.ended)
+	// One reference for the session's callback, one for this function:
+	// the callback may end the command before send returns.
+	c.refs.Add(2)
+	c.send(actx, u, t.endFn)
 	if !c.readOnly {
 		// A read is given back by its session as soon as it is
 		// cancelled: it waits for that, so that its buffer is never
@@ -141,21 +247,28 @@ func (c *command) issue(p *path) bool {
 		case !a.fence.watch(t):
 			t.fenced() // fenced already
 		case t.state.Load() != 0:
-			a.fence.unwatch(t) // ended already (perhaps before op returned)
+			// Ended already (perhaps before send returned).
+			if a.fence.unwatch(t) {
+				c.release()
+			}
 		}
 	}
+	c.release()
 	return true
 }
 
 // ended is the session's callback of the attempt.
 func (t *try) ended(res session.Result, err error) {
+	c := t.c
 	if !t.state.CompareAndSwap(0, 1) {
+		c.release()
 		return // given up after a fence: see fenced
 	}
-	if !t.c.readOnly {
-		t.a.fence.unwatch(t)
+	if !c.readOnly && t.a.fence.unwatch(t) {
+		c.release() // the fence's: the session's is still held
 	}
 	t.decide(res, err)
+	c.release()
 }
 
 // fenced runs when the attempt's path was fenced through another portal:
@@ -182,7 +295,7 @@ func (t *try) decide(res session.Result, err error) {
 	cause := context.Cause(t.actx)
 	p.end(t.a, err)
 	if err == nil || c.ctx.Err() != nil {
-		c.done(res, err)
+		c.finish(res, err)
 		return
 	}
 	if c.d.alua.on.Load() && c.moved < maxFailovers {
@@ -205,7 +318,7 @@ func (t *try) decide(res session.Result, err error) {
 				c.d.refreshALUA(c.ctx, time.Now())
 				select {
 				case <-c.d.closed:
-					c.done(session.Result{}, ErrClosed)
+					c.finish(session.Result{}, ErrClosed)
 				default:
 					c.next()
 				}
@@ -226,11 +339,11 @@ func (t *try) decide(res session.Result, err error) {
 	var status *scsi.StatusError
 	if errors.As(err, &status) {
 		if !transportSense(status) || !session.SafeToRepeat(c.cdb) || c.moved >= maxFailovers {
-			c.done(res, err) // the command's own outcome: the target answered it
+			c.finish(res, err) // the command's own outcome: the target answered it
 			return
 		}
 	} else if cause != errPathFailed && cause != errPathTimeout && !closed {
-		c.done(res, err)
+		c.finish(res, err)
 		return
 	}
 	if closed {
@@ -240,7 +353,7 @@ func (t *try) decide(res session.Result, err error) {
 		c.d.failSlow(p, c.d.cfg.PathTimeout)
 	}
 	if errors.Is(err, session.ErrMayHaveExecuted) && !(fenced(err) && session.SafeToRepeat(c.cdb)) || c.moved >= maxFailovers {
-		c.done(res, err)
+		c.finish(res, err)
 		return
 	}
 	c.moved++

@@ -361,15 +361,7 @@ func (d *Device) pathFor(ctx context.Context, size int64) (*path, error) {
 
 // run sends one command and waits for its outcome: see start.
 func (d *Device) run(ctx context.Context, cdb []byte, size int64, op func(context.Context, *session.LogicalUnit, session.Done)) (session.Result, error) {
-	ch := make(chan outcome, 1)
-	d.start(ctx, cdb, size, op, func(res session.Result, err error) { ch <- outcome{res, err} })
-	out := <-ch
-	return out.res, out.err
-}
-
-type outcome struct {
-	res session.Result
-	err error
+	return d.newCommand(ctx, cdb, size, op).run()
 }
 
 // fenced reports whether the target ended the command (nothing of it

@@ -126,13 +126,18 @@ func (f *fence) watch(t *try) bool {
 		return false
 	}
 	f.waiters[t] = struct{}{}
+	t.c.refs.Add(1) // the fence's, dropped by unwatch or close
 	return true
 }
 
-func (f *fence) unwatch(t *try) {
+// unwatch takes t off the fence; true when it was on it (the caller then
+// drops the fence's reference to t's command).
+func (f *fence) unwatch(t *try) bool {
 	f.mu.Lock()
+	_, ok := f.waiters[t]
 	delete(f.waiters, t)
 	f.mu.Unlock()
+	return ok
 }
 
 // close closes the fence and tells the attempts that watch it, on this
@@ -148,7 +153,9 @@ func (f *fence) close() {
 	f.waiters = nil
 	f.mu.Unlock()
 	for t := range ws {
+		c := t.c
 		t.fenced()
+		c.release()
 	}
 }
 
