@@ -83,3 +83,54 @@ func BenchmarkStream(b *testing.B) {
 		}
 	})
 }
+
+// deviceAtAllocs bounds the allocations of a 4 KiB ReadAt or WriteAt of a
+// Device (the commands are pooled): the attempt's registration and its
+// context, which carries the CommandTimeout deadline (the context, its
+// timer, its Done channel), the session's watch of that context and the
+// task it then leaves to the garbage collector. A bare session's ReadAt
+// makes 7 (session.smallReadAtAllocs).
+const deviceAtAllocs = 14
+
+// deviceCtxAllocs bounds those of a 4 KiB ReadAtContext: without a
+// deadline the attempt's context is a context.WithCancel of the caller's
+// (its cancel function instead of a timer), which the session watches as
+// well.
+const deviceCtxAllocs = 12
+
+// TestDeviceAtAllocs: a Device's ReadAt and WriteAt of 4 KiB allocate no
+// more than deviceAtAllocs times, and a ReadAtContext no more than
+// deviceCtxAllocs.
+func TestDeviceAtAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts under the race detector are not those of a real build")
+	}
+	srv := iscsitest.NewServer(iscsitest.WithLUN(16<<20, 512))
+	defer srv.Close()
+	ctx := testCtx(t)
+	d, err := multipath.Dial(ctx, []string{srv.URL()}, &multipath.Config{CheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	p := make([]byte, 4096)
+	for _, tc := range []struct {
+		name  string
+		fn    func() (int, error)
+		bound float64
+	}{
+		{"ReadAt", func() (int, error) { return d.ReadAt(p, 8192) }, deviceAtAllocs},
+		{"WriteAt", func() (int, error) { return d.WriteAt(p, 8192) }, deviceAtAllocs},
+		{"ReadAtContext(Background)", func() (int, error) { return d.ReadAtContext(context.Background(), p, 8192) }, deviceCtxAllocs},
+	} {
+		run := func() {
+			if n, err := tc.fn(); n != len(p) || err != nil {
+				t.Fatalf("%s: %d, %v", tc.name, n, err)
+			}
+		}
+		run()
+		if n := testing.AllocsPerRun(200, run); n > tc.bound {
+			t.Errorf("a %s of %d bytes allocated %v times, bound %v", tc.name, len(p), n, tc.bound)
+		}
+	}
+}

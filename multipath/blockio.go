@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/iscsi-go/iscsi/iovector"
 	"github.com/iscsi-go/iscsi/scsi"
@@ -194,26 +195,63 @@ func (d *Device) TestUnitReady(ctx context.Context) error {
 // ReadAt reads len(p) bytes at byte offset off (io.ReaderAt), bounded by
 // Config.CommandTimeout.
 func (d *Device) ReadAt(p []byte, off int64) (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.CommandTimeout)
-	defer cancel()
-	return d.ReadAtContext(ctx, p, off)
+	return d.readAt(d.timeout(), p, off)
 }
 
 // WriteAt writes p at byte offset off (io.WriterAt), bounded by
 // Config.CommandTimeout.
 func (d *Device) WriteAt(p []byte, off int64) (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.CommandTimeout)
+	return d.writeAt(d.timeout(), p, off)
+}
+
+// bound is what ends a call: its context, and for ReadAt and WriteAt the
+// deadline of Config.CommandTimeout. Each attempt's own context carries
+// the deadline (the one context an attempt needs anyway), so that a ReadAt
+// makes no context of its own unless it has to wait.
+type bound struct {
+	ctx      context.Context
+	deadline time.Time // zero: ctx alone
+}
+
+// timeout is the bound of a ReadAt or WriteAt.
+func (d *Device) timeout() bound {
+	return bound{context.Background(), time.Now().Add(d.cfg.CommandTimeout)}
+}
+
+// context returns ctx with the deadline; cancel must be called.
+func (b bound) context() (context.Context, context.CancelFunc) {
+	if b.deadline.IsZero() {
+		return b.ctx, func() {}
+	}
+	return context.WithDeadline(b.ctx, b.deadline)
+}
+
+// ended reports whether the bound has ended.
+func (b bound) ended() bool {
+	return b.ctx.Err() != nil || !b.deadline.IsZero() && !time.Now().Before(b.deadline)
+}
+
+// geometry is Geometry within b.
+func (d *Device) geometryWithin(b bound) (session.Geometry, error) {
+	if g := d.geometry.Load(); g != nil {
+		return *g, nil
+	}
+	ctx, cancel := b.context()
 	defer cancel()
-	return d.WriteAtContext(ctx, p, off)
+	return d.Geometry(ctx)
 }
 
 // ReadAtContext reads len(p) bytes at byte offset off, any alignment.
 // Reading past the end returns what is there and io.EOF.
 func (d *Device) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	return d.readAt(bound{ctx: ctx}, p, off)
+}
+
+func (d *Device) readAt(b bound, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("multipath: ReadAt offset %d: %w", off, session.ErrNegativeOffset)
 	}
-	g, err := d.Geometry(ctx)
+	g, err := d.geometryWithin(b)
 	if err != nil {
 		return 0, err
 	}
@@ -234,7 +272,7 @@ func (d *Device) ReadAtContext(ctx context.Context, p []byte, off int64) (int, e
 	if start != off || end != off+int64(n) {
 		buf = make([]byte, end-start)
 	}
-	if err := d.blocks(ctx, g, uint64(start/bs), buf, false); err != nil {
+	if err := d.blocks(b, g, uint64(start/bs), buf, false); err != nil {
 		return 0, err
 	}
 	if &buf[0] != &p[0] {
@@ -250,13 +288,17 @@ func (d *Device) ReadAtContext(ctx context.Context, p []byte, off int64) (int, e
 // block is written by reading the block, patching it and writing it back,
 // under a lock of that block held across all paths.
 func (d *Device) WriteAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	return d.writeAt(bound{ctx: ctx}, p, off)
+}
+
+func (d *Device) writeAt(b bound, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("multipath: WriteAt offset %d: %w", off, session.ErrNegativeOffset)
 	}
 	if len(p) == 0 {
 		return 0, nil
 	}
-	g, err := d.Geometry(ctx)
+	g, err := d.geometryWithin(b)
 	if err != nil {
 		return 0, err
 	}
@@ -266,11 +308,13 @@ func (d *Device) WriteAtContext(ctx context.Context, p []byte, off int64) (int, 
 	bs := int64(g.BlockSize)
 	start, end := off/bs*bs, (off+int64(len(p))+bs-1)/bs*bs
 	if start == off && end == off+int64(len(p)) {
-		if err := d.blocks(ctx, g, uint64(start/bs), p, true); err != nil {
+		if err := d.blocks(b, g, uint64(start/bs), p, true); err != nil {
 			return 0, err
 		}
 		return len(p), nil
 	}
+	ctx, cancel := b.context() // for the locks
+	defer cancel()
 	head, tail := uint64(start/bs), uint64(end/bs)-1
 	headPart, tailPart := off != start, off+int64(len(p)) != end
 	buf := make([]byte, end-start)
@@ -291,31 +335,32 @@ func (d *Device) WriteAtContext(ctx context.Context, p []byte, off int64) (int, 
 	if tailPart && tail != head {
 		parts = append(parts, part{tail, end - start - bs})
 	}
-	for _, b := range parts {
-		if err := d.locks.lock(ctx, b.lba); err != nil {
+	for _, pt := range parts {
+		if err := d.locks.lock(ctx, pt.lba); err != nil {
 			return 0, err
 		}
-		locked = append(locked, b.lba)
-		if err := d.blocks(ctx, g, b.lba, buf[b.at:b.at+bs], false); err != nil {
+		locked = append(locked, pt.lba)
+		if err := d.blocks(b, g, pt.lba, buf[pt.at:pt.at+bs], false); err != nil {
 			return 0, err
 		}
 	}
 	copy(buf[off-start:], p)
-	if err := d.blocks(ctx, g, uint64(start/bs), buf, true); err != nil {
+	if err := d.blocks(b, g, uint64(start/bs), buf, true); err != nil {
 		return 0, err
 	}
 	return len(p), nil
 }
 
 // blocks reads or writes buf (whole blocks) from lba, maxChunk at a time.
-func (d *Device) blocks(ctx context.Context, g session.Geometry, lba uint64, buf []byte, write bool) error {
+func (d *Device) blocks(b bound, g session.Geometry, lba uint64, buf []byte, write bool) error {
 	bs := int(g.BlockSize)
 	chunk := max(maxChunk/bs, 1) * bs
 	for len(buf) > 0 {
 		n := min(chunk, len(buf))
 		// The command's own vector: it goes back to the pool with the
 		// command, once no session can touch it.
-		c := d.rwCommand(ctx, lba, uint32(n/bs), nil, write)
+		c := d.rwCommand(b.ctx, lba, uint32(n/bs), nil, write)
+		c.deadline = b.deadline
 		c.vec.Append(buf[:n])
 		c.v, c.size = &c.vec, int64(n)
 		if _, err := c.run(); err != nil {

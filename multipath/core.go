@@ -23,10 +23,13 @@ import (
 // are pooled (commands): one is put back when nothing can touch it any
 // more, which refs counts.
 type command struct {
-	d    *Device
-	ctx  context.Context
-	cdb  []byte
-	size int64 // the bytes it moves, for the ServiceTime selector
+	d   *Device
+	ctx context.Context
+	// deadline, when set, bounds the command as well as ctx: each attempt
+	// carries it (see bound).
+	deadline time.Time
+	cdb      []byte
+	size     int64 // the bytes it moves, for the ServiceTime selector
 	// op sends the command on a unit; nil for a READ or WRITE of the
 	// block API, which send uses lba, blocks, v and write for (no closure).
 	op       func(context.Context, *session.LogicalUnit, session.Done)
@@ -87,9 +90,10 @@ func (c *command) release() {
 	}
 	c.d, c.ctx, c.cdb, c.op, c.v, c.done = nil, nil, nil, nil, nil, nil
 	c.size, c.lba, c.blocks, c.write, c.moved, c.uas = 0, 0, 0, false, 0, 0
+	c.deadline = time.Time{}
 	c.res, c.err = session.Result{}, nil
 	c.vec.Reset()
-	c.first.c, c.first.p, c.first.a, c.first.actx, c.first.timer = nil, nil, nil, nil, nil
+	c.first.c, c.first.p, c.first.a, c.first.timer = nil, nil, nil, nil
 	c.first.state.Store(0)
 	commands.Put(c)
 }
@@ -116,6 +120,8 @@ func (c *command) deliver(res session.Result, err error) {
 	c.res, c.err = res, err
 	c.wake <- struct{}{}
 }
+
+func (c *command) bound() bound { return bound{c.ctx, c.deadline} }
 
 // send issues the command on u with the session's callback API.
 func (c *command) send(ctx context.Context, u *session.LogicalUnit, done session.Done) {
@@ -144,7 +150,6 @@ type try struct {
 	endFn session.Done // ended, made once
 	p     *path
 	a     *attempt
-	actx  context.Context
 	timer *time.Timer
 	state atomic.Int32 // 0 in flight, 1 decided
 }
@@ -207,8 +212,10 @@ func (c *command) next() {
 // wait waits for a ready path (bounded by the command's context and the
 // Device's Close) and sends the command there.
 func (c *command) wait() {
+	ctx, cancel := c.bound().context()
+	defer cancel()
 	for {
-		p, err := c.d.pathFor(c.ctx, c.size)
+		p, err := c.d.pathFor(ctx, c.size)
 		if err != nil {
 			c.finish(session.Result{}, err)
 			return
@@ -221,7 +228,7 @@ func (c *command) wait() {
 
 // issue sends the command on p; false when p is no longer ready.
 func (c *command) issue(p *path) bool {
-	actx, a, u, ok := p.begin(c.ctx, c.size)
+	actx, a, u, ok := p.begin(c.bound(), c.size)
 	if !ok {
 		return false
 	}
@@ -230,7 +237,7 @@ func (c *command) issue(p *path) bool {
 		t = new(try)
 		t.endFn = t.ended
 	}
-	t.c, t.p, t.a, t.actx = c, p, a, actx
+	t.c, t.p, t.a = c, p, a
 	if pt := c.d.cfg.PathTimeout; pt > 0 {
 		t.timer = time.AfterFunc(pt, func() { a.cancel(errPathTimeout) })
 	}
@@ -292,9 +299,9 @@ func (t *try) decide(res session.Result, err error) {
 	if t.timer != nil {
 		t.timer.Stop()
 	}
-	cause := context.Cause(t.actx)
+	cause := t.a.cause()
 	p.end(t.a, err)
-	if err == nil || c.ctx.Err() != nil {
+	if err == nil || c.bound().ended() {
 		c.finish(res, err)
 		return
 	}
@@ -315,7 +322,9 @@ func (t *try) decide(res session.Result, err error) {
 			// not on the session's goroutine, which must not block.
 			c.moved++
 			go func() {
-				c.d.refreshALUA(c.ctx, time.Now())
+				ctx, cancel := c.bound().context()
+				c.d.refreshALUA(ctx, time.Now())
+				cancel()
 				select {
 				case <-c.d.closed:
 					c.finish(session.Result{}, ErrClosed)

@@ -100,9 +100,42 @@ type path struct {
 
 type attempt struct {
 	size   int64
-	cancel context.CancelCauseFunc
+	stop   context.CancelFunc // ends the attempt's context
+	why    atomic.Int32       // why we cancelled it first: whyNone, whyFailed, whyTimeout
 	fence  *fence
 	portal string
+}
+
+// The reasons for which an attempt is cancelled (attempt.why).
+const (
+	whyNone int32 = iota
+	whyFailed
+	whyTimeout
+)
+
+// cancel ends the attempt's context; why (errPathFailed, errPathTimeout or
+// nil) is its cause when it is the first.
+func (a *attempt) cancel(why error) {
+	switch why {
+	case errPathFailed:
+		a.why.CompareAndSwap(whyNone, whyFailed)
+	case errPathTimeout:
+		a.why.CompareAndSwap(whyNone, whyTimeout)
+	}
+	a.stop()
+}
+
+// cause is why the attempt was cancelled by its path (errPathFailed,
+// errPathTimeout), or nil. What else ended its context (the caller's
+// context, the deadline) is the command's bound's business.
+func (a *attempt) cause() error {
+	switch a.why.Load() {
+	case whyFailed:
+		return errPathFailed
+	case whyTimeout:
+		return errPathTimeout
+	}
+	return nil
 }
 
 // fence is closed when the target has ended every command that a lost
@@ -159,16 +192,22 @@ func (f *fence) close() {
 	}
 }
 
-// begin registers a command on the path, bound to ctx; ok is false when
-// the path is no longer ready.
-func (p *path) begin(ctx context.Context, size int64) (actx context.Context, a *attempt, u *session.LogicalUnit, ok bool) {
+// begin registers a command on the path, within b: its context is b's
+// with b's deadline, one context for both; ok is false when the path is
+// no longer ready.
+func (p *path) begin(b bound, size int64) (actx context.Context, a *attempt, u *session.LogicalUnit, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.state != PathReady {
 		return nil, nil, nil, false
 	}
-	actx, cancel := context.WithCancelCause(ctx)
-	a = &attempt{size: size, cancel: cancel, fence: p.fence, portal: p.portal}
+	var stop context.CancelFunc
+	if b.deadline.IsZero() {
+		actx, stop = context.WithCancel(b.ctx)
+	} else {
+		actx, stop = context.WithDeadline(b.ctx, b.deadline)
+	}
+	a = &attempt{size: size, stop: stop, fence: p.fence, portal: p.portal}
 	p.attempts[a] = struct{}{}
 	p.inflight.Add(1)
 	p.bytes.Add(size)

@@ -2,6 +2,7 @@ package multipath_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -114,5 +115,44 @@ func TestTransportSenseFailsOver(t *testing.T) {
 	}
 	if st := d.Stats(); st.Failovers != 1 {
 		t.Fatalf("failovers %d after a MEDIUM ERROR, want still 1", st.Failovers)
+	}
+}
+
+// A ReadAt or WriteAt that the target never answers ends after
+// Config.CommandTimeout (which each attempt's context carries) with an
+// error matching context.DeadlineExceeded, not moved to another path;
+// the WRITE was aborted, and the path goes on carrying commands.
+func TestReadAtWriteAtCommandTimeout(t *testing.T) {
+	srv := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs))
+	t.Cleanup(srv.Close)
+	d, err := multipath.Dial(testCtx(t), []string{srv.URL(), srv.URL()}, &multipath.Config{CheckInterval: -1, CommandTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	want := bytes.Repeat([]byte{0x5a}, bs)
+	for _, tc := range []struct {
+		name string
+		ops  []scsi.OpCode
+		fn   func([]byte, int64) (int, error)
+	}{
+		{"ReadAt", []scsi.OpCode{0x28, 0x88}, d.ReadAt},
+		{"WriteAt", []scsi.OpCode{0x2a, 0x8a}, d.WriteAt},
+	} {
+		srv.Inject(iscsitest.Fault{Match: iscsitest.Opcode(tc.ops...), Action: iscsitest.Ignore, Count: 1})
+		buf := bytes.Clone(want)
+		if n, err := tc.fn(buf, 3*bs); n != 0 || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s never answered: %d, %v; want 0 and an error matching context.DeadlineExceeded", tc.name, n, err)
+		}
+		if st := d.Stats(); st.Failovers != 0 {
+			t.Fatalf("%s: %d failovers after a CommandTimeout, want none", tc.name, st.Failovers)
+		}
+	}
+	if n, err := d.WriteAt(want, 4*bs); n != bs || err != nil {
+		t.Fatalf("WriteAt after the timeouts: %d, %v", n, err)
+	}
+	got := make([]byte, bs)
+	if n, err := d.ReadAt(got, 4*bs); n != bs || err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("ReadAt after the timeouts: %d, %v, same bytes %v", n, err, bytes.Equal(got, want))
 	}
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package multipath_test
+
+const raceEnabled = false
