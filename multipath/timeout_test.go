@@ -156,3 +156,67 @@ func TestReadAtWriteAtCommandTimeout(t *testing.T) {
 		t.Fatalf("ReadAt after the timeouts: %d, %v, same bytes %v", n, err, bytes.Equal(got, want))
 	}
 }
+
+// ReadAt and WriteAt move as the other calls do (their attempts carry the
+// CommandTimeout deadline in their own context): a READ held by path 0
+// when its connection drops is answered by path 1; a WRITE held there is
+// fenced and lands on path 1 alone; a READ that path 0 never answers
+// moves after PathTimeout. Path 0's target is closed (an in-process
+// target would take path 0 back at once, before the command moves), and
+// with PathTimeout the checker is on, so that path 0 leaves the picker.
+func TestReadAtWriteAtFailOver(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		ops   []scsi.OpCode
+		write bool
+		cfg   multipath.Config
+	}{
+		{"ReadAt dropped", []scsi.OpCode{0x28, 0x88}, false, multipath.Config{}},
+		{"WriteAt dropped", []scsi.OpCode{0x2a, 0x8a}, true, multipath.Config{}},
+		{"ReadAt PathTimeout", []scsi.OpCode{0x28, 0x88}, false, multipath.Config{PathTimeout: 100 * time.Millisecond, CheckInterval: time.Hour}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := bytes.Repeat([]byte{0x96}, bs)
+			data1 := make([]byte, lunSize)
+			if !tc.write {
+				copy(data1[6*bs:], want) // only path 1's storage has it
+			}
+			cfg := tc.cfg
+			d, srv := twoPaths(t, &cfg, nil, data1)
+			match, seen := arrived(tc.ops...)
+			srv[0].Inject(iscsitest.Fault{Match: match, Action: iscsitest.Ignore, Count: 1})
+			// Path 0 takes the first command (least queue depth, ties to
+			// the first path).
+			buf := make([]byte, bs)
+			if tc.write {
+				copy(buf, want)
+			}
+			done := make(chan error, 1)
+			go func() {
+				var err error
+				if tc.write {
+					_, err = d.WriteAt(buf, 6*bs)
+				} else {
+					_, err = d.ReadAt(buf, 6*bs)
+				}
+				done <- err
+			}()
+			waitFor(t, "the command at path 0's target", seen.Load)
+			if tc.cfg.PathTimeout == 0 {
+				srv[0].Close()
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if !tc.write && !bytes.Equal(buf, want) {
+				t.Fatalf("ReadAt returned other bytes than path 1's: % x...; %+v", buf[:8], d.Stats())
+			}
+			if tc.write && (!bytes.Equal(srv[1].Contents(1)[6*bs:7*bs], want) || bytes.Equal(srv[0].Contents(1)[6*bs:7*bs], want)) {
+				t.Fatal("the WRITE did not land on path 1 alone")
+			}
+			if st := d.Stats(); st.Failovers != 1 || st.Paths[0].Failovers != 1 {
+				t.Fatalf("failovers %d (path 0: %d), want 1", st.Failovers, st.Paths[0].Failovers)
+			}
+		})
+	}
+}
