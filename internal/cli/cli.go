@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -65,6 +66,7 @@ type Tool struct {
 	Initiator string
 	Timeout   time.Duration
 	Debug     int
+	Netpoller bool // --netpoller: Go's netpoller, not session.BlockingDialer
 
 	initiatorDefault string
 	help, helpQ      bool
@@ -104,6 +106,8 @@ func New(name, initiator string, debug DebugKind, helpText, usageText string, st
 	// Long form only: libiscsi's tools have no --version, and -v/-V are
 	// left free for whatever they may add.
 	f.BoolVar(&t.version, "version", false, "print the version and exit")
+	// Ours (libiscsi's tools have no such flag), long form only.
+	f.BoolVar(&t.Netpoller, "netpoller", false, "connect through Go's netpoller (a net.Dialer) rather than the default session.BlockingDialer")
 	switch debug {
 	case DebugSwitch:
 		f.BoolVarP(&t.debugSwitch, "debug", "d", false, "print a trace of the PDUs exchanged")
@@ -249,6 +253,9 @@ func (t *Tool) Config() *session.Config {
 	c := &session.Config{
 		InitiatorName: t.Initiator,
 		LoginTimeout:  t.Timeout,
+	}
+	if t.Netpoller {
+		c.Dialer = &net.Dialer{}
 	}
 	if t.Debug > 0 {
 		h := slog.NewTextHandler(t.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug - 4})

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -42,6 +43,7 @@ func TestParse(t *testing.T) {
 		initiator string
 		debug     int
 		timeout   time.Duration
+		netpoller bool
 	}{
 		{name: "url", args: []string{"U"}, pos: []string{"U"}, initiator: "iqn.default", timeout: DefaultTimeout},
 		{name: "short", args: []string{"-i", "iqn.x", "-d", "-t", "2s", "U"}, pos: []string{"U"}, initiator: "iqn.x", debug: 1, timeout: 2 * time.Second},
@@ -57,6 +59,7 @@ func TestParse(t *testing.T) {
 		{name: "bad timeout", args: []string{"-t", "0s", "U"}, err: true, stderr: "tool: invalid timeout"},
 		{name: "level -d", kind: DebugLevel, args: []string{"-d", "U"}, pos: []string{"U"}, initiator: "iqn.default", debug: 1, timeout: DefaultTimeout},
 		{name: "level -d 3", kind: DebugLevel, args: []string{"-d", "3", "U"}, pos: []string{"U"}, initiator: "iqn.default", debug: 3, timeout: DefaultTimeout},
+		{name: "--netpoller", args: []string{"--netpoller", "U"}, pos: []string{"U"}, initiator: "iqn.default", timeout: DefaultTimeout, netpoller: true},
 		{name: "level --debug=0", kind: DebugLevel, args: []string{"--debug=0", "U"}, pos: []string{"U"}, initiator: "iqn.default", timeout: DefaultTimeout},
 	}
 	for _, tt := range tests {
@@ -79,6 +82,11 @@ func TestParse(t *testing.T) {
 			cfg := tool.Config()
 			if cfg.InitiatorName != tt.initiator || cfg.LoginTimeout != tt.timeout || (cfg.Logger != nil) != (tt.debug > 0) || cfg.TracePDUs != (tt.debug > 0) {
 				t.Errorf("Config() = %+v", cfg)
+			}
+			// --netpoller gives a net.Dialer; without it the session's
+			// default (nil: session.BlockingDialer).
+			if _, isNet := cfg.Dialer.(*net.Dialer); isNet != tt.netpoller || (!tt.netpoller && cfg.Dialer != nil) {
+				t.Errorf("Config().Dialer = %T, want a *net.Dialer: %v", cfg.Dialer, tt.netpoller)
 			}
 		})
 	}
