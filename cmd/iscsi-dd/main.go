@@ -69,6 +69,7 @@ const helpText = `Usage: iscsi-dd [OPTION...] -s <source> -d <destination>
                                     are used wherever the LBA needs them
       --debug                       print a trace of the PDUs exchanged
   -t, --timeout=duration            connect and login timeout (default 15s)
+      --netpoller                   connect through Go's netpoller, not a blocking socket
 
 Help options:
   -?, --help                        Show this help message

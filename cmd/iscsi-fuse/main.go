@@ -34,6 +34,7 @@ foreground; SIGINT, SIGTERM or fusermount3 -u unmount and log out.
                                     as the program makes them
   -d, --debug                       log every FUSE request and iSCSI PDU
   -t, --timeout=duration            connect and login timeout (default 15s)
+      --netpoller                   connect through Go's netpoller, not a blocking socket
 
 Help options:
   -?, --help                        Show this help message

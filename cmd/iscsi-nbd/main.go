@@ -55,6 +55,7 @@ Exports are named by LUN number; the URL's LUN is also the default export "".
   -i, --initiator-name=iqn-name     Initiatorname to use
   -d, --debug                       log every NBD connection and trace the PDUs
   -t, --timeout=duration            connect and login timeout (default 15s)
+      --netpoller                   connect through Go's netpoller, not a blocking socket
 
 Help options:
   -?, --help                        Show this help message
