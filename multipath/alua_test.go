@@ -22,9 +22,25 @@ import (
 // ports: path 0 is port 1, path 1 port 2.
 func aluaPaths(t *testing.T, a, b scsi.ALUAState, cfg *multipath.Config) (*multipath.Device, *iscsitest.Server) {
 	t.Helper()
-	srv := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs),
-		iscsitest.WithPortGroup(1, a, 1), iscsitest.WithPortGroup(2, b, 1))
+	srv := aluaServer(t, a, b)
+	return dialPorts(t, srv, cfg), srv
+}
+
+// aluaServer starts one target with two port groups, group 1 (port 1) in
+// state a and group 2 (port 2) in state b, and more options.
+func aluaServer(t *testing.T, a, b scsi.ALUAState, opts ...iscsitest.Option) *iscsitest.Server {
+	t.Helper()
+	opts = append([]iscsitest.Option{iscsitest.WithLUN(lunSize, bs),
+		iscsitest.WithPortGroup(1, a, 1), iscsitest.WithPortGroup(2, b, 1)}, opts...)
+	srv := iscsitest.NewServer(opts...)
 	t.Cleanup(srv.Close)
+	return srv
+}
+
+// dialPorts dials a Device over the first two ports of srv (path 0 is
+// port 1, path 1 port 2), without path checker unless cfg sets one.
+func dialPorts(t *testing.T, srv *iscsitest.Server, cfg *multipath.Config) *multipath.Device {
+	t.Helper()
 	if cfg == nil {
 		cfg = &multipath.Config{}
 	}
@@ -37,7 +53,7 @@ func aluaPaths(t *testing.T, a, b scsi.ALUAState, cfg *multipath.Config) (*multi
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	return d, srv
+	return d
 }
 
 func turs(t *testing.T, d *multipath.Device, n int) [2]uint64 {
@@ -287,18 +303,10 @@ func TestALUAAllUnavailable(t *testing.T) {
 // A target that reports TPGS but refuses REPORT TARGET PORT GROUPS keeps
 // every path equal.
 func TestALUARefusedRTPG(t *testing.T) {
-	srv := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs),
-		iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 1), iscsitest.WithPortGroup(2, scsi.ALUAActiveOptimized, 1))
-	defer srv.Close()
+	srv := aluaServer(t, scsi.ALUAActiveOptimized, scsi.ALUAActiveOptimized)
 	srv.Inject(iscsitest.Fault{Match: iscsitest.Opcode(scsi.OpMaintenanceIn), Action: iscsitest.Respond,
 		Status: scsi.StatusCheckCondition, Sense: iscsitest.Sense(scsi.SenseIllegalRequest, scsi.ASCInvalidOpcode)})
-	ports := srv.Ports()
-	d, err := multipath.Dial(testCtx(t), []string{ports[0].URL(1), ports[1].URL(1)},
-		&multipath.Config{Selector: multipath.RoundRobin, CheckInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := dialPorts(t, srv, &multipath.Config{Selector: multipath.RoundRobin})
 	if st := d.Stats(); st.ALUA || st.Paths[0].ALUA.Known {
 		t.Fatalf("stats %+v: ALUA on although RTPG was refused", st)
 	}
@@ -475,17 +483,9 @@ func TestALUAPreferredGroup(t *testing.T) {
 // non-optimized group gets nothing while an optimized one is there, and
 // everything once both are non-optimized.
 func TestALUAPreferredWithinState(t *testing.T) {
-	srv := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs),
-		iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 1), iscsitest.WithPortGroup(2, scsi.ALUAActiveNonOptimized, 1))
-	t.Cleanup(srv.Close)
+	srv := aluaServer(t, scsi.ALUAActiveOptimized, scsi.ALUAActiveNonOptimized)
 	srv.SetPortGroupPreferred(2, true)
-	ports := srv.Ports()
-	d, err := multipath.Dial(testCtx(t), []string{ports[0].URL(1), ports[1].URL(1)},
-		&multipath.Config{Selector: multipath.RoundRobin, CheckInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := dialPorts(t, srv, &multipath.Config{Selector: multipath.RoundRobin})
 	expectALUA(t, d, 1, 2, scsi.ALUAActiveNonOptimized)
 	if got := turs(t, d, 10); got != [2]uint64{10, 0} {
 		t.Fatalf("optimized path 0, preferred non-optimized path 1: %v, want all on path 0", got)
@@ -505,15 +505,8 @@ func TestALUAPreferredWithinState(t *testing.T) {
 // are read again before it returns, so the next command goes to the group
 // made optimized. Refusals come back as the target's CHECK CONDITION.
 func TestALUASetTargetPortGroups(t *testing.T) {
-	srv := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs), iscsitest.WithExplicitALUA(),
-		iscsitest.WithPortGroup(1, scsi.ALUAActiveOptimized, 1), iscsitest.WithPortGroup(2, scsi.ALUAStandby, 1))
-	t.Cleanup(srv.Close)
-	ports := srv.Ports()
-	d, err := multipath.Dial(testCtx(t), []string{ports[0].URL(1), ports[1].URL(1)}, &multipath.Config{Selector: multipath.RoundRobin, CheckInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	srv := aluaServer(t, scsi.ALUAActiveOptimized, scsi.ALUAStandby, iscsitest.WithExplicitALUA())
+	d := dialPorts(t, srv, &multipath.Config{Selector: multipath.RoundRobin})
 	expectALUA(t, d, 1, 2, scsi.ALUAStandby)
 	if got := turs(t, d, 4); got != [2]uint64{4, 0} {
 		t.Fatalf("before the transition: %v, want all on path 0", got)
@@ -533,7 +526,7 @@ func TestALUASetTargetPortGroups(t *testing.T) {
 	if got := turs(t, d, 10); got != [2]uint64{0, 10} {
 		t.Fatalf("after the transition: %v, want all on path 1", got)
 	}
-	err = d.SetTargetPortGroups(ctx, scsi.TargetPortGroupSet{Group: 9, State: scsi.ALUAActiveOptimized})
+	err := d.SetTargetPortGroups(ctx, scsi.TargetPortGroupSet{Group: 9, State: scsi.ALUAActiveOptimized})
 	var se *scsi.StatusError
 	if !errors.As(err, &se) || se.Sense == nil || se.Sense.Key != scsi.SenseIllegalRequest || se.Sense.ASC != scsi.ASCInvalidFieldInParamList {
 		t.Fatalf("a transition of a group the target does not have: %v, want ILLEGAL REQUEST, INVALID FIELD IN PARAMETER LIST", err)

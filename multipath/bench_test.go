@@ -105,14 +105,7 @@ func TestDeviceAtAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts under the race detector are not those of a real build")
 	}
-	srv := iscsitest.NewServer(iscsitest.WithLUN(16<<20, 512))
-	defer srv.Close()
-	ctx := testCtx(t)
-	d, err := multipath.Dial(ctx, []string{srv.URL()}, &multipath.Config{CheckInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d, _ := onePath(t)
 	p := make([]byte, 4096)
 	for _, tc := range []struct {
 		name  string

@@ -38,6 +38,20 @@ func testCtx(t *testing.T) context.Context {
 // twoPaths starts two in-process targets serving a LUN with the same
 // identity (iscsitest derives it from the LUN number), each its own
 // storage, and dials a Device over both.
+// onePath dials a Device over one path to a fresh in-process target
+// (lunSize bytes, blocks of bs), without path checker.
+func onePath(t *testing.T) (*multipath.Device, *iscsitest.Server) {
+	t.Helper()
+	srv := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs))
+	t.Cleanup(srv.Close)
+	d, err := multipath.Dial(testCtx(t), []string{srv.URL()}, &multipath.Config{CheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, srv
+}
+
 func twoPaths(t *testing.T, cfg *multipath.Config, data ...[]byte) (*multipath.Device, [2]*iscsitest.Server) {
 	t.Helper()
 	var srv [2]*iscsitest.Server
@@ -334,14 +348,8 @@ func TestZeroFuture(t *testing.T) {
 // ReadAt and WriteAt keep io.ReaderAt's and io.WriterAt's rules, at any
 // alignment. (One path: the in-process target keeps its LUN per server.)
 func TestBlockAPI(t *testing.T) {
-	srv := iscsitest.NewServer(iscsitest.WithLUN(lunSize, bs))
-	defer srv.Close()
+	d, srv := onePath(t)
 	ctx := testCtx(t)
-	d, err := multipath.Dial(ctx, []string{srv.URL()}, &multipath.Config{CheckInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
 	g, err := d.Geometry(ctx)
 	if err != nil || g.Size() != lunSize || g.BlockSize != bs {
 		t.Fatalf("Geometry: %+v, %v", g, err)
