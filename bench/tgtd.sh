@@ -18,6 +18,21 @@ tgtadm_() { TGT_IPC_SOCKET="$work/ipc" timeout 10 tgtadm -C "$ctl" --lld iscsi "
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# listening PORT: 0 (PORT set) once the target just started ($tgtd_pid,
+# a process group of its own) listens on PORT; else, after 5 s or when it
+# exited, kills it and returns 1.
+listening() {
+  for _ in $(seq 50); do
+    port_in_use "$1" && { PORT=$1; return 0; }
+    kill -0 "$tgtd_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 -- "-$tgtd_pid" 2>/dev/null || true
+  wait "$tgtd_pid" 2>/dev/null || true
+  tgtd_pid=""
+  return 1
+}
+
 start_tgtd() {
   local attempt port
   for attempt in 1 2 3 4 5 6 7 8; do
@@ -27,14 +42,7 @@ start_tgtd() {
     TGT_IPC_SOCKET="$work/ipc" setsid tgtd -f -C "$ctl" --iscsi "portal=127.0.0.1:$port" \
       >"$work/tgtd.log" 2>&1 </dev/null &
     tgtd_pid=$!
-    for _ in $(seq 50); do
-      port_in_use "$port" && { PORT=$port; return 0; }
-      kill -0 "$tgtd_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 -- "-$tgtd_pid" 2>/dev/null || true
-    wait "$tgtd_pid" 2>/dev/null || true
-    tgtd_pid=""
+    listening "$port" && return 0
   done
   cat "$work/tgtd.log" >&2 || true
   die "could not start tgtd on a free port"
@@ -86,14 +94,7 @@ start_istgt() {
 EOF
     setsid istgt -D -c "$work/istgt.conf" -p "$work/istgt.pid" >"$work/istgt.log" 2>&1 </dev/null &
     tgtd_pid=$!
-    for _ in $(seq 50); do
-      port_in_use "$port" && { PORT=$port; return 0; }
-      kill -0 "$tgtd_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 -- "-$tgtd_pid" 2>/dev/null || true
-    wait "$tgtd_pid" 2>/dev/null || true
-    tgtd_pid=""
+    listening "$port" && return 0
   done
   cat "$work/istgt.log" >&2 || true
   die "could not start istgt on a free port"
