@@ -7,7 +7,6 @@ import (
 	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -130,22 +129,4 @@ func dialPipe(t *testing.T, cfg faketarget.Config, scfg *session.Config) (*faket
 	}
 	t.Cleanup(func() { s.Close() })
 	return tg, s
-}
-
-// syncBuffer is a bytes.Buffer safe for the session's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -15,13 +15,14 @@ import (
 	"github.com/iscsi-go/iscsi/auth"
 	"github.com/iscsi-go/iscsi/auth/chap"
 	"github.com/iscsi-go/iscsi/internal/faketarget"
+	"github.com/iscsi-go/iscsi/internal/syncbuf"
 	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/pdu/keys"
 	"github.com/iscsi-go/iscsi/scsi"
 	"github.com/iscsi-go/iscsi/session"
 )
 
-func textLogger(w *syncBuffer, level slog.Level) *slog.Logger {
+func textLogger(w *syncbuf.Buffer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
@@ -29,7 +30,7 @@ func textLogger(w *syncBuffer, level slog.Level) *slog.Logger {
 // accepted, with a debug line; a different non-zero ISID is still refused,
 // and the error spells each ISID once in hex.
 func TestLoginZeroISIDAccepted(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	_, s := dial(t, faketarget.Config{Quirks: faketarget.Quirks{ZeroISID: true}},
 		&session.Config{Logger: textLogger(&logs, slog.LevelDebug)})
 	if err := s.Ping(ctxT(t)); err != nil {
@@ -224,7 +225,7 @@ func TestLoginOneWayCHAPOffersNone(t *testing.T) {
 			}
 			return faketarget.Proceed
 		}}})
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	s, err := session.Dial(ctxT(t), url(tg, "ini%inisecret-123"), &session.Config{Logger: textLogger(&logs, slog.LevelInfo)})
 	if err != nil {
 		t.Fatalf("one-way CHAP to a target without CHAP: %v", err)

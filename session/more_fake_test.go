@@ -11,6 +11,7 @@ import (
 	"github.com/iscsi-go/iscsi/auth"
 	"github.com/iscsi-go/iscsi/auth/chap"
 	"github.com/iscsi-go/iscsi/internal/faketarget"
+	"github.com/iscsi-go/iscsi/internal/syncbuf"
 	"github.com/iscsi-go/iscsi/iovector"
 	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/pdu/keys"
@@ -50,7 +51,7 @@ func TestFutureDone(t *testing.T) {
 // TestTraceShowsNoSecret: the PDU trace names commands (CDB, LUN) and login
 // keys, and never a secret or a CHAP value.
 func TestTraceShowsNoSecret(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	tc := &chap.TargetConfig{Username: "ini", Secret: auth.NewSecret("tracesecret-1"),
 		TargetUsername: "tgt", TargetSecret: auth.NewSecret("tracesecret-2")}
 	tg := faketarget.Start(t, faketarget.Config{Name: tgtName, LUNs: disk(64), CHAP: tc})

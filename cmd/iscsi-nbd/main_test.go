@@ -9,34 +9,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/iscsi-go/iscsi/internal/syncbuf"
 	"github.com/iscsi-go/iscsi/iscsitest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// syncBuffer is a bytes.Buffer safe for the server's logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestUsageErrors(t *testing.T) {
 	for _, c := range []struct {
@@ -47,7 +29,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--unix", "/tmp/x", "--listen", "127.0.0.1:1", "iscsi://127.0.0.1/iqn.x/1"}, "exclude each other"},
 		{[]string{"--bogus"}, "unknown flag"},
 	} {
-		var stdout, stderr syncBuffer
+		var stdout, stderr syncbuf.Buffer
 		code := run(context.Background(), c.args, &stdout, &stderr)
 		if code != 10 || !strings.Contains(stderr.String(), c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 10 and %q", c.args, code, stderr.String(), c.want)
@@ -65,7 +47,7 @@ func TestServeUnixSocket(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "nbd.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	code := make(chan int, 1)
 	go func() { code <- run(ctx, []string{"--unix", sock, tgt.LUNURL(2)}, &stdout, &stderr) }()
 

@@ -4,19 +4,18 @@ package fuse_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/iscsi-go/iscsi/integration/tgtd"
+	"github.com/iscsi-go/iscsi/internal/syncbuf"
 )
 
 // The programs the tests run, besides tgtd.
@@ -40,30 +39,12 @@ func TestMain(m *testing.M) {
 	os.Exit(tgtd.RunWithCommands(m, &binDir, "iscsi-fuse"))
 }
 
-// lockedBuffer collects a process's output, read while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // mount is a running iscsi-fuse.
 type mount struct {
 	t      *testing.T
 	dir    string
 	cmd    *exec.Cmd
-	out    *lockedBuffer
+	out    *syncbuf.Buffer
 	exited chan struct{}
 	err    error // of Wait, once exited is closed
 }
@@ -89,7 +70,7 @@ func startMount(t *testing.T, url string, args ...string) *mount {
 			t.Fatal(err)
 		}
 	}
-	m := &mount{t: t, dir: dir, out: &lockedBuffer{}, exited: make(chan struct{})}
+	m := &mount{t: t, dir: dir, out: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	m.cmd = exec.Command(filepath.Join(binDir, "iscsi-fuse"), append(args, url, dir)...)
 	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
 	// Its own process group, and killed with the test binary.
