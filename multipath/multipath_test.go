@@ -52,6 +52,21 @@ func onePath(t *testing.T) (*multipath.Device, *iscsitest.Server) {
 	return d, srv
 }
 
+// redialingPaths is twoPaths with sel, no session recovery (a cut path's
+// session ends) and a checker that dials ended paths again every 20 ms;
+// the path changes come on the channel.
+func redialingPaths(t *testing.T, sel multipath.Selector) (*multipath.Device, [2]*iscsitest.Server, <-chan multipath.PathChange) {
+	t.Helper()
+	changes := make(chan multipath.PathChange, 16)
+	d, srv := twoPaths(t, &multipath.Config{
+		Selector:      sel,
+		Session:       &session.Config{DisableRecovery: true},
+		CheckInterval: 20 * time.Millisecond,
+		OnPathChange:  func(c multipath.PathChange) { changes <- c },
+	})
+	return d, srv, changes
+}
+
 func twoPaths(t *testing.T, cfg *multipath.Config, data ...[]byte) (*multipath.Device, [2]*iscsitest.Server) {
 	t.Helper()
 	var srv [2]*iscsitest.Server
@@ -303,12 +318,7 @@ func TestCheckerFailsAndRestoresPath(t *testing.T) {
 // A path whose session ended (no recovery here) is dialed again by the
 // checker, with the same ISID, and carries I/O again.
 func TestCheckerRedialsEndedPath(t *testing.T) {
-	changes := make(chan multipath.PathChange, 16)
-	d, srv := twoPaths(t, &multipath.Config{
-		Session:       &session.Config{DisableRecovery: true},
-		CheckInterval: 20 * time.Millisecond,
-		OnPathChange:  func(c multipath.PathChange) { changes <- c },
-	})
+	d, srv, changes := redialingPaths(t, multipath.LeastQueueDepth)
 	srv[0].CloseClientConnections()
 	expectState(t, changes, 0, multipath.PathDown)
 	expectState(t, changes, 0, multipath.PathReady)
@@ -730,13 +740,7 @@ func (pt *prTarget) record() []prSeen {
 // WRITE reaching path 0 before the registration would fail with
 // RESERVATION CONFLICT.
 func TestRedialedPathRegisteredBeforeIO(t *testing.T) {
-	changes := make(chan multipath.PathChange, 16)
-	d, srv := twoPaths(t, &multipath.Config{
-		Selector:      multipath.RoundRobin,
-		Session:       &session.Config{DisableRecovery: true},
-		CheckInterval: 20 * time.Millisecond,
-		OnPathChange:  func(c multipath.PathChange) { changes <- c },
-	})
+	d, srv, changes := redialingPaths(t, multipath.RoundRobin)
 	pt := [2]*prTarget{newPRTarget(srv[0]), newPRTarget(srv[1])}
 	ctx := testCtx(t)
 	if err := d.PRRegisterAndIgnore(ctx, 0x5eed); err != nil {
@@ -800,12 +804,7 @@ func TestRedialedPathRegisteredBeforeIO(t *testing.T) {
 // EXISTING KEY with key 0): the new session has the same ISID, so the
 // same I_T nexus, which a target may still hold registered.
 func TestRedialedPathUnregistered(t *testing.T) {
-	changes := make(chan multipath.PathChange, 16)
-	d, srv := twoPaths(t, &multipath.Config{
-		Session:       &session.Config{DisableRecovery: true},
-		CheckInterval: 20 * time.Millisecond,
-		OnPathChange:  func(c multipath.PathChange) { changes <- c },
-	})
+	d, srv, changes := redialingPaths(t, multipath.LeastQueueDepth)
 	pt := [2]*prTarget{newPRTarget(srv[0]), newPRTarget(srv[1])}
 	// While refuse is set, path 0's redials fail (its INQUIRY does).
 	var refuse atomic.Bool
