@@ -164,9 +164,14 @@ func TestDD(t *testing.T) {
 			}
 
 			// LUN 1 → LUN 2 and LUN 3 (4096-byte blocks), both full of
-			// random data: every zero must be written or unmapped.
+			// random data: every zero must be written or unmapped. The
+			// copy to LUN 3 goes through Go's netpoller (--netpoller).
 			for _, dst := range []int{2, 3} {
-				_, _, discarded := ddOK(t, "-s", url(1), "-d", url(dst), "-m", "8", "-b", "64")
+				args := []string{"-s", url(1), "-d", url(dst), "-m", "8", "-b", "64"}
+				if dst == 3 {
+					args = append(args, "--netpoller")
+				}
+				_, _, discarded := ddOK(t, args...)
 				assertSame(t, "LUN "+strconv.Itoa(dst)+" after LUN → LUN", readFile(t, luns[dst-1].Path), want)
 				if thinOn && discarded == 0 {
 					t.Errorf("LUN → LUN %d on thin LUNs discarded nothing (UNMAP unused?)", dst)
