@@ -29,4 +29,3 @@ func Example() {
 	fmt.Println(strings.Count(out.String(), "msg=done"), "lines")
 	// Output: 3 lines
 }
-
