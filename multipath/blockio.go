@@ -231,7 +231,7 @@ func (b bound) ended() bool {
 	return b.ctx.Err() != nil || !b.deadline.IsZero() && !time.Now().Before(b.deadline)
 }
 
-// geometry is Geometry within b.
+// geometryWithin is Geometry within b.
 func (d *Device) geometryWithin(b bound) (session.Geometry, error) {
 	if g := d.geometry.Load(); g != nil {
 		return *g, nil
