@@ -153,7 +153,17 @@ func (c *Conn) opErr(op string, err error) error {
 
 // Read reads from the socket, blocking the calling thread until data
 // comes, the deadline passes (os.ErrDeadlineExceeded) or Close.
-func (c *Conn) Read(p []byte) (int, error) {
+func (c *Conn) Read(p []byte) (int, error) { return c.read(p, false) }
+
+// ReadWaitAll is Read for a reader that knows len(p) bytes are coming: a
+// busy reader waits for all of them in one recv(2) with MSG_WAITALL
+// rather than returning to Go (and calling again) for each piece that
+// comes. It can still return fewer bytes (a Tick with nothing more, a
+// signal, the deadline, the peer's close); the caller reads the rest. A
+// quiet reader reads what is there, as Read does.
+func (c *Conn) ReadWaitAll(p []byte) (int, error) { return c.read(p, true) }
+
+func (c *Conn) read(p []byte, all bool) (int, error) {
 	if !c.acquire() {
 		return 0, c.opErr("read", net.ErrClosed)
 	}
@@ -176,7 +186,11 @@ func (c *Conn) Read(p []byte) (int, error) {
 			n, err = recv(c.fd, p, syscall.MSG_DONTWAIT)
 		} else {
 			c.yieldNow()
-			n, err = syscall.Read(c.fd, p)
+			if all {
+				n, err = recv(c.fd, p, syscall.MSG_WAITALL)
+			} else {
+				n, err = syscall.Read(c.fd, p)
+			}
 			blocked.Add(-1)
 		}
 		switch {

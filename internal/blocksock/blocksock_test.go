@@ -406,3 +406,85 @@ func TestCloseWhileBusy(t *testing.T) {
 		}
 	}
 }
+
+// TestReadWaitAll: ReadWaitAll returns a buffer that comes in pieces in one
+// call (a busy reader waits for all of it in the kernel), and a peer that
+// stops short (closes, or sends no more before the deadline) gets the
+// caller what came, then the error.
+func TestReadWaitAll(t *testing.T) {
+	c, srv := pair(t)
+	pieces := [][]byte{bytes.Repeat([]byte{1}, 1000), bytes.Repeat([]byte{2}, 2000), bytes.Repeat([]byte{3}, 3000)}
+	want := bytes.Join(pieces, nil)
+	// The pieces come 2 ms apart, well within a Tick; on a machine so
+	// loaded that a gap passes a Tick the call returns early, so a few
+	// attempts are allowed, each checking the bytes.
+	whole := false
+	for attempt := 0; attempt < 5 && !whole; attempt++ {
+		done := make(chan error, 1)
+		go func() {
+			for _, p := range pieces {
+				if _, err := srv.Write(p); err != nil {
+					done <- err
+					return
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			done <- nil
+		}()
+		got := make([]byte, len(want))
+		n, err := c.ReadWaitAll(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		whole = n == len(want)
+		if _, err := io.ReadFull(c, got[n:]); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("attempt %d: bytes differ", attempt)
+		}
+	}
+	if !whole {
+		t.Fatal("ReadWaitAll never returned the whole buffer in one call")
+	}
+
+	// The deadline: what came is returned, then the deadline's error.
+	if _, err := srv.Write(pieces[0]); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(2 * Tick))
+	got := make([]byte, len(want))
+	n, err := c.ReadWaitAll(got)
+	if err != nil || n != len(pieces[0]) || !bytes.Equal(got[:n], pieces[0]) {
+		t.Fatalf("ReadWaitAll with the peer silent: %d bytes, %v; want %d bytes", n, err, len(pieces[0]))
+	}
+	deadline := time.After(10 * time.Second)
+	for err == nil {
+		select {
+		case <-deadline:
+			t.Fatal("the read deadline never ended ReadWaitAll")
+		default:
+		}
+		_, err = c.ReadWaitAll(got)
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("ReadWaitAll after the deadline: %v", err)
+	}
+	c.SetReadDeadline(time.Time{})
+
+	// The peer closes after part of the buffer: that part, then EOF.
+	if _, err := srv.Write(pieces[1]); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	n, err = c.ReadWaitAll(got)
+	if err != nil || n != len(pieces[1]) || !bytes.Equal(got[:n], pieces[1]) {
+		t.Fatalf("ReadWaitAll before the peer's close: %d bytes, %v; want %d bytes", n, err, len(pieces[1]))
+	}
+	if _, err := c.ReadWaitAll(got); err != io.EOF {
+		t.Fatalf("ReadWaitAll after the peer's close: %v, want io.EOF", err)
+	}
+}

@@ -187,6 +187,7 @@ var DefaultLimits = pdu.Limits{MaxDataSegmentLength: 8192, MaxAHSLength: 0}
 func New(nc net.Conn) *Conn {
 	c := &Conn{nc: nc, w: new(Batch), spare: new(Batch)}
 	c.kr.c = c
+	c.kr.wa, _ = nc.(waitAller)
 	c.initTry()
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(&c.kr)
@@ -338,15 +339,35 @@ var errKick = errors.New("conn: read interrupted to give the buffer back")
 
 // kickReader reads the socket for the Conn and hides the read deadline
 // that Slim sets to wake a reader: a kick is never an error.
-type kickReader struct{ c *Conn }
+type kickReader struct {
+	c  *Conn
+	wa waitAller // c.nc, if it can wait for a whole buffer
+}
 
-func (k *kickReader) Read(p []byte) (int, error) {
+// waitAller is a socket that can wait for a whole buffer in one system
+// call: blocksock.Conn, whose ReadWaitAll saves the reader a return to Go
+// (and a system call) for each piece of a large data segment that comes.
+type waitAller interface{ ReadWaitAll([]byte) (int, error) }
+
+func (k *kickReader) Read(p []byte) (int, error) { return k.read(p, false) }
+
+// readAll is Read for a piece of a data segment that is known to come
+// whole: on a socket that can, it waits for all of p at once.
+func (k *kickReader) readAll(p []byte) (int, error) { return k.read(p, true) }
+
+func (k *kickReader) read(p []byte, all bool) (int, error) {
 	c := k.c
 	if c.fillCap > 0 && len(p) > c.fillCap {
 		p = p[:c.fillCap]
 	}
 	for {
-		n, err := c.nc.Read(p)
+		var n int
+		var err error
+		if all && k.wa != nil {
+			n, err = k.wa.ReadWaitAll(p)
+		} else {
+			n, err = c.nc.Read(p)
+		}
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err
 		}
@@ -460,7 +481,10 @@ func (c *Conn) ReadData(dst []byte) error {
 // it is still in the CPU's cache, rather than in a second pass over the
 // whole destination. A large segment is read straight from the socket into
 // b, to its last byte, whenever nothing is buffered: no copy through the
-// buffer, and no read of its tail that would also pull the next PDU in.
+// buffer, and no read of its tail that would also pull the next PDU in. On
+// a blocking socket that read waits in the kernel for the whole rest of the
+// segment (ReadWaitAll): one system call where the pieces the target sends
+// would each take one.
 // Only a last piece of at most SmallTail bytes goes through the buffer, in
 // one read with the segment's padding, digest and the next header at most:
 // a target often sends it in a TCP segment of its own, with the digest.
@@ -476,7 +500,7 @@ func (c *Conn) readSegment(b []byte, crc uint32, dd bool) (uint32, error) {
 			n, err = c.br.Read(b)
 			c.fillCap = 0
 		default:
-			n, err = c.kr.Read(b)
+			n, err = c.kr.readAll(b)
 		}
 		c.segLeft -= n
 		if dd && n > 0 {
