@@ -40,8 +40,6 @@ type Conn struct {
 	timer    *time.Timer // the quiet reader's deadline
 	yielded  int64       // when the busy reader last went through the scheduler (yieldNow)
 	reads    uint32      // blocking reads, counted by yieldNow
-	// mark is the socket's receive low-water mark (ReadMark); 0 or 1: none.
-	mark int
 
 	ready chan struct{} // the poller found the socket readable
 	kick  chan struct{} // a new read deadline, or Close
@@ -155,7 +153,7 @@ func (c *Conn) opErr(op string, err error) error {
 
 // Read reads from the socket, blocking the calling thread until data
 // comes, the deadline passes (os.ErrDeadlineExceeded) or Close.
-func (c *Conn) Read(p []byte) (int, error) { return c.read(p, 0, false) }
+func (c *Conn) Read(p []byte) (int, error) { return c.read(p, false) }
 
 // ReadWaitAll is Read for a reader that knows len(p) bytes are coming: a
 // busy reader waits for all of them in one recv(2) with MSG_WAITALL
@@ -163,21 +161,9 @@ func (c *Conn) Read(p []byte) (int, error) { return c.read(p, 0, false) }
 // comes. It can still return fewer bytes (a Tick with nothing more, a
 // signal, the deadline, the peer's close); the caller reads the rest. A
 // quiet reader reads what is there, as Read does.
-func (c *Conn) ReadWaitAll(p []byte) (int, error) { return c.read(p, 0, true) }
+func (c *Conn) ReadWaitAll(p []byte) (int, error) { return c.read(p, true) }
 
-// ReadMark is Read for a reader that expects mark bytes or more to come
-// together (a message it knows the likely length of): a busy reader that
-// has to wait is woken when mark bytes are queued, rather than at the
-// first TCP segment of them (the socket's receive low-water mark,
-// SO_RCVLOWAT). It returns at once when min(len(p), mark) bytes are
-// queued, and a wait that reaches neither ends after a Tick with what came
-// then, so a shorter message is late by a Tick at most. The mark stays set for
-// the next ReadMark; a Read or ReadWaitAll that has to wait lowers it
-// first, and so does a reader going quiet (its poller would not be woken
-// below the mark). A quiet reader ignores the mark.
-func (c *Conn) ReadMark(p []byte, mark int) (int, error) { return c.read(p, mark, false) }
-
-func (c *Conn) read(p []byte, mark int, all bool) (int, error) {
+func (c *Conn) read(p []byte, all bool) (int, error) {
 	if !c.acquire() {
 		return 0, c.opErr("read", net.ErrClosed)
 	}
@@ -199,7 +185,12 @@ func (c *Conn) read(p []byte, mark int, all bool) (int, error) {
 		if quiet {
 			n, err = recv(c.fd, p, syscall.MSG_DONTWAIT)
 		} else {
-			n, err = c.blockingRead(p, mark, all)
+			c.yieldNow()
+			if all {
+				n, err = recv(c.fd, p, syscall.MSG_WAITALL)
+			} else {
+				n, err = syscall.Read(c.fd, p)
+			}
 			blocked.Add(-1)
 		}
 		switch {
@@ -229,7 +220,6 @@ func (c *Conn) read(p []byte, mark int, all bool) (int, error) {
 			if !quiet {
 				c.quiet = true // a Tick passed with nothing: wait in the poller
 				c.lastData = 0
-				c.setMark(1)
 				continue
 			}
 			if err := c.waitReadable(dl); err != nil {
@@ -242,39 +232,6 @@ func (c *Conn) read(p []byte, mark int, all bool) (int, error) {
 			return 0, c.opErr("read", os.NewSyscallError("read", err))
 		}
 	}
-}
-
-// blockingRead is the busy reader's read(2): it blocks the thread until
-// data comes (mark bytes of it with a mark above 1; all of p with all), a
-// Tick passes with nothing (EAGAIN), or Close.
-func (c *Conn) blockingRead(p []byte, mark int, all bool) (int, error) {
-	if mark <= 1 && c.mark > 1 {
-		// The mark an earlier ReadMark left would hold this read's
-		// wake-up back: take what is queued, and lower the mark only
-		// when there is nothing, to wait.
-		if n, err := recv(c.fd, p, syscall.MSG_DONTWAIT); err != syscall.EAGAIN {
-			return n, err
-		}
-		c.setMark(1)
-	}
-	if mark > 1 {
-		c.setMark(mark)
-	}
-	c.yieldNow()
-	if all {
-		return recv(c.fd, p, syscall.MSG_WAITALL)
-	}
-	return syscall.Read(c.fd, p)
-}
-
-// setMark sets the socket's receive low-water mark, if it changes. It
-// cannot fail on an open TCP socket (acquire keeps this one open).
-func (c *Conn) setMark(n int) {
-	if n == c.mark || n <= 1 && c.mark <= 1 {
-		return
-	}
-	_ = syscall.SetsockoptInt(c.fd, syscall.SOL_SOCKET, syscall.SO_RCVLOWAT, n)
-	c.mark = n
 }
 
 // waitReadable parks the quiet reader until the poller finds the socket
