@@ -1,0 +1,75 @@
+package session_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"sync"
+	"testing"
+
+	"github.com/iscsi-go/iscsi/internal/faketarget"
+	"github.com/iscsi-go/iscsi/scsi"
+)
+
+// TestStreamingReadsWithAShortAnswer: many 128 KiB reads in flight at once,
+// each read from the socket straight into its buffer, one of them answered
+// by a bare CHECK CONDITION between the others' large Data-In PDUs: it
+// fails, every other read returns its bytes, and nothing hangs. Several
+// rounds, as the timing of the short answer against the others' data
+// varies.
+func TestStreamingReadsWithAShortAnswer(t *testing.T) {
+	const blocks, per = 4096, 256 // 2 MiB in 128 KiB reads
+	const failLBA = 5 * per
+	cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
+		var lba uint64
+		switch c.CDB[0] {
+		case 0x28:
+			lba = uint64(binary.BigEndian.Uint32(c.CDB[2:6]))
+		case 0x88:
+			lba = binary.BigEndian.Uint64(c.CDB[2:10])
+		default:
+			return faketarget.Proceed
+		}
+		if lba != failLBA {
+			return faketarget.Proceed
+		}
+		sense := make([]byte, 18)
+		sense[0], sense[2], sense[7], sense[12] = 0x70, 0x03, 10, 0x11 // MEDIUM ERROR, UNRECOVERED READ ERROR
+		c.Respond(scsi.StatusCheckCondition, sense)
+		return faketarget.Handled
+	}}}
+	_, s := dial(t, cfg, nil)
+	ctx := ctxT(t)
+	data := pattern(blocks*512, 3)
+	if _, err := s.WriteAtContext(ctx, data, 0); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 5; round++ {
+		var wg sync.WaitGroup
+		errs := make([]error, blocks/per)
+		got := make([]byte, len(data))
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				off := i * per * 512
+				_, errs[i] = s.ReadAtContext(ctx, got[off:off+per*512], int64(off))
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			off := i * per * 512
+			if i*per == failLBA {
+				if err == nil {
+					t.Fatalf("round %d: the read answered CHECK CONDITION succeeded", round)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("round %d: read %d: %v", round, i, err)
+			}
+			if !bytes.Equal(got[off:off+per*512], data[off:off+per*512]) {
+				t.Fatalf("round %d: read %d: bytes differ", round, i)
+			}
+		}
+	}
+}
