@@ -488,3 +488,38 @@ func TestReadWaitAll(t *testing.T) {
 		t.Fatalf("ReadWaitAll after the peer's close: %v, want io.EOF", err)
 	}
 }
+
+// TestCloseWakesReadWaitAll: a ReadWaitAll waiting in the kernel for the
+// rest of its buffer (the peer sent part and stopped) ends at Close with
+// the part that came, or net.ErrClosed; the next call fails with
+// net.ErrClosed.
+func TestCloseWakesReadWaitAll(t *testing.T) {
+	c, srv := pair(t)
+	if _, err := srv.Write(bytes.Repeat([]byte{4}, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		n, err := c.ReadWaitAll(make([]byte, 64<<10))
+		res <- result{n, err}
+	}()
+	time.Sleep(Tick / 4) // let it wait (not a bound: either outcome below is checked)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-res:
+		if !(r.err == nil && r.n == 1000) && !errors.Is(r.err, net.ErrClosed) {
+			t.Fatalf("ReadWaitAll at Close: %d bytes, %v; want the 1000 that came or net.ErrClosed", r.n, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not end a waiting ReadWaitAll")
+	}
+	if _, err := c.ReadWaitAll(make([]byte, 10)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("ReadWaitAll after Close: %v, want net.ErrClosed", err)
+	}
+}
