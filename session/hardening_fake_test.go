@@ -6,6 +6,7 @@ package session_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"runtime"
 	"sync/atomic"
@@ -28,13 +29,12 @@ func isWrite(cdb []byte) bool {
 	return cdb[0] == byte(scsi.OpWrite16) || cdb[0] == byte(scsi.OpWrite10)
 }
 
-// lbaOf returns the LBA of a READ or WRITE 10/16 (low byte only is enough
-// for the tests).
-func lbaOf(cdb []byte) byte {
+// lbaOf returns the LBA of a READ or WRITE 10/16.
+func lbaOf(cdb []byte) uint64 {
 	if cdb[0] == byte(scsi.OpRead10) || cdb[0] == byte(scsi.OpWrite10) {
-		return cdb[5]
+		return uint64(binary.BigEndian.Uint32(cdb[2:6]))
 	}
-	return cdb[9]
+	return binary.BigEndian.Uint64(cdb[2:10])
 }
 
 // TestZeroLengthTransfersSendNothing: WriteAt(nil, off) and ReadAt of

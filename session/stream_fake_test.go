@@ -2,7 +2,7 @@ package session_test
 
 import (
 	"bytes"
-	"encoding/binary"
+	"errors"
 	"sync"
 	"testing"
 
@@ -20,21 +20,10 @@ func TestStreamingReadsWithAShortAnswer(t *testing.T) {
 	const blocks, per = 4096, 256 // 2 MiB in 128 KiB reads
 	const failLBA = 5 * per
 	cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
-		var lba uint64
-		switch c.CDB[0] {
-		case 0x28:
-			lba = uint64(binary.BigEndian.Uint32(c.CDB[2:6]))
-		case 0x88:
-			lba = binary.BigEndian.Uint64(c.CDB[2:10])
-		default:
+		if !isRead(c.CDB) || lbaOf(c.CDB) != failLBA {
 			return faketarget.Proceed
 		}
-		if lba != failLBA {
-			return faketarget.Proceed
-		}
-		sense := make([]byte, 18)
-		sense[0], sense[2], sense[7], sense[12] = 0x70, 0x03, 10, 0x11 // MEDIUM ERROR, UNRECOVERED READ ERROR
-		c.Respond(scsi.StatusCheckCondition, sense)
+		_ = c.Respond(scsi.StatusCheckCondition, faketarget.FixedSense(scsi.SenseMediumError, 0x1100))
 		return faketarget.Handled
 	}}}
 	_, s := dial(t, cfg, nil)
@@ -59,8 +48,9 @@ func TestStreamingReadsWithAShortAnswer(t *testing.T) {
 		for i, err := range errs {
 			off := i * per * 512
 			if i*per == failLBA {
-				if err == nil {
-					t.Fatalf("round %d: the read answered CHECK CONDITION succeeded", round)
+				var se *scsi.StatusError
+				if !errors.As(err, &se) || se.Sense == nil || se.Sense.Key != scsi.SenseMediumError {
+					t.Fatalf("round %d: the read answered MEDIUM ERROR returned %v", round, err)
 				}
 				continue
 			}
