@@ -13,6 +13,8 @@
 # Environment:
 #   ROUNDS=5 SECS=3 WORKLOAD="1 256 32 0" (blocks of 512 bytes, queue depth,
 #   sequential 0 / random 1; the first field, the LUN, is always 1)
+#   TARGET=istgt   against a private istgt (one LUN 0, a 256 MiB file on
+#   tmpfs, as in compare.sh) instead of tgtd's null LUN
 # Installs perf (Debian linux-perf) when it is missing; needs its syscalls
 # tracepoints. tgtd as in compare.sh (bench/tgtd.sh).
 set -euo pipefail
@@ -25,7 +27,15 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/iscsi-pstat.XXXXXX")
 name=pstat.sh
 # shellcheck source=bench/tgtd.sh
 . "$repo/bench/tgtd.sh"
-cleanup() { local rc=$?; stop_tgtd; rm -rf "$work"; exit "$rc"; }
+TARGET=${TARGET:-tgtd}
+shm_file=""
+cleanup() {
+  local rc=$?
+  stop_tgtd
+  rm -rf "$work"
+  [ -n "$shm_file" ] && rm -f "$shm_file"
+  exit "$rc"
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -43,12 +53,24 @@ events=task-clock,context-switches
 calls="read recvfrom readv writev sendmsg sendto epoll_pwait futex nanosleep poll"
 for c in $calls; do events="$events,syscalls:sys_enter_$c"; done
 
-start_tgtd
-iqn="iqn.2026-12.com.github.iscsi-go:pstat"
-tgtadm_ --op new --mode target --tid 1 --targetname "$iqn"
-tgtadm_ --op new --mode logicalunit --tid 1 --lun 1 --bstype null -b /pstat-null
-tgtadm_ --op bind --mode target --tid 1 -I ALL
-url="iscsi://127.0.0.1:$PORT/$iqn/1"
+case "$TARGET" in
+  tgtd)
+    start_tgtd
+    iqn="iqn.2026-12.com.github.iscsi-go:pstat"
+    tgtadm_ --op new --mode target --tid 1 --targetname "$iqn"
+    tgtadm_ --op new --mode logicalunit --tid 1 --lun 1 --bstype null -b /pstat-null
+    tgtadm_ --op bind --mode target --tid 1 -I ALL
+    url="iscsi://127.0.0.1:$PORT/$iqn/1"
+    ;;
+  istgt)
+    command -v istgt >/dev/null 2>&1 || die "istgt not found (package istgt)"
+    shm_file=$(mktemp /dev/shm/iscsi-pstat.XXXXXX)
+    fallocate -l 256M "$shm_file" 2>/dev/null || dd if=/dev/zero of="$shm_file" bs=1M count=256 status=none
+    start_istgt "$shm_file"
+    url="iscsi://127.0.0.1:$PORT/iqn.2026-12.com.github.iscsi-go.compare:disk1/0"
+    ;;
+  *) die "TARGET=$TARGET: tgtd or istgt" ;;
+esac
 read -r lun blocks qd rnd <<<"$WORKLOAD"
 args=(-t "$SECS" -m "$qd" -b "$blocks")
 [ "$rnd" = 1 ] && args+=(-r)

@@ -59,6 +59,7 @@ const (
 // readOne reads and handles one PDU. Only the holder of the read role
 // calls it.
 func (s *Session) readOne(epoch uint32, c *conn.Conn) readOutcome {
+	c.Expect(s.streamHint(c))
 	h, _, err := c.ReadHeader()
 	if err != nil {
 		if errors.Is(err, conn.ErrWaitExpired) {
@@ -81,6 +82,27 @@ func (s *Session) readOne(epoch uint32, c *conn.Conn) readOutcome {
 		return readFailed
 	}
 	return readOK
+}
+
+// streamHint is what the reader tells the connection of the next PDU
+// (conn.Expect) when it has to wait for it: with two or more commands in
+// flight, every one of them a read that still expects conn.LargeSegment
+// bytes or more, the fewest any of them expects, at most the longest data
+// segment the target may send; otherwise 0. The next PDU then most likely
+// carries that much, and if it does not (an error's status, a NOP-In), the
+// other reads' data is on its way to wake the reader.
+func (s *Session) streamHint(c *conn.Conn) int {
+	if c.ReadBuffered() != 0 {
+		return 0
+	}
+	big := s.tasks.bigReads.Load()
+	if big < 2 || big != s.tasks.all.Load() {
+		return 0
+	}
+	if n := s.tasks.leastExpected(int(s.params.MaxRecvDataSegmentLength)); n >= conn.LargeSegment {
+		return n
+	}
+	return 0
 }
 
 // dataDigest handles a data digest mismatch: the PDU's data is lost. With

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/iscsi-go/iscsi/internal/conn"
 	"github.com/iscsi-go/iscsi/iovector"
 )
 
@@ -262,6 +263,34 @@ type table struct {
 	scsi    int
 	drained chan struct{}
 	n       int // every registered task
+	// all mirrors n, and bigReads counts the tasks that are bigRead, for
+	// the reader to look at without mu (streamHint); written under mu.
+	all, bigReads atomic.Int32
+}
+
+// bigRead reports a task that is a read of conn.LargeSegment bytes or
+// more, and nothing else.
+func (t *task) bigRead() bool {
+	return t.kind == kindSCSI && t.read && !t.write && t.expLen >= conn.LargeSegment
+}
+
+// leastExpected returns the fewest bytes of data any registered task still
+// expects, at most max; 0 if a task is not a bigRead. The reader's: it owns
+// what the tasks received.
+func (tb *table) leastExpected(max int) int {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	least := max
+	for _, t := range tb.slots {
+		if t == nil {
+			continue
+		}
+		if !t.bigRead() {
+			return 0
+		}
+		least = min(least, int(t.expLen-min(t.received, t.expLen)))
+	}
+	return least
 }
 
 const maxSlots = 0xfff0 // keeps every ITT below 0xffffffff, the reserved value
@@ -289,6 +318,10 @@ func (tb *table) add(t *task) error {
 	tb.slots[slot] = t
 	t.itt.Store(uint32(tb.gens[slot])<<16 | uint32(slot))
 	tb.n++
+	tb.all.Store(int32(tb.n))
+	if t.bigRead() {
+		tb.bigReads.Add(1)
+	}
 	if t.kind == kindSCSI {
 		tb.scsi++
 	}
@@ -327,6 +360,10 @@ func (tb *table) release(t *task) {
 // removed updates the SCSI count for a task leaving the table. Called with mu held.
 func (tb *table) removed(t *task) {
 	tb.n--
+	tb.all.Store(int32(tb.n))
+	if t.bigRead() {
+		tb.bigReads.Add(-1)
+	}
 	if t.kind != kindSCSI {
 		return
 	}

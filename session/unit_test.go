@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iscsi-go/iscsi/internal/conn"
 	"github.com/iscsi-go/iscsi/iscsiurl"
 	"github.com/iscsi-go/iscsi/pdu"
 	"github.com/iscsi-go/iscsi/pdu/keys"
@@ -142,5 +143,54 @@ func TestLoginErrorText(t *testing.T) {
 	ce := &closedError{cause: ErrClosedByUser}
 	if !errors.Is(ce, ErrSessionClosed) || !errors.Is(ce, ErrClosedByUser) {
 		t.Fatal("closedError must unwrap to the sentinel and the cause")
+	}
+}
+
+// TestTableBigReads: the table counts its tasks and its large reads as
+// they come and go, and leastExpected gives the fewest bytes any of them
+// still expects (at most the cap), or 0 as soon as one is not a large read.
+func TestTableBigReads(t *testing.T) {
+	var tb table
+	read := func(n uint32) *task { return &task{kind: kindSCSI, read: true, expLen: n} }
+	a, b := read(128<<10), read(64<<10)
+	for _, x := range []*task{a, b} {
+		if err := tb.add(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if all, big := tb.all.Load(), tb.bigReads.Load(); all != 2 || big != 2 {
+		t.Fatalf("two large reads: all %d, bigReads %d", all, big)
+	}
+	if got := tb.leastExpected(256 << 10); got != 64<<10 {
+		t.Fatalf("leastExpected = %d, want %d", got, 64<<10)
+	}
+	b.received = 60 << 10
+	if got := tb.leastExpected(256 << 10); got != 4<<10 {
+		t.Fatalf("leastExpected after 60 KiB came = %d, want %d", got, 4<<10)
+	}
+	b.received = 0
+	if got := tb.leastExpected(32 << 10); got != 32<<10 {
+		t.Fatalf("leastExpected capped at 32 KiB = %d", got)
+	}
+	small, write, ping := read(conn.LargeSegment-1), &task{kind: kindSCSI, write: true, expLen: 1 << 20}, &task{}
+	for _, x := range []*task{small, write, ping} {
+		if err := tb.add(x); err != nil {
+			t.Fatal(err)
+		}
+		if all, big := tb.all.Load(), tb.bigReads.Load(); all != 3 || big != 2 {
+			t.Fatalf("with another task: all %d, bigReads %d", all, big)
+		}
+		if got := tb.leastExpected(256 << 10); got != 0 {
+			t.Fatalf("leastExpected with a task that is no large read = %d", got)
+		}
+		tb.release(x)
+	}
+	tb.release(a)
+	if all, big := tb.all.Load(), tb.bigReads.Load(); all != 1 || big != 1 {
+		t.Fatalf("after a release: all %d, bigReads %d", all, big)
+	}
+	tb.close(errors.New("closed"))
+	if all, big := tb.all.Load(), tb.bigReads.Load(); all != 0 || big != 0 {
+		t.Fatalf("after close: all %d, bigReads %d", all, big)
 	}
 }

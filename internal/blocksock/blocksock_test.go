@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -521,5 +522,136 @@ func TestCloseWakesReadWaitAll(t *testing.T) {
 	}
 	if _, err := c.ReadWaitAll(make([]byte, 10)); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("ReadWaitAll after Close: %v, want net.ErrClosed", err)
+	}
+}
+
+// TestReadMark: a busy reader waiting with a mark is woken when that many
+// bytes are queued, not at the first piece; bytes already queued come at
+// once; a shorter message comes after a Tick at most; the mark stays for
+// the next ReadMark, and a Read that has to wait, or a reader going quiet,
+// lowers it (a quiet reader's poller would not be woken below it).
+func TestReadMark(t *testing.T) {
+	c, srv := pair(t)
+	markNow := func() int {
+		t.Helper()
+		v, err := syscall.GetsockoptInt(c.fd, syscall.SOL_SOCKET, syscall.SO_RCVLOWAT)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	write := func(b []byte) {
+		t.Helper()
+		if _, err := srv.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The kernel's estimate of the segment size starts at 536 bytes and
+	// grows with the segments that come: 256 KiB first, in one write.
+	go srv.Write(make([]byte, 256<<10))
+	if _, err := io.ReadFull(c, make([]byte, 256<<10)); err != nil {
+		t.Fatal(err)
+	}
+	mss := c.rcvMSS()
+	if mss < 4<<10 {
+		t.Fatalf("the loopback's segments are %d bytes after 256 KiB; want 4 KiB or more", mss)
+	}
+	// A mark above two segments is capped at two.
+	write([]byte("ten bytes!"))
+	time.Sleep(Tick / 4)
+	if n, err := c.ReadMark(make([]byte, 10), 8*mss); n != 10 || err != nil {
+		t.Fatalf("ReadMark of 10 queued bytes: %d, %v", n, err)
+	}
+	if v := markNow(); v != 2*mss {
+		t.Fatalf("SO_RCVLOWAT %d after a mark of 8 segments, want two segments: %d", v, 2*mss)
+	}
+	mark := min(64<<10, 2*mss)
+	big := bytes.Repeat([]byte{5}, mark)
+
+	// Woken at the mark: 1000 bytes, then the rest 2 ms later (within a
+	// Tick; a few attempts allow for a machine that is slower than that).
+	whole := false
+	for attempt := 0; attempt < 5 && !whole; attempt++ {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			srv.Write(big[:1000])
+			time.Sleep(2 * time.Millisecond)
+			srv.Write(big[1000:])
+		}()
+		got := make([]byte, mark)
+		n, err := c.ReadMark(got, mark)
+		if err != nil {
+			t.Fatal(err)
+		}
+		whole = n == mark
+		if _, err := io.ReadFull(c, got[n:]); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		if !bytes.Equal(got, big) {
+			t.Fatalf("attempt %d: bytes differ", attempt)
+		}
+	}
+	if !whole {
+		t.Fatal("ReadMark never waited for its mark")
+	}
+
+	// A read of no more than is queued returns it; the mark stays.
+	write([]byte("queued"))
+	time.Sleep(Tick / 4)
+	p := make([]byte, 100)
+	n, err := c.ReadMark(p[:len("queued")], mark)
+	if err != nil || string(p[:n]) != "queued" {
+		t.Fatalf("ReadMark of queued bytes: %q, %v", p[:n], err)
+	}
+	if v := markNow(); v != mark {
+		t.Fatalf("SO_RCVLOWAT %d after ReadMark, want %d", v, mark)
+	}
+
+	// A short message while waiting at the mark: late by a Tick at most.
+	go func() {
+		time.Sleep(Tick / 4)
+		srv.Write([]byte("short"))
+	}()
+	n, err = c.ReadMark(p, mark)
+	if err != nil || string(p[:n]) != "short" {
+		t.Fatalf("ReadMark of a short message: %q, %v", p[:n], err)
+	}
+
+	// A Read that has to wait lowers the mark.
+	go func() {
+		time.Sleep(Tick / 4)
+		srv.Write([]byte("plain"))
+	}()
+	n, err = c.Read(p)
+	if err != nil || string(p[:n]) != "plain" {
+		t.Fatalf("Read after ReadMark: %q, %v", p[:n], err)
+	}
+	if v := markNow(); v != 1 {
+		t.Fatalf("SO_RCVLOWAT %d after a Read that waited, want 1", v)
+	}
+
+	// Nothing for longer than a Tick: the reader goes quiet, the mark goes
+	// down, and the poller wakes it for a short message.
+	go func() {
+		time.Sleep(3 * Tick)
+		srv.Write([]byte("late"))
+	}()
+	res := make(chan string, 1)
+	go func() {
+		n, err := c.ReadMark(p, mark)
+		res <- fmt.Sprintf("%s %v", p[:n], err)
+	}()
+	select {
+	case r := <-res:
+		if r != "late <nil>" {
+			t.Fatalf("quiet ReadMark: %s", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a quiet reader waiting with a mark was never woken")
+	}
+	if v := markNow(); v != 1 {
+		t.Fatalf("SO_RCVLOWAT %d after the reader went quiet, want 1", v)
 	}
 }

@@ -125,6 +125,10 @@ type Conn struct {
 	afterLarge bool
 	dataLen    int
 	scratch    [8]byte
+	// expect is the data the next PDU will likely carry (Expect); mark,
+	// while a header is awaited, the bytes the socket's first read of it
+	// waits for (0: none), cleared once that read returned.
+	expect, mark int
 	// fillCap, when positive, caps every socket read: set while the last
 	// piece of a large data segment, its trailer and the header after it
 	// are read through the buffer, so that one read takes them together
@@ -188,6 +192,7 @@ func New(nc net.Conn) *Conn {
 	c := &Conn{nc: nc, w: new(Batch), spare: new(Batch)}
 	c.kr.c = c
 	c.kr.wa, _ = nc.(waitAller)
+	c.kr.mr, _ = nc.(marker)
 	c.initTry()
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(&c.kr)
@@ -240,6 +245,14 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 		}
 	}
 	c.headerWait = c.br == nil || c.br.Buffered() == 0
+	c.mark = 0
+	if c.expect >= LargeSegment && c.headerWait {
+		c.mark = c.headerLen() + c.expect + pdu.PadLen(c.expect)
+		if c.dd.Load() {
+			c.mark += digest.Size
+		}
+	}
+	c.expect = 0
 	for got := 0; got < len(h); {
 		var src io.Reader = c.br
 		if direct {
@@ -271,6 +284,7 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 		}
 	}
 	c.headerWait = false
+	c.mark = 0
 	if err := c.limits.Load().Check(h); err != nil {
 		c.fillCap = 0
 		return nil, nil, err
@@ -318,6 +332,17 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 	return h, c.ahs, nil
 }
 
+// Expect tells the reader that the next PDU will most likely carry n bytes
+// of data or more (the caller knows what it has asked for), 0 if it cannot
+// tell. When the next ReadHeader has to wait for the socket and n is at
+// least LargeSegment, a blocking socket wakes it once that whole PDU has
+// come (or two TCP segments of it, blocksock.Conn.ReadMark), rather than
+// at its first segment and again for the rest: one sleep per PDU. A shorter PDU is late by
+// blocksock.Tick at most, unless more data comes before that, so the caller
+// should say so only when the data of other commands is on its way too.
+// It holds for one ReadHeader. Only the reader calls it.
+func (c *Conn) Expect(n int) { c.expect = n }
+
 // ReadBuffered reports the bytes read from the socket and not yet consumed.
 // A peer that answers requests can hold its answers back while this shows
 // another request waiting, and send them together.
@@ -342,6 +367,13 @@ var errKick = errors.New("conn: read interrupted to give the buffer back")
 type kickReader struct {
 	c  *Conn
 	wa waitAller // c.nc, if it can wait for a whole buffer
+	mr marker    // c.nc, if it can wait for a number of bytes
+}
+
+// marker is a socket whose reader can be woken once a number of bytes has
+// come (blocksock.Conn).
+type marker interface {
+	ReadMark(p []byte, mark int) (int, error)
 }
 
 // waitAller is a socket that can wait for a whole buffer in one system
@@ -363,9 +395,15 @@ func (k *kickReader) read(p []byte, all bool) (int, error) {
 	for {
 		var n int
 		var err error
-		if all && k.wa != nil {
+		switch {
+		case all && k.wa != nil:
 			n, err = k.wa.ReadWaitAll(p)
-		} else {
+		case c.mark > 0 && k.mr != nil:
+			// The first read of an awaited header: woken when the whole
+			// PDU has come. The rest of a header begun is read plainly.
+			n, err = k.mr.ReadMark(p, c.mark)
+			c.mark = 0
+		default:
 			n, err = c.nc.Read(p)
 		}
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {

@@ -146,3 +146,73 @@ func TestLargeThenSmallOverTCP(t *testing.T) {
 		}
 	}
 }
+
+// markConn is a pieceConn that can wait for a mark (as blocksock.Conn):
+// it records the mark of each ReadMark.
+type markConn struct {
+	pieceConn
+	marks []int
+}
+
+func (m *markConn) ReadMark(p []byte, mark int) (int, error) {
+	m.marks = append(m.marks, mark)
+	return m.Read(p)
+}
+
+// TestExpect: a header awaited with Expect of LargeSegment or more is read
+// with a mark of the whole PDU it announces, by the first read of it; without Expect, with less, or with
+// the header already buffered, no mark; Expect holds for one ReadHeader.
+// The bytes read are the same.
+func TestExpect(t *testing.T) {
+	// No data digest and no padding: nothing is read after a large
+	// segment's data (a trailer read would take the next header with it).
+	d := pdu.Digests{Header: true}
+	big := LargeSegment + 4
+	pdus := [][]byte{
+		encode(&pdu.DataIn{ITT: 1}, pattern(big, 1), d),
+		encode(&pdu.DataIn{ITT: 2}, pattern(big, 2), d),
+		encode(&pdu.DataIn{ITT: 3}, pattern(big, 3), d),
+		encode(&pdu.DataIn{ITT: 4}, pattern(big, 4), d),
+		encode(&pdu.DataIn{ITT: 5}, pattern(big, 5), d),
+		encode(&pdu.NOPIn{ITT: 6}, nil, d),
+		encode(&pdu.NOPIn{ITT: 7}, nil, d),
+		encode(&pdu.NOPIn{ITT: 8}, nil, d),
+	}
+	// Each read returns at most one large PDU: the buffer never holds the
+	// next header before it is awaited, but after a PDU without data.
+	m := &markConn{pieceConn: pieceConn{byteConn{bytes.NewReader(slices.Concat(pdus...))}, len(pdus[0])}}
+	c := New(m)
+	c.SetDigests(d)
+	c.SetLimits(pdu.Limits{MaxDataSegmentLength: 1 << 20})
+	mark := pdu.BHSLen + digest.Size + big
+	for i, step := range []struct {
+		expect int
+		marks  []int
+	}{
+		{big, []int{mark}},                   // awaited, nothing buffered
+		{LargeSegment - 1, []int{mark}},      // too little to say: no mark
+		{0, []int{mark}},                     // nothing said
+		{big, []int{mark, mark}},             // after a large segment, the header read alone
+		{-1, []int{mark, mark}},              // Expect held for one ReadHeader only
+		{big, []int{mark, mark, mark}},       // a NOP-In, its header read alone after a large segment
+		{big, []int{mark, mark, mark, mark}}, // after no data, the buffer is filled: the last comes too
+		{big, []int{mark, mark, mark, mark}}, // buffered: no read, no mark
+	} {
+		if step.expect >= 0 {
+			c.Expect(step.expect)
+		}
+		h, _, err := c.ReadHeader()
+		if err != nil || h.ITT() != uint32(i+1) {
+			t.Fatalf("PDU %d: %v", i+1, err)
+		}
+		if n := h.DataSegmentLength(); n > 0 {
+			got := make([]byte, n)
+			if err := c.ReadData(got); err != nil || !bytes.Equal(got, pattern(big, byte(i+1))) {
+				t.Fatalf("PDU %d data: %v", i+1, err)
+			}
+		}
+		if !slices.Equal(m.marks, step.marks) {
+			t.Fatalf("after PDU %d: marks %v, want %v", i+1, m.marks, step.marks)
+		}
+	}
+}
