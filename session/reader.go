@@ -59,7 +59,7 @@ const (
 // readOne reads and handles one PDU. Only the holder of the read role
 // calls it.
 func (s *Session) readOne(epoch uint32, c *conn.Conn) readOutcome {
-	c.Expect(s.streamHint(c))
+	s.streamHint(c)
 	h, _, err := c.ReadHeader()
 	if err != nil {
 		if errors.Is(err, conn.ErrWaitExpired) {
@@ -84,25 +84,39 @@ func (s *Session) readOne(epoch uint32, c *conn.Conn) readOutcome {
 	return readOK
 }
 
-// streamHint is what the reader tells the connection of the next PDU
-// (conn.Expect) when it has to wait for it: with two or more commands in
-// flight, every one of them a read that still expects conn.LargeSegment
-// bytes or more, the fewest any of them expects, at most the longest data
-// segment the target may send; otherwise 0. The next PDU then most likely
-// carries that much, and if it does not (an error's status, a NOP-In), the
-// other reads' data is on its way to wake the reader.
-func (s *Session) streamHint(c *conn.Conn) int {
+// streamReads is the fewest reads in flight, of any size, for which
+// streamHint expects several answers to come together (conn.ExpectBytes).
+// With fewer, a reader that waits for them sleeps and wakes as often as it
+// would without, and the nap the blocking socket takes first costs more
+// than it saves: 4 KiB random reads at QD4 and QD8 took 1.5 times the CPU
+// per I/O with it (docs/BENCHMARKS.md, session 9).
+const streamReads = 16
+
+// streamHint tells the connection what will most likely come next when
+// the reader has to wait for it. With two or more commands in flight,
+// every one a read still expecting conn.LargeSegment bytes or more: the
+// fewest any of them expects, at most the longest data segment the target
+// may send (conn.Expect: the next PDU carries that much). Otherwise, with
+// streamReads or more in flight, every one a read: a quarter of the bytes all of
+// them still expect, headers included (conn.ExpectBytes: several answers
+// are on their way). Either lets the blocking socket wait for more than the
+// first bytes to come (blocksock.Conn.ReadMark); if less comes (an error's
+// status, a NOP-In), the other reads' data is on its way to wake the
+// reader, or a Tick passes.
+func (s *Session) streamHint(c *conn.Conn) {
 	if c.ReadBuffered() != 0 {
-		return 0
+		return
 	}
-	big := s.tasks.bigReads.Load()
-	if big < 2 || big != s.tasks.all.Load() {
-		return 0
+	all := s.tasks.all.Load()
+	if big := s.tasks.bigReads.Load(); big >= 2 && big == all {
+		if n := s.tasks.leastExpected(int(s.params.MaxRecvDataSegmentLength)); n >= conn.LargeSegment {
+			c.Expect(n)
+		}
+		return
 	}
-	if n := s.tasks.leastExpected(int(s.params.MaxRecvDataSegmentLength)); n >= conn.LargeSegment {
-		return n
+	if r := s.tasks.reads.Load(); r >= streamReads && r == all {
+		c.ExpectBytes(s.tasks.expectedTotal() / 4)
 	}
-	return 0
 }
 
 // dataDigest handles a data digest mismatch: the PDU's data is lost. With

@@ -17,8 +17,20 @@ import (
 // rounds, as the timing of the short answer against the others' data
 // varies.
 func TestStreamingReadsWithAShortAnswer(t *testing.T) {
-	const blocks, per = 4096, 256 // 2 MiB in 128 KiB reads
-	const failLBA = 5 * per
+	streamingReads(t, 4096, 256) // 2 MiB in 16 reads of 128 KiB
+}
+
+// TestManySmallReadsWithAShortAnswer: the same with 64 reads of 4 KiB in
+// flight at once, which the reader expects to come several together (the
+// blocking socket naps before it reads, conn.ExpectBytes).
+func TestManySmallReadsWithAShortAnswer(t *testing.T) {
+	streamingReads(t, 512, 8) // 256 KiB in 64 reads of 4 KiB
+}
+
+// streamingReads reads blocks of 512 bytes in reads of per blocks, all at
+// once, in 5 rounds; the sixth read is answered MEDIUM ERROR.
+func streamingReads(t *testing.T, blocks, per int) {
+	failLBA := uint64(5 * per)
 	cfg := faketarget.Config{Hooks: faketarget.Hooks{Command: func(c *faketarget.Command) faketarget.Verdict {
 		if !isRead(c.CDB) || lbaOf(c.CDB) != failLBA {
 			return faketarget.Proceed
@@ -47,7 +59,7 @@ func TestStreamingReadsWithAShortAnswer(t *testing.T) {
 		wg.Wait()
 		for i, err := range errs {
 			off := i * per * 512
-			if i*per == failLBA {
+			if uint64(i*per) == failLBA {
 				var se *scsi.StatusError
 				if !errors.As(err, &se) || se.Sense == nil || se.Sense.Key != scsi.SenseMediumError {
 					t.Fatalf("round %d: the read answered MEDIUM ERROR returned %v", round, err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/iscsi-go/iscsi/internal/conn"
 	"github.com/iscsi-go/iscsi/iovector"
+	"github.com/iscsi-go/iscsi/pdu"
 )
 
 type taskKind uint8
@@ -265,7 +266,30 @@ type table struct {
 	n       int // every registered task
 	// all mirrors n, and bigReads counts the tasks that are bigRead, for
 	// the reader to look at without mu (streamHint); written under mu.
-	all, bigReads atomic.Int32
+	// reads counts the tasks that are pureRead.
+	all, bigReads, reads atomic.Int32
+}
+
+// pureRead reports a SCSI task that reads and does not write.
+func (t *task) pureRead() bool { return t.kind == kindSCSI && t.read && !t.write }
+
+// expectedTotal returns the bytes all registered tasks still expect, a
+// header's 48 bytes counted for each; 0 if a task is not a pureRead. The
+// reader's: it owns what the tasks received.
+func (tb *table) expectedTotal() int {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	total := 0
+	for _, t := range tb.slots {
+		if t == nil {
+			continue
+		}
+		if !t.pureRead() {
+			return 0
+		}
+		total += pdu.BHSLen + int(t.expLen-min(t.received, t.expLen))
+	}
+	return total
 }
 
 // bigRead reports a task that is a read of conn.LargeSegment bytes or
@@ -322,6 +346,9 @@ func (tb *table) add(t *task) error {
 	if t.bigRead() {
 		tb.bigReads.Add(1)
 	}
+	if t.pureRead() {
+		tb.reads.Add(1)
+	}
 	if t.kind == kindSCSI {
 		tb.scsi++
 	}
@@ -363,6 +390,9 @@ func (tb *table) removed(t *task) {
 	tb.all.Store(int32(tb.n))
 	if t.bigRead() {
 		tb.bigReads.Add(-1)
+	}
+	if t.pureRead() {
+		tb.reads.Add(-1)
 	}
 	if t.kind != kindSCSI {
 		return

@@ -194,3 +194,48 @@ func TestTableBigReads(t *testing.T) {
 		t.Fatalf("after close: all %d, bigReads %d", all, big)
 	}
 }
+
+// TestTableReads: the table counts its reads of any size as they come and
+// go, and expectedTotal sums the bytes they still expect with a header
+// each, or gives 0 as soon as one task is not a read.
+func TestTableReads(t *testing.T) {
+	var tb table
+	read := func(n uint32) *task { return &task{kind: kindSCSI, read: true, expLen: n} }
+	a, b := read(4096), read(8192)
+	for _, x := range []*task{a, b} {
+		if err := tb.add(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := tb.reads.Load(); r != 2 {
+		t.Fatalf("two reads: reads %d", r)
+	}
+	if got, want := tb.expectedTotal(), 2*pdu.BHSLen+4096+8192; got != want {
+		t.Fatalf("expectedTotal = %d, want %d", got, want)
+	}
+	b.received = 8000
+	if got, want := tb.expectedTotal(), 2*pdu.BHSLen+4096+192; got != want {
+		t.Fatalf("expectedTotal after 8000 bytes came = %d, want %d", got, want)
+	}
+	write, both := &task{kind: kindSCSI, write: true, expLen: 4096}, &task{kind: kindSCSI, read: true, write: true, expLen: 4096}
+	for _, x := range []*task{write, both, {}} {
+		if err := tb.add(x); err != nil {
+			t.Fatal(err)
+		}
+		if r := tb.reads.Load(); r != 2 {
+			t.Fatalf("with a task that is no read: reads %d", r)
+		}
+		if got := tb.expectedTotal(); got != 0 {
+			t.Fatalf("expectedTotal with a task that is no read = %d", got)
+		}
+		tb.release(x)
+	}
+	tb.release(a)
+	if r := tb.reads.Load(); r != 1 {
+		t.Fatalf("after a release: reads %d", r)
+	}
+	tb.close(errors.New("closed"))
+	if r := tb.reads.Load(); r != 0 {
+		t.Fatalf("after close: reads %d", r)
+	}
+}

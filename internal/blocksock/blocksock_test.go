@@ -655,3 +655,64 @@ func TestReadMark(t *testing.T) {
 		t.Fatalf("SO_RCVLOWAT %d after the reader went quiet, want 1", v)
 	}
 }
+
+// TestReadNap: a busy reader's ReadNap returns what was queued at once,
+// what comes during its nap after the nap, and, when nothing came, waits
+// as ReadMark does (the bytes come when sent, a short message after a
+// Tick at most); the nap stays between its bounds, shrinking when it found
+// the mark's worth and growing when it did not.
+func TestReadNap(t *testing.T) {
+	c, srv := pair(t)
+	write := func(b []byte) {
+		t.Helper()
+		if _, err := srv.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := make([]byte, 64<<10)
+
+	// Queued: at once, and the nap, which found the mark's worth, shrinks.
+	write(bytes.Repeat([]byte{1}, 3000))
+	time.Sleep(Tick / 4)
+	n, err := c.ReadNap(p, 2000)
+	if err != nil || n != 3000 {
+		t.Fatalf("ReadNap of 3000 queued bytes: %d, %v", n, err)
+	}
+	if c.nap >= napStart || c.nap < napMin {
+		t.Fatalf("nap %v after it found the mark's worth, want below %v and at least %v", c.nap, napStart, napMin)
+	}
+
+	// Nothing for a while: the nap finds nothing and grows, and the read
+	// waits in the kernel for the mark, or a Tick with less.
+	before := c.nap
+	go func() {
+		time.Sleep(Tick / 4)
+		srv.Write([]byte("short"))
+	}()
+	n, err = c.ReadNap(p, 2000)
+	if err != nil || string(p[:n]) != "short" {
+		t.Fatalf("ReadNap of a short message: %q, %v", p[:n], err)
+	}
+	if c.nap <= before || c.nap > napMax {
+		t.Fatalf("nap %v after it found nothing, want above %v and at most %v", c.nap, before, napMax)
+	}
+
+	// Many naps that find nothing: the nap stops at napMax.
+	for i := 0; i < 40; i++ {
+		go func() {
+			time.Sleep(time.Millisecond)
+			srv.Write([]byte{byte(i), byte(i)})
+		}()
+		if n, err := io.ReadAtLeast(napReader{c}, p[:2], 2); err != nil || n != 2 || p[1] != byte(i) {
+			t.Fatalf("ReadNap %d: %d bytes, %v", i, n, err)
+		}
+	}
+	if c.nap != napMax {
+		t.Fatalf("nap %v after 40 naps that found nothing, want %v", c.nap, napMax)
+	}
+}
+
+// napReader reads with ReadNap at a mark of 2 bytes.
+type napReader struct{ c *Conn }
+
+func (r napReader) Read(p []byte) (int, error) { return r.c.ReadNap(p, 2) }

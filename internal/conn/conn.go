@@ -129,6 +129,8 @@ type Conn struct {
 	// while a header is awaited, the bytes the socket's first read of it
 	// waits for (0: none), cleared once that read returned.
 	expect, mark int
+	expectBytes  int
+	napMark      bool // mark came from ExpectBytes: several PDUs
 	// fillCap, when positive, caps every socket read: set while the last
 	// piece of a large data segment, its trailer and the header after it
 	// are read through the buffer, so that one read takes them together
@@ -253,6 +255,11 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 		}
 	}
 	c.expect = 0
+	c.napMark = false
+	if c.expectBytes > 0 && c.headerWait && c.mark == 0 {
+		c.mark, c.napMark = c.expectBytes, true
+	}
+	c.expectBytes = 0
 	for got := 0; got < len(h); {
 		var src io.Reader = c.br
 		if direct {
@@ -343,6 +350,13 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 // It holds for one ReadHeader. Only the reader calls it.
 func (c *Conn) Expect(n int) { c.expect = n }
 
+// ExpectBytes tells the reader that n bytes or more, headers included,
+// will most likely come together as several PDUs (the caller knows what it
+// has asked for): when the next ReadHeader has to wait for the socket and
+// Expect said nothing, a blocking socket waits for them as for Expect's
+// PDU. It holds for one ReadHeader. Only the reader calls it.
+func (c *Conn) ExpectBytes(n int) { c.expectBytes = n }
+
 // ReadBuffered reports the bytes read from the socket and not yet consumed.
 // A peer that answers requests can hold its answers back while this shows
 // another request waiting, and send them together.
@@ -374,6 +388,7 @@ type kickReader struct {
 // come (blocksock.Conn).
 type marker interface {
 	ReadMark(p []byte, mark int) (int, error)
+	ReadNap(p []byte, mark int) (int, error)
 }
 
 // waitAller is a socket that can wait for a whole buffer in one system
@@ -401,7 +416,11 @@ func (k *kickReader) read(p []byte, all bool) (int, error) {
 		case c.mark > 0 && k.mr != nil:
 			// The first read of an awaited header: woken when the whole
 			// PDU has come. The rest of a header begun is read plainly.
-			n, err = k.mr.ReadMark(p, c.mark)
+			if c.napMark {
+				n, err = k.mr.ReadNap(p, c.mark)
+			} else {
+				n, err = k.mr.ReadMark(p, c.mark)
+			}
 			c.mark = 0
 		default:
 			n, err = c.nc.Read(p)

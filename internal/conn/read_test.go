@@ -159,6 +159,12 @@ func (m *markConn) ReadMark(p []byte, mark int) (int, error) {
 	return m.Read(p)
 }
 
+// ReadNap records its mark negated, to tell it from ReadMark's.
+func (m *markConn) ReadNap(p []byte, mark int) (int, error) {
+	m.marks = append(m.marks, -mark)
+	return m.Read(p)
+}
+
 // TestExpect: a header awaited with Expect of LargeSegment or more is read
 // with a mark of the whole PDU it announces, by the first read of it; without Expect, with less, or with
 // the header already buffered, no mark; Expect holds for one ReadHeader.
@@ -209,6 +215,54 @@ func TestExpect(t *testing.T) {
 			got := make([]byte, n)
 			if err := c.ReadData(got); err != nil || !bytes.Equal(got, pattern(big, byte(i+1))) {
 				t.Fatalf("PDU %d data: %v", i+1, err)
+			}
+		}
+		if !slices.Equal(m.marks, step.marks) {
+			t.Fatalf("after PDU %d: marks %v, want %v", i+1, m.marks, step.marks)
+		}
+	}
+}
+
+// TestExpectBytes: a header awaited after ExpectBytes is read with
+// ReadNap at that many bytes; Expect's PDU mark wins over it; a header
+// already buffered is read with no mark; ExpectBytes holds for one
+// ReadHeader.
+func TestExpectBytes(t *testing.T) {
+	d := pdu.Digests{}
+	var pdus [][]byte
+	for i := 1; i <= 4; i++ {
+		pdus = append(pdus, encode(&pdu.NOPIn{ITT: uint32(i)}, nil, d))
+	}
+	big := LargeSegment + 4
+	pdus = append(pdus, encode(&pdu.DataIn{ITT: 5}, pattern(big, 5), d))
+	// One PDU per read.
+	m := &markConn{pieceConn: pieceConn{byteConn{bytes.NewReader(slices.Concat(pdus...))}, pdu.BHSLen}}
+	c := New(m)
+	c.SetDigests(d)
+	c.SetLimits(pdu.Limits{MaxDataSegmentLength: 1 << 20})
+	for i, step := range []struct {
+		expect, bytes int
+		marks         []int
+	}{
+		{0, 5000, []int{-5000}},                            // several answers: a nap
+		{0, 0, []int{-5000}},                               // nothing said: no mark
+		{0, -1, []int{-5000}},                              // held for one ReadHeader only
+		{0, 7000, []int{-5000, -7000}},                     // again
+		{big, 9000, []int{-5000, -7000, pdu.BHSLen + big}}, // Expect's PDU wins
+	} {
+		if step.expect > 0 {
+			c.Expect(step.expect)
+		}
+		if step.bytes >= 0 {
+			c.ExpectBytes(step.bytes)
+		}
+		h, _, err := c.ReadHeader()
+		if err != nil || h.ITT() != uint32(i+1) {
+			t.Fatalf("PDU %d: %v", i+1, err)
+		}
+		if n := h.DataSegmentLength(); n > 0 {
+			if err := c.ReadData(make([]byte, n)); err != nil {
+				t.Fatal(err)
 			}
 		}
 		if !slices.Equal(m.marks, step.marks) {
