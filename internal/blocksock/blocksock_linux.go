@@ -294,6 +294,10 @@ func (c *Conn) blockingRead(p []byte, mark int, how int) (int, error) {
 	return syscall.Read(c.fd, p)
 }
 
+// napping counts the readers in napRead, which keep their Ps while they
+// nap.
+var napping atomic.Int32
+
 // Bounds of the busy reader's nap (napRead).
 const (
 	napMin   = 2 * time.Microsecond
@@ -318,6 +322,13 @@ const (
 // slack is set to 1 µs so that the nap is not stretched by the kernel's
 // default 50 µs.
 func (c *Conn) napRead(p []byte, mark int) (int, bool, error) {
+	// A napping thread keeps its P: leave one P to the rest of the
+	// program (many sessions' readers could otherwise hold them all).
+	if napping.Add(1) > int32(runtime.GOMAXPROCS(0)-1) {
+		napping.Add(-1)
+		return 0, false, nil
+	}
+	defer napping.Add(-1)
 	if c.nap == 0 {
 		c.nap = napStart
 	}
