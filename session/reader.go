@@ -108,14 +108,20 @@ func (s *Session) streamHint(c *conn.Conn) {
 		return
 	}
 	all := s.tasks.all.Load()
-	if big := s.tasks.bigReads.Load(); big >= 2 && big == all {
-		if n := s.tasks.leastExpected(int(s.params.MaxRecvDataSegmentLength)); n >= conn.LargeSegment {
-			c.Expect(n)
-		}
+	big, reads := s.tasks.bigReads.Load(), s.tasks.reads.Load()
+	large := big >= 2 && big == all
+	if !large && (reads < streamReads || reads != all) {
 		return
 	}
-	if r := s.tasks.reads.Load(); r >= streamReads && r == all {
-		c.ExpectBytes(s.tasks.expectedTotal() / 4)
+	least, total, ok := s.tasks.readsPending(int(s.params.MaxRecvDataSegmentLength))
+	switch {
+	case !ok: // a task came or went since the counts
+	case large:
+		if least >= conn.LargeSegment {
+			c.Expect(least)
+		}
+	default:
+		c.ExpectBytes(total / 4)
 	}
 }
 

@@ -273,48 +273,30 @@ type table struct {
 // pureRead reports a SCSI task that reads and does not write.
 func (t *task) pureRead() bool { return t.kind == kindSCSI && t.read && !t.write }
 
-// expectedTotal returns the bytes all registered tasks still expect, a
-// header's 48 bytes counted for each; 0 if a task is not a pureRead. The
-// reader's: it owns what the tasks received.
-func (tb *table) expectedTotal() int {
+// bigRead reports a pureRead of conn.LargeSegment bytes or more.
+func (t *task) bigRead() bool { return t.pureRead() && t.expLen >= conn.LargeSegment }
+
+// readsPending looks at what the registered tasks still expect, for
+// streamHint: least is the fewest bytes of data any of them expects, at
+// most max, and total the bytes all of them expect, a header's 48 bytes
+// counted for each; ok is false if a task is not a pureRead. The reader's:
+// it owns what the tasks received.
+func (tb *table) readsPending(max int) (least, total int, ok bool) {
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
-	total := 0
+	least = max
 	for _, t := range tb.slots {
 		if t == nil {
 			continue
 		}
 		if !t.pureRead() {
-			return 0
+			return 0, 0, false
 		}
-		total += pdu.BHSLen + int(t.expLen-min(t.received, t.expLen))
+		rest := int(t.expLen - min(t.received, t.expLen))
+		least = min(least, rest)
+		total += pdu.BHSLen + rest
 	}
-	return total
-}
-
-// bigRead reports a task that is a read of conn.LargeSegment bytes or
-// more, and nothing else.
-func (t *task) bigRead() bool {
-	return t.kind == kindSCSI && t.read && !t.write && t.expLen >= conn.LargeSegment
-}
-
-// leastExpected returns the fewest bytes of data any registered task still
-// expects, at most max; 0 if a task is not a bigRead. The reader's: it owns
-// what the tasks received.
-func (tb *table) leastExpected(max int) int {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	least := max
-	for _, t := range tb.slots {
-		if t == nil {
-			continue
-		}
-		if !t.bigRead() {
-			return 0
-		}
-		least = min(least, int(t.expLen-min(t.received, t.expLen)))
-	}
-	return least
+	return least, total, true
 }
 
 const maxSlots = 0xfff0 // keeps every ITT below 0xffffffff, the reserved value

@@ -147,8 +147,10 @@ func TestLoginErrorText(t *testing.T) {
 }
 
 // TestTableBigReads: the table counts its tasks and its large reads as
-// they come and go, and leastExpected gives the fewest bytes any of them
-// still expects (at most the cap), or 0 as soon as one is not a large read.
+// they come and go, and readsPending gives the fewest bytes any of them
+// still expects (at most the cap); a small read keeps the large-read count
+// below the count of all tasks (streamHint then says nothing of one PDU),
+// and a task that is no read makes readsPending fail.
 func TestTableBigReads(t *testing.T) {
 	var tb table
 	read := func(n uint32) *task { return &task{kind: kindSCSI, read: true, expLen: n} }
@@ -161,16 +163,24 @@ func TestTableBigReads(t *testing.T) {
 	if all, big := tb.all.Load(), tb.bigReads.Load(); all != 2 || big != 2 {
 		t.Fatalf("two large reads: all %d, bigReads %d", all, big)
 	}
-	if got := tb.leastExpected(256 << 10); got != 64<<10 {
-		t.Fatalf("leastExpected = %d, want %d", got, 64<<10)
+	least := func(max int) int {
+		t.Helper()
+		n, _, ok := tb.readsPending(max)
+		if !ok {
+			t.Fatal("readsPending: not all reads")
+		}
+		return n
+	}
+	if got := least(256 << 10); got != 64<<10 {
+		t.Fatalf("least = %d, want %d", got, 64<<10)
 	}
 	b.received = 60 << 10
-	if got := tb.leastExpected(256 << 10); got != 4<<10 {
-		t.Fatalf("leastExpected after 60 KiB came = %d, want %d", got, 4<<10)
+	if got := least(256 << 10); got != 4<<10 {
+		t.Fatalf("least after 60 KiB came = %d, want %d", got, 4<<10)
 	}
 	b.received = 0
-	if got := tb.leastExpected(32 << 10); got != 32<<10 {
-		t.Fatalf("leastExpected capped at 32 KiB = %d", got)
+	if got := least(32 << 10); got != 32<<10 {
+		t.Fatalf("least capped at 32 KiB = %d", got)
 	}
 	small, write, ping := read(conn.LargeSegment-1), &task{kind: kindSCSI, write: true, expLen: 1 << 20}, &task{}
 	for _, x := range []*task{small, write, ping} {
@@ -180,8 +190,12 @@ func TestTableBigReads(t *testing.T) {
 		if all, big := tb.all.Load(), tb.bigReads.Load(); all != 3 || big != 2 {
 			t.Fatalf("with another task: all %d, bigReads %d", all, big)
 		}
-		if got := tb.leastExpected(256 << 10); got != 0 {
-			t.Fatalf("leastExpected with a task that is no large read = %d", got)
+		n, _, ok := tb.readsPending(256 << 10)
+		if x == small && (!ok || n != conn.LargeSegment-1) {
+			t.Fatalf("readsPending with a small read: least %d, ok %v; want %d, true", n, ok, conn.LargeSegment-1)
+		}
+		if x != small && ok {
+			t.Fatalf("readsPending with a task that is no read: ok")
 		}
 		tb.release(x)
 	}
@@ -196,8 +210,8 @@ func TestTableBigReads(t *testing.T) {
 }
 
 // TestTableReads: the table counts its reads of any size as they come and
-// go, and expectedTotal sums the bytes they still expect with a header
-// each, or gives 0 as soon as one task is not a read.
+// go, and readsPending sums the bytes they still expect with a header
+// each, or fails as soon as one task is not a read.
 func TestTableReads(t *testing.T) {
 	var tb table
 	read := func(n uint32) *task { return &task{kind: kindSCSI, read: true, expLen: n} }
@@ -210,12 +224,20 @@ func TestTableReads(t *testing.T) {
 	if r := tb.reads.Load(); r != 2 {
 		t.Fatalf("two reads: reads %d", r)
 	}
-	if got, want := tb.expectedTotal(), 2*pdu.BHSLen+4096+8192; got != want {
-		t.Fatalf("expectedTotal = %d, want %d", got, want)
+	total := func() int {
+		t.Helper()
+		_, n, ok := tb.readsPending(1 << 20)
+		if !ok {
+			t.Fatal("readsPending: not all reads")
+		}
+		return n
+	}
+	if got, want := total(), 2*pdu.BHSLen+4096+8192; got != want {
+		t.Fatalf("total = %d, want %d", got, want)
 	}
 	b.received = 8000
-	if got, want := tb.expectedTotal(), 2*pdu.BHSLen+4096+192; got != want {
-		t.Fatalf("expectedTotal after 8000 bytes came = %d, want %d", got, want)
+	if got, want := total(), 2*pdu.BHSLen+4096+192; got != want {
+		t.Fatalf("total after 8000 bytes came = %d, want %d", got, want)
 	}
 	write, both := &task{kind: kindSCSI, write: true, expLen: 4096}, &task{kind: kindSCSI, read: true, write: true, expLen: 4096}
 	for _, x := range []*task{write, both, {}} {
@@ -225,8 +247,8 @@ func TestTableReads(t *testing.T) {
 		if r := tb.reads.Load(); r != 2 {
 			t.Fatalf("with a task that is no read: reads %d", r)
 		}
-		if got := tb.expectedTotal(); got != 0 {
-			t.Fatalf("expectedTotal with a task that is no read = %d", got)
+		if _, n, ok := tb.readsPending(1 << 20); ok {
+			t.Fatalf("readsPending with a task that is no read: total %d, ok", n)
 		}
 		tb.release(x)
 	}
