@@ -176,19 +176,18 @@ func (c *Conn) ReadWaitAll(p []byte) (int, error) { return c.read(p, 0, readAll)
 // together (a message it knows the likely length of): a busy reader that
 // has to wait is woken when mark bytes are queued, or two TCP segments'
 // worth if that is less (setMark), rather than at the first segment (the
-// socket's receive low-water mark, SO_RCVLOWAT). It returns at once when min(len(p), mark) bytes are
-// queued, and a wait that reaches neither ends after a Tick with what came
-// then, so a shorter message is late by a Tick at most. The mark stays set for
-// the next ReadMark; a Read or ReadWaitAll that has to wait lowers it
+// socket's receive low-water mark, SO_RCVLOWAT). It returns at once when
+// min(len(p), mark) bytes are queued, and a wait that reaches neither ends
+// after a Tick with what came then, so a shorter message is late by a Tick
+// at most. The mark stays set for the next ReadMark; a Read or ReadWaitAll that has to wait lowers it
 // first, and so does a reader going quiet (its poller would not be woken
 // below the mark). A quiet reader ignores the mark.
 func (c *Conn) ReadMark(p []byte, mark int) (int, error) { return c.read(p, mark, readPlain) }
 
 // ReadNap is ReadMark for a reader that expects several messages to come
-// one after another (answers to many commands): a busy reader that finds
-// nothing queued first sleeps on a timer for a short, adaptive time and
-// takes what came then (napRead), and only if nothing came waits as
-// ReadMark does.
+// one after another (answers to many commands): a busy reader first sleeps
+// on a timer for a short, adaptive time and takes what is queued then
+// (napRead), and only if nothing is waits as ReadMark does.
 func (c *Conn) ReadNap(p []byte, mark int) (int, error) { return c.read(p, mark, readNap) }
 
 // How a busy reader reads: read(2); recv(2) with MSG_WAITALL (ReadWaitAll);
@@ -267,8 +266,9 @@ func (c *Conn) read(p []byte, mark int, how int) (int, error) {
 }
 
 // blockingRead is the busy reader's read(2): it blocks the thread until
-// data comes (mark bytes of it with a mark above 1; all of p with readAll; after a nap with readNap), a
-// Tick passes with nothing (EAGAIN), or Close.
+// data comes (mark bytes of it with a mark above 1; all of p with readAll;
+// with readNap, after a nap if that found nothing), a Tick passes with
+// nothing (EAGAIN), or Close.
 func (c *Conn) blockingRead(p []byte, mark int, how int) (int, error) {
 	if mark <= 1 && c.mark > 1 {
 		// The mark an earlier ReadMark left would hold this read's
@@ -306,10 +306,12 @@ const (
 )
 
 // napRead is the first try of a busy reader that expects mark bytes or
-// more to come (ReadMark) and found none queued: it sleeps on a timer of
+// more to come in several messages (ReadNap): it sleeps on a timer of
 // its own for a short, adaptive time and then takes what came, without
 // waiting. ok is false when nothing came: the caller then waits in the
-// kernel as before.
+// kernel as before. It naps even if bytes are already queued: more answers
+// come behind them within the nap and one read takes them together (a
+// recv first cost 6.2 against 5.4 µs per I/O at 4 KiB QD32).
 //
 // Why a timer: a thread asleep on the socket is woken by the sender, and on
 // the loopback of a VM whose idle vCPUs halt, that wake-up is an IPI sent

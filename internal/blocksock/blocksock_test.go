@@ -657,8 +657,8 @@ func TestReadMark(t *testing.T) {
 	}
 }
 
-// TestReadNap: a busy reader's ReadNap returns what was queued at once,
-// what comes during its nap after the nap, and, when nothing came, waits
+// TestReadNap: a busy reader's ReadNap returns what was queued, or came
+// during its nap, after the nap, and, when nothing came, waits
 // as ReadMark does (the bytes come when sent, a short message after a
 // Tick at most); the nap stays between its bounds, shrinking when it found
 // the mark's worth and growing when it did not.
@@ -672,7 +672,7 @@ func TestReadNap(t *testing.T) {
 	}
 	p := make([]byte, 64<<10)
 
-	// Queued: at once, and the nap, which found the mark's worth, shrinks.
+	// Queued: after the nap, which found the mark's worth and shrinks.
 	write(bytes.Repeat([]byte{1}, 3000))
 	time.Sleep(Tick / 4)
 	n, err := c.ReadNap(p, 2000)

@@ -125,12 +125,13 @@ type Conn struct {
 	afterLarge bool
 	dataLen    int
 	scratch    [8]byte
-	// expect is the data the next PDU will likely carry (Expect); mark,
+	// expect is the data the next PDU will likely carry (Expect), and
+	// expectBytes the bytes of the next PDUs together (ExpectBytes); mark,
 	// while a header is awaited, the bytes the socket's first read of it
-	// waits for (0: none), cleared once that read returned.
-	expect, mark int
-	expectBytes  int
-	napMark      bool // mark came from ExpectBytes: several PDUs
+	// waits for (0: none), cleared once that read returned; napMark, that
+	// mark came from expectBytes (the socket may nap first, ReadNap).
+	expect, expectBytes, mark int
+	napMark                   bool
 	// fillCap, when positive, caps every socket read: set while the last
 	// piece of a large data segment, its trailer and the header after it
 	// are read through the buffer, so that one read takes them together
@@ -344,9 +345,10 @@ func (c *Conn) ReadHeader() (*pdu.BHS, []byte, error) {
 // tell. When the next ReadHeader has to wait for the socket and n is at
 // least LargeSegment, a blocking socket wakes it once that whole PDU has
 // come (or two TCP segments of it, blocksock.Conn.ReadMark), rather than
-// at its first segment and again for the rest: one sleep per PDU. A shorter PDU is late by
-// blocksock.Tick at most, unless more data comes before that, so the caller
-// should say so only when the data of other commands is on its way too.
+// at its first segment and again for the rest: one sleep per PDU. A
+// shorter PDU is late by blocksock.Tick at most, unless more data comes
+// before that, so the caller should say so only when the data of other
+// commands is on its way too.
 // It holds for one ReadHeader. Only the reader calls it.
 func (c *Conn) Expect(n int) { c.expect = n }
 
@@ -414,8 +416,9 @@ func (k *kickReader) read(p []byte, all bool) (int, error) {
 		case all && k.wa != nil:
 			n, err = k.wa.ReadWaitAll(p)
 		case c.mark > 0 && k.mr != nil:
-			// The first read of an awaited header: woken when the whole
-			// PDU has come. The rest of a header begun is read plainly.
+			// The first read of an awaited header: woken when the mark's
+			// bytes have come (after a nap, for several PDUs). The rest
+			// of a header begun is read plainly.
 			if c.napMark {
 				n, err = k.mr.ReadNap(p, c.mark)
 			} else {
