@@ -741,3 +741,42 @@ func TestNapLeavesAP(t *testing.T) {
 		t.Fatalf("nap %v with no P to spare, want none taken (0)", c.nap)
 	}
 }
+
+// TestCloseWakesReadMark: a ReadMark or ReadNap waiting in the kernel for
+// its mark (part of the bytes came) ends at Close with what came, or
+// net.ErrClosed.
+func TestCloseWakesReadMark(t *testing.T) {
+	for _, nap := range []bool{false, true} {
+		c, srv := pair(t)
+		if _, err := srv.Write(bytes.Repeat([]byte{6}, 100)); err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			n   int
+			err error
+		}
+		res := make(chan result, 1)
+		go func() {
+			p := make([]byte, 64<<10)
+			var r result
+			if nap {
+				r.n, r.err = c.ReadNap(p, 32<<10)
+			} else {
+				r.n, r.err = c.ReadMark(p, 32<<10)
+			}
+			res <- r
+		}()
+		time.Sleep(Tick / 4) // let it wait (not a bound: either outcome below is checked)
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case r := <-res:
+			if !(r.err == nil && r.n == 100) && !errors.Is(r.err, net.ErrClosed) {
+				t.Fatalf("nap %v: read at Close: %d bytes, %v; want the 100 that came or net.ErrClosed", nap, r.n, r.err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("nap %v: Close did not end a read waiting at its mark", nap)
+		}
+	}
+}
